@@ -1,0 +1,358 @@
+"""The training job: `python -m jobs.train_grpo RUN_DIR [--resume]`, started by the supervisor.
+
+A thin script over the library (modelled on open-r1's grpo.py): it reads config.toml from the run
+directory, prepares the data, builds TRL's GRPOTrainer with a LoRA `peft_config` (backend trl, CPU or
+GPU) or Unsloth's FastLanguageModel (backend unsloth, GPU only, imported first in this process because it
+patches TRL for the whole process), and reports only through files in the run directory. SIGTERM asks
+for a checkpoint at the end of the current step and a clean exit; `--resume` continues from the last
+complete checkpoint. Heavy imports live inside functions so `--help` and errors stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from workbench import data as wdata
+from workbench import environment, gpu, presets
+from workbench.atomic import JsonlWriter, write_json_atomic
+from workbench.config import RunConfig, load
+from workbench.rewards import completion_text, get_reward
+from workbench.runs import RunDir, last_complete_checkpoint
+
+GPU_SAMPLE_SECONDS = 2.0
+
+
+class StopRequested(Exception):
+    """SIGTERM arrived before training began: nothing to checkpoint, exit as stopped."""
+
+
+class Progress:
+    """Writes progress.json (phase, step, outcome); the supervisor merges it into status.json."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self.state: dict[str, Any] = {"phase": "starting", "step": 0}
+
+    def update(self, **fields: Any) -> None:
+        self.state.update(fields, updated_at=time.time())
+        write_json_atomic(self.run.progress, self.state)
+
+    def phase(self, name: str) -> None:
+        log(name)
+        self.update(phase=name)
+
+
+def log(message: str) -> None:
+    print(f"[trainer {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class StopFlag:
+    """Turns SIGTERM into a graceful stop: before training, abort at once; during training, finish the
+    step, save a checkpoint and exit."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.training = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = not self.requested
+        self.requested = True
+        if first:
+            log(f"{signal.Signals(signum).name} received: stopping after this step with a checkpoint")
+        if not self.training:
+            raise StopRequested()
+
+
+class SampleRecorder:
+    """Wraps the reward functions to record per-completion scores, and writes a few samples per step.
+
+    TRL calls the reward functions one after the other on the same batch; when the last one returns, the
+    recorder has every score of every completion and writes `samples_per_step` of them, spread over the
+    prompts, to samples.jsonl.
+    """
+
+    def __init__(self, names: list[str], weights: dict[str, float], writer: JsonlWriter, per_step: int):
+        self.names = names
+        self.weights = weights
+        self.writer = writer
+        self.per_step = per_step
+        self.scores: dict[str, list[float | None]] = {}
+
+    def wrap(self, name: str) -> Callable[..., list[float | None]]:
+        fn = get_reward(name)
+
+        def recorded(prompts: list[Any] | None = None, completions: list[Any] | None = None,
+                     **kwargs: Any) -> list[float | None]:
+            scores = fn(prompts=prompts, completions=completions, **kwargs)
+            self.scores[name] = scores
+            if name == self.names[-1] and self.per_step:
+                self._write(prompts or [], completions or [], kwargs)
+            return scores
+
+        recorded.__name__ = name  # TRL logs rewards/<__name__>/mean
+        recorded.__doc__ = fn.__doc__
+        return recorded
+
+    def _write(self, prompts: list[Any], completions: list[Any], kwargs: dict[str, Any]) -> None:
+        count = len(completions)
+        if not count:
+            return
+        state = kwargs.get("trainer_state")
+        step = int(getattr(state, "global_step", 0)) + 1
+        stride = max(1, count // self.per_step)
+        for index in list(range(0, count, stride))[: self.per_step]:
+            rewards = {n: self.scores[n][index] for n in self.names if n in self.scores}
+            prompt = prompts[index] if index < len(prompts) else ""
+            question = prompt[-1]["content"] if isinstance(prompt, list) and prompt else str(prompt)
+            answers = kwargs.get("answer") or []
+            self.writer.write({
+                "step": step, "time": time.time(), "index": index, "question": question,
+                "answer": answers[index] if index < len(answers) else None,
+                "completion": completion_text(completions[index]), "rewards": rewards,
+                "total": sum(self.weights[n] * (s or 0.0) for n, s in rewards.items()),
+            })
+        self.scores = {}
+
+
+def gpu_sampler(run: RunDir, stop: threading.Event) -> None:
+    """Append NVML samples of every GPU to gpu.jsonl until `stop` is set."""
+    writer = JsonlWriter(run.gpu)
+    try:
+        while not stop.wait(GPU_SAMPLE_SECONDS):
+            for sample in gpu.sample():
+                writer.write(sample.to_dict())
+    finally:
+        writer.close()
+
+
+def ensure_model(config: RunConfig, progress: Progress) -> str:
+    """The path or hub id to load; builds a locally built preset (tiny, random-*) on first use."""
+    preset = presets.PRESETS.get(config.model.name)
+    if preset is None or preset.hub_id:
+        return presets.resolve_model_path(config.model.name)
+    target = Path(presets.local_build_dir(preset))
+    if (target / "config.json").exists():
+        return str(target)
+    import fcntl
+
+    from workbench import modelbuild
+
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs starting at once build it once
+        if not (target / "config.json").exists():
+            progress.phase(f"building the {preset.name} model (first use only)")
+            modelbuild.build_model(preset.architecture, target, progress=log)
+    return str(target)
+
+
+def prompt_length_counter(tokenizer: Any) -> Callable[[list[dict[str, str]]], int]:
+    def count(messages: list[dict[str, str]]) -> int:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return count
+
+
+def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: int) -> Any:
+    """The TrainerCallback that streams TRL's logs into the run directory."""
+    from transformers import TrainerCallback
+
+    class RunDirCallback(TrainerCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.metrics = JsonlWriter(run.metrics)
+            self.last_time = time.time()
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            stop.training = True
+            if stop.requested:
+                control.should_training_stop = True
+            progress.update(phase="warming up" if state.global_step == 0 else "training",
+                            step=state.global_step, max_steps=max_steps)
+            if state.global_step:
+                self.metrics.write({"event": "resume", "step": state.global_step, "time": time.time()})
+            log(f"training from step {state.global_step} to {max_steps}")
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+                   **kwargs: Any) -> None:
+            if not logs:
+                return
+            record: dict[str, Any] = {"step": state.global_step, "time": time.time(), **logs}
+            if "train_runtime" in logs:
+                record["event"] = "summary"  # the end-of-training totals, not a step
+            import torch
+
+            if torch.cuda.is_available():
+                record["gpu/max_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
+            self.metrics.write(record)
+            if "reward" in logs:
+                log(f"step {state.global_step}/{max_steps} reward {logs['reward']:.3f} "
+                    f"loss {logs.get('loss', float('nan')):.4f}")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            progress.update(phase="training", step=state.global_step, max_steps=max_steps)
+            if stop.requested:
+                control.should_save = True
+                control.should_training_stop = True
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            progress.update(last_checkpoint=state.global_step)
+            log(f"checkpoint saved at step {state.global_step}")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.metrics.close()
+
+    return RunDirCallback()
+
+
+def grpo_args(config: RunConfig, run: RunDir, backend: str, cuda: bool, use_vllm: bool, weights: list[float]) -> Any:
+    """TRL GRPOConfig from the run config (transformers 5: warmup_steps < 1 is a ratio)."""
+    from trl import GRPOConfig
+
+    g = config.grpo
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(run.checkpoints), learning_rate=g.learning_rate, weight_decay=g.weight_decay,
+        warmup_steps=g.warmup_ratio, lr_scheduler_type=g.lr_scheduler_type, max_grad_norm=g.max_grad_norm,
+        optim=g.optim, per_device_train_batch_size=g.per_device_train_batch_size,
+        gradient_accumulation_steps=g.gradient_accumulation_steps, num_generations=g.num_generations,
+        max_completion_length=g.max_completion_length, temperature=g.temperature, top_p=g.top_p, beta=g.beta,
+        loss_type=g.loss_type, max_steps=g.max_steps, save_steps=g.save_steps,
+        save_total_limit=g.save_total_limit, logging_steps=g.logging_steps, seed=g.seed, data_seed=g.seed,
+        reward_weights=weights, report_to="none", disable_tqdm=True, save_only_model=False,
+        bf16=cuda, use_cpu=not cuda, dataloader_num_workers=0,
+    )
+    if use_vllm:
+        kwargs.update(use_vllm=True, vllm_mode="colocate",
+                      vllm_gpu_memory_utilization=config.model.gpu_memory_utilization)
+    if backend == "trl":
+        kwargs["model_init_kwargs"] = {"dtype": "bfloat16" if cuda else "float32"}
+    return GRPOConfig(**kwargs)
+
+
+def build_trainer(config: RunConfig, run: RunDir, backend: str, progress: Progress, stop: StopFlag,
+                  resume: bool) -> Any:
+    """Load model and data, and assemble GRPOTrainer with our rewards and callback."""
+    if backend == "unsloth":
+        import unsloth  # noqa: F401  - must come before trl/transformers: it patches them process-wide
+    import torch
+    from datasets import Dataset
+
+    cuda = torch.cuda.is_available()
+    if not cuda:
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    model_path = ensure_model(config, progress)
+    progress.phase(f"loading model {config.model.name}")
+    model: Any = model_path
+    peft_config = None
+    if backend == "unsloth":
+        from unsloth import FastLanguageModel
+
+        model, tokenizer = FastLanguageModel.from_pretrained(
+            model_name=model_path, max_seq_length=config.model.max_seq_length,
+            load_in_4bit=config.model.load_in_4bit, fast_inference=config.model.fast_inference,
+            max_lora_rank=config.lora.max_lora_rank, gpu_memory_utilization=config.model.gpu_memory_utilization)
+        model = FastLanguageModel.get_peft_model(
+            model, r=config.lora.rank, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+            target_modules=config.lora.target_modules, use_gradient_checkpointing="unsloth",
+            random_state=config.grpo.seed)
+        use_vllm = config.model.fast_inference
+    else:
+        from peft import LoraConfig
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        peft_config = LoraConfig(r=config.lora.rank, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                                 target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+        machine = environment.Machine.detect()
+        use_vllm = cuda and (config.grpo.use_vllm == "on" or (config.grpo.use_vllm == "auto" and machine.vllm))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    progress.phase("preparing data")
+    rows = wdata.load_rows(config.data)
+    prepared = wdata.prepare(rows, config.data, config.grpo.max_prompt_length, prompt_length_counter(tokenizer))
+    log(prepared.stats.summary())
+    write_json_atomic(run.data_stats, prepared.stats.to_dict())
+    if not resume or not run.held_out.exists():
+        with run.held_out.open("w", encoding="utf-8") as fh:
+            for row in prepared.held_out:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    train = Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"], "type": r["type"]}
+                               for r in prepared.train])
+
+    from trl import GRPOTrainer
+
+    names = config.active_rewards
+    recorder = SampleRecorder(names, config.rewards, JsonlWriter(run.samples), config.grpo.samples_per_step)
+    args = grpo_args(config, run, backend, cuda, use_vllm, [config.rewards[n] for n in names])
+    progress.phase("building trainer" + (" (vLLM warm-up can take minutes)" if use_vllm else ""))
+    trainer = GRPOTrainer(model=model, reward_funcs=[recorder.wrap(n) for n in names], args=args,
+                          train_dataset=train, processing_class=tokenizer, peft_config=peft_config,
+                          callbacks=[make_callback(run, progress, stop, config.grpo.max_steps)])
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our callback writes one compact line per step instead
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run GRPO training for one run directory.")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
+    args = parser.parse_args(argv)
+    run = RunDir(args.run_dir.resolve())
+    progress = Progress(run)
+    stop = StopFlag()
+    stop.install()
+    sampler_stop = threading.Event()
+    try:
+        progress.phase("reading config")
+        config = load(run.config)
+        machine = environment.Machine.detect()
+        backend = environment.resolve_backend(config, machine)
+        log(f"backend {backend}; GPUs visible to NVML: {machine.gpus}")
+        if machine.gpus:
+            threading.Thread(target=gpu_sampler, args=(run, sampler_stop), daemon=True).start()
+        trainer = build_trainer(config, run, backend, progress, stop, args.resume)
+        checkpoint = last_complete_checkpoint(run) if args.resume else None
+        if args.resume and checkpoint is None:
+            log("no complete checkpoint to resume from: starting from step 0")
+        elif checkpoint is not None:
+            log(f"resuming from {checkpoint.name}")
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        outcome = "stopped" if stop.requested else "completed"
+        progress.phase("saving adapter")
+        trainer.save_model(str(run.adapter))
+        progress.update(phase="done", outcome=outcome, step=trainer.state.global_step)
+        log(f"{outcome} at step {trainer.state.global_step}; adapter saved to {run.adapter}")
+        return 0
+    except StopRequested:
+        progress.update(phase="stopped before training", outcome="stopped")
+        log("stopped before training began")
+        return 0
+    except Exception as exc:
+        traceback.print_exc()
+        message = f"{type(exc).__name__}: {exc}"
+        progress.update(phase="failed", outcome="failed", error=message)
+        return 1
+    finally:
+        sampler_stop.set()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

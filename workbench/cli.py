@@ -1,0 +1,310 @@
+"""The `grpo-workbench` command line.
+
+With no command it opens the TUI. Every command imports only what it needs, so `--help`, `runs` and
+`stop` answer in a fraction of a second even on a machine where importing torch takes several.
+Exit codes: 0 success, 1 the run or check failed, 2 bad arguments or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+EPILOG = """\
+examples:
+  grpo-workbench                                   open the workbench (TUI)
+  grpo-workbench train --set grpo.max_steps=20     train the offline default in the foreground
+  grpo-workbench train --config my.toml --detach   start a run in the background, print its id
+  grpo-workbench runs                              list runs and their state
+  grpo-workbench stop RUN | resume RUN             stop cleanly (checkpoint) / continue a run
+  grpo-workbench preview -n 3                      show formatted rows and their gold answers
+  grpo-workbench doctor                            check versions, GPU, disk
+  grpo-workbench build-model 1b ./random-1b        random-init Llama-3.2-1B shape, local tokenizer
+
+runs live under $GRPO_WORKBENCH_HOME/runs (default: the user data dir); RUN is a run id, a unique
+prefix of one, or a run directory.
+"""
+
+
+def _config_from(args: argparse.Namespace) -> Any:
+    from workbench import config as wconfig
+
+    data: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        data = wconfig.load(Path(args.config)).model_dump(mode="json")
+    data = wconfig.apply_overrides(data, list(getattr(args, "set", None) or []))
+    return wconfig.validate(data)
+
+
+def _print_problems(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from screens.app import run_app
+
+    run_app()
+    return 0
+
+
+def _follow(run: Any, from_start: bool = True) -> str:
+    """Stream train.log to stdout until the run ends; Ctrl-C stops the run cleanly."""
+    from jobs import launch
+    from workbench.runs import FINAL_STATES, resolve_state
+
+    offset = 0 if from_start else (run.log.stat().st_size if run.log.exists() else 0)
+    stopping = False
+    while True:
+        try:
+            if run.log.exists():
+                with run.log.open("rb") as fh:
+                    fh.seek(offset)
+                    chunk = fh.read()
+                offset += len(chunk)
+                if chunk:
+                    sys.stdout.write(chunk.decode("utf-8", "replace"))
+                    sys.stdout.flush()
+            state, alive, _ = resolve_state(run)
+            if state in FINAL_STATES and not alive:
+                return state
+            time.sleep(0.3)
+        except KeyboardInterrupt:
+            if stopping:
+                raise
+            stopping = True
+            print("\nstopping the run (it saves a checkpoint first; Ctrl-C again to leave it running)...",
+                  file=sys.stderr)
+            launch.stop(run, wait=0.1)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from jobs import launch
+    from workbench.config import ConfigError
+
+    try:
+        config = _config_from(args)
+        run, proc = launch.launch(config, check=not args.no_check)
+    except ConfigError as exc:
+        return _print_problems(exc)
+    print(run.run_id, flush=True)
+    if args.detach:
+        print(f"started in the background: {run.path}\nfollow with `grpo-workbench logs {run.run_id} -f`",
+              file=sys.stderr)
+        return 0
+    state = _follow(run)
+    proc.wait()
+    print(f"run {run.run_id}: {state}", file=sys.stderr)
+    return 0 if state in ("completed", "stopped") else 1
+
+
+def _find(ref: str) -> Any:
+    from workbench.runs import find_run
+
+    return find_run(ref)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from workbench.runs import list_runs
+
+    infos = list_runs()
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2))
+        return 0
+    if not infos:
+        print("no runs yet; start one with `grpo-workbench train` or from the workbench")
+        return 0
+    print(f"{'RUN':<44} {'STATE':<10} {'STEP':>11} {'REWARD':>8}  MODEL")
+    for info in infos:
+        reward = f"{info.latest_reward:8.3f}" if info.latest_reward is not None else " " * 8
+        print(f"{info.run.run_id:<44} {info.state:<10} {info.step:>5}/{info.max_steps:<5} {reward}  {info.model}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from jobs import launch
+
+    try:
+        run = _find(args.run)
+    except LookupError as exc:
+        return _print_problems(exc)
+    state = launch.stop(run, wait=0.0 if args.no_wait else args.timeout)
+    print(f"{run.run_id}: {state if not args.no_wait else 'stop requested'}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from jobs import launch
+
+    try:
+        run = _find(args.run)
+        proc = launch.resume(run)
+    except (LookupError, launch.LaunchError) as exc:
+        return _print_problems(exc)
+    print(run.run_id, flush=True)
+    if args.detach:
+        return 0
+    state = _follow(run, from_start=False)
+    proc.wait()
+    print(f"run {run.run_id}: {state}", file=sys.stderr)
+    return 0 if state in ("completed", "stopped") else 1
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    try:
+        run = _find(args.run)
+    except LookupError as exc:
+        return _print_problems(exc)
+    if args.follow:
+        _follow(run)
+    elif run.log.exists():
+        sys.stdout.write(run.log.read_text(encoding="utf-8", errors="replace"))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from workbench.doctor import run_checks
+
+    checks = run_checks()
+    if args.json:
+        print(json.dumps([c.to_dict() for c in checks], indent=2))
+    else:
+        for check in checks:
+            print(f"[{check.level:>4}] {check.name}: {check.detail}" + (f"\n        fix: {check.fix}" if check.fix else ""))
+    return 1 if any(c.level == "FAIL" for c in checks) else 0
+
+
+def cmd_build_model(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from workbench import modelbuild
+
+    if args.arch not in modelbuild.ARCHITECTURES:
+        print(f"error: unknown architecture {args.arch!r}; choose {', '.join(modelbuild.ARCHITECTURES)}",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        print(f"error: {out} exists and is not empty; choose a new directory", file=sys.stderr)
+        return 2
+    start = time.monotonic()
+    path = modelbuild.build_model(args.arch, out, seed=args.seed, dtype=args.dtype,
+                                  progress=lambda m: print(f"  {m}", file=sys.stderr, flush=True))
+    arch = modelbuild.ARCHITECTURES[args.arch]
+    print(f"built {args.arch} ({arch.parameter_count():,} parameters) in {time.monotonic() - start:.1f}s: {path}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from workbench import config as wconfig
+
+    if args.reference:
+        print(wconfig.reference_markdown())
+        return 0
+    try:
+        config = _config_from(args)
+    except wconfig.ConfigError as exc:
+        return _print_problems(exc)
+    text = config.to_toml()
+    if args.output:
+        config.save(Path(args.output))
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from workbench import config as wconfig
+    from workbench import data as wdata
+
+    try:
+        config = _config_from(args)
+        rows = wdata.load_rows(config.data)
+        prepared = wdata.prepare(rows, config.data)
+    except (wconfig.ConfigError, wdata.DataError) as exc:
+        return _print_problems(exc)
+    print(prepared.stats.summary())
+    print("types: " + ", ".join(f"{k} {v}" for k, v in prepared.stats.by_type.items()))
+    for row in prepared.train[: args.n]:
+        print("-" * 72)
+        for message in row["prompt"]:
+            print(f"[{message['role']}] {message['content']}")
+        print(f"[gold answer] {row['answer']}   ({row['type']})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workbench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="grpo-workbench", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="GRPO fine-tuning of Llama-3.2 with LoRA on Vietnamese math: a terminal workbench and CLI.")
+    parser.add_argument("--version", action="version", version=f"grpo-workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", metavar="FILE", help="a TOML run config (see `config --reference`)")
+        p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                       help="override one setting, e.g. --set grpo.max_steps=20 (repeatable)")
+
+    p = sub.add_parser("tui", help="open the workbench (the default)")
+    p.set_defaults(func=cmd_tui)
+    p = sub.add_parser("train", help="start a training run (foreground unless --detach)")
+    with_config(p)
+    p.add_argument("--detach", action="store_true", help="start in the background and print the run id")
+    p.add_argument("--no-check", action="store_true", help="skip the machine pre-flight checks")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("runs", help="list runs")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_runs)
+    p = sub.add_parser("stop", help="stop a run cleanly (it saves a checkpoint)")
+    p.add_argument("run")
+    p.add_argument("--no-wait", action="store_true", help="send the signal and return at once")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait before killing (600)")
+    p.set_defaults(func=cmd_stop)
+    p = sub.add_parser("resume", help="continue a stopped/failed/crashed run from its last checkpoint")
+    p.add_argument("run")
+    p.add_argument("--detach", action="store_true", help="resume in the background")
+    p.set_defaults(func=cmd_resume)
+    p = sub.add_parser("logs", help="print a run's train.log")
+    p.add_argument("run")
+    p.add_argument("-f", "--follow", action="store_true", help="keep following until the run ends")
+    p.set_defaults(func=cmd_logs)
+    p = sub.add_parser("doctor", help="check versions against the known-good set, GPU, CUDA, disk")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+    p = sub.add_parser("build-model", help="build a random-init Llama model and a local tokenizer (no hub)")
+    p.add_argument("arch", help="tiny, 1b (Llama-3.2-1B shape) or 3b (Llama-3.2-3B shape)")
+    p.add_argument("out", help="output directory (must not exist or be empty)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "float16"])
+    p.set_defaults(func=cmd_build_model)
+    p = sub.add_parser("config", help="print or write a config; --reference prints every setting")
+    with_config(p)
+    p.add_argument("--reference", action="store_true", help="print the config reference (Markdown)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the TOML here instead of printing it")
+    p.set_defaults(func=cmd_config)
+    p = sub.add_parser("preview", help="show formatted training rows with their gold answers and data stats")
+    with_config(p)
+    p.add_argument("-n", type=int, default=3, help="rows to show (3)")
+    p.set_defaults(func=cmd_preview)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", cmd_tui)
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

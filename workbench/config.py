@@ -1,0 +1,405 @@
+"""The run configuration: one typed, validated model, stored as TOML.
+
+Every invalid value fails here, before a run directory exists or a process starts, with a message that
+names the field and says how to fix it. Defaults reproduce the public tutorial (LoRA r=64 on all seven
+projections, lr 5e-6, weight decay 5e-4, warmup 0.1, cosine, 8 generations, grad clip 0.1,
+max_seq_length 2048) except where the tutorial was wrong or wasteful, which the docstrings say.
+The attribute docstrings are the config reference: `grpo-workbench config --reference` prints them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from workbench import paths, presets
+from workbench.rewards import DEFAULT_WEIGHTS, REWARD_NAMES
+
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+"""The LoRA ranks vLLM 0.24 accepts as `max_lora_rank`."""
+
+ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+DATA_SUFFIXES = (".json", ".jsonl", ".parquet")
+HUB_DATASET = "5CD-AI/Vietnamese-meta-math-MetaMathQA-40K-gg-translated"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+
+class ModelSection(_Section):
+    """Which model to fine-tune and how to load it."""
+
+    name: str = "tiny"
+    """A preset (tiny, llama-3.2-1b, llama-3.2-3b, random-1b, random-3b), a hub id or a local directory."""
+    max_seq_length: int = Field(2048, ge=128, le=131072)
+    """Longest prompt + completion in tokens (the tutorial's 2048)."""
+    load_in_4bit: bool = False
+    """Unsloth only: load the base in 4-bit. Off: a 1B/3B model fits in 16-bit and learns better there."""
+    fast_inference: bool = True
+    """Unsloth only: generate with a colocated vLLM that shares the weights."""
+    gpu_memory_utilization: float = Field(0.5, gt=0.05, le=0.95)
+    """Share of GPU memory given to vLLM for generation (Unsloth fast_inference, TRL colocate)."""
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("is empty; fix: use a preset such as 'tiny' or 'llama-3.2-1b', a hub id or a directory")
+        if value in presets.PRESETS:
+            return value
+        path = Path(value).expanduser()
+        looks_local = value.startswith(("/", ".", "~")) or path.exists()
+        if looks_local:
+            if not path.is_dir():
+                raise ValueError(f"directory {value!r} does not exist; fix: build one with "
+                                 "`grpo-workbench build-model` or use a preset")
+            if not (path / "config.json").is_file():
+                raise ValueError(f"{value!r} has no config.json, so it is not a model directory; "
+                                 "fix: point at the directory that from_pretrained would load")
+            return str(path.resolve())
+        if not _HUB_ID.match(value):
+            known = ", ".join(presets.PRESETS)
+            raise ValueError(f"{value!r} is neither a preset ({known}), a hub id (org/name) nor a directory")
+        return value
+
+
+class LoraSection(_Section):
+    """The LoRA adapter that GRPO trains."""
+
+    rank: int = Field(64, ge=1, le=512)
+    """LoRA rank r (the tutorial's 64)."""
+    alpha: int = Field(64, ge=1)
+    """LoRA alpha; the scale is alpha / rank."""
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    """LoRA dropout."""
+    target_modules: list[str] = Field(default_factory=lambda: list(ALL_PROJECTIONS))
+    """Projections that get adapters (default: all seven of the Llama block)."""
+    max_lora_rank: int = 64
+    """The largest rank vLLM reserves room for; must be >= rank and one of vLLM's allowed ranks."""
+
+    @field_validator("target_modules")
+    @classmethod
+    def _known_modules(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("is empty; fix: list at least one of " + ", ".join(ALL_PROJECTIONS))
+        unknown = [m for m in value if m not in ALL_PROJECTIONS]
+        if unknown:
+            raise ValueError(f"unknown module(s) {unknown}; fix: choose from {', '.join(ALL_PROJECTIONS)}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("max_lora_rank")
+    @classmethod
+    def _vllm_rank(cls, value: int) -> int:
+        if value not in VLLM_LORA_RANKS:
+            allowed = ", ".join(map(str, VLLM_LORA_RANKS))
+            raise ValueError(f"{value} is not a rank vLLM accepts; fix: use one of {allowed}")
+        return value
+
+    @model_validator(mode="after")
+    def _rank_fits(self) -> LoraSection:
+        if self.rank > self.max_lora_rank:
+            larger = next((r for r in VLLM_LORA_RANKS if r >= self.rank), None)
+            raise ValueError(f"@lora.rank: {self.rank} is above lora.max_lora_rank {self.max_lora_rank}; "
+                             f"fix: lower lora.rank or set lora.max_lora_rank = {larger}")
+        return self
+
+
+class GrpoSection(_Section):
+    """GRPO and optimiser settings (TRL GRPOConfig names where they exist)."""
+
+    learning_rate: float = Field(5e-6, gt=0.0, le=1.0)
+    """Peak learning rate (tutorial: 5e-6)."""
+    weight_decay: float = Field(5e-4, ge=0.0, lt=1.0)
+    """AdamW weight decay (tutorial: 5e-4)."""
+    warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    """Share of steps spent warming up (passed to transformers 5 as warmup_steps < 1)."""
+    lr_scheduler_type: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    """Learning-rate schedule."""
+    max_grad_norm: float = Field(0.1, gt=0.0)
+    """Gradient clipping (tutorial: 0.1)."""
+    optim: Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"] = "adamw_torch"
+    """Optimiser; the 8-bit ones need bitsandbytes and a GPU."""
+    per_device_train_batch_size: int = Field(8, ge=1)
+    """Completions per device per micro-batch."""
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    """Micro-batches per optimizer step (also TRL's steps_per_generation)."""
+    num_generations: int = Field(8, ge=2)
+    """Completions sampled per prompt: the group GRPO normalises over (tutorial: 8)."""
+    max_prompt_length: int = Field(256, ge=16)
+    """Longest prompt in tokens; longer rows are dropped and counted (TRL 1.15 never truncates)."""
+    max_completion_length: int = Field(256, ge=8)
+    """Longest completion in tokens."""
+    temperature: float = Field(1.0, gt=0.0, le=2.0)
+    """Sampling temperature for the rollouts."""
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    """Nucleus sampling for the rollouts."""
+    beta: float = Field(0.0, ge=0.0)
+    """KL coefficient; 0 means no reference model (TRL's default)."""
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    """TRL loss aggregation."""
+    max_steps: int = Field(250, ge=1)
+    """Optimizer steps to train."""
+    save_steps: int = Field(25, ge=1)
+    """Save a checkpoint every this many steps (and on stop)."""
+    save_total_limit: int = Field(3, ge=1)
+    """Checkpoints kept on disk (the oldest are deleted)."""
+    logging_steps: int = Field(1, ge=1)
+    """Log metrics every this many steps (1: every step is plotted)."""
+    seed: int = 3407
+    """Training seed (the tutorial's)."""
+    use_vllm: Literal["auto", "on", "off"] = "auto"
+    """Backend trl: generate with vLLM colocated when CUDA and vLLM are present (auto)."""
+    samples_per_step: int = Field(4, ge=0, le=64)
+    """Completions per step written to samples.jsonl with their reward scores."""
+
+    @property
+    def generation_batch_size(self) -> int:
+        """Completions per generation round on one device (TRL's formula with steps_per_generation)."""
+        return self.per_device_train_batch_size * self.gradient_accumulation_steps
+
+    @model_validator(mode="after")
+    def _batch_shape(self) -> GrpoSection:
+        gen = self.generation_batch_size
+        if gen % self.num_generations:
+            fits = self.num_generations * max(1, round(gen / self.num_generations))
+            raise ValueError(
+                f"@grpo.num_generations: the generation batch per_device_train_batch_size x gradient_accumulation_steps = "
+                f"{self.per_device_train_batch_size} x {self.gradient_accumulation_steps} = {gen} is not "
+                f"divisible by grpo.num_generations = {self.num_generations}; fix: make it a multiple, "
+                f"e.g. per_device_train_batch_size x gradient_accumulation_steps = {fits}")
+        return self
+
+
+class DataSection(_Section):
+    """Where the training rows come from and how they are split."""
+
+    source: str = "bundled"
+    """'bundled' (the sample rows shipped with the workbench), a hub dataset id, or a local
+    .json/.jsonl/.parquet file in the dataset's schema (query_vi, response_vi, query_en, response_en, type)."""
+    split: str = "train"
+    """Hub split to load."""
+    limit: int = Field(0, ge=0)
+    """Use at most this many rows (0: all)."""
+    held_out: int = Field(32, ge=0)
+    """Rows set aside for evaluation, never trained on (fixed by the seed, saved in the run)."""
+    seed: int = 3407
+    """Shuffle/split seed."""
+
+    @field_validator("source")
+    @classmethod
+    def _readable_source(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("", "bundled"):
+            return "bundled"
+        path = Path(value).expanduser()
+        looks_local = value.startswith(("/", ".", "~")) or path.suffix in DATA_SUFFIXES or path.exists()
+        if not looks_local:
+            if not _HUB_ID.match(value):
+                raise ValueError(f"{value!r} is neither 'bundled', a hub dataset id (org/name) nor a file")
+            return value
+        if not path.exists():
+            raise ValueError(f"file {value!r} does not exist; fix: check the path, or use 'bundled'")
+        if not path.is_file():
+            raise ValueError(f"{value!r} is not a file; fix: point at a .json, .jsonl or .parquet file")
+        if path.suffix not in DATA_SUFFIXES:
+            raise ValueError(f"{value!r} has suffix {path.suffix!r}; fix: use a .json, .jsonl or .parquet file")
+        try:
+            with path.open("rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            raise ValueError(f"{value!r} cannot be read ({exc.strerror}); fix: check its permissions") from exc
+        return str(path.resolve())
+
+
+class RunConfig(BaseModel):
+    """A whole run: everything a job needs, and nothing about where it runs."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+    name: str = ""
+    """A label for the run (optional); shown in the runs list and used in the run id."""
+    backend: Literal["auto", "unsloth", "trl"] = "auto"
+    """auto: Unsloth on a GPU where it is installed, else TRL. unsloth needs CUDA; trl runs on CPU too."""
+    model: ModelSection = Field(default_factory=ModelSection)
+    lora: LoraSection = Field(default_factory=LoraSection)
+    rewards: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    """Weight of each reward function (0 switches it off); the total reward is the weighted sum."""
+    grpo: GrpoSection = Field(default_factory=GrpoSection)
+    data: DataSection = Field(default_factory=DataSection)
+
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(REWARD_NAMES))
+        if unknown:
+            raise ValueError(f"unknown reward(s) {unknown}; fix: use only {', '.join(REWARD_NAMES)}")
+        merged = {name: float(value.get(name, 0.0)) for name in REWARD_NAMES}
+        if not any(merged.values()):
+            raise ValueError("every reward weight is 0, so there is nothing to learn; fix: give one a weight")
+        return merged
+
+    @model_validator(mode="after")
+    def _lengths_fit(self) -> RunConfig:
+        total = self.grpo.max_prompt_length + self.grpo.max_completion_length
+        if total > self.model.max_seq_length:
+            raise ValueError(
+                f"@grpo.max_completion_length: grpo.max_prompt_length + grpo.max_completion_length = {self.grpo.max_prompt_length} + "
+                f"{self.grpo.max_completion_length} = {total} exceeds model.max_seq_length = "
+                f"{self.model.max_seq_length}; fix: shorten one of them or raise model.max_seq_length")
+        return self
+
+    @property
+    def active_rewards(self) -> list[str]:
+        """Reward functions with a non-zero weight, in registry order."""
+        return [name for name in REWARD_NAMES if self.rewards.get(name, 0.0) != 0.0]
+
+    def to_toml(self) -> str:
+        """The config as TOML text (what `config.toml` in a run holds)."""
+        return tomli_w.dumps(self.model_dump(mode="json"))
+
+    def save(self, path: Path) -> None:
+        """Write the config atomically."""
+        from workbench.atomic import write_text_atomic
+
+        write_text_atomic(path, self.to_toml())
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config: the dotted field and a message that says the fix."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; `problems` lists every field at fault."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _problems_from(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "is not a known setting; fix: remove it or check its spelling (see `config --reference`)"
+        elif "input" in err and err["type"] not in ("value_error", "model_type"):
+            msg = f"{msg} (got {err['input']!r})"
+        # Cross-field checks run on a whole section or the run; they name their field as "@field: ".
+        if msg.startswith("@"):
+            loc, _, msg = msg[1:].partition(": ")
+        problems.append(Problem(loc, msg))
+    return problems
+
+
+def validate(data: dict[str, Any]) -> RunConfig:
+    """Build a RunConfig from plain data, raising ConfigError with every problem found."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems_from(exc)) from None
+
+
+def load(path: Path) -> RunConfig:
+    """Read and validate a TOML config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem("", f"config file {path} does not exist")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem("", f"config file {path} cannot be read: {exc}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([Problem("", f"config file {path} is not valid TOML: {exc}")]) from None
+    return validate(data)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Split `key.path=value`; the value is read as a TOML literal, else kept as a string."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError([Problem("", f"--set {item!r} is not key=value; fix: e.g. --set grpo.max_steps=20")])
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return [part.strip() for part in key.strip().split(".")], value
+
+
+def apply_overrides(data: dict[str, Any], items: list[str]) -> dict[str, Any]:
+    """Apply `--set` overrides to config data, rejecting keys the config does not have."""
+    valid = reference_keys()
+    for item in items:
+        keys, value = parse_override(item)
+        dotted = ".".join(keys)
+        if dotted not in valid and not (keys[0] == "rewards" and len(keys) == 2):
+            close = [k for k in valid if k.endswith("." + keys[-1]) or k == keys[-1]]
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see `grpo-workbench config --reference`"
+            raise ConfigError([Problem(dotted, f"is not a known setting{hint}")])
+        node = data
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return data
+
+
+def reference_keys() -> list[str]:
+    """Every dotted settable key."""
+    keys = []
+    for name, field in RunConfig.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += [f"{name}.{sub}" for sub in annotation.model_fields]
+        elif name == "rewards":
+            keys += [f"rewards.{r}" for r in REWARD_NAMES]
+        else:
+            keys.append(name)
+    return keys
+
+
+def reference_markdown() -> str:
+    """The config reference, generated from the models so it cannot drift from the code."""
+    default = RunConfig().model_dump(mode="json")
+    lines = ["# Run configuration reference", "",
+             "Generated by `grpo-workbench config --reference`; every key can be set in a TOML file",
+             "(`--config FILE`) or on the command line (`--set section.key=value`).", ""]
+    for name, field in RunConfig.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines += [f"## [{name}]", "", (annotation.__doc__ or "").strip(), "",
+                      "| key | default | meaning |", "| --- | --- | --- |"]
+            for sub, subfield in annotation.model_fields.items():
+                desc = " ".join((subfield.description or "").split())
+                lines.append(f"| `{name}.{sub}` | `{default[name][sub]!r}` | {desc} |")
+            lines.append("")
+        elif name == "rewards":
+            lines += ["## [rewards]", "", " ".join((field.description or "").split()), "",
+                      "| key | default |", "| --- | --- |"]
+            lines += [f"| `rewards.{r}` | `{w!r}` |" for r, w in default["rewards"].items()]
+            lines.append("")
+        else:
+            lines += [f"## `{name}`", "", f"Default `{default[name]!r}`. "
+                      + " ".join((field.description or "").split()), ""]
+    return "\n".join(lines)
+
+
+def default_config_path() -> Path:
+    """Where the workbench keeps the user's last-used config."""
+    return paths.config_dir() / "last.toml"

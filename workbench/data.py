@@ -1,0 +1,243 @@
+"""Training rows: loading the Vietnamese MetaMathQA translation, extracting gold answers, formatting prompts.
+
+The source is the hub dataset `5CD-AI/Vietnamese-meta-math-MetaMathQA-40K-gg-translated` (loaded with
+`datasets.load_dataset`), a local .json/.jsonl/.parquet file in its schema, or the sample the project
+ships. Gold answers come from `extract_answer`, which fixes the tutorial's bugs: its regex missed a `|`
+(so "câu trả lời là" never matched), it ignored the more reliable English side, and it mangled decimal
+commas. Rows without an answer or with a prompt too long for `grpo.max_prompt_length` are dropped and
+counted, because TRL 1.15 never truncates prompts.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench import paths
+from workbench.numbers import canonical_number, numbers_in
+
+if TYPE_CHECKING:
+    from workbench.config import DataSection
+
+REASONING_START, REASONING_END = "<thinking>", "</thinking>"
+SOLUTION_START, SOLUTION_END = "<SOLUTION>", "</SOLUTION>"
+SYSTEM_PROMPT = (
+    "You are given a problem.\n"
+    "Think about the problem and provide your working out.\n"
+    f"Place it between {REASONING_START} and {REASONING_END}.\n"
+    f"Then, provide your solution between {SOLUTION_START}{SOLUTION_END}"
+)
+"""The tutorial's system prompt, tags included."""
+
+COLUMNS = ("query_vi", "response_vi", "query_en", "response_en", "type")
+REQUIRED_COLUMNS = ("query_vi", "response_vi")
+
+_ARTEFACTS = {"\\đóng hộp{": "\\boxed{", "\\đóng hộp {": "\\boxed{"}
+_EN_ANSWER = re.compile(r"The answer is\s*:\s*(?P<answer>[^\n]+)", re.IGNORECASE)
+_VI_ANSWER = re.compile(r"(?:đáp án|câu trả lời)\s+là\s*:\s*(?P<answer>[^\n]+)", re.IGNORECASE)
+_BOXED = re.compile(r"^\\boxed\{(?P<inner>.*)\}$")
+_TRAILING = " \t.,;:!?。"
+
+
+def normalise_text(text: str) -> str:
+    """NFC-normalise and undo known translation artefacts (`\\đóng hộp{` for `\\boxed{`)."""
+    text = unicodedata.normalize("NFC", text)
+    for bad, good in _ARTEFACTS.items():
+        text = text.replace(bad, good)
+    return text
+
+
+def _clean(answer: str) -> str:
+    answer = answer.strip().rstrip(_TRAILING).strip()
+    if len(answer) > 1 and answer.startswith("$") and answer.endswith("$"):
+        answer = answer.strip("$").strip()
+    boxed = _BOXED.match(answer)
+    return boxed.group("inner").strip() if boxed else answer
+
+
+def _last(pattern: re.Pattern[str], text: str) -> str | None:
+    found = None
+    for found in pattern.finditer(text):  # noqa: B007 - we want the last match
+        pass
+    if found is None:
+        return None
+    answer = _clean(found.group("answer"))
+    return answer or None
+
+
+def extract_answer(response_vi: str, response_en: str | None = None) -> str | None:
+    """The gold answer of a row, canonical when it is a plain number.
+
+    Prefers the last "The answer is:" of the English response (the reliable side); else the last
+    Vietnamese "Đáp án là:" / "Câu trả lời là:" (any case, optional space before the colon, after NFC).
+    Trailing punctuation and spaces are stripped, `$...$` and `\\boxed{...}` unwrapped. A plain number
+    becomes canonical (2,5 -> 2.5; 1.200 -> 1200; an ambiguous 1,200 only when the English side confirms).
+
+    Args:
+        response_vi: The Vietnamese worked solution.
+        response_en: The English worked solution, when the row has one.
+
+    Returns:
+        The answer, or None when neither side states one.
+    """
+    english = normalise_text(response_en) if response_en else ""
+    if english:
+        answer = _last(_EN_ANSWER, english)
+        if answer is not None:
+            return canonical_number(answer, "en") or answer
+    answer = _last(_VI_ANSWER, normalise_text(response_vi or ""))
+    if answer is None:
+        return None
+    hint = set(numbers_in(english, "en")) if english else None
+    return canonical_number(answer, "vi", hint) or answer
+
+
+def format_prompt(question: str) -> list[dict[str, str]]:
+    """The chat prompt of one row: the tutorial's system prompt, then the Vietnamese question."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": normalise_text(question).strip()},
+    ]
+
+
+@dataclass
+class DataStats:
+    """What happened to the source rows: shown in Configure's preview and saved in the run."""
+
+    source_rows: int = 0
+    used_rows: int = 0
+    kept: int = 0
+    dropped_no_answer: int = 0
+    dropped_too_long: int = 0
+    dropped_empty_question: int = 0
+    train: int = 0
+    held_out: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    longest_prompt_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (f"{self.used_rows} rows read: {self.kept} kept ({self.train} train, {self.held_out} held out); "
+                f"dropped {self.dropped_no_answer} without an answer, {self.dropped_too_long} with a prompt "
+                f"too long, {self.dropped_empty_question} with an empty question")
+
+
+@dataclass
+class PreparedData:
+    """Rows ready for the trainer, and the held-out rows for evaluation."""
+
+    train: list[dict[str, Any]]
+    held_out: list[dict[str, Any]]
+    stats: DataStats
+
+
+class DataError(ValueError):
+    """The data cannot be used; the message names the problem and the fix."""
+
+
+def check_columns(columns: Iterable[str], source: str) -> None:
+    """Raise DataError unless the source has the columns the workbench reads."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in set(columns)]
+    if missing:
+        raise DataError(
+            f"data.source {source!r} lacks column(s) {missing}; fix: use a file in the dataset's schema "
+            f"({', '.join(COLUMNS)})")
+
+
+def prepare(
+    rows: list[dict[str, Any]],
+    data: DataSection,
+    max_prompt_tokens: int | None = None,
+    prompt_tokens: Callable[[list[dict[str, str]]], int] | None = None,
+) -> PreparedData:
+    """Shuffle, limit, extract answers, format prompts, drop and count bad rows, split off held-out rows.
+
+    Args:
+        rows: Source rows in the dataset's schema.
+        data: The config's data section (limit, held_out, seed).
+        max_prompt_tokens: Rows whose prompt is longer are dropped (None: no length check).
+        prompt_tokens: Counts the tokens of a formatted prompt (the model's chat template).
+
+    Returns:
+        Train rows {prompt, answer, type, question}, held-out rows, and the counts.
+    """
+    stats = DataStats(source_rows=len(rows))
+    order = list(range(len(rows)))
+    random.Random(data.seed).shuffle(order)
+    if data.limit:
+        order = order[: data.limit]
+    stats.used_rows = len(order)
+    kept: list[dict[str, Any]] = []
+    types: Counter[str] = Counter()
+    for index in order:
+        row = rows[index]
+        question = normalise_text(str(row.get("query_vi") or "")).strip()
+        if not question:
+            stats.dropped_empty_question += 1
+            continue
+        answer = extract_answer(str(row.get("response_vi") or ""), row.get("response_en") or None)
+        if answer is None:
+            stats.dropped_no_answer += 1
+            continue
+        prompt = format_prompt(question)
+        if prompt_tokens is not None:
+            length = prompt_tokens(prompt)
+            if max_prompt_tokens is not None and length > max_prompt_tokens:
+                stats.dropped_too_long += 1
+                continue
+            stats.longest_prompt_tokens = max(stats.longest_prompt_tokens, length)
+        row_type = str(row.get("type") or "unknown")
+        types[row_type] += 1
+        kept.append({"prompt": prompt, "answer": answer, "type": row_type, "question": question,
+                     "source_index": index})
+    stats.kept = len(kept)
+    stats.by_type = dict(sorted(types.items()))
+    held = min(data.held_out, len(kept))
+    if len(kept) - held < 1:
+        raise DataError(
+            f"only {len(kept)} usable rows after dropping {stats.dropped_no_answer} without an answer and "
+            f"{stats.dropped_too_long} too long, and data.held_out = {data.held_out} leaves none to train on; "
+            "fix: lower data.held_out, raise data.limit or grpo.max_prompt_length, or use a larger source")
+    stats.held_out, stats.train = held, len(kept) - held
+    return PreparedData(train=kept[held:], held_out=kept[:held], stats=stats)
+
+
+def _data_files(source: str) -> tuple[str, str]:
+    """The `datasets` builder and file for a local source."""
+    path = str(paths.bundled_sample()) if source == "bundled" else source
+    return ("parquet" if path.endswith(".parquet") else "json"), path
+
+
+def load_rows(data: DataSection) -> list[dict[str, Any]]:
+    """Read the source rows with `datasets.load_dataset` (hub id or local file).
+
+    Raises:
+        DataError: the source cannot be read or lacks the schema's columns.
+    """
+    import datasets  # heavy: only in jobs and CLI commands, never at import time
+
+    datasets.disable_progress_bars()
+    source = data.source
+    try:
+        if source == "bundled" or source.endswith((".json", ".jsonl", ".parquet")):
+            builder, path = _data_files(source)
+            dataset = datasets.load_dataset(builder, data_files=path, split="train")
+        else:
+            dataset = datasets.load_dataset(source, split=data.split)
+    except Exception as exc:  # datasets raises many types; the user needs the message and the source
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"data.source {source!r} could not be loaded: {message}; fix: check the file's "
+                        "format (JSON lines or a JSON array in the dataset's schema), or the hub id and "
+                        "network (set HF_TOKEN for gated data)") from None
+    check_columns(dataset.column_names, source)
+    if len(dataset) == 0:
+        raise DataError(f"data.source {source!r} has no rows; fix: point at a file with rows")
+    return dataset.to_list()

@@ -1,0 +1,112 @@
+"""Reading numbers the way Vietnamese and English math text writes them.
+
+Vietnamese uses a decimal comma and dotted thousands (2,5 and 1.200), English the reverse (2.5 and
+1,200); machine-translated rows mix both. The tutorial stripped every comma, turning 2,5 into 25.
+Here a number string becomes a canonical form (plain digits, '.' as decimal point, no grouping, no
+trailing zeros: "1200", "2.5", "-7") only when its reading is certain. A Vietnamese "1.200" reads as
+twelve hundred; a Vietnamese "1,200" (1.2, or an English number the translation kept?) is resolved by a
+hint from the English side, else reported as unsure.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+Lang = Literal["vi", "en"]
+
+NUMBER = re.compile(r"[-−]?\d(?:[\d.,]*\d)?")
+"""A run of digits with grouping or decimal marks inside (no leading/trailing mark)."""
+_PLAIN = re.compile(r"^[-−]?\d[\d.,]*$")
+
+
+def _format(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _grouped(body: str, sep: str) -> bool:
+    """True when `body` is digits grouped in threes by `sep` (1.200 / 1.200.000)."""
+    parts = body.split(sep)
+    return len(parts[0]) in (1, 2, 3) and parts[0] != "0" and all(len(p) == 3 for p in parts[1:])
+
+
+def _readings(text: str, lang: Lang) -> list[str]:
+    """The canonical values `text` can mean, the text's own convention first; [] when not a number."""
+    body = text.strip().replace("\u2212", "-").replace(" ", "").replace("\u00a0", "")
+    if not _PLAIN.match(body):
+        return []
+    sign = "-" if body.startswith("-") else ""
+    body = body.lstrip("-")
+    decimal_sep = "," if lang == "vi" else "."
+    candidates: list[str]
+    if "," in body and "." in body:
+        # Both marks: whichever comes last is the decimal mark, whatever the language claims.
+        last = "," if body.rfind(",") > body.rfind(".") else "."
+        first = "." if last == "," else ","
+        whole, frac = body.rsplit(last, 1)
+        if not _grouped(whole, first) or first in frac:
+            return []
+        candidates = [whole.replace(first, "") + "." + frac]
+    elif "," in body or "." in body:
+        mark = "," if "," in body else "."
+        if body.count(mark) >= 2:
+            # A decimal mark appears once at most: several marks can only be grouping.
+            if not _grouped(body, mark):
+                return []
+            candidates = [body.replace(mark, "")]
+        elif _grouped(body, mark):
+            # "1.200" / "1,200": thousands or a three-decimal number; the text's own convention first.
+            grouped, decimal = body.replace(mark, ""), body.replace(mark, ".")
+            candidates = [decimal, grouped] if mark == decimal_sep else [grouped, decimal]
+        else:
+            candidates = [body.replace(mark, ".")]
+    else:
+        candidates = [body]
+    try:
+        return [_format(Decimal(sign + c)) for c in candidates]
+    except InvalidOperation:
+        return []
+
+
+def canonical_number(text: str, lang: Lang = "vi", hint: set[str] | None = None) -> str | None:
+    """Canonical form of a plain number string, or None when `text` is not one or its reading is unsure.
+
+    Args:
+        text: The number as written, e.g. "2,5", "1.200", "1,200.50", "-7".
+        lang: The convention of the text it came from.
+        hint: Canonical numbers known from the other language's side; they settle ambiguous readings.
+
+    Returns:
+        The canonical string ("2.5", "1200"), or None.
+    """
+    values = _readings(text, lang)
+    if len(values) <= 1:
+        return values[0] if values else None
+    if hint:
+        confirmed = [v for v in values if v in hint]
+        if len(confirmed) == 1:
+            return confirmed[0]
+    # Ambiguous and unconfirmed. English follows its convention reliably, and so does a Vietnamese
+    # dotted "1.200" (twelve hundred). A Vietnamese "1,200" is often an English number the translation
+    # kept, or 1.2 written with a trailing zero; a wrong guess would corrupt a gold answer, so: unsure.
+    return values[0] if lang == "en" or "," not in text else None
+
+
+def numbers_in(text: str, lang: Lang = "vi") -> list[str]:
+    """Every number in `text`, canonical, ambiguous ones read in the text's own convention."""
+    found = []
+    for match in NUMBER.finditer(text):
+        values = _readings(match.group(0), lang)
+        if values:
+            found.append(values[0])
+    return found
+
+
+def to_decimal(text: str, lang: Lang = "vi") -> Decimal | None:
+    """The value of a number string, an ambiguous one read in `lang`'s own convention."""
+    values = _readings(text, lang)
+    return Decimal(values[0]) if values else None
