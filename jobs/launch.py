@@ -38,12 +38,19 @@ def _spawn(run: RunDir, *extra: str) -> subprocess.Popen[bytes]:
     with run.log.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "jobs.supervise", str(run.path), *extra],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, env=env, cwd=run.path,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+            cwd=run.path,
         )
 
 
-def launch(config: RunConfig, *, check: bool = True, root: Path | None = None) -> tuple[RunDir, subprocess.Popen[bytes]]:
+def launch(
+    config: RunConfig, *, check: bool = True, root: Path | None = None
+) -> tuple[RunDir, subprocess.Popen[bytes]]:
     """Validate against this machine, create the run directory, start the job detached.
 
     Args:
@@ -63,8 +70,9 @@ def launch(config: RunConfig, *, check: bool = True, root: Path | None = None) -
             raise ConfigError(problems)
     run = create_run_dir(config.name or config.model.name, root)
     config.save(run.config)
-    run.write_status(state="pending", step=0, max_steps=config.grpo.max_steps, phase="launching",
-                     heartbeat=time.time())
+    run.write_status(
+        state="pending", step=0, max_steps=config.grpo.max_steps, phase="launching", heartbeat=time.time()
+    )
     return run, _spawn(run)
 
 
@@ -109,7 +117,9 @@ def stop(run: RunDir, *, wait: float = 600.0, poll: float = 0.2) -> str:
         os.killpg(int(pgid or pid), signal.SIGKILL)
     except ProcessLookupError:
         pass
-    run.write_status(state="stopped", error="did not stop within the grace period; killed", heartbeat=time.time())
+    run.write_status(
+        state="stopped", error="did not stop within the grace period; killed", heartbeat=time.time()
+    )
     return "stopped"
 
 

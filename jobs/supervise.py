@@ -68,19 +68,30 @@ class Supervisor:
         previous = self.run.read_manifest()
         attempt = int(previous.get("attempt", 0)) + 1
         manifest = describe_manifest(sys.argv, os.getpid(), attempt)
-        manifest["history"] = previous.get("history", []) + ([{k: previous.get(k) for k in (
-            "pid", "started_at", "attempt")}] if previous else [])
+        manifest["history"] = previous.get("history", []) + (
+            [{k: previous.get(k) for k in ("pid", "started_at", "attempt")}] if previous else []
+        )
         write_json_atomic(self.run.manifest, manifest)
         if self.resume:
             # progress.json of the last attempt says how that one ended; this attempt starts afresh.
             self.run.progress.unlink(missing_ok=True)
-        status = self.run.write_status(state="starting", phase="starting trainer", heartbeat=time.time(),
-                                       pid=os.getpid(), attempt=attempt, exit_code=None, error=None)
+        status = self.run.write_status(
+            state="starting",
+            phase="starting trainer",
+            heartbeat=time.time(),
+            pid=os.getpid(),
+            attempt=attempt,
+            exit_code=None,
+            error=None,
+        )
         _log(f"attempt {attempt}: starting trainer ({'resume' if self.resume else 'new run'})")
-        cmd = [sys.executable, "-m", "jobs.train_grpo", str(self.run.path)] + (["--resume"] if self.resume else [])
+        cmd = [sys.executable, "-m", "jobs.train_grpo", str(self.run.path)] + (
+            ["--resume"] if self.resume else []
+        )
         with self.run.log.open("ab") as log:
-            self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                          cwd=self.run.path)
+            self.child = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.run.path
+            )
         manifest["trainer_pid"] = self.child.pid
         write_json_atomic(self.run.manifest, manifest)
         killed = False
@@ -88,9 +99,12 @@ class Supervisor:
             progress = self.run.read_progress()
             state = "stopping" if self.stop_requested_at is not None else "running"
             status = self.run.write_status(
-                state=state, heartbeat=time.time(), phase=progress.get("phase", "starting"),
+                state=state,
+                heartbeat=time.time(),
+                phase=progress.get("phase", "starting"),
                 step=progress.get("step", status.get("step", 0)),
-                max_steps=progress.get("max_steps", status.get("max_steps")))
+                max_steps=progress.get("max_steps", status.get("max_steps")),
+            )
             if self.stop_requested_at is not None and not killed:
                 if time.monotonic() - self.stop_requested_at > self.grace:
                     _log(f"trainer did not stop within {self.grace:.0f}s; killing it")
@@ -115,9 +129,15 @@ class Supervisor:
         else:
             state = "failed"
             error = error or _tail_error(self.run) or f"trainer exited with code {code}"
-        self.run.write_status(state=state, exit_code=code, error=error, heartbeat=time.time(),
-                              finished_at=time.time(), phase=progress.get("phase", "ended"),
-                              step=progress.get("step", self.run.read_status().get("step", 0)))
+        self.run.write_status(
+            state=state,
+            exit_code=code,
+            error=error,
+            heartbeat=time.time(),
+            finished_at=time.time(),
+            phase=progress.get("phase", "ended"),
+            step=progress.get("step", self.run.read_status().get("step", 0)),
+        )
         _log(f"trainer ended: {state} (exit code {code})" + (f": {error.splitlines()[-1]}" if error else ""))
         return 0
 

@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,6 +28,7 @@ from workbench import data as wdata
 from workbench import environment, gpu, presets
 from workbench.atomic import JsonlWriter, write_json_atomic
 from workbench.config import RunConfig, load
+from workbench.plan import RunPlan, plan
 from workbench.rewards import completion_text, get_reward
 from workbench.runs import RunDir, last_complete_checkpoint
 
@@ -97,8 +99,9 @@ class SampleRecorder:
     def wrap(self, name: str) -> Callable[..., list[float | None]]:
         fn = get_reward(name)
 
-        def recorded(prompts: list[Any] | None = None, completions: list[Any] | None = None,
-                     **kwargs: Any) -> list[float | None]:
+        def recorded(
+            prompts: list[Any] | None = None, completions: list[Any] | None = None, **kwargs: Any
+        ) -> list[float | None]:
             scores = fn(prompts=prompts, completions=completions, **kwargs)
             self.scores[name] = scores
             if name == self.names[-1] and self.per_step:
@@ -121,12 +124,18 @@ class SampleRecorder:
             prompt = prompts[index] if index < len(prompts) else ""
             question = prompt[-1]["content"] if isinstance(prompt, list) and prompt else str(prompt)
             answers = kwargs.get("answer") or []
-            self.writer.write({
-                "step": step, "time": time.time(), "index": index, "question": question,
-                "answer": answers[index] if index < len(answers) else None,
-                "completion": completion_text(completions[index]), "rewards": rewards,
-                "total": sum(self.weights[n] * (s or 0.0) for n, s in rewards.items()),
-            })
+            self.writer.write(
+                {
+                    "step": step,
+                    "time": time.time(),
+                    "index": index,
+                    "question": question,
+                    "answer": answers[index] if index < len(answers) else None,
+                    "completion": completion_text(completions[index]),
+                    "rewards": rewards,
+                    "total": sum(self.weights[n] * (s or 0.0) for n, s in rewards.items()),
+                }
+            )
         self.scores = {}
 
 
@@ -161,6 +170,16 @@ def ensure_model(config: RunConfig, progress: Progress) -> str:
     return str(target)
 
 
+def offline_if_local(config: RunConfig) -> None:
+    """With a local model and local data nothing needs the hub: say so, so machines without network never
+    wait on hub timeouts."""
+    model_is_local = presets.resolve_model_path(config.model.name).startswith("/")
+    data_is_local = config.data.source == "bundled" or config.data.source.startswith("/")
+    if model_is_local and data_is_local:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
 def prompt_length_counter(tokenizer: Any) -> Callable[[list[dict[str, str]]], int]:
     def count(messages: list[dict[str, str]]) -> int:
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -182,14 +201,18 @@ def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: in
             stop.training = True
             if stop.requested:
                 control.should_training_stop = True
-            progress.update(phase="warming up" if state.global_step == 0 else "training",
-                            step=state.global_step, max_steps=max_steps)
+            progress.update(
+                phase="warming up" if state.global_step == 0 else "training",
+                step=state.global_step,
+                max_steps=max_steps,
+            )
             if state.global_step:
                 self.metrics.write({"event": "resume", "step": state.global_step, "time": time.time()})
             log(f"training from step {state.global_step} to {max_steps}")
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
-                   **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
             if not logs:
                 return
             record: dict[str, Any] = {"step": state.global_step, "time": time.time(), **logs}
@@ -201,8 +224,10 @@ def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: in
                 record["gpu/max_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
             self.metrics.write(record)
             if "reward" in logs:
-                log(f"step {state.global_step}/{max_steps} reward {logs['reward']:.3f} "
-                    f"loss {logs.get('loss', float('nan')):.4f}")
+                log(
+                    f"step {state.global_step}/{max_steps} reward {logs['reward']:.3f} "
+                    f"loss {logs.get('loss', float('nan')):.4f}"
+                )
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             progress.update(phase="training", step=state.global_step, max_steps=max_steps)
@@ -220,94 +245,204 @@ def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: in
     return RunDirCallback()
 
 
-def grpo_args(config: RunConfig, run: RunDir, backend: str, cuda: bool, use_vllm: bool, weights: list[float]) -> Any:
-    """TRL GRPOConfig from the run config (transformers 5: warmup_steps < 1 is a ratio)."""
+def grpo_args(
+    config: RunConfig,
+    run_plan: RunPlan,
+    output_dir: Path,
+    cuda: bool,
+    use_vllm: bool,
+    weights: list[float],
+    backend: str,
+) -> Any:
+    """TRL GRPOConfig from the run config and the plan (transformers 5: warmup_steps < 1 is a ratio)."""
     from trl import GRPOConfig
 
     g = config.grpo
     kwargs: dict[str, Any] = dict(
-        output_dir=str(run.checkpoints), learning_rate=g.learning_rate, weight_decay=g.weight_decay,
-        warmup_steps=g.warmup_ratio, lr_scheduler_type=g.lr_scheduler_type, max_grad_norm=g.max_grad_norm,
-        optim=g.optim, per_device_train_batch_size=g.per_device_train_batch_size,
-        gradient_accumulation_steps=g.gradient_accumulation_steps, num_generations=g.num_generations,
-        max_completion_length=g.max_completion_length, temperature=g.temperature, top_p=g.top_p, beta=g.beta,
-        loss_type=g.loss_type, max_steps=g.max_steps, save_steps=g.save_steps,
-        save_total_limit=g.save_total_limit, logging_steps=g.logging_steps, seed=g.seed, data_seed=g.seed,
-        reward_weights=weights, report_to="none", disable_tqdm=True, save_only_model=False,
-        bf16=cuda, use_cpu=not cuda, dataloader_num_workers=0,
+        output_dir=str(output_dir),
+        learning_rate=g.learning_rate,
+        weight_decay=g.weight_decay,
+        warmup_steps=g.warmup_ratio,
+        lr_scheduler_type=g.lr_scheduler_type,
+        max_grad_norm=g.max_grad_norm,
+        optim=g.optim,
+        per_device_train_batch_size=run_plan.per_device_train_batch_size,
+        gradient_accumulation_steps=run_plan.gradient_accumulation_steps,
+        num_generations=g.num_generations,
+        max_completion_length=g.max_completion_length,
+        temperature=g.temperature,
+        top_p=g.top_p,
+        beta=g.beta,
+        loss_type=g.loss_type,
+        max_steps=g.max_steps,
+        save_steps=g.save_steps,
+        save_total_limit=g.save_total_limit,
+        logging_steps=g.logging_steps,
+        seed=g.seed,
+        data_seed=g.seed,
+        reward_weights=weights,
+        report_to="none",
+        disable_tqdm=True,
+        save_only_model=False,
+        bf16=cuda,
+        use_cpu=not cuda,
+        dataloader_num_workers=0,
     )
     if use_vllm:
-        kwargs.update(use_vllm=True, vllm_mode="colocate",
-                      vllm_gpu_memory_utilization=config.model.gpu_memory_utilization)
+        kwargs.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=run_plan.vllm_share)
     if backend == "trl":
         kwargs["model_init_kwargs"] = {"dtype": "bfloat16" if cuda else "float32"}
     return GRPOConfig(**kwargs)
 
 
-def build_trainer(config: RunConfig, run: RunDir, backend: str, progress: Progress, stop: StopFlag,
-                  resume: bool) -> Any:
-    """Load model and data, and assemble GRPOTrainer with our rewards and callback."""
+@dataclass
+class LoadedModel:
+    """A model ready for GRPOTrainer: the model (or its path, for TRL to load), tokenizer and LoRA config."""
+
+    model: Any
+    tokenizer: Any
+    peft_config: Any
+    use_vllm: bool
+    cuda: bool
+
+
+def load_model(config: RunConfig, backend: str, model_path: str, vllm_share: float) -> LoadedModel:
+    """Load the base model the way the backend wants it.
+
+    Unsloth loads it here (with its colocated vLLM when fast_inference is on) and adds the LoRA
+    adapter itself; TRL gets the path and a `peft_config` (a ready PeftModel would get a second "ref"
+    adapter with beta != 0, and resume would restore the wrong one).
+    """
     if backend == "unsloth":
         import unsloth  # noqa: F401  - must come before trl/transformers: it patches them process-wide
     import torch
-    from datasets import Dataset
 
     cuda = torch.cuda.is_available()
     if not cuda:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
-    model_path = ensure_model(config, progress)
-    progress.phase(f"loading model {config.model.name}")
-    model: Any = model_path
-    peft_config = None
     if backend == "unsloth":
         from unsloth import FastLanguageModel
 
         model, tokenizer = FastLanguageModel.from_pretrained(
-            model_name=model_path, max_seq_length=config.model.max_seq_length,
-            load_in_4bit=config.model.load_in_4bit, fast_inference=config.model.fast_inference,
-            max_lora_rank=config.lora.max_lora_rank, gpu_memory_utilization=config.model.gpu_memory_utilization)
+            model_name=model_path,
+            max_seq_length=config.model.max_seq_length,
+            load_in_4bit=config.model.load_in_4bit,
+            fast_inference=config.model.fast_inference,
+            max_lora_rank=config.lora.max_lora_rank,
+            gpu_memory_utilization=vllm_share,
+        )
         model = FastLanguageModel.get_peft_model(
-            model, r=config.lora.rank, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
-            target_modules=config.lora.target_modules, use_gradient_checkpointing="unsloth",
-            random_state=config.grpo.seed)
-        use_vllm = config.model.fast_inference
+            model,
+            r=config.lora.rank,
+            lora_alpha=config.lora.alpha,
+            lora_dropout=config.lora.dropout,
+            target_modules=config.lora.target_modules,
+            use_gradient_checkpointing="unsloth",
+            random_state=config.grpo.seed,
+        )
+        loaded = LoadedModel(model, tokenizer, None, config.model.fast_inference, cuda)
     else:
         from peft import LoraConfig
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        peft_config = LoraConfig(r=config.lora.rank, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
-                                 target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
-        machine = environment.Machine.detect()
-        use_vllm = cuda and (config.grpo.use_vllm == "on" or (config.grpo.use_vllm == "auto" and machine.vllm))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+        peft_config = LoraConfig(
+            r=config.lora.rank,
+            lora_alpha=config.lora.alpha,
+            lora_dropout=config.lora.dropout,
+            target_modules=config.lora.target_modules,
+            task_type="CAUSAL_LM",
+        )
+        has_vllm = environment.has_module("vllm")
+        use_vllm = cuda and (config.grpo.use_vllm == "on" or (config.grpo.use_vllm == "auto" and has_vllm))
+        loaded = LoadedModel(model_path, tokenizer, peft_config, use_vllm, cuda)
+    if loaded.tokenizer.pad_token is None:
+        loaded.tokenizer.pad_token = loaded.tokenizer.eos_token
+    return loaded
+
+
+def training_rows(config: RunConfig, tokenizer: Any) -> wdata.PreparedData:
+    """Load, filter and split the rows, measuring prompts with the model's own chat template."""
+    rows = wdata.load_rows(config.data)
+    return wdata.prepare(rows, config.data, config.grpo.max_prompt_length, prompt_length_counter(tokenizer))
+
+
+def to_dataset(rows: list[dict[str, Any]]) -> Any:
+    """The columns the trainer sees: `prompt` for generation; `answer` and `type` reach the rewards."""
+    from datasets import Dataset
+
+    return Dataset.from_list(
+        [{"prompt": r["prompt"], "answer": r["answer"], "type": r["type"]} for r in rows]
+    )
+
+
+def make_trainer(
+    loaded: LoadedModel, args: Any, reward_funcs: list[Any], train: Any, callbacks: list[Any]
+) -> Any:
+    """GRPOTrainer with our callbacks instead of transformers' stdout printer."""
+    from transformers.trainer_callback import PrinterCallback
+    from trl import GRPOTrainer
+
+    trainer = GRPOTrainer(
+        model=loaded.model,
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=train,
+        processing_class=loaded.tokenizer,
+        peft_config=loaded.peft_config,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # our callback writes one compact line per step instead
+    return trainer
+
+
+def gpu_total_gib() -> float | None:
+    import torch
+
+    return torch.cuda.get_device_properties(0).total_memory / 2**30 if torch.cuda.is_available() else None
+
+
+def build_trainer(
+    config: RunConfig, run: RunDir, backend: str, progress: Progress, stop: StopFlag, resume: bool
+) -> Any:
+    """Load model and data, and assemble GRPOTrainer with our rewards and callback."""
+    if backend == "unsloth":
+        import unsloth  # noqa: F401  - must come before trl/transformers: it patches them process-wide
+    model_path = ensure_model(config, progress)
+    run_plan = plan(config, gpu_total_gib(), backend)
+    log("batch: " + run_plan.shape.describe())
+    write_json_atomic(run.path / "plan.json", run_plan.to_dict())
+    progress.phase(f"loading model {config.model.name}")
+    loaded = load_model(config, backend, model_path, run_plan.vllm_share)
 
     progress.phase("preparing data")
-    rows = wdata.load_rows(config.data)
-    prepared = wdata.prepare(rows, config.data, config.grpo.max_prompt_length, prompt_length_counter(tokenizer))
+    prepared = training_rows(config, loaded.tokenizer)
     log(prepared.stats.summary())
     write_json_atomic(run.data_stats, prepared.stats.to_dict())
     if not resume or not run.held_out.exists():
         with run.held_out.open("w", encoding="utf-8") as fh:
             for row in prepared.held_out:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    train = Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"], "type": r["type"]}
-                               for r in prepared.train])
-
-    from trl import GRPOTrainer
 
     names = config.active_rewards
     recorder = SampleRecorder(names, config.rewards, JsonlWriter(run.samples), config.grpo.samples_per_step)
-    args = grpo_args(config, run, backend, cuda, use_vllm, [config.rewards[n] for n in names])
-    progress.phase("building trainer" + (" (vLLM warm-up can take minutes)" if use_vllm else ""))
-    trainer = GRPOTrainer(model=model, reward_funcs=[recorder.wrap(n) for n in names], args=args,
-                          train_dataset=train, processing_class=tokenizer, peft_config=peft_config,
-                          callbacks=[make_callback(run, progress, stop, config.grpo.max_steps)])
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)  # our callback writes one compact line per step instead
-    return trainer
+    args = grpo_args(
+        config,
+        run_plan,
+        run.checkpoints,
+        loaded.cuda,
+        loaded.use_vllm,
+        [config.rewards[n] for n in names],
+        backend,
+    )
+    progress.phase("building trainer" + (" (vLLM warm-up can take minutes)" if loaded.use_vllm else ""))
+    return make_trainer(
+        loaded,
+        args,
+        [recorder.wrap(n) for n in names],
+        to_dataset(prepared.train),
+        [make_callback(run, progress, stop, config.grpo.max_steps)],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         progress.phase("reading config")
         config = load(run.config)
+        offline_if_local(config)
         machine = environment.Machine.detect()
         backend = environment.resolve_backend(config, machine)
         log(f"backend {backend}; GPUs visible to NVML: {machine.gpus}")

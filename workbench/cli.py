@@ -78,8 +78,10 @@ def _follow(run: Any, from_start: bool = True) -> str:
             if stopping:
                 raise
             stopping = True
-            print("\nstopping the run (it saves a checkpoint first; Ctrl-C again to leave it running)...",
-                  file=sys.stderr)
+            print(
+                "\nstopping the run (it saves a checkpoint first; Ctrl-C again to leave it running)...",
+                file=sys.stderr,
+            )
             launch.stop(run, wait=0.1)
 
 
@@ -94,8 +96,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _print_problems(exc)
     print(run.run_id, flush=True)
     if args.detach:
-        print(f"started in the background: {run.path}\nfollow with `grpo-workbench logs {run.run_id} -f`",
-              file=sys.stderr)
+        print(
+            f"started in the background: {run.path}\nfollow with `grpo-workbench logs {run.run_id} -f`",
+            file=sys.stderr,
+        )
         return 0
     state = _follow(run)
     proc.wait()
@@ -122,7 +126,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(f"{'RUN':<44} {'STATE':<10} {'STEP':>11} {'REWARD':>8}  MODEL")
     for info in infos:
         reward = f"{info.latest_reward:8.3f}" if info.latest_reward is not None else " " * 8
-        print(f"{info.run.run_id:<44} {info.state:<10} {info.step:>5}/{info.max_steps:<5} {reward}  {info.model}")
+        print(
+            f"{info.run.run_id:<44} {info.state:<10} {info.step:>5}/{info.max_steps:<5} {reward}  "
+            f"{info.model}"
+        )
     return 0
 
 
@@ -175,7 +182,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(json.dumps([c.to_dict() for c in checks], indent=2))
     else:
         for check in checks:
-            print(f"[{check.level:>4}] {check.name}: {check.detail}" + (f"\n        fix: {check.fix}" if check.fix else ""))
+            print(
+                f"[{check.level:>4}] {check.name}: {check.detail}"
+                + (f"\n        fix: {check.fix}" if check.fix else "")
+            )
     return 1 if any(c.level == "FAIL" for c in checks) else 0
 
 
@@ -184,18 +194,28 @@ def cmd_build_model(args: argparse.Namespace) -> int:
     from workbench import modelbuild
 
     if args.arch not in modelbuild.ARCHITECTURES:
-        print(f"error: unknown architecture {args.arch!r}; choose {', '.join(modelbuild.ARCHITECTURES)}",
-              file=sys.stderr)
+        print(
+            f"error: unknown architecture {args.arch!r}; choose {', '.join(modelbuild.ARCHITECTURES)}",
+            file=sys.stderr,
+        )
         return 2
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         print(f"error: {out} exists and is not empty; choose a new directory", file=sys.stderr)
         return 2
     start = time.monotonic()
-    path = modelbuild.build_model(args.arch, out, seed=args.seed, dtype=args.dtype,
-                                  progress=lambda m: print(f"  {m}", file=sys.stderr, flush=True))
+    path = modelbuild.build_model(
+        args.arch,
+        out,
+        seed=args.seed,
+        dtype=args.dtype,
+        progress=lambda m: print(f"  {m}", file=sys.stderr, flush=True),
+    )
     arch = modelbuild.ARCHITECTURES[args.arch]
-    print(f"built {args.arch} ({arch.parameter_count():,} parameters) in {time.monotonic() - start:.1f}s: {path}")
+    print(
+        f"built {args.arch} ({arch.parameter_count():,} parameters) in "
+        f"{time.monotonic() - start:.1f}s: {path}"
+    )
     return 0
 
 
@@ -242,15 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench import __version__
 
     parser = argparse.ArgumentParser(
-        prog="grpo-workbench", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-        description="GRPO fine-tuning of Llama-3.2 with LoRA on Vietnamese math: a terminal workbench and CLI.")
+        prog="grpo-workbench",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        description="GRPO fine-tuning of Llama-3.2 with LoRA on Vietnamese math: a workbench and CLI.",
+    )
     parser.add_argument("--version", action="version", version=f"grpo-workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", metavar="FILE", help="a TOML run config (see `config --reference`)")
-        p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                       help="override one setting, e.g. --set grpo.max_steps=20 (repeatable)")
+        p.add_argument(
+            "--set",
+            metavar="KEY=VALUE",
+            action="append",
+            default=[],
+            help="override one setting, e.g. --set grpo.max_steps=20 (repeatable)",
+        )
 
     p = sub.add_parser("tui", help="open the workbench (the default)")
     p.set_defaults(func=cmd_tui)

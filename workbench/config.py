@@ -45,26 +45,33 @@ class ModelSection(_Section):
     """Unsloth only: load the base in 4-bit. Off: a 1B/3B model fits in 16-bit and learns better there."""
     fast_inference: bool = True
     """Unsloth only: generate with a colocated vLLM that shares the weights."""
-    gpu_memory_utilization: float = Field(0.5, gt=0.05, le=0.95)
-    """Share of GPU memory given to vLLM for generation (Unsloth fast_inference, TRL colocate)."""
+    gpu_memory_utilization: float = Field(0.0, ge=0.0, le=0.95)
+    """Share of GPU memory given to vLLM for generation (Unsloth fast_inference, TRL colocate);
+    0 = choose it from the model and the batch (at least 0.2)."""
 
     @field_validator("name")
     @classmethod
     def _known_model(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("is empty; fix: use a preset such as 'tiny' or 'llama-3.2-1b', a hub id or a directory")
+            raise ValueError(
+                "is empty; fix: use a preset such as 'tiny' or 'llama-3.2-1b', a hub id or a directory"
+            )
         if value in presets.PRESETS:
             return value
         path = Path(value).expanduser()
         looks_local = value.startswith(("/", ".", "~")) or path.exists()
         if looks_local:
             if not path.is_dir():
-                raise ValueError(f"directory {value!r} does not exist; fix: build one with "
-                                 "`grpo-workbench build-model` or use a preset")
+                raise ValueError(
+                    f"directory {value!r} does not exist; fix: build one with "
+                    "`grpo-workbench build-model` or use a preset"
+                )
             if not (path / "config.json").is_file():
-                raise ValueError(f"{value!r} has no config.json, so it is not a model directory; "
-                                 "fix: point at the directory that from_pretrained would load")
+                raise ValueError(
+                    f"{value!r} has no config.json, so it is not a model directory; "
+                    "fix: point at the directory that from_pretrained would load"
+                )
             return str(path.resolve())
         if not _HUB_ID.match(value):
             known = ", ".join(presets.PRESETS)
@@ -108,8 +115,10 @@ class LoraSection(_Section):
     def _rank_fits(self) -> LoraSection:
         if self.rank > self.max_lora_rank:
             larger = next((r for r in VLLM_LORA_RANKS if r >= self.rank), None)
-            raise ValueError(f"@lora.rank: {self.rank} is above lora.max_lora_rank {self.max_lora_rank}; "
-                             f"fix: lower lora.rank or set lora.max_lora_rank = {larger}")
+            raise ValueError(
+                f"@lora.rank: {self.rank} is above lora.max_lora_rank {self.max_lora_rank}; "
+                f"fix: lower lora.rank or set lora.max_lora_rank = {larger}"
+            )
         return self
 
 
@@ -128,10 +137,14 @@ class GrpoSection(_Section):
     """Gradient clipping (tutorial: 0.1)."""
     optim: Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"] = "adamw_torch"
     """Optimiser; the 8-bit ones need bitsandbytes and a GPU."""
+    completions_per_step: int = Field(0, ge=0)
+    """Completions per optimizer step; the workbench then chooses per_device_train_batch_size and
+    gradient_accumulation_steps to fit the GPU (0: use those two as given)."""
     per_device_train_batch_size: int = Field(8, ge=1)
-    """Completions per device per micro-batch."""
+    """Completions per device per micro-batch (ignored when completions_per_step is set)."""
     gradient_accumulation_steps: int = Field(1, ge=1)
-    """Micro-batches per optimizer step (also TRL's steps_per_generation)."""
+    """Micro-batches per optimizer step, also TRL's steps_per_generation (ignored when
+    completions_per_step is set)."""
     num_generations: int = Field(8, ge=2)
     """Completions sampled per prompt: the group GRPO normalises over (tutorial: 8)."""
     max_prompt_length: int = Field(256, ge=16)
@@ -164,18 +177,31 @@ class GrpoSection(_Section):
     @property
     def generation_batch_size(self) -> int:
         """Completions per generation round on one device (TRL's formula with steps_per_generation)."""
-        return self.per_device_train_batch_size * self.gradient_accumulation_steps
+        return (
+            self.completions_per_step or self.per_device_train_batch_size * self.gradient_accumulation_steps
+        )
 
     @model_validator(mode="after")
     def _batch_shape(self) -> GrpoSection:
+        if self.completions_per_step:
+            if self.completions_per_step % self.num_generations:
+                n = self.num_generations
+                fits = n * max(1, round(self.completions_per_step / n))
+                raise ValueError(
+                    f"@grpo.completions_per_step: {self.completions_per_step} is not a multiple of "
+                    f"grpo.num_generations = {n}; fix: use {fits}"
+                )
+            return self
         gen = self.generation_batch_size
         if gen % self.num_generations:
             fits = self.num_generations * max(1, round(gen / self.num_generations))
             raise ValueError(
-                f"@grpo.num_generations: the generation batch per_device_train_batch_size x gradient_accumulation_steps = "
+                "@grpo.num_generations: the generation batch per_device_train_batch_size x "
+                f"gradient_accumulation_steps = "
                 f"{self.per_device_train_batch_size} x {self.gradient_accumulation_steps} = {gen} is not "
                 f"divisible by grpo.num_generations = {self.num_generations}; fix: make it a multiple, "
-                f"e.g. per_device_train_batch_size x gradient_accumulation_steps = {fits}")
+                f"e.g. per_device_train_batch_size x gradient_accumulation_steps = {fits}"
+            )
         return self
 
 
@@ -184,7 +210,8 @@ class DataSection(_Section):
 
     source: str = "bundled"
     """'bundled' (the sample rows shipped with the workbench), a hub dataset id, or a local
-    .json/.jsonl/.parquet file in the dataset's schema (query_vi, response_vi, query_en, response_en, type)."""
+    .json/.jsonl/.parquet file in the dataset's schema (query_vi, response_vi, query_en, response_en,
+    type)."""
     split: str = "train"
     """Hub split to load."""
     limit: int = Field(0, ge=0)
@@ -211,12 +238,16 @@ class DataSection(_Section):
         if not path.is_file():
             raise ValueError(f"{value!r} is not a file; fix: point at a .json, .jsonl or .parquet file")
         if path.suffix not in DATA_SUFFIXES:
-            raise ValueError(f"{value!r} has suffix {path.suffix!r}; fix: use a .json, .jsonl or .parquet file")
+            raise ValueError(
+                f"{value!r} has suffix {path.suffix!r}; fix: use a .json, .jsonl or .parquet file"
+            )
         try:
             with path.open("rb") as fh:
                 fh.read(1)
         except OSError as exc:
-            raise ValueError(f"{value!r} cannot be read ({exc.strerror}); fix: check its permissions") from exc
+            raise ValueError(
+                f"{value!r} cannot be read ({exc.strerror}); fix: check its permissions"
+            ) from exc
         return str(path.resolve())
 
 
@@ -252,9 +283,11 @@ class RunConfig(BaseModel):
         total = self.grpo.max_prompt_length + self.grpo.max_completion_length
         if total > self.model.max_seq_length:
             raise ValueError(
-                f"@grpo.max_completion_length: grpo.max_prompt_length + grpo.max_completion_length = {self.grpo.max_prompt_length} + "
+                "@grpo.max_completion_length: grpo.max_prompt_length + grpo.max_completion_length = "
+                f"{self.grpo.max_prompt_length} + "
                 f"{self.grpo.max_completion_length} = {total} exceeds model.max_seq_length = "
-                f"{self.model.max_seq_length}; fix: shorten one of them or raise model.max_seq_length")
+                f"{self.model.max_seq_length}; fix: shorten one of them or raise model.max_seq_length"
+            )
         return self
 
     @property
@@ -335,7 +368,9 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     """Split `key.path=value`; the value is read as a TOML literal, else kept as a string."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError([Problem("", f"--set {item!r} is not key=value; fix: e.g. --set grpo.max_steps=20")])
+        raise ConfigError(
+            [Problem("", f"--set {item!r} is not key=value; fix: e.g. --set grpo.max_steps=20")]
+        )
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -351,7 +386,11 @@ def apply_overrides(data: dict[str, Any], items: list[str]) -> dict[str, Any]:
         dotted = ".".join(keys)
         if dotted not in valid and not (keys[0] == "rewards" and len(keys) == 2):
             close = [k for k in valid if k.endswith("." + keys[-1]) or k == keys[-1]]
-            hint = f"; did you mean {', '.join(close)}?" if close else "; see `grpo-workbench config --reference`"
+            hint = (
+                f"; did you mean {', '.join(close)}?"
+                if close
+                else "; see `grpo-workbench config --reference`"
+            )
             raise ConfigError([Problem(dotted, f"is not a known setting{hint}")])
         node = data
         for key in keys[:-1]:
@@ -377,26 +416,46 @@ def reference_keys() -> list[str]:
 def reference_markdown() -> str:
     """The config reference, generated from the models so it cannot drift from the code."""
     default = RunConfig().model_dump(mode="json")
-    lines = ["# Run configuration reference", "",
-             "Generated by `grpo-workbench config --reference`; every key can be set in a TOML file",
-             "(`--config FILE`) or on the command line (`--set section.key=value`).", ""]
+    lines = [
+        "# Run configuration reference",
+        "",
+        "Generated by `grpo-workbench config --reference`; every key can be set in a TOML file",
+        "(`--config FILE`) or on the command line (`--set section.key=value`).",
+        "",
+    ]
     for name, field in RunConfig.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            lines += [f"## [{name}]", "", (annotation.__doc__ or "").strip(), "",
-                      "| key | default | meaning |", "| --- | --- | --- |"]
+            lines += [
+                f"## [{name}]",
+                "",
+                (annotation.__doc__ or "").strip(),
+                "",
+                "| key | default | meaning |",
+                "| --- | --- | --- |",
+            ]
             for sub, subfield in annotation.model_fields.items():
                 desc = " ".join((subfield.description or "").split())
                 lines.append(f"| `{name}.{sub}` | `{default[name][sub]!r}` | {desc} |")
             lines.append("")
         elif name == "rewards":
-            lines += ["## [rewards]", "", " ".join((field.description or "").split()), "",
-                      "| key | default |", "| --- | --- |"]
+            lines += [
+                "## [rewards]",
+                "",
+                " ".join((field.description or "").split()),
+                "",
+                "| key | default |",
+                "| --- | --- |",
+            ]
             lines += [f"| `rewards.{r}` | `{w!r}` |" for r, w in default["rewards"].items()]
             lines.append("")
         else:
-            lines += [f"## `{name}`", "", f"Default `{default[name]!r}`. "
-                      + " ".join((field.description or "").split()), ""]
+            lines += [
+                f"## `{name}`",
+                "",
+                f"Default `{default[name]!r}`. " + " ".join((field.description or "").split()),
+                "",
+            ]
     return "\n".join(lines)
 
 

@@ -125,9 +125,11 @@ class DataStats:
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
-        return (f"{self.used_rows} rows read: {self.kept} kept ({self.train} train, {self.held_out} held out); "
-                f"dropped {self.dropped_no_answer} without an answer, {self.dropped_too_long} with a prompt "
-                f"too long, {self.dropped_empty_question} with an empty question")
+        return (
+            f"{self.used_rows} rows read: {self.kept} kept ({self.train} train, {self.held_out} held out); "
+            f"dropped {self.dropped_no_answer} without an answer, {self.dropped_too_long} with a prompt "
+            f"too long, {self.dropped_empty_question} with an empty question"
+        )
 
 
 @dataclass
@@ -149,7 +151,8 @@ def check_columns(columns: Iterable[str], source: str) -> None:
     if missing:
         raise DataError(
             f"data.source {source!r} lacks column(s) {missing}; fix: use a file in the dataset's schema "
-            f"({', '.join(COLUMNS)})")
+            f"({', '.join(COLUMNS)})"
+        )
 
 
 def prepare(
@@ -196,16 +199,25 @@ def prepare(
             stats.longest_prompt_tokens = max(stats.longest_prompt_tokens, length)
         row_type = str(row.get("type") or "unknown")
         types[row_type] += 1
-        kept.append({"prompt": prompt, "answer": answer, "type": row_type, "question": question,
-                     "source_index": index})
+        kept.append(
+            {
+                "prompt": prompt,
+                "answer": answer,
+                "type": row_type,
+                "question": question,
+                "source_index": index,
+            }
+        )
     stats.kept = len(kept)
     stats.by_type = dict(sorted(types.items()))
     held = min(data.held_out, len(kept))
     if len(kept) - held < 1:
         raise DataError(
             f"only {len(kept)} usable rows after dropping {stats.dropped_no_answer} without an answer and "
-            f"{stats.dropped_too_long} too long, and data.held_out = {data.held_out} leaves none to train on; "
-            "fix: lower data.held_out, raise data.limit or grpo.max_prompt_length, or use a larger source")
+            f"{stats.dropped_too_long} too long, and data.held_out = {data.held_out} leaves none to train "
+            "on; "
+            "fix: lower data.held_out, raise data.limit or grpo.max_prompt_length, or use a larger source"
+        )
     stats.held_out, stats.train = held, len(kept) - held
     return PreparedData(train=kept[held:], held_out=kept[:held], stats=stats)
 
@@ -234,9 +246,11 @@ def load_rows(data: DataSection) -> list[dict[str, Any]]:
             dataset = datasets.load_dataset(source, split=data.split)
     except Exception as exc:  # datasets raises many types; the user needs the message and the source
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"data.source {source!r} could not be loaded: {message}; fix: check the file's "
-                        "format (JSON lines or a JSON array in the dataset's schema), or the hub id and "
-                        "network (set HF_TOKEN for gated data)") from None
+        raise DataError(
+            f"data.source {source!r} could not be loaded: {message}; fix: check the file's "
+            "format (JSON lines or a JSON array in the dataset's schema), or the hub id and "
+            "network (set HF_TOKEN for gated data)"
+        ) from None
     check_columns(dataset.column_names, source)
     if len(dataset) == 0:
         raise DataError(f"data.source {source!r} has no rows; fix: point at a file with rows")

@@ -30,8 +30,10 @@ class Check:
 
 
 def _torch_cuda() -> dict[str, object] | None:
-    code = ("import json, torch; print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, "
-            "'available': torch.cuda.is_available(), 'count': torch.cuda.device_count()}))")
+    code = (
+        "import json, torch; print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, "
+        "'available': torch.cuda.is_available(), 'count': torch.cuda.device_count()}))"
+    )
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
@@ -41,52 +43,113 @@ def _torch_cuda() -> dict[str, object] | None:
 
 def run_checks() -> list[Check]:
     """Every check, in the order a user would fix them."""
-    checks: list[Check] = [Check("python", "OK" if sys.version_info >= (3, 11) else "FAIL", sys.version.split()[0],
-                                 "" if sys.version_info >= (3, 11) else "use Python 3.11 or newer")]
+    checks: list[Check] = [
+        Check(
+            "python",
+            "OK" if sys.version_info >= (3, 11) else "FAIL",
+            sys.version.split()[0],
+            "" if sys.version_info >= (3, 11) else "use Python 3.11 or newer",
+        )
+    ]
     gpus = gpu.device_count()
     for package in environment.CORE:
         installed = environment.version(package)
         if installed is None:
-            checks.append(Check(package, "FAIL", "not installed", "pip install -e . (or pip install grpo-workbench)"))
+            checks.append(
+                Check(package, "FAIL", "not installed", "pip install -e . (or pip install grpo-workbench)")
+            )
             continue
         wanted = (environment.KNOWN_GOOD_GPU if gpus else environment.KNOWN_GOOD_CPU).get(package)
-        ok = wanted is None or installed.split("+")[0].startswith(wanted) or (
-            not gpus and environment.version_at_least(package, wanted))
-        checks.append(Check(package, "OK" if ok else "WARN", installed,
-                            "" if ok else f"the verified version is {wanted}; pip install '{package}=={wanted}*'"))
+        ok = (
+            wanted is None
+            or installed.split("+")[0].startswith(wanted)
+            or (not gpus and environment.version_at_least(package, wanted))
+        )
+        checks.append(
+            Check(
+                package,
+                "OK" if ok else "WARN",
+                installed,
+                "" if ok else f"the verified version is {wanted}; pip install '{package}=={wanted}*'",
+            )
+        )
     if not gpus and not environment.version_at_least("trl", "1.16"):
-        checks.append(Check("trl on CPU", "FAIL", f"trl {environment.version('trl')} cannot run GRPO without a GPU",
-                            "pip install 'trl>=1.16,<1.17'"))
+        checks.append(
+            Check(
+                "trl on CPU",
+                "FAIL",
+                f"trl {environment.version('trl')} cannot run GRPO without a GPU",
+                "pip install 'trl>=1.16,<1.17'",
+            )
+        )
     if gpus:
         for package in ("unsloth", "unsloth-zoo", "vllm", "flashinfer-python", "xgrammar"):
             installed = environment.version(package)
             wanted = environment.KNOWN_GOOD_GPU[package]
             if installed is None:
-                checks.append(Check(package, "WARN", "not installed (backend unsloth and vLLM generation need it)",
-                                    "pip install -e '.[gpu]'"))
+                checks.append(
+                    Check(
+                        package,
+                        "WARN",
+                        "not installed (backend unsloth and vLLM generation need it)",
+                        "pip install -e '.[gpu]'",
+                    )
+                )
             else:
                 ok = installed.startswith(wanted)
-                checks.append(Check(package, "OK" if ok else "WARN", installed,
-                                    "" if ok else f"the verified version is {wanted}"))
+                checks.append(
+                    Check(
+                        package,
+                        "OK" if ok else "WARN",
+                        installed,
+                        "" if ok else f"the verified version is {wanted}",
+                    )
+                )
         checks.append(Check("driver", "OK", gpu.driver_version() or "unknown"))
         for s in gpu.sample():
             free = s.memory_total_mib - s.memory_used_mib
             level = "OK" if free > 0.5 * s.memory_total_mib else "WARN"
-            checks.append(Check(f"gpu {s.index}", level, f"{s.name}: {free / 1024:.1f} of "
-                                f"{s.memory_total_mib / 1024:.1f} GiB free, {s.utilization_pct:.0f}% busy",
-                                "" if level == "OK" else "another process holds this GPU; see nvidia-smi"))
+            checks.append(
+                Check(
+                    f"gpu {s.index}",
+                    level,
+                    f"{s.name}: {free / 1024:.1f} of "
+                    f"{s.memory_total_mib / 1024:.1f} GiB free, {s.utilization_pct:.0f}% busy",
+                    "" if level == "OK" else "another process holds this GPU; see nvidia-smi",
+                )
+            )
         cuda = _torch_cuda()
         if cuda is None or not cuda.get("available"):
-            checks.append(Check("cuda", "FAIL", f"torch cannot use the GPU ({cuda})",
-                                "install a CUDA build of torch that matches the driver (the [gpu] extra pins 2.11.0)"))
+            checks.append(
+                Check(
+                    "cuda",
+                    "FAIL",
+                    f"torch cannot use the GPU ({cuda})",
+                    "install a CUDA build of torch that matches the driver (the [gpu] extra pins 2.11.0)",
+                )
+            )
         else:
-            checks.append(Check("cuda", "OK", f"torch {cuda['torch']} with CUDA {cuda['cuda']}, {cuda['count']} GPU(s)"))
+            checks.append(
+                Check("cuda", "OK", f"torch {cuda['torch']} with CUDA {cuda['cuda']}, {cuda['count']} GPU(s)")
+            )
     else:
-        checks.append(Check("gpu", "WARN", "no NVIDIA GPU found: the trl backend trains the tiny model on CPU",
-                            "for real models run on a machine with a CUDA GPU"))
+        checks.append(
+            Check(
+                "gpu",
+                "WARN",
+                "no NVIDIA GPU found: the trl backend trains the tiny model on CPU",
+                "for real models run on a machine with a CUDA GPU",
+            )
+        )
     runs = paths.runs_dir()
     problems = environment.disk_problems(runs)
     free = shutil.disk_usage(runs).free / 2**30
-    checks.append(Check("runs home", "FAIL" if problems else "OK", f"{runs} ({free:.0f} GiB free)",
-                        problems[0].message if problems else ""))
+    checks.append(
+        Check(
+            "runs home",
+            "FAIL" if problems else "OK",
+            f"{runs} ({free:.0f} GiB free)",
+            problems[0].message if problems else "",
+        )
+    )
     return checks

@@ -73,10 +73,19 @@ class Machine:
     gpus: int
     unsloth: bool
     vllm: bool
+    gpu_total_gib: float | None = None
+    """Memory of the first GPU (the one a single-GPU run uses)."""
 
     @classmethod
     def detect(cls) -> Machine:
-        return cls(gpus=gpu.device_count(), unsloth=has_module("unsloth"), vllm=has_module("vllm"))
+        samples = gpu.sample()
+        total = samples[0].memory_total_mib / 1024 if samples else None
+        return cls(
+            gpus=gpu.device_count(),
+            unsloth=has_module("unsloth"),
+            vllm=has_module("vllm"),
+            gpu_total_gib=total,
+        )
 
 
 def resolve_backend(config: RunConfig, machine: Machine) -> str:
@@ -93,28 +102,83 @@ def preflight(config: RunConfig, machine: Machine | None = None) -> list[Problem
     backend = resolve_backend(config, machine)
     if backend == "unsloth":
         if machine.gpus == 0:
-            problems.append(Problem("backend", "unsloth needs a CUDA GPU and none was found; fix: set "
-                                    "backend = \"trl\" (runs on CPU) or run on a GPU machine"))
+            problems.append(
+                Problem(
+                    "backend",
+                    "unsloth needs a CUDA GPU and none was found; fix: set "
+                    'backend = "trl" (runs on CPU) or run on a GPU machine',
+                )
+            )
         elif not machine.unsloth:
-            problems.append(Problem("backend", "unsloth is not installed; fix: pip install 'grpo-workbench[gpu]' "
-                                    "or set backend = \"trl\""))
+            problems.append(
+                Problem(
+                    "backend",
+                    "unsloth is not installed; fix: pip install 'grpo-workbench[gpu]' "
+                    'or set backend = "trl"',
+                )
+            )
         if config.model.fast_inference and not machine.vllm and machine.gpus:
-            problems.append(Problem("model.fast_inference", "needs vLLM, which is not installed; fix: pip install "
-                                    "'grpo-workbench[gpu]' or set model.fast_inference = false"))
+            problems.append(
+                Problem(
+                    "model.fast_inference",
+                    "needs vLLM, which is not installed; fix: pip install "
+                    "'grpo-workbench[gpu]' or set model.fast_inference = false",
+                )
+            )
     if backend == "trl":
         if machine.gpus == 0 and not version_at_least("trl", "1.16"):
-            problems.append(Problem("backend", f"TRL {version('trl')} cannot run GRPO on CPU (1.15 always calls a "
-                                    "Triton kernel); fix: pip install 'trl>=1.16,<1.17' or run on a GPU"))
+            problems.append(
+                Problem(
+                    "backend",
+                    f"TRL {version('trl')} cannot run GRPO on CPU (1.15 always calls a "
+                    "Triton kernel); fix: pip install 'trl>=1.16,<1.17' or run on a GPU",
+                )
+            )
         if config.grpo.use_vllm == "on" and not (machine.gpus and machine.vllm):
-            problems.append(Problem("grpo.use_vllm", "is on but vLLM needs a GPU and the vllm package; fix: set "
-                                    "grpo.use_vllm = \"auto\""))
+            problems.append(
+                Problem(
+                    "grpo.use_vllm",
+                    'is on but vLLM needs a GPU and the vllm package; fix: set grpo.use_vllm = "auto"',
+                )
+            )
     if machine.gpus == 0 and config.grpo.optim != "adamw_torch":
-        problems.append(Problem("grpo.optim", f"{config.grpo.optim} needs bitsandbytes on a GPU; fix: use "
-                                "\"adamw_torch\" on CPU"))
+        problems.append(
+            Problem(
+                "grpo.optim",
+                f'{config.grpo.optim} needs bitsandbytes on a GPU; fix: use "adamw_torch" on CPU',
+            )
+        )
     if machine.gpus == 0 and config.model.name in ("llama-3.2-3b", "random-3b"):
-        problems.append(Problem("model.name", "a 3B model on CPU would take hours per step; fix: use 'tiny' or a GPU"))
+        problems.append(
+            Problem("model.name", "a 3B model on CPU would take hours per step; fix: use 'tiny' or a GPU")
+        )
+    if machine.gpus:
+        problems += memory_problems(config, backend, machine.gpu_total_gib)
     problems += disk_problems(paths.runs_dir())
     return problems
+
+
+def memory_problems(config: RunConfig, backend: str, gpu_total_gib: float | None) -> list[Problem]:
+    """Refuse a run whose estimated peak does not fit the GPU, with the numbers."""
+    from workbench.plan import plan
+    from workbench.shaping import ShapeError
+
+    try:
+        chosen = plan(config, gpu_total_gib, backend)
+    except ShapeError as exc:
+        return [Problem("grpo.completions_per_step", str(exc))]
+    est = chosen.shape.estimate
+    if est is not None and gpu_total_gib and est.total_gib > gpu_total_gib:
+        return [
+            Problem(
+                "grpo.per_device_train_batch_size",
+                f"the estimated peak is {est.total_gib:.1f} GiB (vLLM {est.vllm_gib:.1f}, activations "
+                f"{est.activations_gib:.1f}, logits {est.logits_gib:.1f}) on a {gpu_total_gib:.0f} GiB "
+                "GPU; fix: set grpo.completions_per_step to let the workbench shape the batch, or lower "
+                "the micro-batch or model.gpu_memory_utilization",
+            )
+        ]
+    return []
 
 
 def disk_problems(path: Path) -> list[Problem]:
@@ -128,9 +192,19 @@ def disk_problems(path: Path) -> list[Problem]:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        return [Problem("", f"runs home {path} is not writable ({exc.strerror}); fix: set GRPO_WORKBENCH_HOME "
-                        "to a writable directory")]
+        return [
+            Problem(
+                "",
+                f"runs home {path} is not writable ({exc.strerror}); fix: set GRPO_WORKBENCH_HOME "
+                "to a writable directory",
+            )
+        ]
     if free < MIN_FREE_DISK_GIB:
-        return [Problem("", f"only {free:.1f} GiB free under {path}; checkpoints need more; fix: free space or "
-                        "set GRPO_WORKBENCH_HOME to a larger disk")]
+        return [
+            Problem(
+                "",
+                f"only {free:.1f} GiB free under {path}; checkpoints need more; fix: free space or "
+                "set GRPO_WORKBENCH_HOME to a larger disk",
+            )
+        ]
     return []

@@ -71,10 +71,16 @@ def sample() -> list[GpuSample]:
             memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
             util = pynvml.nvmlDeviceGetUtilizationRates(handle)
             name = pynvml.nvmlDeviceGetName(handle)
-            samples.append(GpuSample(
-                index=index, name=name.decode() if isinstance(name, bytes) else str(name),
-                memory_used_mib=memory.used / 2**20, memory_total_mib=memory.total / 2**20,
-                utilization_pct=float(util.gpu), time=now))
+            samples.append(
+                GpuSample(
+                    index=index,
+                    name=name.decode() if isinstance(name, bytes) else str(name),
+                    memory_used_mib=memory.used / 2**20,
+                    memory_total_mib=memory.total / 2**20,
+                    utilization_pct=float(util.gpu),
+                    time=now,
+                )
+            )
         except Exception:
             continue
     return samples

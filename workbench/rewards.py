@@ -53,7 +53,8 @@ def extract_solution(text: str) -> str | None:
 
 
 def match_format_exactly(completions: list[Any], **kwargs: Any) -> list[float | None]:
-    """3.0 when the completion is exactly a <thinking> block then a <SOLUTION> block (whitespace only around)."""
+    """3.0 when the completion is exactly a <thinking> block then a <SOLUTION> block, only whitespace
+    around."""
     return [3.0 if EXACT_FORMAT.fullmatch(completion_text(c)) else 0.0 for c in completions]
 
 
@@ -62,8 +63,12 @@ def match_format_approximately(completions: list[Any], **kwargs: Any) -> list[fl
     scores: list[float | None] = []
     for completion in completions:
         text = completion_text(completion)
-        scores.append(sum(0.5 if text.count(tag) == 1 else -1.0
-                          for tag in (REASONING_START, REASONING_END, SOLUTION_START, SOLUTION_END)))
+        scores.append(
+            sum(
+                0.5 if text.count(tag) == 1 else -1.0
+                for tag in (REASONING_START, REASONING_END, SOLUTION_START, SOLUTION_END)
+            )
+        )
     return scores
 
 

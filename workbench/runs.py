@@ -159,7 +159,9 @@ def find_run(ref: str, root: Path | None = None) -> RunDir:
     if not matches:
         raise LookupError(f"no run matches {ref!r} under {root}; `grpo-workbench runs` lists them")
     if len(matches) > 1:
-        raise LookupError(f"{ref!r} matches {len(matches)} runs ({', '.join(matches[:5])}...); give more of the id")
+        raise LookupError(
+            f"{ref!r} matches {len(matches)} runs ({', '.join(matches[:5])}...); give more of the id"
+        )
     return RunDir(root / matches[0])
 
 
@@ -217,10 +219,19 @@ class RunInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run.run_id, "path": str(self.run.path), "state": self.state, "step": self.step,
-            "max_steps": self.max_steps, "alive": self.alive, "label": self.label, "model": self.model,
-            "started_at": self.started_at, "updated_at": self.updated_at, "latest_reward": self.latest_reward,
-            "error": self.error, "phase": self.phase,
+            "run_id": self.run.run_id,
+            "path": str(self.run.path),
+            "state": self.state,
+            "step": self.step,
+            "max_steps": self.max_steps,
+            "alive": self.alive,
+            "label": self.label,
+            "model": self.model,
+            "started_at": self.started_at,
+            "updated_at": self.updated_at,
+            "latest_reward": self.latest_reward,
+            "error": self.error,
+            "phase": self.phase,
         }
 
 
@@ -274,18 +285,27 @@ def run_info(run: RunDir) -> RunInfo:
         config = {}
     manifest = run.read_manifest()
     return RunInfo(
-        run=run, state=state, step=int(status.get("step") or 0),
+        run=run,
+        state=state,
+        step=int(status.get("step") or 0),
         max_steps=int(status.get("max_steps") or config.get("grpo", {}).get("max_steps") or 0),
-        alive=alive, label=str(config.get("name") or ""), model=str(config.get("model", {}).get("name", "?")),
-        started_at=manifest.get("started_at"), updated_at=status.get("updated_at"),
-        latest_reward=last_reward(run), error=status.get("error"), phase=str(status.get("phase") or ""),
+        alive=alive,
+        label=str(config.get("name") or ""),
+        model=str(config.get("model", {}).get("name", "?")),
+        started_at=manifest.get("started_at"),
+        updated_at=status.get("updated_at"),
+        latest_reward=last_reward(run),
+        error=status.get("error"),
+        phase=str(status.get("phase") or ""),
     )
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
     """Every run under the runs home, newest first."""
     root = root or paths.runs_dir()
-    runs = [RunDir(p) for p in sorted(root.iterdir(), reverse=True) if p.is_dir() and (p / "config.toml").exists()]
+    runs = [
+        RunDir(p) for p in sorted(root.iterdir(), reverse=True) if p.is_dir() and (p / "config.toml").exists()
+    ]
     return [run_info(r) for r in runs]
 
 

@@ -1,0 +1,118 @@
+"""Every bad config fails before anything starts, names the field and the fix, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from workbench import cli
+from workbench.config import RunConfig, apply_overrides, load, reference_markdown, validate
+
+BAD = [
+    (
+        ["grpo.per_device_train_batch_size=6", "grpo.num_generations=4"],
+        "grpo.num_generations",
+        "not divisible by grpo.num_generations",
+    ),
+    (["grpo.num_generations=1"], "grpo.num_generations", "greater than or equal to 2"),
+    (["lora.rank=128"], "lora.rank", "set lora.max_lora_rank = 128"),
+    (["lora.max_lora_rank=48"], "lora.max_lora_rank", "not a rank vLLM accepts"),
+    (["grpo.max_completion_length=2000"], "grpo.max_completion_length", "exceeds model.max_seq_length"),
+    (["rewards.speed=1.0"], "rewards", "unknown reward(s) ['speed']"),
+    (
+        [
+            "rewards.match_format_exactly=0",
+            "rewards.match_format_approximately=0",
+            "rewards.check_answer=0",
+            "rewards.check_numbers=0",
+        ],
+        "rewards",
+        "nothing to learn",
+    ),
+    (["data.source=/no/such/file.jsonl"], "data.source", "does not exist"),
+    (["data.source=./README.md"], "data.source", "use a .json, .jsonl or .parquet file"),
+    (["model.name=/no/such/model"], "model.name", "does not exist"),
+    (["model.name=not a model"], "model.name", "neither a preset"),
+    (["lora.target_modules=['q_proj', 'lm_head']"], "lora.target_modules", "unknown module(s) ['lm_head']"),
+    (["grpo.learning_rate=-1"], "grpo.learning_rate", "greater than 0"),
+    (["grpo.max_steps=ten"], "grpo.max_steps", "valid integer"),
+    (["grpo.loss_type=ppo"], "grpo.loss_type", "dapo"),
+    (["grpo.lr=1e-5"], "grpo.lr", "is not a known setting"),
+    (["backend=jax"], "backend", "'auto', 'unsloth' or 'trl'"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "field", "message"), BAD, ids=[b[1] + ":" + b[2][:20] for b in BAD])
+def test_bad_config_is_refused_with_its_field_and_leaves_nothing(
+    overrides: list[str], field: str, message: str, workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "--detach"] + [a for o in overrides for a in ("--set", o)]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert f"- {field}: " in err, err
+    assert message in err, err
+    runs = workbench_home / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_model_dir_without_config_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty-model").mkdir()
+    assert cli.main(["config", "--set", f"model.name={tmp_path / 'empty-model'}"]) == 2
+    assert "has no config.json" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_data_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("{}\n")
+    path.chmod(0)
+    assert cli.main(["config", "--set", f"data.source={path}"]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+
+
+def test_bad_config_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[grpo\nmax_steps = 3\n")
+    assert cli.main(["train", "--config", str(broken)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_defaults_reproduce_the_tutorial() -> None:
+    config = RunConfig()
+    assert (config.lora.rank, config.lora.alpha, len(config.lora.target_modules)) == (64, 64, 7)
+    assert (config.grpo.learning_rate, config.grpo.weight_decay, config.grpo.warmup_ratio) == (
+        5e-6,
+        5e-4,
+        0.1,
+    )
+    assert (config.grpo.lr_scheduler_type, config.grpo.num_generations, config.grpo.max_grad_norm) == (
+        "cosine",
+        8,
+        0.1,
+    )
+    assert config.model.max_seq_length == 2048
+    assert config.active_rewards == [
+        "match_format_exactly",
+        "match_format_approximately",
+        "check_answer",
+        "check_numbers",
+    ]
+
+
+def test_toml_round_trip(tmp_path: Path) -> None:
+    config = validate(apply_overrides({}, ["grpo.max_steps=7", "rewards.correctness=0.5", "name='mine'"]))
+    path = tmp_path / "c.toml"
+    config.save(path)
+    assert load(path) == config
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_config_reference_is_committed_and_current() -> None:
+    committed = Path(__file__).parent.parent / "docs" / "config.md"
+    assert committed.read_text(encoding="utf-8").strip() == reference_markdown().strip(), (
+        "docs/config.md is stale: run `grpo-workbench config --reference > docs/config.md`"
+    )

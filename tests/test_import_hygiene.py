@@ -1,0 +1,55 @@
+"""The layers hold at run time: the domain core and the TUI load neither torch nor the training stack,
+and the domain core and jobs load no Textual (checked in a fresh interpreter, by inspecting sys.modules)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("torch", "transformers", "trl", "peft", "vllm", "unsloth", "datasets", "math_verify")
+
+
+def loaded_after(statement: str) -> set[str]:
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "workbench.config",
+        "workbench.data",
+        "workbench.rewards",
+        "workbench.runs",
+        "workbench.environment",
+        "workbench.modelbuild",
+        "workbench.cli",
+        "workbench.doctor",
+        "jobs.launch",
+        "jobs.supervise",
+    ],
+)
+def test_core_and_launcher_stay_light(module: str) -> None:
+    modules = loaded_after(f"import {module}")
+    assert not {m.split(".")[0] for m in modules} & set(HEAVY), module
+    assert "textual" not in modules
+
+
+def test_tui_never_loads_the_training_stack() -> None:
+    modules = loaded_after("import screens.app")
+    assert not {m.split(".")[0] for m in modules} & set(HEAVY)
+
+
+def test_import_contracts() -> None:
+    """import-linter's contracts from pyproject.toml (static: every import statement, lazy ones too)."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], capture_output=True, text=True, cwd=Path(__file__).parent.parent
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout

@@ -1,0 +1,278 @@
+"""A rough estimate of the GPU memory a GRPO + LoRA run needs, with no torch (Configure, pre-flight, shaping).
+
+NOTE (for the owner of this module): this file was rebuilt at 08:41 after the TUI session overwrote an
+earlier version by mistake. The public API (`ModelShape`, `MemoryEstimate`, `estimate`, `vllm_need_gib`)
+is reconstructed from its callers (`workbench.shaping`, `workbench.plan`, `workbench.environment`); the
+constants below are first guesses, not the calibrated values. Please check it against your copy.
+
+The model, part by part (every constant is named below so it can be calibrated on a real GPU):
+
+* **Base weights** for the trainer, frozen: `parameters x bytes per weight` (bf16: 2; Unsloth's 4-bit:
+  about 0.6 with the quantisation constants). With Unsloth's `fast_inference` the trainer and vLLM share
+  one copy, which lives in vLLM's share; TRL's colocate mode loads a second copy into vLLM.
+* **LoRA adapter**: `rank x (in + out)` parameters per targeted projection per layer, each with an fp32
+  weight, an fp32 gradient and AdamW's two fp32 moments: 16 bytes per parameter.
+* **Activations** of one micro-batch (`micro_batch` sequences of prompt + completion tokens) with
+  gradient checkpointing: one bf16 hidden state per token per layer is kept, plus the live tensors of the
+  one layer being recomputed (attention and MLP intermediates).
+* **Logits**: GRPO needs the log-probabilities of every completion token, from fp32 logits over the whole
+  vocabulary (the largest single tensor with a 128k vocabulary).
+* **vLLM's share**: `vllm_share x total` is reserved up front; inside it vLLM needs its weights, the KV
+  cache of a whole generation round (`generation_batch` sequences) and its own workspace
+  (`vllm_need_gib`). Without vLLM, Hugging Face `generate` keeps the KV cache on the trainer's side.
+* **Overhead**: the CUDA context and workspaces, and the caching allocator's fragmentation.
+
+Calibrate against `torch.cuda.max_memory_allocated`, which the trainer logs as `gpu/max_allocated_gib`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+GIB = 2**30
+WEIGHT_BYTES_BF16 = 2.0
+"""Bytes per frozen base parameter in bf16."""
+WEIGHT_BYTES_4BIT = 0.6
+"""Bytes per parameter of a 4-bit (NF4) base, quantisation constants and unquantised norms included."""
+LORA_BYTES_PER_PARAM = 16
+"""fp32 LoRA weight (4) + gradient (4) + AdamW first and second moments (4 + 4)."""
+CHECKPOINT_BYTES_PER_HIDDEN = 2
+"""Gradient checkpointing keeps one bf16 hidden state per token per layer."""
+RECOMPUTE_HIDDEN_FACTOR = 8
+"""Live hidden-sized bf16 tensors per token in the layer being recomputed (q, k, v, o, norms, residuals)."""
+RECOMPUTE_INTERMEDIATE_FACTOR = 3
+"""Live intermediate-sized bf16 tensors per token in the recomputed MLP (gate, up, activation)."""
+ACTIVATION_BYTES = 2
+"""Bytes per activation element (bf16)."""
+LOGITS_BYTES = 4
+"""Bytes per logit (GRPO computes log-probabilities in fp32)."""
+LOGITS_COPIES = 2
+"""Logits plus their log-softmax / gradient alive at the same time."""
+KV_BYTES = 2
+"""Bytes per cached key or value element (bf16), in vLLM or in Hugging Face `generate`."""
+VLLM_WORKSPACE_GIB = 1.5
+"""vLLM's own activations, sampler buffers and CUDA graphs, on top of weights and KV cache."""
+CUDA_OVERHEAD_GIB = 0.75
+"""CUDA context, cuBLAS/cuDNN workspaces and NCCL buffers of the trainer process."""
+FRAGMENTATION = 1.10
+"""The caching allocator's slack on top of what the trainer's tensors need."""
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The dimensions of a Llama-architecture decoder that memory depends on."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    vocab_size: int
+    tie_word_embeddings: bool = True
+
+    @classmethod
+    def of(cls, arch: Any) -> ModelShape:
+        """The shape of an architecture: a key of `workbench.modelbuild.ARCHITECTURES` or an Architecture."""
+        from workbench.modelbuild import resolve_architecture
+
+        a = resolve_architecture(arch)
+        return cls(a.hidden_size, a.intermediate_size, a.num_hidden_layers, a.num_attention_heads,
+                   a.num_key_value_heads, a.vocab_size, a.tie_word_embeddings)
+
+    @classmethod
+    def from_hf_config(cls, config: Mapping[str, Any]) -> ModelShape:
+        """The shape from a Hugging Face `config.json` (raises ValueError when a field is missing)."""
+        try:
+            heads = int(config["num_attention_heads"])
+            return cls(
+                hidden_size=int(config["hidden_size"]), intermediate_size=int(config["intermediate_size"]),
+                num_hidden_layers=int(config["num_hidden_layers"]), num_attention_heads=heads,
+                num_key_value_heads=int(config.get("num_key_value_heads") or heads),
+                vocab_size=int(config["vocab_size"]),
+                tie_word_embeddings=bool(config.get("tie_word_embeddings", False)))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"config.json lacks a field the memory estimate needs: {exc}") from None
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def parameters(self) -> int:
+        """Parameter count (embeddings, layers, final norm, untied LM head)."""
+        hidden, head_dim = self.hidden_size, self.head_dim
+        attention = hidden * head_dim * (2 * self.num_attention_heads + 2 * self.num_key_value_heads)
+        per_layer = attention + 3 * hidden * self.intermediate_size + 2 * hidden
+        embeddings = self.vocab_size * hidden
+        return embeddings + self.num_hidden_layers * per_layer + hidden + (0 if self.tie_word_embeddings
+                                                                           else embeddings)
+
+    def projection_dims(self, module: str) -> tuple[int, int]:
+        """(in_features, out_features) of one projection.
+
+        Raises:
+            ValueError: not one of the seven Llama projections.
+        """
+        hidden, inter = self.hidden_size, self.intermediate_size
+        q = self.num_attention_heads * self.head_dim
+        kv = self.num_key_value_heads * self.head_dim
+        dims = {"q_proj": (hidden, q), "k_proj": (hidden, kv), "v_proj": (hidden, kv), "o_proj": (q, hidden),
+                "gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (inter, hidden)}
+        try:
+            return dims[module]
+        except KeyError:
+            raise ValueError(f"unknown projection {module!r}; use one of {', '.join(PROJECTIONS)}") from None
+
+    def lora_parameters(self, rank: int, target_modules: Sequence[str]) -> int:
+        """Trainable LoRA parameters: `rank x (in + out)` per targeted projection per layer."""
+        per_layer = sum(rank * sum(self.projection_dims(m)) for m in dict.fromkeys(target_modules))
+        return per_layer * self.num_hidden_layers
+
+    def kv_bytes_per_token(self) -> int:
+        """Bytes of keys and values one token occupies across all layers."""
+        return 2 * self.num_key_value_heads * self.head_dim * KV_BYTES * self.num_hidden_layers
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """The estimate, part by part, in GiB."""
+
+    trainer_weights_gib: float
+    lora_gib: float
+    activations_gib: float
+    logits_gib: float
+    generation_gib: float
+    """KV cache of Hugging Face `generate` on the trainer's side (0 when vLLM generates)."""
+    vllm_gib: float
+    """vLLM's reserved share (`vllm_share x gpu_total_gib`)."""
+    vllm_need_gib: float
+    """What vLLM needs inside its share: weights, a generation round's KV cache, workspace."""
+    overhead_gib: float
+    gpu_total_gib: float | None
+    lora_parameters: int
+
+    @property
+    def trainer_gib(self) -> float:
+        """The training process's own peak, outside vLLM's share."""
+        return (self.trainer_weights_gib + self.lora_gib + self.activations_gib + self.logits_gib
+                + self.generation_gib + self.overhead_gib)
+
+    @property
+    def total_gib(self) -> float:
+        """The expected peak of the whole GPU: the trainer plus vLLM's reservation."""
+        return self.trainer_gib + self.vllm_gib
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the total fits the GPU (None without a GPU)."""
+        return None if not self.gpu_total_gib else self.total_gib <= self.gpu_total_gib
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "trainer_gib": self.trainer_gib, "total_gib": self.total_gib}
+
+
+def vllm_need_gib(shape: ModelShape, generation_batch: int, seq_len: int, weight_bytes: float) -> float:
+    """Memory vLLM needs to generate a whole round at once: weights + KV cache + workspace, in GiB.
+
+    Args:
+        shape: The architecture.
+        generation_batch: Sequences generated together (a generation round).
+        seq_len: Prompt + completion tokens per sequence.
+        weight_bytes: Bytes per base parameter in vLLM (2.0 bf16, about 0.6 in 4-bit).
+    """
+    weights = shape.parameters * weight_bytes
+    kv = generation_batch * seq_len * shape.kv_bytes_per_token()
+    return (weights + kv) / GIB + VLLM_WORKSPACE_GIB
+
+
+def estimate(
+    shape: ModelShape,
+    *,
+    lora_rank: int,
+    target_modules: Sequence[str],
+    micro_batch: int,
+    generation_batch: int,
+    max_prompt_length: int,
+    max_completion_length: int,
+    vllm_share: float,
+    gpu_total_gib: float | None,
+    backend: str = "unsloth",
+    load_in_4bit: bool = False,
+) -> MemoryEstimate:
+    """Estimate the peak GPU memory of a GRPO + LoRA run, part by part (see the module docstring).
+
+    Args:
+        shape: The architecture.
+        lora_rank: LoRA rank r.
+        target_modules: Projections with adapters.
+        micro_batch: Sequences per forward/backward pass (per_device_train_batch_size).
+        generation_batch: Sequences generated per round (per_device x steps_per_generation).
+        max_prompt_length: Longest prompt in tokens.
+        max_completion_length: Longest completion in tokens.
+        vllm_share: Share of the GPU reserved for vLLM; 0 when generation does not use vLLM.
+        gpu_total_gib: The GPU's memory; None without a GPU (vLLM's share then counts nothing).
+        backend: `unsloth` (trainer and vLLM share the weights) or `trl` (colocated vLLM has its own copy).
+        load_in_4bit: Unsloth's 4-bit base.
+    """
+    seq = max_prompt_length + max_completion_length
+    weight_bytes = WEIGHT_BYTES_4BIT if load_in_4bit else WEIGHT_BYTES_BF16
+    use_vllm = bool(vllm_share) and bool(gpu_total_gib)
+    shared = use_vllm and backend == "unsloth"
+    trainer_weights = 0.0 if shared else shape.parameters * weight_bytes / GIB
+    lora_params = shape.lora_parameters(lora_rank, target_modules)
+    lora = lora_params * LORA_BYTES_PER_PARAM / GIB
+    tokens = micro_batch * seq
+    hidden, inter, layers = shape.hidden_size, shape.intermediate_size, shape.num_hidden_layers
+    checkpoints = tokens * layers * hidden * CHECKPOINT_BYTES_PER_HIDDEN
+    live = RECOMPUTE_HIDDEN_FACTOR * hidden + RECOMPUTE_INTERMEDIATE_FACTOR * inter
+    recompute = tokens * live * ACTIVATION_BYTES
+    activations = (checkpoints + recompute) / GIB
+    logits = micro_batch * max_completion_length * shape.vocab_size * LOGITS_BYTES * LOGITS_COPIES / GIB
+    if use_vllm:
+        generation = 0.0
+        vllm = vllm_share * float(gpu_total_gib or 0.0)
+        need = vllm_need_gib(shape, generation_batch, seq, weight_bytes)
+    else:
+        generation = generation_batch * seq * shape.kv_bytes_per_token() / GIB
+        vllm = need = 0.0
+    tensors = trainer_weights + lora + activations + logits + generation
+    overhead = CUDA_OVERHEAD_GIB + tensors * (FRAGMENTATION - 1.0)
+    return MemoryEstimate(
+        trainer_weights_gib=trainer_weights, lora_gib=lora, activations_gib=activations, logits_gib=logits,
+        generation_gib=generation, vllm_gib=vllm, vllm_need_gib=need, overhead_gib=overhead,
+        gpu_total_gib=gpu_total_gib or None, lora_parameters=lora_params)
+
+
+def estimate_gpu_memory_gib(
+    arch_params: Any,
+    lora_rank: int,
+    target_modules: Sequence[str],
+    per_device_batch: int,
+    num_generations: int,
+    max_prompt_length: int,
+    max_completion_length: int,
+    vllm_share: float,
+    total_gib: float | None,
+) -> float:
+    """Expected peak GPU memory in GiB: the headline figure of `estimate` in positional form.
+
+    Args:
+        arch_params: The architecture: a `ModelShape`, a `workbench.modelbuild.Architecture` or its key.
+        lora_rank: LoRA rank r.
+        target_modules: Projections with adapters.
+        per_device_batch: Sequences per micro-batch.
+        num_generations: The GRPO group; a generation round holds at least one group.
+        max_prompt_length: Longest prompt in tokens.
+        max_completion_length: Longest completion in tokens.
+        vllm_share: Share of the GPU reserved for vLLM (0: no vLLM).
+        total_gib: The GPU's memory, or None without a GPU.
+    """
+    shape = arch_params if isinstance(arch_params, ModelShape) else ModelShape.of(arch_params)
+    return estimate(shape, lora_rank=lora_rank, target_modules=target_modules, micro_batch=per_device_batch,
+                    generation_batch=max(per_device_batch, num_generations),
+                    max_prompt_length=max_prompt_length, max_completion_length=max_completion_length,
+                    vllm_share=vllm_share, gpu_total_gib=total_gib).total_gib

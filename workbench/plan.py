@@ -1,0 +1,123 @@
+"""The launch plan: a config plus this machine's GPU give the batch shape, vLLM's share and the memory
+estimate, computed the same way by the pre-flight check, the Configure screen and the training job.
+
+A launch whose estimate does not fit the GPU is refused with the numbers (ShapeError), before anything
+starts. Without a GPU the plan only fixes the batch shape.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench import presets
+from workbench.config import RunConfig
+from workbench.memory import ModelShape
+from workbench.shaping import BatchShape, choose_shape
+
+MANUAL_VLLM_SHARE = 0.5
+"""vLLM's share when the batch shape is manual and no share is set (the tutorial's 0.5)."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will actually use."""
+
+    shape: BatchShape
+    model_shape: ModelShape | None
+
+    @property
+    def per_device_train_batch_size(self) -> int:
+        return self.shape.per_device_train_batch_size
+
+    @property
+    def gradient_accumulation_steps(self) -> int:
+        return self.shape.gradient_accumulation_steps
+
+    @property
+    def vllm_share(self) -> float:
+        return self.shape.vllm_share
+
+    def to_dict(self) -> dict[str, object]:
+        est = self.shape.estimate
+        return {
+            "per_device_train_batch_size": self.per_device_train_batch_size,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "vllm_share": self.vllm_share,
+            "gpu_total_gib": self.shape.gpu_total_gib,
+            "estimate": est.to_dict() if est else None,
+            "describe": self.shape.describe(),
+        }
+
+
+def model_shape(name: str) -> ModelShape | None:
+    """The architecture of a preset or a local model directory; None for a hub id not on disk."""
+    arch = presets.architecture_of(name)
+    if arch is not None:
+        return ModelShape.of(arch)
+    config = Path(name) / "config.json"
+    try:
+        return ModelShape.from_hf_config(json.loads(config.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def plan(config: RunConfig, gpu_total_gib: float | None, backend: str) -> RunPlan:
+    """The batch shape and vLLM share this run will use on a GPU of `gpu_total_gib` (None: CPU).
+
+    Raises:
+        ShapeError: the run cannot fit the GPU.
+    """
+    g = config.grpo
+    shape = model_shape(config.model.name)
+    forced_share = config.model.gpu_memory_utilization or None
+    if g.completions_per_step and shape is not None:
+        chosen = choose_shape(
+            shape,
+            completions=g.completions_per_step,
+            num_generations=g.num_generations,
+            max_prompt_length=g.max_prompt_length,
+            max_completion_length=g.max_completion_length,
+            lora_rank=config.lora.rank,
+            target_modules=config.lora.target_modules,
+            gpu_total_gib=gpu_total_gib,
+            backend=backend,
+            vllm_share=forced_share,
+            load_in_4bit=config.model.load_in_4bit,
+        )
+        return RunPlan(chosen, shape)
+    completions = g.generation_batch_size
+    if g.completions_per_step:  # unknown architecture: keep the completions, shape conservatively
+        per_device = max(d for d in range(1, min(completions, 8) + 1) if completions % d == 0)
+        manual = BatchShape(
+            per_device, completions // per_device, forced_share or MANUAL_VLLM_SHARE, None, gpu_total_gib
+        )
+        return RunPlan(manual, None)
+    share = (forced_share or MANUAL_VLLM_SHARE) if gpu_total_gib else 0.0
+    if shape is not None and gpu_total_gib:
+        from workbench.memory import estimate
+
+        est = estimate(
+            shape,
+            lora_rank=config.lora.rank,
+            target_modules=config.lora.target_modules,
+            micro_batch=g.per_device_train_batch_size,
+            generation_batch=completions,
+            max_prompt_length=g.max_prompt_length,
+            max_completion_length=g.max_completion_length,
+            vllm_share=share,
+            gpu_total_gib=gpu_total_gib,
+            backend=backend,
+            load_in_4bit=config.model.load_in_4bit,
+        )
+        return RunPlan(
+            BatchShape(
+                g.per_device_train_batch_size, g.gradient_accumulation_steps, share, est, gpu_total_gib
+            ),
+            shape,
+        )
+    return RunPlan(
+        BatchShape(g.per_device_train_batch_size, g.gradient_accumulation_steps, share, None, gpu_total_gib),
+        shape,
+    )

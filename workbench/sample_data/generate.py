@@ -1,0 +1,2938 @@
+"""Deterministic generator of `vi_math_sample.jsonl`, a stand-in for the Vietnamese MetaMathQA translation.
+
+Why this exists: the workbench must run (tests, demos, a first training run) without downloading
+`5CD-AI/Vietnamese-meta-math-MetaMathQA-40K-gg-translated`. The rows here use that dataset's exact schema
+(`query_vi, response_vi, query_en, response_en, type`, all strings) and reproduce the quirks of its
+machine translation that the answer extractor has to survive:
+
+- `response_en` always ends with `The answer is: X`;
+- `response_vi` ends with `Đáp án là: X`, `Câu trả lời là: X`, `Câu trả lời là : X`, `đáp án là: X`,
+  or with no answer phrase at all (then only the English side has the answer);
+- Vietnamese numbers use a decimal comma and dotted thousands (2,5 and 15.000), English the reverse;
+- in some Vietnamese MATH solutions `\\boxed{` became `\\đóng hộp{`;
+- a few Vietnamese answers carry a trailing period or space.
+
+Every problem comes from a template that computes its numbers in code (exact `Fraction` arithmetic), so
+the worked solutions are correct. The module is stdlib-only and deterministic: all randomness flows from
+one `random.Random(seed)`. Run `python -m workbench.sample_data.generate` to rewrite the file.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from math import gcd, lcm
+from pathlib import Path
+from typing import NamedTuple
+
+OUTPUT = Path(__file__).with_name("vi_math_sample.jsonl")
+"""Where `main()` writes the rows (next to this module, so the package ships it)."""
+
+KEYS = ("query_vi", "response_vi", "query_en", "response_en", "type")
+"""The dataset's columns, in the order each JSON line lists them."""
+
+KINDS = ("AnsAug", "Rephrased", "SV", "FOBAR")
+"""MetaMathQA's augmentation kinds; a row's type is `GSM_<kind>` or `MATH_<kind>`."""
+
+ENDINGS: tuple[tuple[str, int], ...] = (
+    ("Đáp án là: ", 45),
+    ("Câu trả lời là: ", 40),
+    ("Câu trả lời là : ", 5),
+    ("đáp án là: ", 5),
+    ("", 5),
+)
+"""Vietnamese answer phrases and their share in percent; "" means the row states no final answer."""
+
+TRAILING_SHARE = 3
+"""Percent of rows (among those with a Vietnamese answer phrase) whose answer has a trailing '.' or ' '."""
+
+Number = Fraction | int
+
+
+# --------------------------------------------------------------------------------------------------
+# Number formatting: Vietnamese (2,5 / 15.000) and English (2.5 / 15,000) conventions.
+# --------------------------------------------------------------------------------------------------
+
+
+def _terminating(value: Fraction) -> bool:
+    """True when `value` has a finite decimal expansion (its denominator has only factors 2 and 5)."""
+    den = value.denominator
+    for prime in (2, 5):
+        while den % prime == 0:
+            den //= prime
+    return den == 1
+
+
+def _group(digits: str, sep: str) -> str:
+    """`digits` with `sep` between groups of three, counted from the right."""
+    groups = []
+    while len(digits) > 3:
+        groups.append(digits[-3:])
+        digits = digits[:-3]
+    groups.append(digits)
+    return sep.join(reversed(groups))
+
+
+def _fmt(value: Number, thousands: str, point: str, grouped: bool) -> str:
+    """A number in one convention; a non-terminating fraction is written p/q."""
+    value = Fraction(value)
+    if not _terminating(value):
+        return f"{value.numerator}/{value.denominator}"
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    places = 0
+    while (magnitude * 10**places).denominator != 1:
+        places += 1
+    whole, frac = divmod(int(magnitude * 10**places), 10**places)
+    digits = _group(str(whole), thousands) if grouped else str(whole)
+    return sign + digits + (point + f"{frac:0{places}d}" if places else "")
+
+
+def vn(value: Number) -> str:
+    """Vietnamese convention: 15.000 and 2,5 (used in prose, LaTeX and answers alike)."""
+    return _fmt(value, ".", ",", True)
+
+
+def en(value: Number) -> str:
+    """English prose convention: 15,000 and 2.5."""
+    return _fmt(value, ",", ".", True)
+
+
+def ep(value: Number) -> str:
+    """English plain form, as MetaMathQA writes answers and LaTeX: 15000 and 2.5."""
+    return _fmt(value, ",", ".", False)
+
+
+def vx(coef: Number, var: str = "x") -> str:
+    """A coefficient times a variable in Vietnamese text: x, 12.000x, 2,5x or (3/10)x."""
+    coef = Fraction(coef)
+    if coef == 1:
+        return var
+    return f"({vn(coef)}){var}" if not _terminating(coef) else f"{vn(coef)}{var}"
+
+
+def ex(coef: Number, var: str = "x") -> str:
+    """A coefficient times a variable in English text: x, 12,000x, 2.5x or (3/10)x."""
+    coef = Fraction(coef)
+    if coef == 1:
+        return var
+    return f"({en(coef)}){var}" if not _terminating(coef) else f"{en(coef)}{var}"
+
+
+def _wrap(text: str, value: Number) -> str:
+    """Parenthesise a divisor written as p/q, so `18 / (3/10)` cannot be misread."""
+    return f"({text})" if not _terminating(Fraction(value)) else text
+
+
+def ratio(value: Number) -> str:
+    """A fraction in plain text (3/10), or an integer."""
+    value = Fraction(value)
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def tex_frac(value: Number) -> str:
+    """A rational in LaTeX as MetaMathQA answers write it: 7, -7, \\frac{3}{4} or -\\frac{3}{4}."""
+    value = Fraction(value)
+    if value.denominator == 1:
+        return str(value.numerator)
+    sign = "-" if value < 0 else ""
+    return sign + frac(abs(value.numerator), value.denominator)
+
+
+def frac(num: object, den: object) -> str:
+    """LaTeX `\\frac{num}{den}` without fighting f-string braces."""
+    return "\\frac{" + str(num) + "}{" + str(den) + "}"
+
+
+def cdot(left: object, right: object) -> str:
+    """LaTeX product `left \\cdot right` (f-string expressions cannot hold a backslash before 3.12)."""
+    return f"{left} \\cdot {right}"
+
+
+def div(left: object, right: object) -> str:
+    """LaTeX quotient `left \\div right`."""
+    return f"{left} \\div {right}"
+
+
+def boxed(inner: str) -> str:
+    """LaTeX `\\boxed{inner}`."""
+    return "\\boxed{" + inner + "}"
+
+
+def par(value: int) -> str:
+    """An integer inside a LaTeX product: negative ones get parentheses, as in 3 \\cdot (-2)."""
+    return f"({value})" if value < 0 else str(value)
+
+
+def signed(values: Sequence[int]) -> str:
+    """Integers joined as a sum with explicit signs: [18, -6, 5] -> '18 - 6 + 5'."""
+    text = str(values[0])
+    for value in values[1:]:
+        text += f" + {value}" if value >= 0 else f" - {-value}"
+    return text
+
+
+def lin(coef: int, const: int, var: str = "x") -> str:
+    """A linear expression in LaTeX: 5x + 3, x - 4, 2x."""
+    term = var if coef == 1 else f"{coef}{var}"
+    if const > 0:
+        return f"{term} + {const}"
+    if const < 0:
+        return f"{term} - {-const}"
+    return term
+
+
+def join_vi(items: Sequence[str]) -> str:
+    """A Vietnamese list: '7,5; 8; 9 và 6' (semicolons, since commas are decimal marks)."""
+    return "; ".join(items[:-1]) + " và " + items[-1]
+
+
+def join_en(items: Sequence[str]) -> str:
+    """An English list: '7.5, 8, 9 and 6'."""
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --------------------------------------------------------------------------------------------------
+# The problem model: a template returns both languages of one problem, forward and (maybe) backward.
+# --------------------------------------------------------------------------------------------------
+
+
+class Bi(NamedTuple):
+    """One piece of text in Vietnamese and English."""
+
+    vi: str
+    en: str
+
+
+def cat(*parts: Bi) -> Bi:
+    """Join text pieces with spaces, skipping empty ones."""
+    return Bi(" ".join(p.vi for p in parts if p.vi), " ".join(p.en for p in parts if p.en))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A final answer and how each language writes it."""
+
+    value: Fraction
+    as_fraction: bool = False
+    """MATH answers such as 3/4 are written `\\frac{3}{4}`; otherwise as decimals."""
+
+    def vi(self) -> str:
+        if self.as_fraction and self.value.denominator != 1:
+            return tex_frac(self.value)
+        return vn(self.value)
+
+    def en(self) -> str:
+        if self.as_fraction and self.value.denominator != 1:
+            return tex_frac(self.value)
+        return ep(self.value)
+
+
+@dataclass(frozen=True)
+class Backward:
+    """The SV / FOBAR version: one given quantity becomes the unknown x (GSM) or X (MATH)."""
+
+    question: Bi
+    """FOBAR: the question with the unknown in it (the "answer is ..." suffix is added later)."""
+    statement: Bi
+    """SV: the problem told as facts with the unknown, the result stated."""
+    meaning: Bi
+    """What the unknown stands for, for the SV opening sentence."""
+    steps: list[Bi]
+    value: Fraction
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One generated problem, in both languages."""
+
+    context: Bi
+    """The facts (GSM); empty for MATH, whose `ask` is the whole question."""
+    ask: Bi
+    rephrased: Bi
+    """A full rephrased query (MetaMathQA's *_Rephrased)."""
+    steps: list[Bi]
+    answer: Answer
+    backward: Backward | None = None
+
+
+def gsm_backward(xcontext: Bi, ask: Bi, claim: Bi, meaning: Bi, steps: list[Bi], value: Number) -> Backward:
+    """A GSM backward problem: the facts with x, asked forward (FOBAR) or with the result stated (SV)."""
+    return Backward(cat(xcontext, ask), cat(xcontext, claim), meaning, steps, Fraction(value))
+
+
+MATH_MEANING = Bi("giá trị chưa biết trong đề bài", "the unknown value in the problem")
+
+
+def math_backward(
+    question: Bi, answer: Answer, steps: list[Bi], value: Number, meaning: Bi = MATH_MEANING
+) -> Backward:
+    """A MATH backward problem; SV states the answer MetaMathQA's way ("... The answer is 7.")."""
+    stated = Bi(f"Câu trả lời là {answer.vi()}.", f"The answer is {answer.en()}.")
+    return Backward(question, cat(question, stated), meaning, steps, Fraction(value))
+
+
+def solve_linear(a: Number, b: Number, rhs: Number, expect: Number, var: str = "x") -> list[Bi]:
+    """The lines solving `b + a*var = rhs` (an equation the caller has already written down).
+
+    Why a helper: most GSM backward solutions end in the same two algebra steps; doing them in one place
+    keeps the printed arithmetic consistent, and the assertion ties it to the template's true value.
+    """
+    a, b, rhs = Fraction(a), Fraction(b), Fraction(rhs)
+    lines: list[Bi] = []
+    if a > 0:
+        num = rhs - b
+        if b > 0:
+            lines.append(
+                Bi(
+                    f"Suy ra {vx(a, var)} = {vn(rhs)} - {vn(b)} = {vn(num)}.",
+                    f"So {ex(a, var)} = {en(rhs)} - {en(b)} = {en(num)}.",
+                )
+            )
+        elif b < 0:
+            lines.append(
+                Bi(
+                    f"Suy ra {vx(a, var)} = {vn(rhs)} + {vn(-b)} = {vn(num)}.",
+                    f"So {ex(a, var)} = {en(rhs)} + {en(-b)} = {en(num)}.",
+                )
+            )
+    else:
+        num = b - rhs
+        lines.append(
+            Bi(
+                f"Suy ra {vx(-a, var)} = {vn(b)} - {vn(rhs)} = {vn(num)}.",
+                f"So {ex(-a, var)} = {en(b)} - {en(rhs)} = {en(num)}.",
+            )
+        )
+    coef = abs(a)
+    value = num / coef
+    if coef != 1:
+        lines.append(
+            Bi(
+                f"Do đó {var} = {vn(num)} / {_wrap(vn(coef), coef)} = {vn(value)}.",
+                f"Therefore, {var} = {en(num)} / {_wrap(en(coef), coef)} = {en(value)}.",
+            )
+        )
+    if value != Fraction(expect):
+        raise AssertionError(f"linear solution {value} != expected {expect}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------------
+# Names and people.
+# --------------------------------------------------------------------------------------------------
+
+NAMES: tuple[tuple[str, bool], ...] = (
+    ("An", False),
+    ("Bình", False),
+    ("Lan", True),
+    ("Minh", False),
+    ("Hoa", True),
+    ("Hùng", False),
+    ("Mai", True),
+    ("Nam", False),
+    ("Linh", True),
+    ("Tuấn", False),
+    ("Hương", True),
+    ("Dũng", False),
+    ("Thảo", True),
+    ("Quân", False),
+    ("Ngọc", True),
+    ("Khoa", False),
+    ("Trang", True),
+    ("Phúc", False),
+    ("Vy", True),
+    ("Long", False),
+    ("Hà", True),
+    ("Sơn", False),
+    ("Yến", True),
+    ("Đức", False),
+    ("Nga", True),
+    ("Huy", False),
+    ("Nhung", True),
+    ("Tâm", False),
+    ("Châu", True),
+    ("Việt", False),
+)
+"""(name, is_female): the gender only picks English pronouns and Vietnamese titles."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """A named person with the pronouns the English text needs."""
+
+    name: str
+    female: bool
+
+    @property
+    def he(self) -> str:
+        return "she" if self.female else "he"
+
+    @property
+    def He(self) -> str:
+        return "She" if self.female else "He"
+
+    @property
+    def his(self) -> str:
+        return "her" if self.female else "his"
+
+    @property
+    def Adult(self) -> str:
+        """`adult` at the start of a sentence: 'Chị Lan' / 'Anh Minh'."""
+        return f"{'Chị' if self.female else 'Anh'} {self.name}"
+
+    @property
+    def adult(self) -> str:
+        """A Vietnamese title for an adult: 'chị Lan' / 'anh Minh'."""
+        return f"{'chị' if self.female else 'anh'} {self.name}"
+
+
+def person(rng: random.Random) -> Person:
+    return Person(*rng.choice(NAMES))
+
+
+def two_people(rng: random.Random) -> tuple[Person, Person]:
+    first, second = rng.sample(NAMES, 2)
+    return Person(*first), Person(*second)
+
+
+# --------------------------------------------------------------------------------------------------
+# Templates. Each builds one problem; GSM ones read like grade-school word problems, MATH ones use
+# LaTeX. `need_backward` asks for numbers that make the SV / FOBAR version well posed.
+# --------------------------------------------------------------------------------------------------
+
+Builder = Callable[[random.Random, bool], Problem]
+
+
+@dataclass(frozen=True)
+class Template:
+    """A registered template: its family (GSM or MATH) and whether it has a backward version."""
+
+    name: str
+    family: str
+    build: Builder
+    backward: bool
+
+
+TEMPLATES: list[Template] = []
+
+
+def template(family: str, backward: bool = True) -> Callable[[Builder], Builder]:
+    """Register a template function under its name."""
+
+    def register(build: Builder) -> Builder:
+        TEMPLATES.append(Template(build.__name__.lstrip("_"), family, build, backward))
+        return build
+
+    return register
+
+
+F = Fraction
+
+# ---------------------------------------------------------------------------------------- GSM ----
+
+STATIONERY = (
+    # classifier, noun, English plural, lowest price, highest price, step (đồng)
+    ("quyển", "vở", "notebooks", 8000, 16000, 500),
+    ("cây", "bút bi", "ballpoint pens", 3000, 7000, 500),
+    ("hộp", "bút màu", "boxes of crayons", 20000, 45000, 1000),
+    ("cuốn", "truyện tranh", "comic books", 15000, 30000, 1000),
+    ("cái", "thước kẻ", "rulers", 4000, 9000, 500),
+    ("cục", "tẩy", "erasers", 2000, 5000, 500),
+    ("cây", "bút chì", "pencils", 3000, 6000, 500),
+)
+
+
+@template("GSM")
+def _shopping_change(rng: random.Random, need_backward: bool) -> Problem:
+    """Buying two kinds of stationery and getting change from a banknote: multi-step money arithmetic."""
+    p = person(rng)
+    (c1, n1, e1, lo1, hi1, st1), (c2, n2, e2, lo2, hi2, st2) = rng.sample(STATIONERY, 2)
+    a, b = rng.randint(2, 6), rng.randint(2, 5)
+    p1, p2 = rng.randrange(lo1, hi1 + 1, st1), rng.randrange(lo2, hi2 + 1, st2)
+    cost1, cost2 = a * p1, b * p2
+    total = cost1 + cost2
+    note = next(v for v in (50000, 100000, 200000, 500000) if v > total)
+    change = note - total
+
+    def facts(qty: str, qty_en: str) -> Bi:
+        return Bi(
+            f"{p.name} mua {qty} {c1} {n1}, mỗi {c1} giá {vn(p1)} đồng, và {b} {c2} {n2}, mỗi {c2} giá "
+            f"{vn(p2)} đồng. {p.name} đưa cho người bán hàng tờ tiền {vn(note)} đồng.",
+            f"{p.name} buys {qty_en} {e1} at {en(p1)} VND each and {b} {e2} at {en(p2)} VND each. "
+            f"{p.He} pays with a {en(note)} VND note.",
+        )
+
+    ask = Bi(f"Hỏi {p.name} được trả lại bao nhiêu tiền?", f"How much change does {p.name} get back?")
+    rephrased = Bi(
+        f"Nếu {p.name} mua {a} {c1} {n1} giá {vn(p1)} đồng một {c1} và {b} {c2} {n2} giá {vn(p2)} đồng "
+        f"một {c2}, rồi trả bằng tờ {vn(note)} đồng, thì {p.name} sẽ nhận lại bao nhiêu tiền thừa?",
+        f"If {p.name} buys {a} {e1} for {en(p1)} VND each and {b} {e2} for {en(p2)} VND each, and pays "
+        f"with a {en(note)} VND note, how much change should {p.he} receive?",
+    )
+    steps = [
+        Bi(
+            f"Số tiền mua {n1} là {a} * {vn(p1)} = {vn(cost1)} đồng.",
+            f"The {e1} cost {a} * {en(p1)} = {en(cost1)} VND.",
+        ),
+        Bi(
+            f"Số tiền mua {n2} là {b} * {vn(p2)} = {vn(cost2)} đồng.",
+            f"The {e2} cost {b} * {en(p2)} = {en(cost2)} VND.",
+        ),
+        Bi(
+            f"Tổng số tiền phải trả là {vn(cost1)} + {vn(cost2)} = {vn(total)} đồng.",
+            f"In total, {p.name} pays {en(cost1)} + {en(cost2)} = {en(total)} VND.",
+        ),
+        Bi(
+            f"Số tiền được trả lại là {vn(note)} - {vn(total)} = {vn(change)} đồng.",
+            f"So {p.name} gets back {en(note)} - {en(total)} = {en(change)} VND in change.",
+        ),
+    ]
+    rest = note - cost2
+    xsteps = [
+        Bi(f"Số tiền mua x {c1} {n1} là {vx(p1)} đồng.", f"The x {e1} cost {ex(p1)} VND."),
+        steps[1],
+        Bi(
+            f"Tổng số tiền phải trả là {vx(p1)} + {vn(cost2)} đồng.",
+            f"In total, {p.name} pays {ex(p1)} + {en(cost2)} VND.",
+        ),
+        Bi(
+            f"Số tiền được trả lại là {vn(note)} - ({vx(p1)} + {vn(cost2)}) = {vn(rest)} - {vx(p1)} đồng.",
+            f"The change is {en(note)} - ({ex(p1)} + {en(cost2)}) = {en(rest)} - {ex(p1)} VND.",
+        ),
+        Bi(
+            f"Ta biết số tiền được trả lại là {vn(change)} đồng, nên {vn(rest)} - {vx(p1)} = {vn(change)}.",
+            f"We know the change is {en(change)} VND, so {en(rest)} - {ex(p1)} = {en(change)}.",
+        ),
+        *solve_linear(-p1, rest, change, a),
+    ]
+    backward = gsm_backward(
+        facts("x", "x"),
+        ask,
+        Bi(f"{p.name} được trả lại {vn(change)} đồng.", f"{p.name} gets back {en(change)} VND in change."),
+        Bi(f"số {c1} {n1} mà {p.name} đã mua", f"the number of {e1} {p.name} buys"),
+        xsteps,
+        a,
+    )
+    return Problem(facts(str(a), str(a)), ask, rephrased, steps, Answer(F(change)), backward)
+
+
+@template("GSM")
+def _ages(rng: random.Random, need_backward: bool) -> Problem:
+    """A child's and a parent's ages some years from now: multiplication, then addition."""
+    p = person(rng)
+    parent, parent_en = rng.choice((("bố", "father"), ("mẹ", "mother")))
+    while True:
+        a, k = rng.randint(5, 14), rng.randint(3, 6)
+        if 26 <= a * k <= 48:
+            break
+    y = rng.randint(2, 12)
+    pa = a * k
+    total = a + pa + 2 * y
+
+    def facts(age: str, age_en: str) -> Bi:
+        return Bi(
+            f"Năm nay {p.name} {age} tuổi. Tuổi của {parent} {p.name} gấp {k} lần tuổi của {p.name}.",
+            f"{p.name} is {age_en} years old this year. {p.name}'s {parent_en} is {k} times as old as "
+            f"{p.name}.",
+        )
+
+    ask = Bi(
+        f"Hỏi {y} năm nữa, tổng số tuổi của hai {parent} con là bao nhiêu?",
+        f"What will be the sum of their ages in {y} years?",
+    )
+    rephrased = Bi(
+        f"Nếu năm nay {p.name} {a} tuổi và {parent} của {p.name} có số tuổi gấp {k} lần {p.name}, thì sau "
+        f"{y} năm nữa tổng số tuổi của hai {parent} con là bao nhiêu?",
+        f"If {p.name} is currently {a} years old and {p.his} {parent_en} is {k} times {p.his} age, what will "
+        f"their combined age be {y} years from now?",
+    )
+    steps = [
+        Bi(
+            f"Năm nay {parent} {p.name} có số tuổi là {k} * {a} = {pa} tuổi.",
+            f"This year {p.name}'s {parent_en} is {k} * {a} = {pa} years old.",
+        ),
+        Bi(
+            f"Sau {y} năm nữa, {p.name} có số tuổi là {a} + {y} = {a + y} tuổi.",
+            f"In {y} years, {p.name} will be {a} + {y} = {a + y} years old.",
+        ),
+        Bi(
+            f"Sau {y} năm nữa, {parent} {p.name} có số tuổi là {pa} + {y} = {pa + y} tuổi.",
+            f"In {y} years, {p.his} {parent_en} will be {pa} + {y} = {pa + y} years old.",
+        ),
+        Bi(
+            f"Tổng số tuổi của hai {parent} con khi đó là {a + y} + {pa + y} = {total} tuổi.",
+            f"The sum of their ages will then be {a + y} + {pa + y} = {total}.",
+        ),
+    ]
+    xsteps = [
+        Bi(f"Năm nay {parent} {p.name} có số tuổi là {k}x.", f"This year {p.name}'s {parent_en} is {k}x."),
+        Bi(
+            f"Sau {y} năm nữa, {p.name} có số tuổi là x + {y}, còn {parent} {p.name} có số tuổi là "
+            f"{k}x + {y}.",
+            f"In {y} years, {p.name} will be x + {y} and {p.his} {parent_en} will be {k}x + {y}.",
+        ),
+        Bi(
+            f"Tổng số tuổi khi đó là (x + {y}) + ({k}x + {y}) = {k + 1}x + {2 * y}.",
+            f"The sum of their ages will be (x + {y}) + ({k}x + {y}) = {k + 1}x + {2 * y}.",
+        ),
+        Bi(
+            f"Ta biết tổng số tuổi là {total}, nên {k + 1}x + {2 * y} = {total}.",
+            f"We know the sum is {total}, so {k + 1}x + {2 * y} = {total}.",
+        ),
+        *solve_linear(k + 1, 2 * y, total, a),
+    ]
+    backward = gsm_backward(
+        facts("x", "x"),
+        ask,
+        Bi(
+            f"Sau {y} năm nữa, tổng số tuổi của hai {parent} con là {total}.",
+            f"In {y} years, the sum of their ages will be {total}.",
+        ),
+        Bi(f"số tuổi năm nay của {p.name}", f"{p.name}'s age this year"),
+        xsteps,
+        a,
+    )
+    return Problem(facts(str(a), str(a)), ask, rephrased, steps, Answer(F(total)), backward)
+
+
+VEHICLES = (
+    ("ô tô", "car", 40, 80),
+    ("xe máy", "motorbike", 30, 50),
+    ("tàu hỏa", "train", 50, 90),
+    ("xe đạp", "bicycle", 10, 18),
+)
+HOURS = ("0.5", "0.75", "1.25", "1.5", "1.75", "2.25", "2.5", "3.5", "1.2", "2.4", "3", "4")
+
+
+@template("GSM")
+def _distance(rng: random.Random, need_backward: bool) -> Problem:
+    """Distance = speed * time with a decimal number of hours, so answers are often decimals."""
+    p = person(rng)
+    veh, veh_en, lo, hi = rng.choice(VEHICLES)
+    v, t = rng.randint(lo, hi), F(rng.choice(HOURS))
+    d = v * t
+
+    def facts(speed: str) -> Bi:
+        return Bi(
+            f"{p.name} đi {veh} với vận tốc {speed} km/giờ trong {vn(t)} giờ.",
+            f"{p.name} travels by {veh_en} at {speed} km/h for {en(t)} hours.",
+        )
+
+    ask = Bi(
+        f"Hỏi {p.name} đi được quãng đường dài bao nhiêu ki-lô-mét?",
+        f"How many kilometres does {p.he} travel?",
+    )
+    rephrased = Bi(
+        f"Nếu {p.name} đi {veh} liên tục trong {vn(t)} giờ với vận tốc {v} km/giờ, thì quãng đường "
+        f"{p.name} đi được dài bao nhiêu km?",
+        f"If {p.name} travels by {veh_en} for {en(t)} hours at a steady {v} km/h, what distance "
+        f"does {p.he} cover, in kilometres?",
+    )
+    steps = [
+        Bi("Quãng đường = vận tốc * thời gian.", "Distance = speed * time."),
+        Bi(
+            f"Quãng đường {p.name} đi được là {v} * {vn(t)} = {vn(d)} km.",
+            f"{p.name} travels {v} * {en(t)} = {en(d)} km.",
+        ),
+    ]
+    xsteps = [
+        Bi(
+            f"Quãng đường {p.name} đi được là x * {vn(t)} = {vx(t)} km.",
+            f"{p.name} travels x * {en(t)} = {ex(t)} km.",
+        ),
+        Bi(
+            f"Ta biết quãng đường là {vn(d)} km, nên {vx(t)} = {vn(d)}.",
+            f"We know the distance is {en(d)} km, so {ex(t)} = {en(d)}.",
+        ),
+        *solve_linear(t, 0, d, v),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(f"{p.name} đi được quãng đường dài {vn(d)} km.", f"{p.He} travels {en(d)} km."),
+        Bi(f"vận tốc của {p.name} (km/giờ)", f"{p.name}'s speed in km/h"),
+        xsteps,
+        v,
+    )
+    return Problem(facts(str(v)), ask, rephrased, steps, Answer(d), backward)
+
+
+ROUTES = (
+    ("từ nhà {n} đến nhà bà ngoại", "from {n}'s house to {his} grandmother's house"),
+    ("từ thị xã đến thành phố", "from the town to the city"),
+    ("từ nhà {n} đến khu cắm trại", "from {n}'s house to the campsite"),
+    ("từ trường đến khu du lịch", "from the school to the resort"),
+)
+
+
+@template("GSM")
+def _travel_time(rng: random.Random, need_backward: bool) -> Problem:
+    """Time = distance / speed; speeds divisible by 4 make quarter-hour (decimal) answers exact."""
+    p = person(rng)
+    route_vi, route_en = rng.choice(ROUTES)
+    route_vi, route_en = route_vi.format(n=p.name), route_en.format(n=p.name, his=p.his)
+    v = rng.choice((32, 36, 40, 44, 48, 52, 56, 60))
+    t = F(rng.choice(("0.5", "0.75", "1.25", "1.5", "1.75", "2.25", "2.5", "3.5", "2", "3")))
+    d = int(v * t)
+
+    def facts(dist: str) -> Bi:
+        return Bi(
+            f"Quãng đường {route_vi} dài {dist} km. Gia đình {p.name} đi ô tô với vận tốc {v} km/giờ.",
+            f"The distance {route_en} is {dist} km. {p.name}'s family drives at {v} km/h.",
+        )
+
+    ask = Bi(
+        f"Hỏi gia đình {p.name} đi hết quãng đường đó trong bao nhiêu giờ?",
+        "How many hours does the trip take?",
+    )
+    rephrased = Bi(
+        f"Nếu quãng đường {route_vi} dài {d} km và gia đình {p.name} đi ô tô với vận tốc không đổi "
+        f"{v} km/giờ, thì họ cần bao nhiêu giờ để đi hết quãng đường?",
+        f"If the distance {route_en} is {d} km and {p.name}'s family drives at a steady {v} km/h, "
+        "how many hours will the trip take?",
+    )
+    steps = [
+        Bi("Thời gian = quãng đường / vận tốc.", "Time = distance / speed."),
+        Bi(
+            f"Thời gian đi hết quãng đường là {d} / {v} = {vn(t)} giờ.",
+            f"The trip takes {d} / {v} = {en(t)} hours.",
+        ),
+    ]
+    xsteps = [
+        Bi(f"Thời gian đi hết quãng đường là x / {v} giờ.", f"The trip takes x / {v} hours."),
+        Bi(
+            f"Ta biết thời gian là {vn(t)} giờ, nên x / {v} = {vn(t)}.",
+            f"We know the trip takes {en(t)} hours, so x / {v} = {en(t)}.",
+        ),
+        Bi(f"Do đó x = {vn(t)} * {v} = {d}.", f"Therefore, x = {en(t)} * {v} = {d}."),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(f"Gia đình {p.name} đi hết quãng đường đó trong {vn(t)} giờ.", f"The trip takes {en(t)} hours."),
+        Bi("độ dài quãng đường (km)", "the length of the route in kilometres"),
+        xsteps,
+        d,
+    )
+    return Problem(facts(str(d)), ask, rephrased, steps, Answer(t), backward)
+
+
+PRICEY = (
+    ("chiếc", "áo khoác", "jacket", 200000, 600000),
+    ("đôi", "giày thể thao", "pair of sneakers", 300000, 900000),
+    ("chiếc", "balo", "backpack", 150000, 450000),
+    ("chiếc", "quạt điện", "electric fan", 250000, 700000),
+    ("chiếc", "nồi cơm điện", "rice cooker", 400000, 1200000),
+    ("chiếc", "đồng hồ đeo tay", "wristwatch", 300000, 1500000),
+)
+
+
+@template("GSM")
+def _discount(rng: random.Random, need_backward: bool) -> Problem:
+    """A percentage discount on a list price: percent of a quantity, then a subtraction."""
+    p = person(rng)
+    clf, item, item_en, lo, hi = rng.choice(PRICEY)
+    price = rng.randrange(lo, hi + 1, 20000)
+    r = rng.choice((10, 15, 20, 25, 30, 35, 40, 45, 50))
+    off = price * r // 100
+    pay = price - off
+
+    def facts(rate: str) -> Bi:
+        return Bi(
+            f"Một {clf} {item} có giá niêm yết {vn(price)} đồng. Nhân dịp khai trương, cửa hàng giảm giá "
+            f"{rate}% cho tất cả các mặt hàng.",
+            f"A {item_en} has a list price of {en(price)} VND. For its grand opening, the shop gives a "
+            f"{rate}% discount on everything.",
+        )
+
+    ask = Bi(
+        f"Hỏi {p.name} phải trả bao nhiêu tiền để mua {clf} {item} đó?",
+        f"How much does {p.name} pay for the {item_en}?",
+    )
+    rephrased = Bi(
+        f"Nếu {p.name} mua một {clf} {item} có giá niêm yết {vn(price)} đồng và được giảm giá {r}%, "
+        f"thì {p.name} phải trả bao nhiêu tiền?",
+        f"If {p.name} buys a {item_en} listed at {en(price)} VND with a {r}% discount, how much does "
+        f"{p.he} have to pay?",
+    )
+    steps = [
+        Bi(
+            f"Số tiền được giảm là {r}% * {vn(price)} = {r}/100 * {vn(price)} = {vn(off)} đồng.",
+            f"The discount is {r}% * {en(price)} = {r}/100 * {en(price)} = {en(off)} VND.",
+        ),
+        Bi(
+            f"Số tiền {p.name} phải trả là {vn(price)} - {vn(off)} = {vn(pay)} đồng.",
+            f"{p.name} pays {en(price)} - {en(off)} = {en(pay)} VND.",
+        ),
+    ]
+    c = F(price, 100)
+    xsteps = [
+        Bi(
+            f"Số tiền được giảm là x% * {vn(price)} = {vx(c)} đồng.",
+            f"The discount is x% * {en(price)} = {ex(c)} VND.",
+        ),
+        Bi(
+            f"Số tiền phải trả là {vn(price)} - {vx(c)} đồng.",
+            f"The price paid is {en(price)} - {ex(c)} VND.",
+        ),
+        Bi(
+            f"Ta biết số tiền phải trả là {vn(pay)} đồng, nên {vn(price)} - {vx(c)} = {vn(pay)}.",
+            f"We know {p.name} pays {en(pay)} VND, so {en(price)} - {ex(c)} = {en(pay)}.",
+        ),
+        *solve_linear(-c, price, pay, r),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"{p.name} phải trả {vn(pay)} đồng để mua {clf} {item} đó.",
+            f"{p.name} pays {en(pay)} VND for the {item_en}.",
+        ),
+        Bi("số phần trăm được giảm giá", "the discount percentage"),
+        xsteps,
+        r,
+    )
+    return Problem(facts(str(r)), ask, rephrased, steps, Answer(F(pay)), backward)
+
+
+CLUBS = (("bóng đá", "football"), ("cờ vua", "chess"), ("bơi lội", "swimming"), ("cầu lông", "badminton"))
+
+
+@template("GSM")
+def _fraction_group(rng: random.Random, need_backward: bool) -> Problem:
+    """Fractions of a class, then a fraction of the rest: chained 'fraction of a group' reasoning."""
+    while True:
+        q, s = rng.choice((3, 4, 5)), rng.choice((2, 3, 4))
+        pn, r = rng.randint(1, q - 1), rng.randint(1, s - 1)
+        n = rng.randint(20, 48)
+        if gcd(pn, q) == 1 and gcd(r, s) == 1 and n % q == 0 and (n - n * pn // q) % s == 0:
+            break
+    cls = f"{rng.randint(4, 9)}{rng.choice('ABCDE')}"
+    club, club_en = rng.choice(CLUBS)
+    girls = n * pn // q
+    boys = n - girls
+    members = boys * r // s
+    rest = boys - members
+
+    def facts(count: str) -> Bi:
+        return Bi(
+            f"Lớp {cls} có {count} học sinh, trong đó {pn}/{q} số học sinh là nữ. Trong số học sinh nam, "
+            f"có {r}/{s} số bạn tham gia câu lạc bộ {club}.",
+            f"Class {cls} has {count} students, and {pn}/{q} of them are girls. Of the boys, {r}/{s} are "
+            f"in the {club_en} club.",
+        )
+
+    ask = Bi(
+        f"Hỏi lớp {cls} có bao nhiêu học sinh nam không tham gia câu lạc bộ {club}?",
+        f"How many boys in class {cls} are not in the {club_en} club?",
+    )
+    rephrased = Bi(
+        f"Nếu lớp {cls} có {n} học sinh, {pn}/{q} trong số đó là nữ và {r}/{s} số học sinh nam tham gia "
+        f"câu lạc bộ {club}, thì có bao nhiêu học sinh nam không tham gia câu lạc bộ này?",
+        f"If class {cls} has {n} students, {pn}/{q} of whom are girls, and {r}/{s} of the boys are in "
+        f"the {club_en} club, how many boys are not in the club?",
+    )
+    steps = [
+        Bi(
+            f"Số học sinh nữ là {n} * {pn}/{q} = {girls}.",
+            f"The number of girls is {n} * {pn}/{q} = {girls}.",
+        ),
+        Bi(f"Số học sinh nam là {n} - {girls} = {boys}.", f"The number of boys is {n} - {girls} = {boys}."),
+        Bi(
+            f"Số học sinh nam tham gia câu lạc bộ {club} là {boys} * {r}/{s} = {members}.",
+            f"The number of boys in the {club_en} club is {boys} * {r}/{s} = {members}.",
+        ),
+        Bi(
+            f"Số học sinh nam không tham gia câu lạc bộ là {boys} - {members} = {rest}.",
+            f"So {boys} - {members} = {rest} boys are not in the club.",
+        ),
+    ]
+    coef = F(q - pn, q) * F(s - r, s)
+    xsteps = [
+        Bi(
+            f"Số học sinh nữ là ({pn}/{q})x, nên số học sinh nam là x - ({pn}/{q})x = ({q - pn}/{q})x.",
+            f"There are ({pn}/{q})x girls, so there are x - ({pn}/{q})x = ({q - pn}/{q})x boys.",
+        ),
+        Bi(
+            f"Số học sinh nam không tham gia câu lạc bộ chiếm {s - r}/{s} số học sinh nam, tức là "
+            f"{s - r}/{s} * ({q - pn}/{q})x = ({ratio(coef)})x.",
+            f"The boys not in the club are {s - r}/{s} of the boys, that is "
+            f"{s - r}/{s} * ({q - pn}/{q})x = ({ratio(coef)})x.",
+        ),
+        Bi(
+            f"Ta biết có {rest} học sinh nam không tham gia câu lạc bộ, nên ({ratio(coef)})x = {rest}.",
+            f"We know {rest} boys are not in the club, so ({ratio(coef)})x = {rest}.",
+        ),
+        Bi(
+            f"Do đó x = {rest} * {ratio(1 / coef)} = {n}.",
+            f"Therefore, x = {rest} * {ratio(1 / coef)} = {n}.",
+        ),
+    ]
+    if rest * coef.denominator / F(coef.numerator) != n:
+        raise AssertionError("fraction_group backward")
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"Lớp {cls} có {rest} học sinh nam không tham gia câu lạc bộ {club}.",
+            f"{rest} boys in class {cls} are not in the {club_en} club.",
+        ),
+        Bi(f"số học sinh của lớp {cls}", f"the number of students in class {cls}"),
+        xsteps,
+        n,
+    )
+    return Problem(facts(str(n)), ask, rephrased, steps, Answer(F(rest)), backward)
+
+
+@template("GSM")
+def _fence_cost(rng: random.Random, need_backward: bool) -> Problem:
+    """Perimeter of a rectangle times a price per metre: geometry feeding a large money answer."""
+    p = person(rng)
+    length = rng.randint(12, 40)
+    width = rng.randint(6, length - 2)
+    c = rng.randrange(25000, 90001, 5000)
+    per = 2 * (length + width)
+    cost = per * c
+
+    def facts(size: str) -> Bi:
+        return Bi(
+            f"Một mảnh vườn hình chữ nhật có chiều dài {size} m, chiều rộng {width} m. Bác {p.name} muốn "
+            f"rào xung quanh mảnh vườn, mỗi mét hàng rào có giá {vn(c)} đồng.",
+            f"A rectangular garden is {size} m long and {width} m wide. {p.name} wants to put a fence "
+            f"around the garden, and each metre of fence costs {en(c)} VND.",
+        )
+
+    ask = Bi(
+        f"Hỏi bác {p.name} phải trả bao nhiêu tiền để rào hết mảnh vườn?",
+        f"How much will {p.name} pay to fence the whole garden?",
+    )
+    rephrased = Bi(
+        f"Nếu bác {p.name} rào xung quanh một mảnh vườn hình chữ nhật dài {length} m, rộng {width} m "
+        f"với giá {vn(c)} đồng cho mỗi mét hàng rào, thì tổng chi phí là bao nhiêu?",
+        f"If {p.name} fences a rectangular garden that is {length} m by {width} m at {en(c)} VND per "
+        "metre, what is the total cost?",
+    )
+    steps = [
+        Bi(
+            f"Chu vi mảnh vườn là ({length} + {width}) * 2 = {per} m.",
+            f"The perimeter of the garden is ({length} + {width}) * 2 = {per} m.",
+        ),
+        Bi(
+            f"Số tiền làm hàng rào là {per} * {vn(c)} = {vn(cost)} đồng.",
+            f"The fence costs {per} * {en(c)} = {en(cost)} VND.",
+        ),
+    ]
+    xsteps = [
+        Bi(
+            f"Chu vi mảnh vườn là (x + {width}) * 2 = 2x + {2 * width} m.",
+            f"The perimeter of the garden is (x + {width}) * 2 = 2x + {2 * width} m.",
+        ),
+        Bi(
+            f"Số tiền làm hàng rào là (2x + {2 * width}) * {vn(c)} = {vx(2 * c)} + {vn(2 * width * c)} đồng.",
+            f"The fence costs (2x + {2 * width}) * {en(c)} = {ex(2 * c)} + {en(2 * width * c)} VND.",
+        ),
+        Bi(
+            f"Ta biết số tiền làm hàng rào là {vn(cost)} đồng, nên {vx(2 * c)} + {vn(2 * width * c)} = "
+            f"{vn(cost)}.",
+            f"We know the fence costs {en(cost)} VND, so {ex(2 * c)} + {en(2 * width * c)} = {en(cost)}.",
+        ),
+        *solve_linear(2 * c, 2 * width * c, cost, length),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"Bác {p.name} phải trả {vn(cost)} đồng để rào hết mảnh vườn.",
+            f"{p.name} pays {en(cost)} VND to fence the whole garden.",
+        ),
+        Bi("chiều dài mảnh vườn (m)", "the length of the garden in metres"),
+        xsteps,
+        length,
+    )
+    return Problem(facts(str(length)), ask, rephrased, steps, Answer(F(cost)), backward)
+
+
+@template("GSM")
+def _floor_tiles(rng: random.Random, need_backward: bool) -> Problem:
+    """Tiling a floor: area, a unit conversion (m² to cm²) and a division."""
+    s = rng.choice((20, 25, 40, 50))
+    sizes = [v for v in range(3, 11) if (100 * v) % s == 0]
+    length, width = rng.choice(sizes), rng.choice(sizes)
+    area = length * width
+    tile = s * s
+    tiles = area * 10000 // tile
+
+    def facts(size: str) -> Bi:
+        return Bi(
+            f"Nền một căn phòng hình chữ nhật có chiều dài {size} m, chiều rộng {width} m. Người ta lát kín "
+            f"nền phòng bằng những viên gạch hình vuông cạnh {s} cm.",
+            f"A rectangular room floor is {size} m long and {width} m wide. It is covered completely with "
+            f"square tiles of side {s} cm.",
+        )
+
+    ask = Bi(
+        "Hỏi cần bao nhiêu viên gạch để lát kín nền căn phòng đó? (Coi như mạch vữa không đáng kể.)",
+        "How many tiles are needed to cover the floor? (Ignore the grout between tiles.)",
+    )
+    rephrased = Bi(
+        f"Nếu lát kín nền một căn phòng dài {length} m, rộng {width} m bằng các viên gạch vuông cạnh "
+        f"{s} cm thì cần tất cả bao nhiêu viên gạch?",
+        f"If a {length} m by {width} m floor is tiled with square tiles measuring {s} cm on each side, "
+        "how many tiles are needed in total?",
+    )
+    steps = [
+        Bi(
+            f"Diện tích nền căn phòng là {length} * {width} = {area} m² = {vn(area * 10000)} cm².",
+            f"The floor area is {length} * {width} = {area} m² = {en(area * 10000)} cm².",
+        ),
+        Bi(
+            f"Diện tích một viên gạch là {s} * {s} = {vn(tile)} cm².",
+            f"Each tile covers {s} * {s} = {en(tile)} cm².",
+        ),
+        Bi(
+            f"Số viên gạch cần dùng là {vn(area * 10000)} / {vn(tile)} = {vn(tiles)} viên.",
+            f"The number of tiles is {en(area * 10000)} / {en(tile)} = {en(tiles)}.",
+        ),
+    ]
+    coef = F(width * 10000, tile)
+    xsteps = [
+        Bi(
+            f"Diện tích nền căn phòng là {width}x m² = {vx(width * 10000)} cm².",
+            f"The floor area is {width}x m² = {ex(width * 10000)} cm².",
+        ),
+        steps[1],
+        Bi(
+            f"Số viên gạch cần dùng là {vx(width * 10000)} / {vn(tile)} = {vx(coef)}.",
+            f"The number of tiles is {ex(width * 10000)} / {en(tile)} = {ex(coef)}.",
+        ),
+        Bi(
+            f"Ta biết cần {vn(tiles)} viên gạch, nên {vx(coef)} = {vn(tiles)}.",
+            f"We know {en(tiles)} tiles are needed, so {ex(coef)} = {en(tiles)}.",
+        ),
+        *solve_linear(coef, 0, tiles, length),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"Cần {vn(tiles)} viên gạch để lát kín nền căn phòng đó.",
+            f"{en(tiles)} tiles are needed to cover the floor.",
+        ),
+        Bi("chiều dài căn phòng (m)", "the length of the room in metres"),
+        xsteps,
+        length,
+    )
+    return Problem(facts(str(length)), ask, rephrased, steps, Answer(F(tiles)), backward)
+
+
+SUBJECTS = (("Toán", "math"), ("Tiếng Việt", "Vietnamese"), ("Tiếng Anh", "English"), ("Khoa học", "science"))
+
+
+@template("GSM")
+def _average_scores(rng: random.Random, need_backward: bool) -> Problem:
+    """The mean of test scores (halves allowed): sums and a division with a decimal result."""
+    p = person(rng)
+    subject, subject_en = rng.choice(SUBJECTS)
+    k = rng.choice((4, 5))
+    scores = [F(rng.randint(10, 20), 2) for _ in range(k)]
+    total = sum(scores, F(0))
+    mean = total / k
+    last = scores[-1]
+    head = total - last
+
+    def facts(items_vi: list[str], items_en: list[str]) -> Bi:
+        return Bi(
+            f"Trong học kì này, {p.name} được các điểm kiểm tra môn {subject} là {join_vi(items_vi)}.",
+            f"This term {p.name} got the following {subject_en} test scores: {join_en(items_en)}.",
+        )
+
+    ask = Bi(
+        f"Hỏi điểm trung bình các bài kiểm tra môn {subject} của {p.name} là bao nhiêu?",
+        f"What is {p.name}'s average {subject_en} test score?",
+    )
+    score_vi, score_en = [vn(v) for v in scores], [en(v) for v in scores]
+    rephrased = Bi(
+        f"Nếu {p.name} đạt các điểm {join_vi(score_vi)} trong {k} bài kiểm tra môn {subject}, thì điểm "
+        f"trung bình của {p.name} là bao nhiêu?",
+        f"If {p.name} scored {join_en(score_en)} on {k} {subject_en} tests, what is {p.his} average score?",
+    )
+    steps = [
+        Bi(
+            f"Tổng số điểm là {' + '.join(score_vi)} = {vn(total)}.",
+            f"The scores add up to {' + '.join(score_en)} = {en(total)}.",
+        ),
+        Bi(
+            f"Điểm trung bình là {vn(total)} / {k} = {vn(mean)}.",
+            f"The average score is {en(total)} / {k} = {en(mean)}.",
+        ),
+    ]
+    xsteps = [
+        Bi(
+            f"Tổng số điểm là {' + '.join(score_vi[:-1])} + x = {vn(head)} + x.",
+            f"The scores add up to {' + '.join(score_en[:-1])} + x = {en(head)} + x.",
+        ),
+        Bi(f"Điểm trung bình là ({vn(head)} + x) / {k}.", f"The average is ({en(head)} + x) / {k}."),
+        Bi(
+            f"Ta biết điểm trung bình là {vn(mean)}, nên ({vn(head)} + x) / {k} = {vn(mean)}.",
+            f"We know the average is {en(mean)}, so ({en(head)} + x) / {k} = {en(mean)}.",
+        ),
+        Bi(
+            f"Suy ra {vn(head)} + x = {vn(mean)} * {k} = {vn(total)}.",
+            f"So {en(head)} + x = {en(mean)} * {k} = {en(total)}.",
+        ),
+        Bi(
+            f"Do đó x = {vn(total)} - {vn(head)} = {vn(last)}.",
+            f"Therefore, x = {en(total)} - {en(head)} = {en(last)}.",
+        ),
+    ]
+    backward = gsm_backward(
+        facts(score_vi[:-1] + ["x"], score_en[:-1] + ["x"]),
+        ask,
+        Bi(
+            f"Điểm trung bình các bài kiểm tra môn {subject} của {p.name} là {vn(mean)}.",
+            f"{p.name}'s average {subject_en} test score is {en(mean)}.",
+        ),
+        Bi("điểm của bài kiểm tra cuối cùng", "the score of the last test"),
+        xsteps,
+        last,
+    )
+    return Problem(facts(score_vi, score_en), ask, rephrased, steps, Answer(mean), backward)
+
+
+RECIPES = (
+    ("chiếc", "bánh bông lan", "sponge cake", "sponge cakes", "bột mì", "flour"),
+    ("mẻ", "bánh quy", "batch of cookies", "batches of cookies", "bơ", "butter"),
+    ("ổ", "bánh mì", "loaf of bread", "loaves of bread", "bột mì", "flour"),
+    ("nồi", "chè đậu xanh", "pot of mung bean sweet soup", "pots of mung bean sweet soup", "đường", "sugar"),
+)
+
+
+@template("GSM")
+def _baking_flour(rng: random.Random, need_backward: bool) -> Problem:
+    """Grams per item times a count, converted to kilograms: a unit conversion with decimal answers."""
+    p = person(rng)
+    clf, noun, sing, plural, ingr, ingr_en = rng.choice(RECIPES)
+    g = rng.choice((120, 125, 150, 175, 180, 200, 225, 250, 275, 350, 375, 400, 450))
+    n = rng.randint(3, 16)
+    grams = g * n
+    kg = F(grams, 1000)
+
+    def facts(count: str) -> Bi:
+        return Bi(
+            f"Để làm một {clf} {noun}, {p.name} cần {g} g {ingr}. {p.name} muốn làm {count} {clf} {noun}.",
+            f"To make one {sing}, {p.name} needs {g} g of {ingr_en}. {p.He} wants to make {count} {plural}.",
+        )
+
+    ask = Bi(
+        f"Hỏi {p.name} cần tất cả bao nhiêu ki-lô-gam {ingr}?",
+        f"How many kilograms of {ingr_en} does {p.he} need in total?",
+    )
+    rephrased = Bi(
+        f"Nếu mỗi {clf} {noun} cần {g} g {ingr} thì để làm {n} {clf} {noun}, {p.name} cần bao nhiêu "
+        f"ki-lô-gam {ingr}?",
+        f"If each {sing} requires {g} g of {ingr_en}, how many kilograms of {ingr_en} does {p.name} "
+        f"need to make {n} {plural}?",
+    )
+    steps = [
+        Bi(
+            f"Số {ingr} cần dùng là {n} * {g} = {vn(grams)} g.",
+            f"{p.name} needs {n} * {g} = {en(grams)} g of {ingr_en}.",
+        ),
+        Bi(
+            f"Vì 1 kg = 1.000 g nên {vn(grams)} g = {vn(grams)} / 1.000 = {vn(kg)} kg.",
+            f"Since 1 kg = 1,000 g, {en(grams)} g = {en(grams)} / 1,000 = {en(kg)} kg.",
+        ),
+    ]
+    xsteps = [
+        Bi(f"Số {ingr} cần dùng là {g}x g.", f"{p.name} needs {g}x g of {ingr_en}."),
+        Bi(
+            f"Đổi {vn(kg)} kg = {vn(kg)} * 1.000 = {vn(grams)} g.",
+            f"Convert {en(kg)} kg = {en(kg)} * 1,000 = {en(grams)} g.",
+        ),
+        Bi(f"Ta có phương trình {g}x = {vn(grams)}.", f"So we have the equation {g}x = {en(grams)}."),
+        *solve_linear(g, 0, grams, n),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(f"{p.name} cần tất cả {vn(kg)} kg {ingr}.", f"{p.He} needs {en(kg)} kg of {ingr_en} in total."),
+        Bi(f"số {clf} {noun} mà {p.name} muốn làm", f"the number of {plural} {p.name} makes"),
+        xsteps,
+        n,
+    )
+    return Problem(facts(str(n)), ask, rephrased, steps, Answer(kg), backward)
+
+
+JOBS = (
+    ("sơn xong bức tường", "paint the wall"),
+    ("dọn sạch khu vườn", "clean up the garden"),
+    ("gặt xong thửa ruộng", "harvest the field"),
+    ("đóng gói xong lô hàng", "pack the shipment"),
+)
+WORK_PAIRS = tuple(
+    (a, b)
+    for a in range(2, 25)
+    for b in range(a, 41)
+    if _terminating(F(a * b, a + b)) and (F(a * b, a + b) * 100).denominator == 1
+)
+
+
+@template("GSM")
+def _work_rate(rng: random.Random, need_backward: bool) -> Problem:
+    """Two people working together: adding rates (fractions of a job per hour), then inverting."""
+    first, second = two_people(rng)
+    task, task_en = rng.choice(JOBS)
+    a, b = rng.choice(WORK_PAIRS)
+    if rng.random() < 0.5:
+        a, b = b, a
+    rate = F(1, a) + F(1, b)
+    t = 1 / rate
+
+    def facts(hours: str) -> Bi:
+        return Bi(
+            f"Nếu làm một mình, {first.name} {task} trong {a} giờ, còn {second.name} {task} trong {hours} "
+            "giờ.",
+            f"Working alone, {first.name} can {task_en} in {a} hours, while {second.name} can do it in "
+            f"{hours} hours.",
+        )
+
+    ask = Bi(
+        f"Hỏi nếu cả hai cùng làm thì sau bao nhiêu giờ sẽ {task}?",
+        f"If they work together, how many hours will it take them to {task_en}?",
+    )
+    rephrased = Bi(
+        f"Nếu {first.name} có thể {task} một mình trong {a} giờ và {second.name} có thể làm việc đó một "
+        f"mình trong {b} giờ, thì khi hai người cùng làm, họ cần bao nhiêu giờ?",
+        f"If {first.name} can {task_en} alone in {a} hours and {second.name} can do it alone in {b} "
+        "hours, how long will it take them working together, in hours?",
+    )
+    if t.denominator == 1:
+        inv_vi = inv_en = f"1 / ({ratio(rate)}) = {t}"
+    else:
+        inv_vi = f"1 / ({ratio(rate)}) = {ratio(t)} = {vn(t)}"
+        inv_en = f"1 / ({ratio(rate)}) = {ratio(t)} = {en(t)}"
+    steps = [
+        Bi(
+            f"Trong 1 giờ, {first.name} làm được 1/{a} công việc, {second.name} làm được 1/{b} công việc.",
+            f"In 1 hour, {first.name} does 1/{a} of the job and {second.name} does 1/{b} of the job.",
+        ),
+        Bi(
+            f"Trong 1 giờ, cả hai làm được 1/{a} + 1/{b} = {ratio(rate)} công việc.",
+            f"Together they do 1/{a} + 1/{b} = {ratio(rate)} of the job per hour.",
+        ),
+        Bi(f"Thời gian để cả hai cùng làm xong là {inv_vi} giờ.", f"So together they need {inv_en} hours."),
+    ]
+    xsteps = [
+        Bi(
+            f"Trong 1 giờ, {first.name} làm được 1/{a} công việc, {second.name} làm được 1/x công việc.",
+            f"In 1 hour, {first.name} does 1/{a} of the job and {second.name} does 1/x of the job.",
+        ),
+        Bi(
+            f"Cả hai cùng làm xong trong {vn(t)} giờ, nên trong 1 giờ cả hai làm được 1 / {vn(t)} = "
+            f"{ratio(rate)} công việc.",
+            f"Together they finish in {en(t)} hours, so they do 1 / {en(t)} = {ratio(rate)} of the job per "
+            "hour.",
+        ),
+        Bi(f"Ta có phương trình 1/{a} + 1/x = {ratio(rate)}.", f"So 1/{a} + 1/x = {ratio(rate)}."),
+        Bi(
+            f"Suy ra 1/x = {ratio(rate)} - 1/{a} = {ratio(rate - F(1, a))}.",
+            f"Then 1/x = {ratio(rate)} - 1/{a} = {ratio(rate - F(1, a))}.",
+        ),
+        Bi(f"Do đó x = {b}.", f"Therefore, x = {b}."),
+    ]
+    if rate - F(1, a) != F(1, b):
+        raise AssertionError("work_rate backward")
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"Nếu cả hai cùng làm thì sau {vn(t)} giờ sẽ {task}.",
+            f"Working together, they {task_en} in {en(t)} hours.",
+        ),
+        Bi(
+            f"số giờ {second.name} cần để làm một mình",
+            f"the number of hours {second.name} needs working alone",
+        ),
+        xsteps,
+        b,
+    )
+    return Problem(facts(str(b)), ask, rephrased, steps, Answer(t), backward)
+
+
+@template("GSM")
+def _think_number(rng: random.Random, need_backward: bool) -> Problem:
+    """'I think of a number': undoing operations, the simplest linear equation in words."""
+    p = person(rng)
+    m, n, c = rng.randint(2, 9), rng.randint(3, 40), rng.randint(3, 50)
+    add = rng.random() < 0.5 or m * n <= c
+    op_vi, op_en, op_ing, sign = (
+        ("cộng thêm", "adds", "adding", "+") if add else ("trừ đi", "subtracts", "subtracting", "-")
+    )
+    res = m * n + c if add else m * n - c
+
+    def facts(const: str) -> Bi:
+        return Bi(
+            f"{p.name} nghĩ ra một số. Nếu lấy số đó nhân với {m} rồi {op_vi} {const} thì được {res}.",
+            f"{p.name} thinks of a number. If {p.he} multiplies it by {m} and then {op_en} {const}, {p.he} "
+            f"gets {res}.",
+        )
+
+    ask = Bi(f"Hỏi số {p.name} nghĩ là bao nhiêu?", f"What number is {p.name} thinking of?")
+    rephrased = Bi(
+        f"Nếu nhân một số với {m} rồi {op_vi} {c} thì được {res}, vậy số đó là bao nhiêu?",
+        f"If multiplying a number by {m} and then {op_ing} {c} gives {res}, what is the number?",
+    )
+    undo = "-" if add else "+"
+    steps = [
+        Bi(
+            f"Gọi số cần tìm là n. Ta có n * {m} {sign} {c} = {res}.",
+            f"Let n be the number. Then n * {m} {sign} {c} = {res}.",
+        ),
+        Bi(f"Suy ra n * {m} = {res} {undo} {c} = {m * n}.", f"So n * {m} = {res} {undo} {c} = {m * n}."),
+        Bi(f"Do đó n = {m * n} / {m} = {n}.", f"Therefore, n = {m * n} / {m} = {n}."),
+    ]
+    solve = (
+        Bi(f"Do đó x = {res} - {m * n} = {c}.", f"Therefore, x = {res} - {m * n} = {c}.")
+        if add
+        else Bi(f"Do đó x = {m * n} - {res} = {c}.", f"Therefore, x = {m * n} - {res} = {c}.")
+    )
+    xsteps = [
+        Bi(
+            f"Gọi số {p.name} nghĩ là n. Ta có n * {m} {sign} x = {res}.",
+            f"Let n be the number. Then n * {m} {sign} x = {res}.",
+        ),
+        Bi(
+            f"Ta biết n = {n}, nên {n} * {m} {sign} x = {res}, tức là {m * n} {sign} x = {res}.",
+            f"We know n = {n}, so {n} * {m} {sign} x = {res}, that is {m * n} {sign} x = {res}.",
+        ),
+        solve,
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(f"Số {p.name} nghĩ là {n}.", f"The number {p.name} is thinking of is {n}."),
+        Bi(f"số được {op_vi}", f"the number that is {'added' if add else 'subtracted'}"),
+        xsteps,
+        c,
+    )
+    return Problem(facts(str(c)), ask, rephrased, steps, Answer(F(n)), backward)
+
+
+@template("GSM")
+def _ratio_split(rng: random.Random, need_backward: bool) -> Problem:
+    """Sharing money in a ratio: parts, value of one part, then the requested share."""
+    first, second = two_people(rng)
+    giver, giver_en = rng.choice((("Bà", "Grandma"), ("Ông", "Grandpa"), ("Mẹ", "Mom"), ("Bố", "Dad")))
+    while True:
+        a, b = rng.randint(1, 7), rng.randint(2, 7)
+        if a != b and gcd(a, b) == 1:
+            break
+    unit = rng.randrange(5000, 60001, 1000)
+    total = (a + b) * unit
+    share = b * unit
+
+    def facts(amount: str, amount_en: str) -> Bi:
+        return Bi(
+            f"{giver} chia {amount} đồng tiền mừng tuổi cho {first.name} và {second.name} theo tỉ lệ "
+            f"{a} : {b}.",
+            f"{giver_en} shares {amount_en} VND of lucky money between {first.name} and {second.name} in "
+            f"the ratio {a} : {b}.",
+        )
+
+    ask = Bi(f"Hỏi {second.name} nhận được bao nhiêu tiền?", f"How much money does {second.name} receive?")
+    rephrased = Bi(
+        f"Nếu {vn(total)} đồng được chia cho {first.name} và {second.name} theo tỉ lệ {a} : {b}, thì "
+        f"phần của {second.name} là bao nhiêu tiền?",
+        f"If {en(total)} VND is divided between {first.name} and {second.name} in the ratio {a}:{b}, "
+        f"how much is {second.name}'s share?",
+    )
+    steps = [
+        Bi(f"Tổng số phần bằng nhau là {a} + {b} = {a + b} phần.", f"There are {a} + {b} = {a + b} parts."),
+        Bi(
+            f"Giá trị của mỗi phần là {vn(total)} / {a + b} = {vn(unit)} đồng.",
+            f"Each part is worth {en(total)} / {a + b} = {en(unit)} VND.",
+        ),
+        Bi(
+            f"{second.name} nhận được {b} * {vn(unit)} = {vn(share)} đồng.",
+            f"{second.name} receives {b} * {en(unit)} = {en(share)} VND.",
+        ),
+    ]
+    xsteps = [
+        Bi(
+            f"Tổng số phần bằng nhau là {a} + {b} = {a + b} phần, nên {second.name} nhận được {b}/{a + b} "
+            f"số tiền, tức là ({b}/{a + b})x đồng.",
+            f"There are {a} + {b} = {a + b} parts, so {second.name} receives {b}/{a + b} of the money, "
+            f"that is ({b}/{a + b})x VND.",
+        ),
+        Bi(
+            f"Ta biết {second.name} nhận được {vn(share)} đồng, nên ({b}/{a + b})x = {vn(share)}.",
+            f"We know {second.name} receives {en(share)} VND, so ({b}/{a + b})x = {en(share)}.",
+        ),
+        Bi(
+            f"Do đó x = {vn(share)} * {a + b} / {b} = {vn(total)}.",
+            f"Therefore, x = {en(share)} * {a + b} / {b} = {en(total)}.",
+        ),
+    ]
+    backward = gsm_backward(
+        facts("x", "x"),
+        ask,
+        Bi(f"{second.name} nhận được {vn(share)} đồng.", f"{second.name} receives {en(share)} VND."),
+        Bi("tổng số tiền được chia", "the total amount of money shared"),
+        xsteps,
+        total,
+    )
+    return Problem(facts(vn(total), en(total)), ask, rephrased, steps, Answer(F(share)), backward)
+
+
+PACKING = (
+    ("quả trứng", "quả", "eggs", "khay", "tray", "trays", (6, 10, 12, 30)),
+    ("chiếc bánh", "chiếc", "cakes", "hộp", "box", "boxes", (4, 6, 8, 9)),
+    ("chai nước", "chai", "bottles of water", "thùng", "crate", "crates", (12, 20, 24)),
+    ("cây bút chì", "cây", "pencils", "hộp", "box", "boxes", (10, 12, 15)),
+)
+
+
+@template("GSM", backward=False)
+def _remainder_packing(rng: random.Random, need_backward: bool) -> Problem:
+    """Packing into boxes: division with remainder, asking for the leftover or the boxes needed."""
+    full, clf, items, box, box_en, boxes, sizes = rng.choice(PACKING)
+    k = rng.choice(sizes)
+    while True:
+        n = rng.randint(50, 400)
+        if n % k:
+            break
+    q, r = divmod(n, k)
+    context = Bi(
+        f"Một cửa hàng có {n} {full}. Người ta xếp {full} vào các {box}, mỗi {box} {k} {clf}.",
+        f"A shop has {n} {items}. They are packed into {boxes}, {k} per {box_en}.",
+    )
+    division = Bi(f"Ta có {n} / {k} = {q} (dư {r}).", f"{n} / {k} = {q} with remainder {r}.")
+    if rng.random() < 0.5:
+        ask = Bi(
+            f"Hỏi sau khi xếp được nhiều {box} đầy nhất có thể thì còn thừa bao nhiêu {full}?",
+            f"After filling as many {boxes} as possible, how many {items} are left over?",
+        )
+        rephrased = Bi(
+            f"Nếu xếp {n} {full} vào các {box}, mỗi {box} {k} {clf}, thì sau khi xếp đầy được nhiều {box} "
+            f"nhất sẽ còn lại bao nhiêu {full}?",
+            f"If {n} {items} are packed into {boxes} of {k}, how many {items} remain after filling as "
+            f"many {boxes} as possible?",
+        )
+        steps = [
+            division,
+            Bi(
+                f"Vậy xếp được {q} {box} đầy và còn thừa {r} {full}.",
+                f"So {q} {boxes} are filled and {r} {items} are left over.",
+            ),
+        ]
+        answer = r
+    else:
+        ask = Bi(
+            f"Hỏi cần ít nhất bao nhiêu {box} để xếp hết số {full} đó?",
+            f"What is the least number of {boxes} needed to hold all the {items}?",
+        )
+        rephrased = Bi(
+            f"Nếu mỗi {box} chứa được {k} {full}, thì cần ít nhất bao nhiêu {box} để chứa {n} {full}?",
+            f"If each {box_en} holds {k} {items}, what is the smallest number of {boxes} needed for "
+            f"{n} {items}?",
+        )
+        steps = [
+            division,
+            Bi(
+                f"Xếp được {q} {box} đầy, còn thừa {r} {clf} nên cần thêm 1 {box} nữa.",
+                f"That fills {q} {boxes}, and the {r} left over need 1 more.",
+            ),
+            Bi(
+                f"Vậy cần ít nhất {q} + 1 = {q + 1} {box}.",
+                f"So at least {q} + 1 = {q + 1} {boxes} are needed.",
+            ),
+        ]
+        answer = q + 1
+    return Problem(context, ask, rephrased, steps, Answer(F(answer)))
+
+
+@template("GSM")
+def _daily_savings(rng: random.Random, need_backward: bool) -> Problem:
+    """Savings growing by a fixed amount each day: the sum of an arithmetic sequence."""
+    p = person(rng)
+    a, d, n = rng.randrange(2000, 10001, 1000), rng.choice((500, 1000, 1500, 2000)), rng.randint(5, 15)
+    last = a + (n - 1) * d
+    total = (a + last) * n // 2
+    extra = n * (n - 1) * d // 2
+
+    def facts(first: str, first_en: str) -> Bi:
+        return Bi(
+            f"{p.name} bắt đầu bỏ ống heo tiết kiệm. Ngày đầu tiên {p.name} bỏ vào {first} đồng, "
+            f"mỗi ngày sau "
+            f"đó bỏ vào nhiều hơn ngày trước {vn(d)} đồng.",
+            f"{p.name} starts saving in a piggy bank. On the first day {p.he} puts in {first_en} VND, and "
+            f"each day after that {p.he} puts in {en(d)} VND more than the day before.",
+        )
+
+    ask = Bi(
+        f"Hỏi sau {n} ngày, {p.name} đã tiết kiệm được tất cả bao nhiêu tiền?",
+        f"How much money has {p.name} saved after {n} days?",
+    )
+    rephrased = Bi(
+        f"Nếu {p.name} tiết kiệm {vn(a)} đồng vào ngày đầu tiên và mỗi ngày tiếp theo tiết kiệm nhiều "
+        f"hơn ngày trước {vn(d)} đồng, thì sau {n} ngày {p.name} có tổng cộng bao nhiêu tiền?",
+        f"If {p.name} saves {en(a)} VND on the first day and {en(d)} VND more each following day than "
+        f"the day before, how much will {p.he} have saved in total after {n} days?",
+    )
+    steps = [
+        Bi(
+            f"Số tiền bỏ vào ngày thứ {n} là {vn(a)} + ({n} - 1) * {vn(d)} = {vn(last)} đồng.",
+            f"On day {n}, {p.name} puts in {en(a)} + ({n} - 1) * {en(d)} = {en(last)} VND.",
+        ),
+        Bi(
+            f"Số tiền mỗi ngày tạo thành một dãy số cách đều, nên tổng số tiền sau {n} ngày là "
+            f"({vn(a)} + {vn(last)}) * {n} / 2 = {vn(total)} đồng.",
+            f"The daily amounts form an arithmetic sequence, so the total after {n} days is "
+            f"({en(a)} + {en(last)}) * {n} / 2 = {en(total)} VND.",
+        ),
+    ]
+    step = (n - 1) * d
+    xsteps = [
+        Bi(
+            f"Số tiền bỏ vào ngày thứ {n} là x + ({n} - 1) * {vn(d)} = x + {vn(step)} đồng.",
+            f"On day {n}, {p.name} puts in x + ({n} - 1) * {en(d)} = x + {en(step)} VND.",
+        ),
+        Bi(
+            f"Tổng số tiền sau {n} ngày là (x + x + {vn(step)}) * {n} / 2 = {n}x + {vn(extra)} đồng.",
+            f"The total after {n} days is (x + x + {en(step)}) * {n} / 2 = {n}x + {en(extra)} VND.",
+        ),
+        Bi(
+            f"Ta biết tổng số tiền là {vn(total)} đồng, nên {n}x + {vn(extra)} = {vn(total)}.",
+            f"We know the total is {en(total)} VND, so {n}x + {en(extra)} = {en(total)}.",
+        ),
+        *solve_linear(n, extra, total, a),
+    ]
+    backward = gsm_backward(
+        facts("x", "x"),
+        ask,
+        Bi(
+            f"Sau {n} ngày, {p.name} đã tiết kiệm được tất cả {vn(total)} đồng.",
+            f"After {n} days, {p.name} has saved {en(total)} VND.",
+        ),
+        Bi(f"số tiền {p.name} bỏ vào ống heo ngày đầu tiên", f"the amount {p.name} puts in on the first day"),
+        xsteps,
+        a,
+    )
+    return Problem(facts(vn(a), en(a)), ask, rephrased, steps, Answer(F(total)), backward)
+
+
+WORKPLACES = (
+    ("quán cà phê", "coffee shop"),
+    ("tiệm bánh", "bakery"),
+    ("nhà sách", "bookshop"),
+    ("cửa hàng tiện lợi", "convenience store"),
+)
+
+
+@template("GSM")
+def _wages(rng: random.Random, need_backward: bool) -> Problem:
+    """Hourly pay over days and weeks: repeated multiplication into large numbers."""
+    p = person(rng)
+    place, place_en = rng.choice(WORKPLACES)
+    w, h, d, k = rng.randrange(20000, 40001, 2500), rng.randint(3, 6), rng.randint(3, 6), rng.randint(2, 4)
+    day, week = h * w, d * h * w
+    total = k * week
+
+    def facts(hours: str) -> Bi:
+        return Bi(
+            f"{p.Adult} làm thêm ở một {place} với mức lương {vn(w)} đồng mỗi giờ. Mỗi ngày "
+            f"{p.adult} làm {hours} giờ và mỗi tuần làm {d} ngày.",
+            f"{p.name} works part-time at a {place_en} and earns {en(w)} VND per hour. {p.He} works "
+            f"{hours} hours a day, {d} days a week.",
+        )
+
+    ask = Bi(
+        f"Hỏi trong {k} tuần, {p.adult} kiếm được bao nhiêu tiền?",
+        f"How much does {p.name} earn in {k} weeks?",
+    )
+    rephrased = Bi(
+        f"Nếu {p.adult} được trả {vn(w)} đồng mỗi giờ, làm {h} giờ mỗi ngày và {d} ngày mỗi tuần, thì "
+        f"sau {k} tuần {p.adult} nhận được bao nhiêu tiền?",
+        f"If {p.name} is paid {en(w)} VND an hour and works {h} hours a day, {d} days a week, how much "
+        f"will {p.he} earn in {k} weeks?",
+    )
+    steps = [
+        Bi(
+            f"Mỗi ngày {p.adult} kiếm được {h} * {vn(w)} = {vn(day)} đồng.",
+            f"Each day {p.name} earns {h} * {en(w)} = {en(day)} VND.",
+        ),
+        Bi(
+            f"Mỗi tuần {p.adult} kiếm được {d} * {vn(day)} = {vn(week)} đồng.",
+            f"Each week {p.he} earns {d} * {en(day)} = {en(week)} VND.",
+        ),
+        Bi(
+            f"Trong {k} tuần, {p.adult} kiếm được {k} * {vn(week)} = {vn(total)} đồng.",
+            f"In {k} weeks {p.he} earns {k} * {en(week)} = {en(total)} VND.",
+        ),
+    ]
+    xsteps = [
+        Bi(f"Mỗi ngày {p.adult} kiếm được {vx(w)} đồng.", f"Each day {p.name} earns {ex(w)} VND."),
+        Bi(
+            f"Mỗi tuần {p.adult} kiếm được {d} * {vx(w)} = {vx(d * w)} đồng.",
+            f"Each week {p.he} earns {d} * {ex(w)} = {ex(d * w)} VND.",
+        ),
+        Bi(
+            f"Trong {k} tuần, {p.adult} kiếm được {k} * {vx(d * w)} = {vx(k * d * w)} đồng.",
+            f"In {k} weeks {p.he} earns {k} * {ex(d * w)} = {ex(k * d * w)} VND.",
+        ),
+        Bi(
+            f"Ta biết {p.adult} kiếm được {vn(total)} đồng, nên {vx(k * d * w)} = {vn(total)}.",
+            f"We know {p.he} earns {en(total)} VND, so {ex(k * d * w)} = {en(total)}.",
+        ),
+        *solve_linear(k * d * w, 0, total, h),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"Trong {k} tuần, {p.adult} kiếm được {vn(total)} đồng.",
+            f"In {k} weeks, {p.name} earns {en(total)} VND.",
+        ),
+        Bi(f"số giờ {p.adult} làm mỗi ngày", f"the number of hours {p.name} works each day"),
+        xsteps,
+        h,
+    )
+    return Problem(facts(str(h)), ask, rephrased, steps, Answer(F(total)), backward)
+
+
+GOALS = (
+    ("chiếc", "xe đạp", "bicycle"),
+    ("cây", "đàn ghi-ta", "guitar"),
+    ("bộ", "đồ chơi lắp ghép", "building set"),
+    ("đôi", "giày patin", "pair of roller skates"),
+    ("chiếc", "máy nghe nhạc", "music player"),
+)
+
+
+@template("GSM")
+def _savings_goal(rng: random.Random, need_backward: bool) -> Problem:
+    """Weeks needed to save for a purchase: a difference, then an exact division."""
+    p = person(rng)
+    clf, good, good_en = rng.choice(GOALS)
+    saved, m, weeks = (
+        rng.randrange(100000, 800001, 50000),
+        rng.randrange(20000, 100001, 10000),
+        rng.randint(4, 20),
+    )
+    price = saved + weeks * m
+    missing = price - saved
+
+    def facts(per_week: str, per_week_en: str) -> Bi:
+        return Bi(
+            f"{p.name} muốn mua một {clf} {good} giá {vn(price)} đồng. {p.name} đã có sẵn "
+            f"{vn(saved)} đồng và "
+            f"mỗi tuần để dành thêm được {per_week} đồng.",
+            f"{p.name} wants to buy a {good_en} that costs {en(price)} VND. {p.He} already has "
+            f"{en(saved)} VND "
+            f"and saves {per_week_en} VND every week.",
+        )
+
+    ask = Bi(
+        f"Hỏi sau bao nhiêu tuần thì {p.name} có vừa đủ tiền để mua {clf} {good}?",
+        f"How many weeks will it take {p.name} to have exactly enough money for the {good_en}?",
+    )
+    rephrased = Bi(
+        f"Nếu {p.name} đã có {vn(saved)} đồng và mỗi tuần tiết kiệm thêm {vn(m)} đồng, thì sau bao nhiêu "
+        f"tuần {p.name} sẽ đủ tiền mua {clf} {good} giá {vn(price)} đồng?",
+        f"If {p.name} has {en(saved)} VND saved and adds {en(m)} VND each week, how many weeks until "
+        f"{p.he} can afford a {good_en} costing {en(price)} VND?",
+    )
+    steps = [
+        Bi(
+            f"Số tiền {p.name} còn thiếu là {vn(price)} - {vn(saved)} = {vn(missing)} đồng.",
+            f"{p.name} still needs {en(price)} - {en(saved)} = {en(missing)} VND.",
+        ),
+        Bi(
+            f"Số tuần cần để dành là {vn(missing)} / {vn(m)} = {weeks} tuần.",
+            f"That takes {en(missing)} / {en(m)} = {weeks} weeks.",
+        ),
+    ]
+    xsteps = [
+        steps[0],
+        Bi(
+            f"Sau {weeks} tuần, {p.name} để dành được {weeks}x đồng.",
+            f"In {weeks} weeks {p.he} saves {weeks}x VND.",
+        ),
+        Bi(f"Ta có phương trình {weeks}x = {vn(missing)}.", f"So {weeks}x = {en(missing)}."),
+        *solve_linear(weeks, 0, missing, m),
+    ]
+    backward = gsm_backward(
+        facts("x", "x"),
+        ask,
+        Bi(
+            f"Sau {weeks} tuần thì {p.name} có vừa đủ tiền để mua {clf} {good}.",
+            f"After {weeks} weeks, {p.name} has exactly enough money for the {good_en}.",
+        ),
+        Bi(f"số tiền {p.name} để dành mỗi tuần", f"the amount {p.name} saves each week"),
+        xsteps,
+        m,
+    )
+    return Problem(facts(vn(m), en(m)), ask, rephrased, steps, Answer(F(weeks)), backward)
+
+
+@template("GSM")
+def _fuel_cost(rng: random.Random, need_backward: bool) -> Problem:
+    """Fuel use per 100 km and a price per litre: decimal litres, then a large money answer."""
+    p = person(rng)
+    f = F(rng.choice(("5", "5.5", "6", "6.5", "7", "7.5", "8")))
+    d, price = rng.randrange(100, 501, 50), rng.randrange(21000, 26001, 500)
+    litres = f * d / 100
+    cost = litres * price
+
+    def facts(dist: str) -> Bi:
+        return Bi(
+            f"Một chiếc ô tô tiêu thụ {vn(f)} lít xăng cho mỗi 100 km. Gia đình {p.name} lái chiếc "
+            f"ô tô đó đi "
+            f"một chuyến dài {dist} km. Giá xăng là {vn(price)} đồng một lít.",
+            f"A car uses {en(f)} litres of petrol per 100 km. {p.name}'s family drives it on a "
+            f"{dist} km trip. "
+            f"Petrol costs {en(price)} VND per litre.",
+        )
+
+    ask = Bi("Hỏi tiền xăng cho chuyến đi là bao nhiêu?", "How much does the petrol for the trip cost?")
+    rephrased = Bi(
+        f"Nếu một chiếc ô tô tiêu thụ {vn(f)} lít xăng trên 100 km và giá xăng là {vn(price)} đồng/lít, "
+        f"thì chi phí xăng cho quãng đường {d} km là bao nhiêu?",
+        f"If a car burns {en(f)} litres of petrol per 100 km and petrol costs {en(price)} VND per litre, "
+        f"how much does the petrol cost for a {d} km trip?",
+    )
+    steps = [
+        Bi(
+            f"Số lít xăng cần dùng là {d} / 100 * {vn(f)} = {vn(litres)} lít.",
+            f"The trip uses {d} / 100 * {en(f)} = {en(litres)} litres of petrol.",
+        ),
+        Bi(
+            f"Tiền xăng cho chuyến đi là {vn(litres)} * {vn(price)} = {vn(cost)} đồng.",
+            f"The petrol costs {en(litres)} * {en(price)} = {en(cost)} VND.",
+        ),
+    ]
+    per_km, per_km_cost = f / 100, f * price / 100
+    xsteps = [
+        Bi(
+            f"Số lít xăng cần dùng là x / 100 * {vn(f)} = {vx(per_km)} lít.",
+            f"The trip uses x / 100 * {en(f)} = {ex(per_km)} litres.",
+        ),
+        Bi(
+            f"Tiền xăng là {vx(per_km)} * {vn(price)} = {vx(per_km_cost)} đồng.",
+            f"The petrol costs {ex(per_km)} * {en(price)} = {ex(per_km_cost)} VND.",
+        ),
+        Bi(
+            f"Ta biết tiền xăng là {vn(cost)} đồng, nên {vx(per_km_cost)} = {vn(cost)}.",
+            f"We know the petrol costs {en(cost)} VND, so {ex(per_km_cost)} = {en(cost)}.",
+        ),
+        *solve_linear(per_km_cost, 0, cost, d),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(f"Tiền xăng cho chuyến đi là {vn(cost)} đồng.", f"The petrol costs {en(cost)} VND."),
+        Bi("độ dài chuyến đi (km)", "the length of the trip in kilometres"),
+        xsteps,
+        d,
+    )
+    return Problem(facts(str(d)), ask, rephrased, steps, Answer(cost), backward)
+
+
+PRODUCE = (
+    ("táo", "apples", 30000, 80000),
+    ("cam", "oranges", 20000, 50000),
+    ("xoài", "mangoes", 25000, 60000),
+    ("nho", "grapes", 50000, 120000),
+    ("thịt lợn", "pork", 90000, 140000),
+    ("cá", "fish", 50000, 100000),
+    ("cà chua", "tomatoes", 15000, 30000),
+    ("khoai tây", "potatoes", 15000, 30000),
+)
+WEIGHTS = ("0.5", "0.8", "1.2", "1.5", "2", "2.5", "3")
+
+
+@template("GSM")
+def _buy_by_weight(rng: random.Random, need_backward: bool) -> Problem:
+    """Buying produce by decimal kilograms: decimal times price, then a sum."""
+    p = person(rng)
+    (n1, e1, lo1, hi1), (n2, e2, lo2, hi2) = rng.sample(PRODUCE, 2)
+    w1, w2 = F(rng.choice(WEIGHTS)), F(rng.choice(WEIGHTS))
+    p1, p2 = rng.randrange(lo1, hi1 + 1, 2000), rng.randrange(lo2, hi2 + 1, 2000)
+    c1, c2 = w1 * p1, w2 * p2
+    total = c1 + c2
+
+    def facts(price1: str, price1_en: str) -> Bi:
+        return Bi(
+            f"{p.name} đi chợ mua {vn(w1)} kg {n1} với giá {price1} đồng một ki-lô-gam và {vn(w2)} "
+            f"kg {n2} với "
+            f"giá {vn(p2)} đồng một ki-lô-gam.",
+            f"{p.name} goes to the market and buys {en(w1)} kg of {e1} at {price1_en} VND per kilogram and "
+            f"{en(w2)} kg of {e2} at {en(p2)} VND per kilogram.",
+        )
+
+    ask = Bi(f"Hỏi {p.name} phải trả tất cả bao nhiêu tiền?", f"How much does {p.name} pay in total?")
+    rephrased = Bi(
+        f"Nếu {p.name} mua {vn(w1)} kg {n1} giá {vn(p1)} đồng/kg và {vn(w2)} kg {n2} giá {vn(p2)} đồng/kg, "
+        f"thì tổng số tiền {p.name} phải trả là bao nhiêu?",
+        f"If {p.name} buys {en(w1)} kg of {e1} at {en(p1)} VND/kg and {en(w2)} kg of {e2} at {en(p2)} "
+        f"VND/kg, how much does {p.he} pay altogether?",
+    )
+    steps = [
+        Bi(
+            f"Tiền mua {n1} là {vn(w1)} * {vn(p1)} = {vn(c1)} đồng.",
+            f"The {e1} cost {en(w1)} * {en(p1)} = {en(c1)} VND.",
+        ),
+        Bi(
+            f"Tiền mua {n2} là {vn(w2)} * {vn(p2)} = {vn(c2)} đồng.",
+            f"The {e2} cost {en(w2)} * {en(p2)} = {en(c2)} VND.",
+        ),
+        Bi(
+            f"Tổng số tiền phải trả là {vn(c1)} + {vn(c2)} = {vn(total)} đồng.",
+            f"In total {p.name} pays {en(c1)} + {en(c2)} = {en(total)} VND.",
+        ),
+    ]
+    xsteps = [
+        Bi(f"Tiền mua {n1} là {vn(w1)} * x = {vx(w1)} đồng.", f"The {e1} cost {en(w1)} * x = {ex(w1)} VND."),
+        steps[1],
+        Bi(
+            f"Tổng số tiền phải trả là {vx(w1)} + {vn(c2)} đồng.",
+            f"In total {p.name} pays {ex(w1)} + {en(c2)} VND.",
+        ),
+        Bi(
+            f"Ta biết tổng số tiền là {vn(total)} đồng, nên {vx(w1)} + {vn(c2)} = {vn(total)}.",
+            f"We know the total is {en(total)} VND, so {ex(w1)} + {en(c2)} = {en(total)}.",
+        ),
+        *solve_linear(w1, c2, total, p1),
+    ]
+    backward = gsm_backward(
+        facts("x", "x"),
+        ask,
+        Bi(f"{p.name} phải trả tất cả {vn(total)} đồng.", f"{p.name} pays {en(total)} VND in total."),
+        Bi(f"giá một ki-lô-gam {n1} (đồng)", f"the price of one kilogram of {e1} in VND"),
+        xsteps,
+        p1,
+    )
+    return Problem(facts(vn(p1), en(p1)), ask, rephrased, steps, Answer(total), backward)
+
+
+@template("GSM")
+def _reading_pages(rng: random.Random, need_backward: bool) -> Problem:
+    """Pages left in a book after reading a fixed number per day: multiply, then subtract."""
+    p = person(rng)
+    while True:
+        pages, a, d = rng.randrange(120, 501, 10), rng.randint(8, 30), rng.randint(3, 12)
+        if a * d < pages:
+            break
+    left = pages - a * d
+
+    def facts(per_day: str) -> Bi:
+        return Bi(
+            f"Một cuốn sách dày {pages} trang. Mỗi ngày {p.name} đọc được {per_day} trang.",
+            f"A book has {pages} pages. {p.name} reads {per_day} pages every day.",
+        )
+
+    ask = Bi(
+        f"Hỏi sau {d} ngày, {p.name} còn phải đọc bao nhiêu trang nữa mới hết cuốn sách?",
+        f"After {d} days, how many pages does {p.name} still have to read to finish the book?",
+    )
+    rephrased = Bi(
+        f"Nếu {p.name} đọc một cuốn sách dày {pages} trang, mỗi ngày {a} trang, thì sau {d} ngày số trang "
+        "chưa đọc là bao nhiêu?",
+        f"If {p.name} reads {a} pages a day from a {pages}-page book, how many pages are left unread after "
+        f"{d} days?",
+    )
+    steps = [
+        Bi(
+            f"Sau {d} ngày, {p.name} đọc được {d} * {a} = {a * d} trang.",
+            f"In {d} days, {p.name} reads {d} * {a} = {a * d} pages.",
+        ),
+        Bi(
+            f"Số trang còn phải đọc là {pages} - {a * d} = {left} trang.",
+            f"{p.He} still has {pages} - {a * d} = {left} pages to read.",
+        ),
+    ]
+    xsteps = [
+        Bi(f"Sau {d} ngày, {p.name} đọc được {d}x trang.", f"In {d} days, {p.name} reads {d}x pages."),
+        Bi(f"Số trang còn phải đọc là {pages} - {d}x.", f"{p.He} still has {pages} - {d}x pages to read."),
+        Bi(
+            f"Ta biết số trang còn phải đọc là {left}, nên {pages} - {d}x = {left}.",
+            f"We know {left} pages are left, so {pages} - {d}x = {left}.",
+        ),
+        *solve_linear(-d, pages, left, a),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"Sau {d} ngày, {p.name} còn phải đọc {left} trang nữa mới hết cuốn sách.",
+            f"After {d} days, {p.name} still has {left} pages to read.",
+        ),
+        Bi(f"số trang {p.name} đọc mỗi ngày", f"the number of pages {p.name} reads per day"),
+        xsteps,
+        a,
+    )
+    return Problem(facts(str(a)), ask, rephrased, steps, Answer(F(left)), backward)
+
+
+@template("GSM")
+def _water_tank(rng: random.Random, need_backward: bool) -> Problem:
+    """Filling the rest of a tank at a fixed rate: subtraction, then a division with a decimal answer."""
+    while True:
+        r = rng.choice((8, 10, 12, 15, 16, 20, 24, 25, 30, 40))
+        t = F(rng.choice(("12.5", "17.5", "22.5", "37.5", "8.75", "12.25", "15", "25", "30", "45")))
+        cap = rng.choice((500, 800, 1000, 1200, 1500, 2000))
+        amount = r * t
+        have = cap - amount
+        if amount.denominator == 1 and 50 <= have < cap:
+            break
+
+    def facts(rate: str) -> Bi:
+        return Bi(
+            f"Một bể nước chứa được nhiều nhất {vn(cap)} lít nước. Trong bể đang có {vn(have)} lít "
+            f"nước. Người "
+            f"ta mở một vòi nước chảy vào bể, mỗi phút chảy được {rate} lít.",
+            f"A water tank holds at most {en(cap)} litres. It currently contains {en(have)} litres. "
+            f"A tap that "
+            f"fills {rate} litres per minute is turned on.",
+        )
+
+    ask = Bi("Hỏi sau bao nhiêu phút thì bể đầy nước?", "After how many minutes will the tank be full?")
+    rephrased = Bi(
+        f"Nếu một bể có sức chứa {vn(cap)} lít đang có sẵn {vn(have)} lít nước và một vòi chảy vào bể {r} "
+        "lít mỗi phút, thì sau bao nhiêu phút bể sẽ đầy?",
+        f"If a tank with a capacity of {en(cap)} litres already holds {en(have)} litres and a tap adds {r} "
+        "litres per minute, how many minutes will it take to fill the tank?",
+    )
+    steps = [
+        Bi(
+            f"Lượng nước cần chảy thêm vào bể là {vn(cap)} - {vn(have)} = {vn(amount)} lít.",
+            f"The tank needs {en(cap)} - {en(have)} = {en(amount)} more litres.",
+        ),
+        Bi(
+            f"Thời gian để bể đầy là {vn(amount)} / {r} = {vn(t)} phút.",
+            f"Filling it takes {en(amount)} / {r} = {en(t)} minutes.",
+        ),
+    ]
+    xsteps = [
+        steps[0],
+        Bi(
+            f"Sau {vn(t)} phút, vòi chảy được {vx(t)} lít.",
+            f"In {en(t)} minutes the tap adds {ex(t)} litres.",
+        ),
+        Bi(f"Ta có phương trình {vx(t)} = {vn(amount)}.", f"So {ex(t)} = {en(amount)}."),
+        *solve_linear(t, 0, amount, r),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(f"Sau {vn(t)} phút thì bể đầy nước.", f"The tank is full after {en(t)} minutes."),
+        Bi("số lít nước vòi chảy được mỗi phút", "the number of litres the tap adds per minute"),
+        xsteps,
+        r,
+    )
+    return Problem(facts(str(r)), ask, rephrased, steps, Answer(t), backward)
+
+
+GOODS = (
+    ("cái", "bánh mì", "loaves of bread", "loaf"),
+    ("chai", "nước ngọt", "bottles of soda", "bottle"),
+    ("quả", "dưa hấu", "watermelons", "watermelon"),
+    ("bó", "hoa", "bunches of flowers", "bunch"),
+    ("hộp", "sữa chua", "tubs of yogurt", "tub"),
+)
+
+
+@template("GSM")
+def _profit(rng: random.Random, need_backward: bool) -> Problem:
+    """Profit from buying and reselling: per-item margin times a count."""
+    p = person(rng)
+    clf, noun, plural, sing = rng.choice(GOODS)
+    cost = rng.randrange(3000, 30001, 500)
+    sell = cost + rng.randrange(1000, 10001, 500)
+    m = rng.randint(20, 150)
+    margin = sell - cost
+    profit = m * margin
+    title = "Cô" if p.female else "Chú"
+
+    def facts(count: str) -> Bi:
+        return Bi(
+            f"{title} {p.name} nhập về {count} {clf} {noun} với giá {vn(cost)} đồng một {clf} và "
+            f"bán ra với giá "
+            f"{vn(sell)} đồng một {clf}.",
+            f"{p.name} buys {count} {plural} at {en(cost)} VND each and sells them at {en(sell)} VND each.",
+        )
+
+    ask = Bi(
+        f"Hỏi nếu bán hết số {noun} đó thì {title.lower()} {p.name} lãi bao nhiêu tiền?",
+        f"How much profit does {p.name} make by selling all of them?",
+    )
+    rephrased = Bi(
+        f"Nếu mua {m} {clf} {noun} với giá {vn(cost)} đồng một {clf} rồi bán lại với giá {vn(sell)} đồng "
+        f"một {clf}, thì tổng tiền lãi là bao nhiêu?",
+        f"If {p.name} buys {m} {plural} for {en(cost)} VND each and resells them for {en(sell)} VND each, "
+        "what is the total profit?",
+    )
+    steps = [
+        Bi(
+            f"Mỗi {clf} {noun} lãi {vn(sell)} - {vn(cost)} = {vn(margin)} đồng.",
+            f"The profit on each {sing} is {en(sell)} - {en(cost)} = {en(margin)} VND.",
+        ),
+        Bi(
+            f"Bán hết {m} {clf} thì lãi {m} * {vn(margin)} = {vn(profit)} đồng.",
+            f"Selling all {m} gives a profit of {m} * {en(margin)} = {en(profit)} VND.",
+        ),
+    ]
+    xsteps = [
+        steps[0],
+        Bi(
+            f"Bán hết x {clf} thì lãi {vx(margin)} đồng.",
+            f"Selling all x gives a profit of {ex(margin)} VND.",
+        ),
+        Bi(
+            f"Ta biết tiền lãi là {vn(profit)} đồng, nên {vx(margin)} = {vn(profit)}.",
+            f"We know the profit is {en(profit)} VND, so {ex(margin)} = {en(profit)}.",
+        ),
+        *solve_linear(margin, 0, profit, m),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"Bán hết số {noun} đó thì {title.lower()} {p.name} lãi {vn(profit)} đồng.",
+            f"Selling all of them gives {p.name} a profit of {en(profit)} VND.",
+        ),
+        Bi(f"số {clf} {noun} đã nhập về", f"the number of {plural} bought"),
+        xsteps,
+        m,
+    )
+    return Problem(facts(str(m)), ask, rephrased, steps, Answer(F(profit)), backward)
+
+
+@template("GSM")
+def _percent_increase(rng: random.Random, need_backward: bool) -> Problem:
+    """Growth by a percentage (a flock or a salary): percent of, then an addition."""
+    p = person(rng)
+    if rng.random() < 0.5:
+        base, r = rng.randrange(200, 2001, 20), rng.randrange(5, 51, 5)
+        unit_vi, unit_en = "con gà", "chickens"
+
+        def facts(rate: str) -> Bi:
+            return Bi(
+                f"Năm ngoái, trang trại của bác {p.name} nuôi {vn(base)} con gà. Năm nay, số gà "
+                f"tăng thêm {rate}% "
+                "so với năm ngoái.",
+                f"Last year, {p.name}'s farm raised {en(base)} chickens. This year the number of "
+                f"chickens grew "
+                f"by {rate}% compared with last year.",
+            )
+
+        ask = Bi(
+            f"Hỏi năm nay trang trại của bác {p.name} có bao nhiêu con gà?",
+            f"How many chickens does {p.name}'s farm have this year?",
+        )
+        rephrased = Bi(
+            f"Nếu năm ngoái trang trại của bác {p.name} có {vn(base)} con gà và năm nay số gà tăng {r}%, "
+            "thì năm nay trang trại có bao nhiêu con gà?",
+            f"If {p.name}'s farm had {en(base)} chickens last year and the flock grew by {r}%, how many "
+            "chickens does the farm have now?",
+        )
+        what_vi, what_en = "Số gà", "The number of chickens"
+        claim_vi, claim_en = "Năm nay trang trại có", "This year the farm has"
+        meaning = Bi("số phần trăm gà tăng thêm", "the percentage increase in chickens")
+    else:
+        base, r = rng.randrange(5_000_000, 15_000_001, 500_000), rng.choice((5, 8, 10, 12, 15, 20))
+        unit_vi, unit_en = "đồng", "VND"
+
+        def facts(rate: str) -> Bi:
+            return Bi(
+                f"Lương tháng của {p.adult} là {vn(base)} đồng. Từ tháng này, lương của {p.adult} "
+                f"được tăng thêm "
+                f"{rate}%.",
+                f"{p.name}'s monthly salary is {en(base)} VND. Starting this month, {p.his} salary "
+                f"is raised by "
+                f"{rate}%.",
+            )
+
+        ask = Bi(
+            f"Hỏi lương tháng mới của {p.adult} là bao nhiêu?", f"What is {p.name}'s new monthly salary?"
+        )
+        rephrased = Bi(
+            f"Nếu lương tháng của {p.adult} là {vn(base)} đồng và được tăng {r}%, thì lương mới là bao "
+            "nhiêu?",
+            f"If {p.name} earns {en(base)} VND a month and gets a {r}% raise, what is {p.his} new monthly "
+            "salary?",
+        )
+        what_vi, what_en = "Số tiền lương", "The salary"
+        claim_vi, claim_en = "Lương tháng mới là", "The new monthly salary is"
+        meaning = Bi("số phần trăm lương được tăng thêm", "the percentage raise")
+    inc = base * r // 100
+    new = base + inc
+    steps = [
+        Bi(
+            f"{what_vi} tăng thêm là {r}% * {vn(base)} = {vn(inc)} {unit_vi}.",
+            f"{what_en} goes up by {r}% * {en(base)} = {en(inc)} {unit_en}.",
+        ),
+        Bi(
+            f"{claim_vi} {vn(base)} + {vn(inc)} = {vn(new)} {unit_vi}.",
+            f"{claim_en} {en(base)} + {en(inc)} = {en(new)} {unit_en}.",
+        ),
+    ]
+    c = F(base, 100)
+    xsteps = [
+        Bi(
+            f"{what_vi} tăng thêm là x% * {vn(base)} = {vx(c)} {unit_vi}.",
+            f"{what_en} goes up by x% * {en(base)} = {ex(c)} {unit_en}.",
+        ),
+        Bi(f"{claim_vi} {vn(base)} + {vx(c)} {unit_vi}.", f"{claim_en} {en(base)} + {ex(c)} {unit_en}."),
+        Bi(
+            f"Ta biết kết quả là {vn(new)} {unit_vi}, nên {vn(base)} + {vx(c)} = {vn(new)}.",
+            f"We know the result is {en(new)} {unit_en}, so {en(base)} + {ex(c)} = {en(new)}.",
+        ),
+        *solve_linear(c, base, new, r),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(f"{claim_vi} {vn(new)} {unit_vi}.", f"{claim_en} {en(new)} {unit_en}."),
+        meaning,
+        xsteps,
+        r,
+    )
+    return Problem(facts(str(r)), ask, rephrased, steps, Answer(F(new)), backward)
+
+
+ACTIVITIES = (
+    ("tập đàn piano", "practises the piano", "practising the piano"),
+    ("chạy bộ", "goes jogging", "jogging"),
+    ("đọc sách", "reads", "reading"),
+    ("học tiếng Anh", "studies English", "studying English"),
+)
+
+
+@template("GSM")
+def _practice_hours(rng: random.Random, need_backward: bool) -> Problem:
+    """Minutes a day over several weeks, converted to hours: a unit conversion with decimal answers."""
+    p = person(rng)
+    act, act_en, act_ing = rng.choice(ACTIVITIES)
+    m, w = rng.choice((15, 30, 45, 75, 90, 105)), rng.randint(2, 6)
+    days = 7 * w
+    minutes = days * m
+    hours = F(minutes, 60)
+
+    def facts(per_day: str) -> Bi:
+        return Bi(
+            f"Mỗi ngày {p.name} {act} {per_day} phút.", f"{p.name} {act_en} for {per_day} minutes every day."
+        )
+
+    ask = Bi(
+        f"Hỏi trong {w} tuần, {p.name} {act} tổng cộng bao nhiêu giờ?",
+        f"How many hours in total does {p.he} spend {act_ing} over {w} weeks?",
+    )
+    rephrased = Bi(
+        f"Nếu {p.name} dành {m} phút mỗi ngày để {act} thì sau {w} tuần, tổng thời gian {p.name} {act} là "
+        "bao nhiêu giờ?",
+        f"If {p.name} spends {m} minutes a day {act_ing}, how many hours will {p.he} have spent {act_ing} "
+        f"after {w} weeks?",
+    )
+    steps = [
+        Bi(f"{w} tuần có {w} * 7 = {days} ngày.", f"{w} weeks have {w} * 7 = {days} days."),
+        Bi(
+            f"Tổng thời gian {p.name} {act} là {days} * {m} = {vn(minutes)} phút.",
+            f"In total {p.name} spends {days} * {m} = {en(minutes)} minutes {act_ing}.",
+        ),
+        Bi(
+            f"Vì 1 giờ = 60 phút nên {vn(minutes)} phút = {vn(minutes)} / 60 = {vn(hours)} giờ.",
+            f"Since 1 hour = 60 minutes, {en(minutes)} minutes = {en(minutes)} / 60 = {en(hours)} hours.",
+        ),
+    ]
+    xsteps = [
+        steps[0],
+        Bi(f"Tổng thời gian {p.name} {act} là {days}x phút.", f"In total {p.name} spends {days}x minutes."),
+        Bi(
+            f"Đổi {vn(hours)} giờ = {vn(hours)} * 60 = {vn(minutes)} phút.",
+            f"Convert {en(hours)} hours = {en(hours)} * 60 = {en(minutes)} minutes.",
+        ),
+        Bi(f"Ta có phương trình {days}x = {vn(minutes)}.", f"So {days}x = {en(minutes)}."),
+        *solve_linear(days, 0, minutes, m),
+    ]
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        Bi(
+            f"Trong {w} tuần, {p.name} {act} tổng cộng {vn(hours)} giờ.",
+            f"Over {w} weeks, {p.he} spends {en(hours)} hours {act_ing}.",
+        ),
+        Bi(f"số phút {p.name} {act} mỗi ngày", f"the number of minutes {p.name} spends each day"),
+        xsteps,
+        m,
+    )
+    return Problem(facts(str(m)), ask, rephrased, steps, Answer(hours), backward)
+
+
+# --------------------------------------------------------------------------------------- MATH ----
+
+NO_CONTEXT = Bi("", "")
+
+
+def _nonzero(rng: random.Random, lo: int, hi: int) -> int:
+    """A random integer in [lo, hi] other than 0."""
+    return rng.choice([v for v in range(lo, hi + 1) if v != 0])
+
+
+@template("MATH")
+def _linear_equation(rng: random.Random, need_backward: bool) -> Problem:
+    """Solve ax + b = cx + d: integer, negative and fractional solutions (answers like -\\frac{9}{4})."""
+    a = rng.randint(2, 9)
+    c = rng.randint(1, a - 1)
+    k = a - c
+    b = _nonzero(rng, -15, 15)
+    if need_backward or k == 1 or rng.random() < 0.5:
+        x0 = F(_nonzero(rng, -12, 12))
+        d = int(k * x0) + b
+    else:
+        while True:
+            d = rng.randint(-25, 25)
+            if (d - b) % k:
+                break
+        x0 = F(d - b, k)
+    lhs, rhs = lin(a, b), lin(c, d)
+    cx = "x" if c == 1 else f"{c}x"
+    question = Bi(f"Tìm $x$ thỏa mãn ${lhs} = {rhs}$.", f"Solve for $x$: ${lhs} = {rhs}$.")
+    rephrased = Bi(
+        f"Giá trị nào của $x$ thỏa mãn phương trình ${lhs} = {rhs}$?",
+        f"What value of $x$ satisfies the equation ${lhs} = {rhs}$?",
+    )
+    steps = [
+        Bi(
+            f"Trừ ${cx}$ ở cả hai vế, ta được ${lin(k, b)} = {d}$.",
+            f"Subtracting ${cx}$ from both sides gives ${lin(k, b)} = {d}$.",
+        )
+    ]
+    kx = "x" if k == 1 else f"{k}x"
+    right = boxed(str(d - b)) if k == 1 else str(d - b)
+    if b > 0:
+        steps.append(
+            Bi(
+                f"Trừ ${b}$ ở cả hai vế, ta được ${kx} = {right}$.",
+                f"Subtracting ${b}$ from both sides gives ${kx} = {right}$.",
+            )
+        )
+    else:
+        steps.append(
+            Bi(
+                f"Cộng ${-b}$ vào cả hai vế, ta được ${kx} = {right}$.",
+                f"Adding ${-b}$ to both sides gives ${kx} = {right}$.",
+            )
+        )
+    if k != 1:
+        raw = ("-" if d - b < 0 else "") + frac(abs(d - b), k)
+        if x0.denominator == 1 or gcd(abs(d - b), k) > 1:
+            chain = f"{raw} = {boxed(tex_frac(x0))}"
+        else:
+            chain = boxed(raw)
+        steps.append(
+            Bi(
+                f"Chia cả hai vế cho ${k}$, ta được $x = {chain}$.",
+                f"Dividing both sides by ${k}$ gives $x = {chain}$.",
+            )
+        )
+    backward = None
+    if x0.denominator == 1:
+        xv = int(x0)
+        right_sub = f"{c} \\cdot {par(xv)}" + (f" + {d}" if d > 0 else f" - {-d}" if d < 0 else "")
+        xq = Bi(f"Tìm $x$ thỏa mãn ${a}x + X = {rhs}$.", f"Solve for $x$: ${a}x + X = {rhs}$.")
+        xsteps = [
+            Bi(
+                f"Thay $x = {xv}$ vào phương trình, ta được ${a} \\cdot {par(xv)} + X = {right_sub}$.",
+                f"Substituting $x = {xv}$ into the equation gives ${a} \\cdot {par(xv)} + X = {right_sub}$.",
+            ),
+            Bi(f"Suy ra ${a * xv} + X = {c * xv + d}$.", f"So ${a * xv} + X = {c * xv + d}$."),
+            Bi(
+                f"Do đó $X = {c * xv + d} - {par(a * xv)} = {b}$.",
+                f"Therefore, $X = {c * xv + d} - {par(a * xv)} = {b}$.",
+            ),
+        ]
+        backward = math_backward(
+            xq,
+            Answer(x0),
+            xsteps,
+            b,
+            Bi("hằng số chưa biết trong phương trình", "the unknown constant in the equation"),
+        )
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(x0, as_fraction=True), backward)
+
+
+@template("MATH")
+def _evaluate_expression(rng: random.Random, need_backward: bool) -> Problem:
+    """Substitute integers (some negative) into an expression: signs and order of operations."""
+    a, c = _nonzero(rng, -5, 6), _nonzero(rng, -8, 9)
+    b = rng.choice([v for v in range(-6, 7) if v not in (0, a)])
+    r = rng.randint(1, 3)
+    rc = "c" if r == 1 else f"{r}c"
+    rdot = "" if r == 1 else f"{r} \\cdot "
+    if rng.random() < 0.5:
+        pa, q = rng.randint(1, 4), rng.randint(1, 6)
+        pdot = "" if pa == 1 else f"{pa} \\cdot "
+        expr = f"{'' if pa == 1 else pa}a^2 - {'' if q == 1 else q}b + {rc}"
+        qdot = "" if q == 1 else f"{q} \\cdot "
+        sub = f"{pdot}{par(a)}^2 - {qdot}{par(b)}"
+        head = [pa * a * a, -q * b]
+    else:
+        expr = f"(a - b)^2 + {rc}"
+        sub = f"({a} - {par(b)})^2"
+        head = [(a - b) ** 2]
+    s = sum(head)
+    value = s + r * c
+    question = Bi(
+        f"Tính giá trị của biểu thức ${expr}$ khi $a = {a}$, $b = {b}$ và $c = {c}$.",
+        f"What is the value of ${expr}$ when $a = {a}$, $b = {b}$ and $c = {c}$?",
+    )
+    rephrased = Bi(
+        f"Cho $a = {a}$, $b = {b}$, $c = {c}$. Hãy tính ${expr}$.",
+        f"Given $a = {a}$, $b = {b}$ and $c = {c}$, evaluate ${expr}$.",
+    )
+    full = f"{sub} + {rdot}{par(c)} = {signed(head + [r * c])} = {boxed(str(value))}"
+    steps = [
+        Bi(
+            f"Thay $a = {a}$, $b = {b}$, $c = {c}$ vào biểu thức, ta được ${full}$.",
+            f"Substituting $a = {a}$, $b = {b}$ and $c = {c}$ gives ${full}$.",
+        )
+    ]
+    rx = "X" if r == 1 else f"{r}X"
+    xq = Bi(
+        f"Tính giá trị của biểu thức ${expr}$ khi $a = {a}$, $b = {b}$ và $c = X$.",
+        f"What is the value of ${expr}$ when $a = {a}$, $b = {b}$ and $c = X$?",
+    )
+    solve = (
+        Bi(f"Suy ra $X = {value} - {par(s)} = {c}$.", f"So $X = {value} - {par(s)} = {c}$.")
+        if r == 1
+        else Bi(
+            f"Suy ra ${rx} = {value} - {par(s)} = {r * c}$, nên $X = {frac(r * c, r)} = {c}$.",
+            f"So ${rx} = {value} - {par(s)} = {r * c}$, and $X = {frac(r * c, r)} = {c}$.",
+        )
+    )
+    xsteps = [
+        Bi(
+            f"Thay $a = {a}$, $b = {b}$, $c = X$ vào biểu thức, ta được ${sub} + {rx} = {s} + {rx}$.",
+            f"Substituting $a = {a}$, $b = {b}$ and $c = X$ gives ${sub} + {rx} = {s} + {rx}$.",
+        ),
+        Bi(
+            f"Ta biết giá trị của biểu thức là ${value}$, nên ${s} + {rx} = {value}$.",
+            f"We know the value is ${value}$, so ${s} + {rx} = {value}$.",
+        ),
+        solve,
+    ]
+    backward = math_backward(xq, Answer(F(value)), xsteps, c, Bi("giá trị của $c$", "the value of $c$"))
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(value)), backward)
+
+
+@template("MATH")
+def _simplify_fraction(rng: random.Random, need_backward: bool) -> Problem:
+    """Reduce a fraction by its GCD; the answer is a \\frac{p}{q} string."""
+    while True:
+        q = rng.randint(2, 12)
+        pn = rng.randint(1, 2 * q)
+        if gcd(pn, q) == 1 and pn % q:
+            break
+    k = rng.randint(3, 15)
+    num, den = pn * k, q * k
+    shown = frac(num, den)
+    answer = Answer(F(pn, q), as_fraction=True)
+    question = Bi(f"Rút gọn phân số ${shown}$.", f"Simplify ${shown}$.")
+    rephrased = Bi(
+        f"Viết phân số ${shown}$ dưới dạng phân số tối giản.", f"Express ${shown}$ in lowest terms."
+    )
+    steps = [
+        Bi(
+            f"Ước chung lớn nhất của ${num}$ và ${den}$ là ${k}$.",
+            f"The greatest common divisor of ${num}$ and ${den}$ is ${k}$.",
+        ),
+        Bi(
+            f"Chia cả tử số và mẫu số cho ${k}$, ta được ${shown} = {frac(f'{num} : {k}', f'{den} : {k}')} = "
+            f"{boxed(frac(pn, q))}$.",
+            f"Dividing the numerator and the denominator by ${k}$ gives "
+            f"${shown} = {frac(div(num, k), div(den, k))} = {boxed(frac(pn, q))}$.",
+        ),
+    ]
+    xq = Bi(f"Rút gọn phân số ${frac('X', den)}$.", f"Simplify ${frac('X', den)}$.")
+    xsteps = [
+        Bi(f"Ta có ${frac('X', den)} = {frac(pn, q)}$.", f"We have ${frac('X', den)} = {frac(pn, q)}$."),
+        Bi(f"Suy ra $X = {frac(cdot(den, pn), q)} = {num}$.", f"So $X = {frac(cdot(den, pn), q)} = {num}$."),
+    ]
+    backward = math_backward(
+        xq, answer, xsteps, num, Bi("tử số của phân số", "the numerator of the fraction")
+    )
+    return Problem(NO_CONTEXT, question, rephrased, steps, answer, backward)
+
+
+@template("MATH", backward=False)
+def _arithmetic_series(rng: random.Random, need_backward: bool) -> Problem:
+    """Sum of an arithmetic progression: count the terms, then (first + last) * n / 2."""
+    a, d, n = rng.randint(1, 15), rng.randint(2, 9), rng.randint(10, 40)
+    last = a + (n - 1) * d
+    total = n * (a + last) // 2
+    terms = f"{a} + {a + d} + {a + 2 * d} + \\dots + {last}"
+    question = Bi(f"Tính tổng ${terms}$.", f"Compute the sum ${terms}$.")
+    rephrased = Bi(
+        f"Tổng của dãy số cách đều ${a}; {a + d}; {a + 2 * d}; \\dots; {last}$ bằng bao nhiêu?",
+        f"Find the sum of the arithmetic sequence ${a}, {a + d}, {a + 2 * d}, \\dots, {last}$.",
+    )
+    steps = [
+        Bi(
+            f"Đây là tổng của một cấp số cộng có số hạng đầu ${a}$ và công sai ${d}$.",
+            f"This is an arithmetic series with first term ${a}$ and common difference ${d}$.",
+        ),
+        Bi(
+            f"Số số hạng là ${frac(f'{last} - {a}', d)} + 1 = {n}$.",
+            f"The number of terms is ${frac(f'{last} - {a}', d)} + 1 = {n}$.",
+        ),
+        Bi(
+            f"Tổng bằng ${frac(cdot(f'({a} + {last})', n), 2)} = {frac(vn((a + last) * n), 2)} = "
+            f"{boxed(vn(total))}$.",
+            f"The sum is ${frac(cdot(f'({a} + {last})', n), 2)} = {frac(ep((a + last) * n), 2)} = "
+            f"{boxed(ep(total))}$.",
+        ),
+    ]
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(total)))
+
+
+@template("MATH")
+def _percent_of(rng: random.Random, need_backward: bool) -> Problem:
+    """A percentage of a number; 12.5% and odd bases give decimal answers."""
+    while True:
+        pct = F(rng.choice(("5", "10", "12.5", "15", "20", "25", "30", "35", "40", "45", "60", "75", "120")))
+        base = rng.randrange(20, 1001, 2)
+        value = pct * base / 100
+        if (value * 100).denominator == 1:
+            break
+    question = Bi(f"${vn(pct)}\\%$ của ${base}$ là bao nhiêu?", f"What is ${ep(pct)}\\%$ of ${base}$?")
+    rephrased = Bi(f"Tính ${vn(pct)}\\%$ của số ${base}$.", f"Compute ${ep(pct)}\\%$ of ${base}$.")
+    steps = [
+        Bi(
+            f"${vn(pct)}\\% \\cdot {base} = {frac(vn(pct), 100)} \\cdot {base} = {boxed(vn(value))}$.",
+            f"${ep(pct)}\\% \\cdot {base} = {frac(ep(pct), 100)} \\cdot {base} = {boxed(ep(value))}$.",
+        )
+    ]
+    xq = Bi(f"$X\\%$ của ${base}$ là bao nhiêu?", f"What is $X\\%$ of ${base}$?")
+    xsteps = [
+        Bi(
+            f"Ta có ${frac('X', 100)} \\cdot {base} = {vn(value)}$.",
+            f"We have ${frac('X', 100)} \\cdot {base} = {ep(value)}$.",
+        ),
+        Bi(
+            f"Suy ra $X = {frac(cdot(vn(value), 100), base)} = {vn(pct)}$.",
+            f"So $X = {frac(cdot(ep(value), 100), base)} = {ep(pct)}$.",
+        ),
+    ]
+    backward = math_backward(xq, Answer(value), xsteps, pct, Bi("số phần trăm", "the percentage"))
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(value), backward)
+
+
+@template("MATH", backward=False)
+def _fraction_sum(rng: random.Random, need_backward: bool) -> Problem:
+    """Add or subtract fractions over the least common denominator; may be negative or reduce."""
+    while True:
+        b, d = rng.randint(2, 12), rng.randint(2, 12)
+        a, c = rng.randint(1, b - 1), rng.randint(1, d - 1)
+        plus = rng.random() < 0.6
+        value = F(a, b) + F(c, d) if plus else F(a, b) - F(c, d)
+        if b != d and value != 0 and gcd(a, b) == 1 and gcd(c, d) == 1:
+            break
+    op = "+" if plus else "-"
+    m = lcm(b, d)
+    num = a * m // b + (c * m // d if plus else -(c * m // d))
+    expr = f"{frac(a, b)} {op} {frac(c, d)}"
+    raw = ("-" if num < 0 else "") + frac(abs(num), m)
+    chain = f"{frac(a * m // b, m)} {op} {frac(c * m // d, m)} = "
+    chain += boxed(raw) if gcd(abs(num), m) == 1 else f"{raw} = {boxed(tex_frac(value))}"
+    question = Bi(
+        f"Tính ${expr}$. Viết kết quả dưới dạng phân số tối giản.",
+        f"Compute ${expr}$. Express your answer as a common fraction.",
+    )
+    rephrased = Bi(
+        f"Giá trị của ${expr}$ dưới dạng phân số tối giản là bao nhiêu?",
+        f"What is ${expr}$, written as a fraction in simplest form?",
+    )
+    steps = [
+        Bi(
+            f"Mẫu số chung nhỏ nhất của ${b}$ và ${d}$ là ${m}$.",
+            f"The least common denominator of ${b}$ and ${d}$ is ${m}$.",
+        ),
+        Bi(f"Ta có ${expr} = {chain}$.", f"So ${expr} = {chain}$."),
+    ]
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(value, as_fraction=True))
+
+
+@template("MATH")
+def _mean_of_numbers(rng: random.Random, need_backward: bool) -> Problem:
+    """The arithmetic mean of a list; 4, 5 or 8 numbers keep the decimal exact."""
+    k = rng.choice((4, 5, 8))
+    nums = rng.sample(range(10, 100), k)
+    total = sum(nums)
+    mean = F(total, k)
+    head = total - nums[-1]
+    listed_vi, listed_en = "; ".join(map(str, nums)), ", ".join(map(str, nums))
+    question = Bi(
+        f"Tìm trung bình cộng của các số ${listed_vi}$.",
+        f"What is the arithmetic mean of the numbers ${listed_en}$?",
+    )
+    rephrased = Bi(
+        f"Trung bình cộng của {k} số ${listed_vi}$ bằng bao nhiêu?", f"Find the average of ${listed_en}$."
+    )
+    plus = " + ".join(map(str, nums))
+    steps = [
+        Bi(f"Tổng các số là ${plus} = {vn(total)}$.", f"The sum of the numbers is ${plus} = {ep(total)}$."),
+        Bi(
+            f"Trung bình cộng là ${frac(vn(total), k)} = {boxed(vn(mean))}$.",
+            f"The mean is ${frac(ep(total), k)} = {boxed(ep(mean))}$.",
+        ),
+    ]
+    xlist_vi = "; ".join(map(str, nums[:-1])) + "; X"
+    xlist_en = ", ".join(map(str, nums[:-1])) + ", X"
+    xq = Bi(
+        f"Tìm trung bình cộng của các số ${xlist_vi}$.",
+        f"What is the arithmetic mean of the numbers ${xlist_en}$?",
+    )
+    xsteps = [
+        Bi(
+            f"Tổng các số là ${' + '.join(map(str, nums[:-1]))} + X = {head} + X$.",
+            f"The sum of the numbers is ${' + '.join(map(str, nums[:-1]))} + X = {head} + X$.",
+        ),
+        Bi(
+            f"Ta có ${frac(f'{head} + X', k)} = {vn(mean)}$, nên ${head} + X = {vn(mean)} \\cdot "
+            f"{k} = {total}$.",
+            f"We have ${frac(f'{head} + X', k)} = {ep(mean)}$, so ${head} + X = {ep(mean)} \\cdot "
+            f"{k} = {total}$.",
+        ),
+        Bi(f"Do đó $X = {total} - {head} = {nums[-1]}$.", f"Therefore, $X = {total} - {head} = {nums[-1]}$."),
+    ]
+    backward = math_backward(
+        xq, Answer(mean), xsteps, nums[-1], Bi("số cuối cùng trong dãy", "the last number")
+    )
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(mean), backward)
+
+
+@template("MATH", backward=False)
+def _remainder_of_sum(rng: random.Random, need_backward: bool) -> Problem:
+    """Remainder of 1 + 2 + ... + n modulo m: Gauss's formula, then division with remainder."""
+    n, m = rng.randint(10, 60), rng.randint(3, 13)
+    total = n * (n + 1) // 2
+    q, r = divmod(total, m)
+    question = Bi(
+        f"Tìm số dư khi chia tổng $1 + 2 + 3 + \\dots + {n}$ cho ${m}$.",
+        f"What is the remainder when $1 + 2 + 3 + \\dots + {n}$ is divided by ${m}$?",
+    )
+    rephrased = Bi(
+        f"Tổng $1 + 2 + \\dots + {n}$ chia cho ${m}$ thì dư bao nhiêu?",
+        f"Find the remainder when the sum of the first ${n}$ positive integers is divided by ${m}$.",
+    )
+    steps = [
+        Bi(
+            f"Ta có $1 + 2 + \\dots + {n} = {frac(cdot(n, n + 1), 2)} = {vn(total)}$.",
+            f"We have $1 + 2 + \\dots + {n} = {frac(cdot(n, n + 1), 2)} = {ep(total)}$.",
+        ),
+        Bi(
+            f"Vì ${vn(total)} = {m} \\cdot {q} + {r}$ nên số dư là ${boxed(str(r))}$.",
+            f"Since ${ep(total)} = {m} \\cdot {q} + {r}$, the remainder is ${boxed(str(r))}$.",
+        ),
+    ]
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(r)))
+
+
+@template("MATH", backward=False)
+def _system_product(rng: random.Random, need_backward: bool) -> Problem:
+    """A 2x2 linear system by adding and subtracting equations, then the product xy (often negative)."""
+    while True:
+        x0, y0 = rng.randint(-9, 12), rng.randint(-9, 12)
+        if x0 != y0 and x0 and y0:
+            break
+    s, d = x0 + y0, x0 - y0
+    question = Bi(
+        f"Cho $x + y = {s}$ và $x - y = {d}$. Tính giá trị của $xy$.",
+        f"If $x + y = {s}$ and $x - y = {d}$, what is the value of $xy$?",
+    )
+    rephrased = Bi(
+        f"Hai số $x$ và $y$ có tổng bằng ${s}$ và hiệu $x - y$ bằng ${d}$. Tích $xy$ bằng bao nhiêu?",
+        f"Two numbers $x$ and $y$ have sum ${s}$ and difference $x - y = {d}$. What is their product $xy$?",
+    )
+    product = f"{x0} \\cdot {par(y0)} = {boxed(str(x0 * y0))}"
+    steps = [
+        Bi(
+            f"Cộng hai phương trình, ta được $2x = {s} + {par(d)} = {2 * x0}$, nên $x = {x0}$.",
+            f"Adding the equations gives $2x = {s} + {par(d)} = {2 * x0}$, so $x = {x0}$.",
+        ),
+        Bi(
+            f"Trừ hai phương trình, ta được $2y = {s} - {par(d)} = {2 * y0}$, nên $y = {y0}$.",
+            f"Subtracting them gives $2y = {s} - {par(d)} = {2 * y0}$, so $y = {y0}$.",
+        ),
+        Bi(f"Vậy $xy = {product}$.", f"Hence $xy = {product}$."),
+    ]
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(x0 * y0)))
+
+
+def _factor(n: int) -> str:
+    """Prime factorisation in LaTeX: 360 -> 2^3 \\cdot 3^2 \\cdot 5."""
+    parts, p = [], 2
+    while n > 1:
+        e = 0
+        while n % p == 0:
+            n //= p
+            e += 1
+        if e:
+            parts.append(str(p) if e == 1 else f"{p}^{e}")
+        p += 1
+    return " \\cdot ".join(parts)
+
+
+@template("MATH", backward=False)
+def _lcm(rng: random.Random, need_backward: bool) -> Problem:
+    """Least common multiple through prime factorisations; large answers exercise dotted thousands."""
+    while True:
+        a, b = rng.randint(6, 60), rng.randint(6, 60)
+        if a != b and a % b and b % a:
+            break
+    value = lcm(a, b)
+    question = Bi(
+        f"Tìm bội chung nhỏ nhất của ${a}$ và ${b}$.",
+        f"What is the least common multiple of ${a}$ and ${b}$?",
+    )
+    rephrased = Bi(
+        f"Số nguyên dương nhỏ nhất chia hết cho cả ${a}$ và ${b}$ là số nào?",
+        f"What is the smallest positive integer divisible by both ${a}$ and ${b}$?",
+    )
+    steps = [
+        Bi(
+            f"Phân tích ra thừa số nguyên tố: ${a} = {_factor(a)}$ và ${b} = {_factor(b)}$.",
+            f"The prime factorisations are ${a} = {_factor(a)}$ and ${b} = {_factor(b)}$.",
+        ),
+        Bi(
+            f"Bội chung nhỏ nhất là tích các thừa số nguyên tố với số mũ lớn nhất: ${_factor(value)} = "
+            f"{boxed(vn(value))}$.",
+            f"The least common multiple takes each prime to its highest power: ${_factor(value)} = "
+            f"{boxed(ep(value))}$.",
+        ),
+    ]
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(value)))
+
+
+def _terms(terms: Sequence[tuple[int, str]], dot: bool) -> str:
+    """A signed sum of coefficient*body terms in LaTeX, skipping zero coefficients.
+
+    With `dot`, coefficients multiply with \\cdot (a substituted expression: 2 \\cdot (-3)^2); without,
+    they are juxtaposed (a polynomial: 2x^2).
+    """
+    out = ""
+    for coef, body in terms:
+        if coef == 0:
+            continue
+        mag = abs(coef)
+        if not body:
+            text = str(mag)
+        elif mag == 1:
+            text = body
+        else:
+            text = f"{mag} \\cdot {body}" if dot else f"{mag}{body}"
+        if not out:
+            out = ("-" if coef < 0 else "") + text
+        else:
+            out += (" - " if coef < 0 else " + ") + text
+    return out
+
+
+@template("MATH")
+def _function_value(rng: random.Random, need_backward: bool) -> Problem:
+    """Evaluate a quadratic at a (possibly negative) integer: f(k) with careful signs."""
+    a, b, c = _nonzero(rng, -3, 4), rng.randint(-6, 6), _nonzero(rng, -9, 9)
+    k = _nonzero(rng, -4, 5)
+    poly = _terms([(a, "x^2"), (b, "x"), (c, "")], dot=False)
+    vals = [a * k * k] + ([b * k] if b else [])
+    s = sum(vals)
+    value = s + c
+    sub = _terms([(a, f"{par(k)}^2"), (b, par(k))], dot=True)
+    question = Bi(
+        f"Cho $f(x) = {poly}$. Tính $f({k})$.", f"If $f(x) = {poly}$, what is the value of $f({k})$?"
+    )
+    rephrased = Bi(
+        f"Với $f(x) = {poly}$, giá trị của $f({k})$ bằng bao nhiêu?",
+        f"Evaluate $f({k})$ for $f(x) = {poly}$.",
+    )
+    full = _terms([(a, f"{par(k)}^2"), (b, par(k)), (c, "")], dot=True)
+    steps = [
+        Bi(
+            f"Thay $x = {k}$ vào, ta được $f({k}) = {full} = {signed(vals + [c])} = {boxed(str(value))}$.",
+            f"Substituting $x = {k}$ gives $f({k}) = {full} = {signed(vals + [c])} = {boxed(str(value))}$.",
+        )
+    ]
+    xpoly = _terms([(a, "x^2"), (b, "x")], dot=False) + " + X"
+    xq = Bi(f"Cho $f(x) = {xpoly}$. Tính $f({k})$.", f"If $f(x) = {xpoly}$, what is the value of $f({k})$?")
+    xsteps = [
+        Bi(
+            f"Thay $x = {k}$ vào, ta được $f({k}) = {sub} + X = {s} + X$.",
+            f"Substituting $x = {k}$ gives $f({k}) = {sub} + X = {s} + X$.",
+        ),
+        Bi(
+            f"Ta biết $f({k}) = {value}$, nên ${s} + X = {value}$, suy ra $X = {value} - {par(s)} = {c}$.",
+            f"We know $f({k}) = {value}$, so ${s} + X = {value}$, which gives $X = {value} - "
+            f"{par(s)} = {c}$.",
+        ),
+    ]
+    backward = math_backward(
+        xq, Answer(F(value)), xsteps, c, Bi("hằng số của hàm số", "the constant term of $f$")
+    )
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(value)), backward)
+
+
+@template("MATH")
+def _decimal_arithmetic(rng: random.Random, need_backward: bool) -> Problem:
+    """Decimal multiplication then addition or subtraction; answers are decimals, sometimes negative."""
+    u = F(rng.choice([v for v in range(2, 100) if v % 10]), 10)
+    v = F(rng.choice([v for v in range(11, 60) if v % 10]), 10)
+    w = F(rng.choice([v for v in range(5, 996) if v % 10]), 100)
+    plus = rng.random() < 0.5
+    op = "+" if plus else "-"
+    prod = u * v
+    value = prod + w if plus else prod - w
+    expr_vi, expr_en = f"{vn(u)} \\times {vn(v)} {op} {vn(w)}", f"{ep(u)} \\times {ep(v)} {op} {ep(w)}"
+    question = Bi(f"Tính ${expr_vi}$.", f"Compute ${expr_en}$.")
+    rephrased = Bi(f"Giá trị của biểu thức ${expr_vi}$ là bao nhiêu?", f"What is the value of ${expr_en}$?")
+    steps = [
+        Bi(
+            f"Thực hiện phép nhân trước: ${vn(u)} \\times {vn(v)} = {vn(prod)}$.",
+            f"Multiply first: ${ep(u)} \\times {ep(v)} = {ep(prod)}$.",
+        ),
+        Bi(
+            f"Sau đó ${vn(prod)} {op} {vn(w)} = {boxed(vn(value))}$.",
+            f"Then ${ep(prod)} {op} {ep(w)} = {boxed(ep(value))}$.",
+        ),
+    ]
+    xq = Bi(f"Tính ${vn(u)} \\times {vn(v)} {op} X$.", f"Compute ${ep(u)} \\times {ep(v)} {op} X$.")
+    if plus:
+        solve = Bi(
+            f"Vì ${vn(prod)} + X = {vn(value)}$ nên $X = {vn(value)} - {vn(prod)} = {vn(w)}$.",
+            f"Since ${ep(prod)} + X = {ep(value)}$, $X = {ep(value)} - {ep(prod)} = {ep(w)}$.",
+        )
+    else:
+        neg_vi = f"({vn(value)})" if value < 0 else vn(value)
+        neg_en = f"({ep(value)})" if value < 0 else ep(value)
+        solve = Bi(
+            f"Vì ${vn(prod)} - X = {vn(value)}$ nên $X = {vn(prod)} - {neg_vi} = {vn(w)}$.",
+            f"Since ${ep(prod)} - X = {ep(value)}$, $X = {ep(prod)} - {neg_en} = {ep(w)}$.",
+        )
+    xsteps = [
+        Bi(
+            f"Ta có ${vn(u)} \\times {vn(v)} = {vn(prod)}$.",
+            f"We have ${ep(u)} \\times {ep(v)} = {ep(prod)}$.",
+        ),
+        solve,
+    ]
+    backward = math_backward(
+        xq,
+        Answer(value),
+        xsteps,
+        w,
+        Bi("số hạng chưa biết của biểu thức", "the unknown term of the expression"),
+    )
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(value), backward)
+
+
+@template("MATH")
+def _probability(rng: random.Random, need_backward: bool) -> Problem:
+    """Probability of drawing a red marble: favourable over total, reduced to a common fraction."""
+    r, b = rng.randint(2, 12), rng.randint(2, 15)
+    t = r + b
+    value = F(r, t)
+    answer = Answer(value, as_fraction=True)
+
+    def bag(blue: str) -> Bi:
+        return Bi(
+            f"Một chiếc túi có {r} viên bi đỏ và {blue} viên bi xanh. Lấy ngẫu nhiên một viên bi từ "
+            f"túi. Xác suất "
+            "lấy được viên bi đỏ là bao nhiêu? Viết kết quả dưới dạng phân số tối giản.",
+            f"A bag contains {r} red marbles and {blue} blue marbles. One marble is drawn at random. What is "
+            "the probability that it is red? Express your answer as a common fraction.",
+        )
+
+    rephrased = Bi(
+        f"Nếu lấy ngẫu nhiên một viên bi từ chiếc túi đựng {r} bi đỏ và {b} bi xanh, thì xác suất lấy được "
+        "bi đỏ bằng bao nhiêu (dưới dạng phân số tối giản)?",
+        f"If one marble is picked at random from a bag holding {r} red and {b} blue marbles, what is the "
+        "probability of picking a red one, as a common fraction?",
+    )
+    chance = f"{frac(r, t)} = {boxed(tex_frac(value))}" if gcd(r, t) > 1 else boxed(frac(r, t))
+    steps = [
+        Bi(f"Tổng số viên bi trong túi là ${r} + {b} = {t}$.", f"The bag holds ${r} + {b} = {t}$ marbles."),
+        Bi(
+            f"Có ${r}$ viên bi đỏ, nên xác suất lấy được bi đỏ là ${chance}$.",
+            f"${r}$ of them are red, so the probability is ${chance}$.",
+        ),
+    ]
+    xsteps = [
+        Bi(f"Tổng số viên bi trong túi là ${r} + X$.", f"The bag holds ${r} + X$ marbles."),
+        Bi(
+            f"Xác suất lấy được bi đỏ là ${frac(r, f'{r} + X')}$.",
+            f"The probability of drawing red is ${frac(r, f'{r} + X')}$.",
+        ),
+        Bi(
+            f"Ta có ${frac(r, f'{r} + X')} = {tex_frac(value)}$, nên ${r} + X = "
+            f"{frac(cdot(r, value.denominator), value.numerator)} = {t}$.",
+            f"We have ${frac(r, f'{r} + X')} = {tex_frac(value)}$, so ${r} + X = "
+            f"{frac(cdot(r, value.denominator), value.numerator)} = {t}$.",
+        ),
+        Bi(f"Do đó $X = {t} - {r} = {b}$.", f"Therefore, $X = {t} - {r} = {b}$."),
+    ]
+    backward = math_backward(bag("X"), answer, xsteps, b, Bi("số viên bi xanh", "the number of blue marbles"))
+    return Problem(NO_CONTEXT, bag(str(b)), rephrased, steps, answer, backward)
+
+
+# --------------------------------------------------------------------------------------------------
+# Assembling rows.
+# --------------------------------------------------------------------------------------------------
+
+
+def _schedule(n: int, shares: Sequence[int], rng: random.Random) -> list[int]:
+    """Indices 0..len(shares)-1 in proportion to `shares` (percent), shuffled; rounding goes to the first."""
+    counts = [n * s // 100 for s in shares]
+    counts[0] += n - sum(counts)
+    order = [i for i, c in enumerate(counts) for _ in range(c)]
+    rng.shuffle(order)
+    return order
+
+
+def _types(n: int, rng: random.Random) -> list[str]:
+    """Row types: 70% GSM, 30% MATH, each family spread evenly over the four kinds, shuffled."""
+    gsm = round(n * 0.7)
+    types = [f"GSM_{KINDS[i % 4]}" for i in range(gsm)] + [f"MATH_{KINDS[i % 4]}" for i in range(n - gsm)]
+    rng.shuffle(types)
+    return types
+
+
+class _Rotation:
+    """Cycles through the templates of one (family, needs-backward) pool in shuffled rounds.
+
+    Why: every template appears about equally often, yet the order is not a fixed pattern.
+    """
+
+    def __init__(self, pool: list[Template], rng: random.Random) -> None:
+        self.pool, self.rng = pool, rng
+        self.queue: list[Template] = []
+
+    def next(self) -> Template:
+        if not self.queue:
+            self.queue = list(self.pool)
+            self.rng.shuffle(self.queue)
+        return self.queue.pop()
+
+
+def _render(problem: Problem, row_type: str) -> tuple[Bi, list[Bi], Answer]:
+    """The query, the solution lines and the answer of one problem as a given MetaMathQA type."""
+    family, kind = row_type.split("_")
+    var = "x" if family == "GSM" else "X"
+    if kind == "AnsAug":
+        return cat(problem.context, problem.ask), problem.steps, problem.answer
+    if kind == "Rephrased":
+        return problem.rephrased, problem.steps, problem.answer
+    back = problem.backward
+    if back is None:
+        raise ValueError(f"{row_type} needs a template with a backward version")
+    answer = Answer(back.value)
+    closing = Bi(f"Giá trị của {var} là {vn(back.value)}.", f"The value of {var} is {en(back.value)}.")
+    if kind == "SV":
+        query = cat(
+            back.statement,
+            Bi(
+                f"Giá trị của biến chưa biết {var} là bao nhiêu?",
+                f"What is the value of unknown variable {var}?",
+            ),
+        )
+        intro = Bi(
+            f"Để giải bài toán này, ta cần xác định giá trị của {var}, tức là {back.meaning.vi}.",
+            f"To solve this problem, we need to determine the value of {var}, which represents "
+            f"{back.meaning.en}.",
+        )
+        return query, [intro, *back.steps, closing], answer
+    query = cat(
+        back.question,
+        Bi(
+            f"Nếu biết đáp án của câu hỏi trên là {problem.answer.vi()}, giá trị của biến chưa biết {var} là "
+            "bao nhiêu?",
+            f"If we know the answer to the above question is {problem.answer.en()}, what is the value of "
+            f"unknown variable {var}?",
+        ),
+    )
+    return query, [*back.steps, closing], answer
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def generate_rows(n: int = 320, seed: int = 7) -> list[dict[str, str]]:
+    """The sample rows: `n` problems in the dataset's schema, the same for the same `n` and `seed`.
+
+    Args:
+        n: How many rows.
+        seed: Seeds the one `random.Random` every choice comes from.
+
+    Returns:
+        Dicts with the keys query_vi, response_vi, query_en, response_en, type (all strings, NFC).
+    """
+    rng = random.Random(seed)
+    types = _types(n, rng)
+    endings = _schedule(n, [share for _, share in ENDINGS], rng)
+    with_phrase = [i for i in range(n) if ENDINGS[endings[i]][0]]
+    trailing = {
+        i: (".", " ")[j % 2]
+        for j, i in enumerate(sorted(rng.sample(with_phrase, max(1, n * TRAILING_SHARE // 100))))
+    }
+    rotations = {
+        (family, backward): _Rotation(
+            [t for t in TEMPLATES if t.family == family and (t.backward or not backward)], rng
+        )
+        for family in ("GSM", "MATH")
+        for backward in (False, True)
+    }
+    rows = []
+    for i, row_type in enumerate(types):
+        family, kind = row_type.split("_")
+        backward = kind in ("SV", "FOBAR")
+        problem = rotations[(family, backward)].next().build(rng, backward)
+        query, steps, answer = _render(problem, row_type)
+        phrase = ENDINGS[endings[i]][0]
+        vi_lines = [s.vi for s in steps] + ([phrase + answer.vi()] if phrase else [])
+        response_vi = "\n".join(vi_lines) + trailing.get(i, "")
+        if family == "MATH" and rng.random() < 1 / 3:
+            response_vi = response_vi.replace("\\boxed{", "\\đóng hộp{")  # the real translation's artefact
+        response_en = "\n".join([s.en for s in steps] + [f"The answer is: {answer.en()}"])
+        row = {
+            "query_vi": query.vi,
+            "response_vi": response_vi,
+            "query_en": query.en,
+            "response_en": response_en,
+            "type": row_type,
+        }
+        row = {key: _nfc(row[key]) for key in KEYS}
+        if len(row["query_vi"]) >= 600:
+            raise AssertionError(f"query_vi too long ({len(row['query_vi'])}): {row['query_vi'][:80]}")
+        rows.append(row)
+    return rows
+
+
+def dumps(rows: Sequence[dict[str, str]]) -> str:
+    """The JSON-lines text of `rows`, exactly as the shipped file holds it."""
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def main() -> None:
+    """Regenerate `vi_math_sample.jsonl` next to this module."""
+    rows = generate_rows()
+    OUTPUT.write_text(dumps(rows), encoding="utf-8", newline="\n")
+    print(f"wrote {len(rows)} rows to {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()
