@@ -25,6 +25,7 @@ examples:
   grpo-workbench preview -n 3                      show formatted rows and their gold answers
   grpo-workbench doctor                            check versions, GPU, disk
   grpo-workbench build-model 1b ./random-1b        random-init Llama-3.2-1B shape, local tokenizer
+  grpo-workbench bench --model random-1b           tutorial vs workbench batch shape on this GPU
 
 runs live under $GRPO_WORKBENCH_HOME/runs (default: the user data dir); RUN is a run id, a unique
 prefix of one, or a run directory.
@@ -258,6 +259,21 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
+    import subprocess
+
+    from workbench import gpu
+
+    if gpu.device_count() == 0:
+        print(
+            "error: bench measures a GPU and this machine has none (NVML found no NVIDIA GPU); "
+            "run it on the GPU server",
+            file=sys.stderr,
+        )
+        return 1
+    return subprocess.run([sys.executable, "-m", "jobs.bench", *extra]).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     from workbench import __version__
 
@@ -312,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "float16"])
     p.set_defaults(func=cmd_build_model)
+    p = sub.add_parser(
+        "bench", help="time the tutorial's batch shape against the workbench's on this GPU", add_help=False
+    )
+    p.set_defaults(func=cmd_bench)
     p = sub.add_parser("config", help="print or write a config; --reference prints every setting")
     with_config(p)
     p.add_argument("--reference", action="store_true", help="print the config reference (Markdown)")
@@ -326,12 +346,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        # bench's own parser (jobs/bench.py) owns its options and --help
+        if "-h" in argv or "--help" in argv:
+            return subprocess_help()
+        return cmd_bench(argparse.Namespace(), argv[1:])
     args = parser.parse_args(argv)
     func = getattr(args, "func", cmd_tui)
     try:
         return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
+
+
+def subprocess_help() -> int:
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "jobs.bench", "--help"]).returncode
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""`grpo-workbench bench`: refuses without a GPU; its harness (variants, timing, JSON) runs for real on the
+tiny model on CPU, so the GPU run only has the GPU left to go wrong."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench import cli, gpu
+
+
+@pytest.mark.skipif(gpu.device_count() > 0, reason="this machine has a GPU")
+def test_bench_without_a_gpu_says_so_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench"]) == 1
+    assert "has none" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("home_with_tiny")
+def test_bench_harness_times_each_variant(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs.bench",
+            "--allow-cpu",
+            "--model",
+            "tiny",
+            "--completions",
+            "8",
+            "--num-generations",
+            "4",
+            "--completion-length",
+            "12",
+            "--lora-rank",
+            "8",
+            "--steps",
+            "2",
+            "--variants",
+            "tutorial,auto,2x4",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    shapes = {
+        v["name"]: (v["per_device_train_batch_size"], v["gradient_accumulation_steps"])
+        for v in doc["variants"]
+    }
+    assert shapes == {"tutorial": (2, 4), "auto": (8, 1), "2x4": (2, 4)}
+    for variant in doc["variants"]:
+        assert len(variant["step_seconds"]) == 2 and all(s > 0 for s in variant["step_seconds"])
+        assert variant["generated_tokens_per_second"] > 0
+    assert doc["speedup_auto_vs_tutorial"] > 0
+    assert "the workbench's shape is" in result.stdout

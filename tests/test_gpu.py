@@ -1,0 +1,93 @@
+"""The GPU path on real hardware: Unsloth + vLLM and TRL + vLLM colocate on a random-init model of the
+exact Llama-3.2-1B architecture, with stop, resume, GPU samples and the memory estimate. Skipped cleanly
+on machines without CUDA (CI, laptops)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_jobs import cli, steps_logged, wait_until
+from workbench.runs import find_run, resolve_state
+from workbench.tail import read_jsonl
+
+
+def _cuda() -> bool:
+    from workbench import gpu
+
+    return gpu.device_count() > 0
+
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not _cuda(), reason="needs an NVIDIA GPU"),
+    pytest.mark.usefixtures("reap_runs"),
+]
+
+GPU_FAST = [
+    "model.name=random-1b",
+    "grpo.completions_per_step=32",
+    "grpo.max_completion_length=128",
+    "grpo.max_prompt_length=256",
+    "data.held_out=8",
+    "grpo.save_steps=1000",
+]
+
+
+@pytest.fixture(scope="session")
+def random_1b(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from workbench import modelbuild
+
+    return modelbuild.build_model("1b", tmp_path_factory.mktemp("gpu-models") / "random-1b-v1")
+
+
+@pytest.fixture
+def gpu_home(workbench_home: Path, random_1b: Path) -> Path:
+    models = workbench_home / "cache" / "models"
+    models.mkdir(parents=True)
+    (models / "random-1b-v1").symlink_to(random_1b)
+    return workbench_home
+
+
+def sets(*overrides: str) -> list[str]:
+    return [a for o in (*GPU_FAST, *overrides) for a in ("--set", o)]
+
+
+def test_unsloth_trains_stops_and_resumes(gpu_home: Path) -> None:
+    result = cli("train", "--detach", *sets("backend=unsloth", "grpo.max_steps=5"))
+    assert result.returncode == 0, result.stderr
+    run = find_run(result.stdout.strip())
+    wait_until(lambda: len(steps_logged(run)) >= 2 or resolve_state(run)[0] == "failed", 540, "two steps")
+    assert resolve_state(run)[0] != "failed", run.log.read_text()[-4000:]
+    assert cli("stop", run.run_id).returncode == 0
+    status = run.read_status()
+    assert status["state"] == "stopped", run.log.read_text()[-4000:]
+    stop_step = status["step"]
+    assert (run.checkpoints / f"checkpoint-{stop_step}" / "adapter_model.safetensors").is_file()
+    assert read_jsonl(run.gpu), "gpu.jsonl has NVML samples"
+    metrics = [r for r in read_jsonl(run.metrics) if "reward" in r]
+    assert all("rewards/check_numbers/mean" in r for r in metrics)
+    assert metrics[-1]["gpu/max_allocated_gib"] > 1.0
+    plan = json.loads((run.path / "plan.json").read_text())
+    measured = max(r["gpu/max_allocated_gib"] for r in metrics)
+    estimated = plan["estimate"]["total_gib"]
+    print(f"unsloth memory: estimated {estimated:.1f} GiB, measured {measured:.1f} GiB")
+    assert abs(estimated - measured) <= 0.2 * measured
+
+    resumed = cli("resume", run.run_id, timeout=900)
+    assert resumed.returncode == 0, run.log.read_text()[-4000:]
+    assert (run.read_status()["state"], run.read_status()["step"]) == ("completed", 5)
+    records = read_jsonl(run.metrics)
+    marker = next(i for i, r in enumerate(records) if r.get("event") == "resume")
+    assert [r["step"] for r in records[marker + 1 :] if "reward" in r] == list(range(stop_step + 1, 6))
+
+
+def test_trl_backend_with_vllm_colocate(gpu_home: Path) -> None:
+    result = cli("train", *sets("backend=trl", "grpo.use_vllm=on", "grpo.max_steps=3"), timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:]
+    run = find_run(result.stdout.strip().splitlines()[0])
+    assert steps_logged(run) == [1, 2, 3]
+    assert "vLLM" in run.log.read_text() or "vllm" in run.log.read_text()
+    assert (run.adapter / "adapter_model.safetensors").is_file()
