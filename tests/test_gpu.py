@@ -38,8 +38,14 @@ GPU_FAST = [
 
 @pytest.fixture(scope="session")
 def random_1b(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The random-init 1B model: GRPO_WORKBENCH_TEST_MODELS/random-1b-v1 when prebuilt, else built here."""
+    import os
+
     from workbench import modelbuild
 
+    prebuilt = Path(os.environ.get("GRPO_WORKBENCH_TEST_MODELS", "/nonexistent")) / "random-1b-v1"
+    if (prebuilt / "config.json").is_file():
+        return prebuilt
     return modelbuild.build_model("1b", tmp_path_factory.mktemp("gpu-models") / "random-1b-v1")
 
 
