@@ -361,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 except (OSError, ValueError, KeyError):
                     results.append(VariantResult(variant, 0, 0, 0.0, error="variant process failed"))
+            if args.out:  # keep what finished if a later variant is cut off
+                partial = {**meta, "variants": [r.to_dict() for r in results], "partial": True}
+                args.out.write_text(json.dumps(partial, indent=2))
     else:
         results = run_variants(args, variants)
     doc = report(results, meta)

@@ -91,7 +91,11 @@ def test_unsloth_trains_stops_and_resumes(gpu_home: Path) -> None:
 
 
 def test_trl_backend_with_vllm_colocate(gpu_home: Path) -> None:
-    result = cli("train", *sets("backend=trl", "grpo.use_vllm=on", "grpo.max_steps=3"), timeout=900)
+    result = cli(
+        "train",
+        *sets("backend=trl", "grpo.use_vllm=on", "grpo.max_steps=3", "model.gpu_memory_utilization=0.3"),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     run = find_run(result.stdout.strip().splitlines()[0])
     assert steps_logged(run) == [1, 2, 3]

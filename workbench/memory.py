@@ -80,8 +80,15 @@ class ModelShape:
         from workbench.modelbuild import resolve_architecture
 
         a = resolve_architecture(arch)
-        return cls(a.hidden_size, a.intermediate_size, a.num_hidden_layers, a.num_attention_heads,
-                   a.num_key_value_heads, a.vocab_size, a.tie_word_embeddings)
+        return cls(
+            a.hidden_size,
+            a.intermediate_size,
+            a.num_hidden_layers,
+            a.num_attention_heads,
+            a.num_key_value_heads,
+            a.vocab_size,
+            a.tie_word_embeddings,
+        )
 
     @classmethod
     def from_hf_config(cls, config: Mapping[str, Any]) -> ModelShape:
@@ -89,11 +96,14 @@ class ModelShape:
         try:
             heads = int(config["num_attention_heads"])
             return cls(
-                hidden_size=int(config["hidden_size"]), intermediate_size=int(config["intermediate_size"]),
-                num_hidden_layers=int(config["num_hidden_layers"]), num_attention_heads=heads,
+                hidden_size=int(config["hidden_size"]),
+                intermediate_size=int(config["intermediate_size"]),
+                num_hidden_layers=int(config["num_hidden_layers"]),
+                num_attention_heads=heads,
                 num_key_value_heads=int(config.get("num_key_value_heads") or heads),
                 vocab_size=int(config["vocab_size"]),
-                tie_word_embeddings=bool(config.get("tie_word_embeddings", False)))
+                tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+            )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"config.json lacks a field the memory estimate needs: {exc}") from None
 
@@ -108,8 +118,12 @@ class ModelShape:
         attention = hidden * head_dim * (2 * self.num_attention_heads + 2 * self.num_key_value_heads)
         per_layer = attention + 3 * hidden * self.intermediate_size + 2 * hidden
         embeddings = self.vocab_size * hidden
-        return embeddings + self.num_hidden_layers * per_layer + hidden + (0 if self.tie_word_embeddings
-                                                                           else embeddings)
+        return (
+            embeddings
+            + self.num_hidden_layers * per_layer
+            + hidden
+            + (0 if self.tie_word_embeddings else embeddings)
+        )
 
     def projection_dims(self, module: str) -> tuple[int, int]:
         """(in_features, out_features) of one projection.
@@ -120,8 +134,15 @@ class ModelShape:
         hidden, inter = self.hidden_size, self.intermediate_size
         q = self.num_attention_heads * self.head_dim
         kv = self.num_key_value_heads * self.head_dim
-        dims = {"q_proj": (hidden, q), "k_proj": (hidden, kv), "v_proj": (hidden, kv), "o_proj": (q, hidden),
-                "gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (inter, hidden)}
+        dims = {
+            "q_proj": (hidden, q),
+            "k_proj": (hidden, kv),
+            "v_proj": (hidden, kv),
+            "o_proj": (q, hidden),
+            "gate_proj": (hidden, inter),
+            "up_proj": (hidden, inter),
+            "down_proj": (inter, hidden),
+        }
         try:
             return dims[module]
         except KeyError:
@@ -158,8 +179,14 @@ class MemoryEstimate:
     @property
     def trainer_gib(self) -> float:
         """The training process's own peak, outside vLLM's share."""
-        return (self.trainer_weights_gib + self.lora_gib + self.activations_gib + self.logits_gib
-                + self.generation_gib + self.overhead_gib)
+        return (
+            self.trainer_weights_gib
+            + self.lora_gib
+            + self.activations_gib
+            + self.logits_gib
+            + self.generation_gib
+            + self.overhead_gib
+        )
 
     @property
     def total_gib(self) -> float:
@@ -242,9 +269,17 @@ def estimate(
     tensors = trainer_weights + lora + activations + logits + generation
     overhead = CUDA_OVERHEAD_GIB + tensors * (FRAGMENTATION - 1.0)
     return MemoryEstimate(
-        trainer_weights_gib=trainer_weights, lora_gib=lora, activations_gib=activations, logits_gib=logits,
-        generation_gib=generation, vllm_gib=vllm, vllm_need_gib=need, overhead_gib=overhead,
-        gpu_total_gib=gpu_total_gib or None, lora_parameters=lora_params)
+        trainer_weights_gib=trainer_weights,
+        lora_gib=lora,
+        activations_gib=activations,
+        logits_gib=logits,
+        generation_gib=generation,
+        vllm_gib=vllm,
+        vllm_need_gib=need,
+        overhead_gib=overhead,
+        gpu_total_gib=gpu_total_gib or None,
+        lora_parameters=lora_params,
+    )
 
 
 def estimate_gpu_memory_gib(
@@ -272,7 +307,14 @@ def estimate_gpu_memory_gib(
         total_gib: The GPU's memory, or None without a GPU.
     """
     shape = arch_params if isinstance(arch_params, ModelShape) else ModelShape.of(arch_params)
-    return estimate(shape, lora_rank=lora_rank, target_modules=target_modules, micro_batch=per_device_batch,
-                    generation_batch=max(per_device_batch, num_generations),
-                    max_prompt_length=max_prompt_length, max_completion_length=max_completion_length,
-                    vllm_share=vllm_share, gpu_total_gib=total_gib).total_gib
+    return estimate(
+        shape,
+        lora_rank=lora_rank,
+        target_modules=target_modules,
+        micro_batch=per_device_batch,
+        generation_batch=max(per_device_batch, num_generations),
+        max_prompt_length=max_prompt_length,
+        max_completion_length=max_completion_length,
+        vllm_share=vllm_share,
+        gpu_total_gib=total_gib,
+    ).total_gib

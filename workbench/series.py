@@ -191,8 +191,11 @@ class MetricsSeries:
     def reward_names(self) -> list[str]:
         """The reward functions that logged a per-step mean, in first-seen order of their keys."""
         self._rebuild()
-        return [key[len(REWARD_PREFIX):-len(REWARD_MEAN_SUFFIX)] for key in self._series
-                if key.startswith(REWARD_PREFIX) and key.endswith(REWARD_MEAN_SUFFIX)]
+        return [
+            key[len(REWARD_PREFIX) : -len(REWARD_MEAN_SUFFIX)]
+            for key in self._series
+            if key.startswith(REWARD_PREFIX) and key.endswith(REWARD_MEAN_SUFFIX)
+        ]
 
     def steps_per_second(self, window: int = RATE_WINDOW) -> float | None:
         """Training speed over the last `window` steps of the current attempt.
@@ -204,9 +207,10 @@ class MetricsSeries:
             Steps per second, or None with fewer than two timed steps.
         """
         since = self.resumes[-1][1] if self.resumes and self.resumes[-1][1] is not None else None
-        points = sorted((step, moment) for step, moment in self._times.items()
-                        if since is None or moment >= since)
-        points = points[-max(2, window):]
+        points = sorted(
+            (step, moment) for step, moment in self._times.items() if since is None or moment >= since
+        )
+        points = points[-max(2, window) :]
         if len(points) < 2:
             return None
         (first_step, first_time), (last_step, last_time) = points[0], points[-1]
@@ -247,8 +251,10 @@ class GpuTrack:
     @property
     def memory_pct(self) -> list[float]:
         """Memory used as a share of the total, in percent."""
-        return [100.0 * used / total if total else 0.0 for used, total in zip(self.used_mib, self.total_mib,
-                                                                               strict=True)]
+        return [
+            100.0 * used / total if total else 0.0
+            for used, total in zip(self.used_mib, self.total_mib, strict=True)
+        ]
 
     def _thin(self, max_points: int) -> None:
         if len(self.times) <= max_points:
@@ -286,8 +292,13 @@ class GpuSeries:
             moment = _number(record.get("time"))
             used = _number(record.get("memory_used_mib"))
             total = _number(record.get("memory_total_mib"))
-            if isinstance(index, bool) or not isinstance(index, int) or moment is None or used is None \
-                    or total is None:
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, int)
+                or moment is None
+                or used is None
+                or total is None
+            ):
                 continue
             util = _number(record.get("utilization_pct")) or 0.0
             track = self.tracks.get(index)

@@ -15,6 +15,12 @@ from workbench.memory import MemoryEstimate, ModelShape, estimate, vllm_need_gib
 
 MAX_MICRO_BATCH = 64
 """Past this many completions per forward/backward the 1B/3B LoRA step is compute-bound on an H200."""
+UNSLOTH_MAX_MICRO_BATCH = 16
+"""Unsloth's first step grows steeply with the micro-batch on an H200 (1B, 128 x 256 tokens: 40 s at 2,
+231 s at 16, over 6 minutes at 32 and 64), so it is kept at 16 (measured 6.6 s/step steady at vLLM 0.2)."""
+UNSLOTH_MIN_VLLM_SHARE = 0.5
+"""Unsloth sizes vLLM's max_num_seqs from the share: 0.2 gave 96 sequences (a 128-completion round then
+generates in two waves), 0.5 gave 128."""
 HEADROOM = 0.92
 """Use at most this share of the GPU: fragmentation and NCCL/driver reservations need the rest."""
 MIN_VLLM_SHARE = 0.2
