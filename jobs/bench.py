@@ -182,8 +182,8 @@ def run_variants(
     auto = plan(config, total, backend)
     share = auto.vllm_share
     print(
-        f"[bench] {torch.cuda.get_device_name(0) if cuda else 'CPU'} ({total or 0:.0f} GiB); backend {backend}; "
-        f"vLLM share {share}; auto shape {auto.shape.describe()}",
+        f"[bench] {torch.cuda.get_device_name(0) if cuda else 'CPU'} ({total or 0:.0f} GiB); "
+        f"backend {backend}; vLLM share {share}; auto shape {auto.shape.describe()}",
         flush=True,
     )
     model_path = train_grpo.ensure_model(config, _NoProgress())  # type: ignore[arg-type]

@@ -1,126 +1,430 @@
-"""The workbench app: a runs list that re-attaches to live runs, launch of the offline default, stop.
+"""The workbench app: four modes (Configure, Runs, Monitor, Chat) over the run directories.
 
-This is the foundation's minimal app; Configure, Monitor and Chat build on it. It never imports torch
-and never blocks: the run scan runs in a thread worker, launching and stopping are OS-process calls.
+The app owns what every mode shares: the runs home and its periodic scan (a thread worker), the
+attached run the Monitor follows, the latest GPU reading (NVML, in a thread), and the run actions
+(stop, resume, delete: each asks first where work would be interrupted or lost). Runs are OS processes
+started detached by `jobs.launch`; quitting the app never stops one, and on start it re-attaches to the
+newest live run and replays its whole history. It never imports torch and never trains.
+
+Everything time- or machine-dependent is injectable for tests: the runs root, the clock, whether runs
+are followed live, the GPU sampler and the first mode.
 """
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
+from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import var
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from workbench.runs import RunInfo, list_runs
+from screens.chat import ChatScreen
+from screens.commands import RunCommands
+from screens.configure import ConfigureScreen
+from screens.dialogs import ConfirmScreen, HelpScreen, KeySection
+from screens.monitor import MonitorScreen
+from screens.runs import RunsScreen
+from workbench import gpu as wgpu
+from workbench import paths
+from workbench.config import RunConfig, default_config_path
+from workbench.gpu import GpuSample
+from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs, resolve_state
 
-REFRESH_SECONDS = 2.0
-
-
-def _age(ts: float | None) -> str:
-    if not ts:
-        return ""
-    seconds = max(0, int(time.time() - ts))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+Clock = Callable[[], float]
+GpuSampler = Callable[[], list[GpuSample]]
+MODES_ORDER = ("configure", "runs", "monitor", "chat")
+SCAN_SECONDS = 2.0
+"""How often the runs home is rescanned (state, step, latest reward of every run)."""
+GPU_SECONDS = 2.0
+"""How often NVML is read for the live GPU gauge."""
 
 
 class WorkbenchApp(App[None]):
-    """grpo-workbench."""
+    """grpo-workbench: configure, launch, follow and manage GRPO runs from a terminal."""
 
     TITLE = "grpo-workbench"
-    BINDINGS = [
-        Binding("q", "quit", "Quit", priority=True, id="quit", tooltip="Quit (runs keep going)"),
-        Binding("n", "launch_default", "New run", id="launch", tooltip="Launch the offline default run"),
-        Binding("s", "stop_run", "Stop", id="stop", tooltip="Stop the selected run (it checkpoints)"),
-        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Rescan the runs home"),
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
+    """Absolute, so subclasses defined elsewhere (tests, benchmarks) find it."""
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "configure": ConfigureScreen,
+        "runs": RunsScreen,
+        "monitor": MonitorScreen,
+        "chat": ChatScreen,
+    }
+    COMMANDS = App.COMMANDS | {RunCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            priority=True,
+            id="app.quit",
+            show=False,
+            tooltip="Quit the workbench (runs keep going)",
+        ),
+        Binding("q", "quit", "Quit", show=False, id="app.quit_q", tooltip="Quit (outside text fields)"),
+        Binding("f1,question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
+        Binding(
+            "f2,1",
+            "switch_mode('configure')",
+            "Config",
+            id="app.configure",
+            tooltip="Configure and launch a run (1 outside text fields)",
+        ),
+        Binding(
+            "f3,2",
+            "switch_mode('runs')",
+            "Runs",
+            id="app.runs",
+            tooltip="Every run, live and past (2 outside text fields)",
+        ),
+        Binding(
+            "f4,3",
+            "switch_mode('monitor')",
+            "Monitor",
+            id="app.monitor",
+            tooltip="Plots, samples and log of the attached run (3 outside text fields)",
+        ),
+        Binding(
+            "f5,4",
+            "switch_mode('chat')",
+            "Chat",
+            id="app.chat",
+            show=False,
+            tooltip="Chat with a trained adapter (placeholder; 4 outside text fields)",
+        ),
     ]
-    CSS = """
-    #summary { height: 1; padding: 0 1; color: $text-muted; }
-    DataTable { height: 1fr; }
-    """
 
-    def __init__(self, runs_root: Path | None = None):
+    runs: var[list[RunInfo]] = var(list, always_update=True)
+    """Every run under the runs home, newest first (rescanned every SCAN_SECONDS)."""
+    attached: var[str | None] = var(None)
+    """The id of the run the Monitor follows."""
+    gpus: var[list[GpuSample]] = var(list, always_update=True)
+    """The latest reading of every GPU (empty on a machine without one)."""
+
+    def __init__(
+        self,
+        runs_root: Path | None = None,
+        clock: Clock = time.time,
+        follow: bool = True,
+        gpu_sampler: GpuSampler = wgpu.sample,
+        initial_mode: str | None = None,
+        *,
+        attach: str | None = None,
+        config_path: Path | None = None,
+    ) -> None:
+        """The app.
+
+        Args:
+            runs_root: The runs home (default: `$GRPO_WORKBENCH_HOME/runs` or the user data dir).
+            clock: Wall-clock time for ages (tests freeze it).
+            follow: Poll runs and GPUs live; False replays each run once (frozen views, snapshots).
+            gpu_sampler: Reads every GPU now (default NVML; tests inject fixed readings).
+            initial_mode: The first mode; default: Monitor on the newest live run, else Runs when there
+                are runs, else Configure.
+            attach: A run id to attach to at start.
+            config_path: The last-used config, loaded by Configure and rewritten at each launch.
+        """
         super().__init__()
-        self.runs_root = runs_root
-        self.infos: list[RunInfo] = []
+        self.runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
+        self.clock = clock
+        self.follow = follow
+        self.gpu_sampler = gpu_sampler
+        self.initial_mode = initial_mode
+        self.config_path = config_path or default_config_path()
+        self._attach_at_start = attach
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._modules: dict[str, bool] = {}
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("scanning runs...", id="summary")
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+    # ------------------------------------------------------------------------------------------------
+    # start
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("run", "state", "step", "reward", "model", "age")
-        self.action_refresh()
-        self.set_interval(REFRESH_SECONDS, self.action_refresh)
+        mode = self.initial_mode or self._startup_mode()
+        if self._attach_at_start:
+            self.attached = self._attach_at_start
+        elif mode == "monitor" and self.attached is None:
+            self.attached = self._newest_run()
+        self.switch_mode(mode)
+        self.rescan()
+        self._sample_gpus()
+        if self.follow:
+            self.set_interval(SCAN_SECONDS, self.rescan)
+            self.set_interval(GPU_SECONDS, self._sample_gpus)
 
-    def action_refresh(self) -> None:
+    def _run_dirs(self) -> list[RunDir]:
+        if not self.runs_root.is_dir():
+            return []
+        return [
+            RunDir(p)
+            for p in sorted(self.runs_root.iterdir(), reverse=True)
+            if p.is_dir() and (p / "config.toml").exists()
+        ]
+
+    def _newest_run(self) -> str | None:
+        runs = self._run_dirs()
+        return runs[0].run_id if runs else None
+
+    def _startup_mode(self) -> str:
+        """Monitor on the newest live run (re-attach), Runs when there are only past runs, else Configure."""
+        runs = self._run_dirs()
+        for run in runs:
+            state, alive, _ = resolve_state(run)
+            if alive or state in LIVE_STATES:
+                self.attached = run.run_id
+                return "monitor"
+        return "runs" if runs else "configure"
+
+    # ------------------------------------------------------------------------------------------------
+    # shared facts
+
+    @property
+    def gpu_total_gib(self) -> float | None:
+        """Memory of the first GPU (the one a single-GPU run uses), or None without a GPU."""
+        return self.gpus[0].memory_total_mib / 1024 if self.gpus else None
+
+    def _has_module(self, name: str) -> bool:
+        if name not in self._modules:
+            from workbench.environment import has_module
+
+            self._modules[name] = has_module(name)
+        return self._modules[name]
+
+    def machine(self) -> Any:
+        """This machine as the pre-flight sees it, from the injected GPU sampler's latest reading."""
+        from workbench.environment import Machine
+
+        return Machine(
+            gpus=len(self.gpus),
+            unsloth=self._has_module("unsloth"),
+            vllm=self._has_module("vllm"),
+            gpu_total_gib=self.gpu_total_gib,
+        )
+
+    def backend_for(self, config: RunConfig) -> str:
+        """The backend a run of `config` would use here."""
+        from workbench.environment import resolve_backend
+
+        return resolve_backend(config, self.machine())
+
+    def run_info(self, run_id: str) -> RunInfo | None:
+        """The latest scanned facts about one run."""
+        return next((info for info in self.runs if info.run.run_id == run_id), None)
+
+    # ------------------------------------------------------------------------------------------------
+    # background work
+
+    def rescan(self) -> None:
+        """Scan the runs home now (and reap the runs this app started that have exited)."""
+        self._children = [proc for proc in self._children if proc.poll() is None]
         self._scan_runs()
 
     @work(thread=True, exclusive=True, group="scan", description="scan runs", exit_on_error=False)
     def _scan_runs(self) -> list[RunInfo]:
-        return list_runs(self.runs_root)
+        return list_runs(self.runs_root) if self.runs_root.is_dir() else []
+
+    @work(thread=True, exclusive=True, group="gpu", description="read GPUs", exit_on_error=False)
+    def _sample_gpus(self) -> list[GpuSample]:
+        return list(self.gpu_sampler())
 
     @on(Worker.StateChanged)
-    def handle_worker_state(self, event: Worker.StateChanged) -> None:
+    def handle_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one router for the app's workers: results go where they belong, errors to a notification."""
         worker = event.worker
         if worker.state == WorkerState.ERROR:
-            self.notify(f"{worker.description}: {worker.error}", severity="error")
-        elif worker.state == WorkerState.SUCCESS and worker.group == "scan":
-            self._show(worker.result or [])
+            self.notify(f"{worker.description}: {worker.error}", severity="error", title="error")
+            return
+        if worker.state != WorkerState.SUCCESS:
+            return
+        if worker.name == "_scan_runs":
+            self.runs = list(worker.result or [])
+        elif worker.name == "_sample_gpus":
+            if worker.result != self.gpus:
+                self.gpus = list(worker.result or [])
+        elif worker.name == "_resume_run" and worker.result is not None:
+            self._children.append(worker.result)
+            self.rescan()
+        elif worker.name == "_delete_run" and worker.result:
+            if self.attached == worker.result:
+                self.attached = None
+            self.notify(f"deleted {worker.result}")
+            self.rescan()
 
-    def _show(self, infos: list[RunInfo]) -> None:
-        self.infos = infos
-        table = self.query_one(DataTable)
-        selected = table.cursor_row
-        table.clear()
-        for info in infos:
-            reward = f"{info.latest_reward:.3f}" if info.latest_reward is not None else ""
-            table.add_row(info.run.run_id, info.state, f"{info.step}/{info.max_steps}", reward, info.model,
-                          _age(info.started_at), key=info.run.run_id)
-        if infos:
-            table.move_cursor(row=min(selected, len(infos) - 1))
-        live = sum(1 for i in infos if i.alive)
-        self.query_one("#summary", Static).update(f"{len(infos)} runs, {live} live")
+    # ------------------------------------------------------------------------------------------------
+    # run actions
 
-    def action_launch_default(self) -> None:
-        self._launch_default()
+    def attach_run(self, run_id: str) -> None:
+        """Follow `run_id` in the Monitor and show it."""
+        self.attached = run_id
+        self.switch_mode("monitor")
 
-    @work(thread=True, exclusive=True, group="launch", description="launch run", exit_on_error=False)
-    def _launch_default(self) -> None:
-        from jobs.launch import launch
-        from workbench.config import ConfigError, RunConfig
+    @on(ConfigureScreen.RunLaunched)
+    def handle_run_launched(self, event: ConfigureScreen.RunLaunched) -> None:
+        self._children.append(event.process)
+        self.notify(f"launched {event.run_id}", title="run started")
+        self.attach_run(event.run_id)
+        self.rescan()
+
+    def request_stop(self, run_id: str) -> None:
+        """Ask, then stop `run_id` cleanly (the trainer checkpoints first)."""
+        info = self.run_info(run_id)
+        if info is not None and not info.alive and info.state in FINAL_STATES:
+            self.notify(f"{run_id} is not running ({info.state})", severity="warning")
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._stop_run(run_id)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Stop run {run_id}?",
+                "The trainer saves a checkpoint, then exits; Resume continues from there.",
+                yes="Stop",
+            ),
+            confirmed,
+        )
+
+    @work(exclusive=False, group="stop", description="stop run", exit_on_error=False)
+    async def _stop_run(self, run_id: str) -> None:
+        """Stop through `grpo-workbench stop` in its own session: the stop (checkpoint, grace period, kill
+        if it hangs) finishes even if this app quits meanwhile, and waiting here never blocks the UI."""
+        run = RunDir(self.runs_root / run_id)
+        self.notify(f"stopping {run_id}: it saves a checkpoint first…", title="stop")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "stop",
+            str(run.path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        await process.wait()
+        state, _, _ = await asyncio.to_thread(resolve_state, run)
+        self.notify(f"{run_id}: {state}", title="stop")
+        self.rescan()
+
+    def request_resume(self, run_id: str) -> None:
+        """Resume `run_id` from its last complete checkpoint."""
+        self._resume_run(run_id)
+
+    @work(thread=True, exclusive=True, group="resume", description="resume run", exit_on_error=False)
+    def _resume_run(self, run_id: str) -> subprocess.Popen[bytes] | None:
+        from jobs.launch import LaunchError, resume
 
         try:
-            run, _ = launch(RunConfig(), root=self.runs_root)
-        except ConfigError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error")
+            process = resume(RunDir(self.runs_root / run_id))
+        except LaunchError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="warning", title="resume")
+            return None
+        self.call_from_thread(self.notify, f"resuming {run_id}", title="resume")
+        return process
+
+    def request_delete(self, run_id: str) -> None:
+        """Ask, then delete a finished run's directory."""
+        info = self.run_info(run_id)
+        if info is not None and (info.alive or info.state in LIVE_STATES):
+            self.notify(f"{run_id} is {info.state}; stop it before deleting it", severity="warning")
             return
-        self.call_from_thread(self.notify, f"launched {run.run_id}")
-        self.call_from_thread(self.action_refresh)
 
-    def action_stop_run(self) -> None:
-        table = self.query_one(DataTable)
-        if not self.infos or table.cursor_row >= len(self.infos):
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._delete_run(run_id)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Delete run {run_id}?",
+                "Its directory goes: metrics, samples, log, checkpoints and the adapter. "
+                "This cannot be undone.",
+                yes="Delete",
+            ),
+            confirmed,
+        )
+
+    @work(thread=True, exclusive=True, group="delete", description="delete run", exit_on_error=False)
+    def _delete_run(self, run_id: str) -> str | None:
+        run = RunDir(self.runs_root / run_id)
+        state, alive, _ = resolve_state(run)
+        if alive or state in LIVE_STATES:
+            self.call_from_thread(self.notify, f"{run_id} is {state}; stop it first", severity="warning")
+            return None
+        shutil.rmtree(run.path)
+        return run_id
+
+    # ------------------------------------------------------------------------------------------------
+    # help and palette
+
+    def _key_rows(self, bindings: Iterable[BindingType]) -> tuple[tuple[str, str], ...]:
+        rows = []
+        for binding in bindings:
+            if not isinstance(binding, Binding):
+                continue
+            keys = ", ".join(self.get_key_display(b) for b in Binding.make_bindings([binding]))
+            rows.append((keys, binding.tooltip or binding.description))
+        return tuple(rows)
+
+    def help_sections(self) -> list[KeySection]:
+        """Every key, by where it works."""
+        return [
+            KeySection(
+                "Everywhere",
+                self._key_rows(self.BINDINGS)
+                + (("ctrl+p", "Command palette: modes, attach:/stop:/resume: <run>, theme, keys"),),
+            ),
+            KeySection(
+                "Configure",
+                self._key_rows(ConfigureScreen.BINDINGS)
+                + (
+                    ("tab, shift+tab", "Next / previous field"),
+                    ("enter", "Open a choice list (then ↑/↓ and enter)"),
+                ),
+            ),
+            KeySection("Runs", (("↑, ↓", "Select a run"),) + self._key_rows(RunsScreen.BINDINGS)),
+            KeySection(
+                "Monitor",
+                self._key_rows(MonitorScreen.BINDINGS)
+                + (("tab", "Focus the samples or the log, then ↑/↓/PgUp/PgDn to scroll"),),
+            ),
+            KeySection("Dialogs", self._key_rows(ConfirmScreen.BINDINGS)),
+        ]
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
             return
-        self._stop(self.infos[table.cursor_row])
+        self.push_screen(
+            HelpScreen(
+                self.help_sections(),
+                intro="Runs are separate processes: quitting never stops them; starting again re-attaches.",
+            )
+        )
 
-    @work(thread=True, group="stop", description="stop run", exit_on_error=False)
-    def _stop(self, info: RunInfo) -> None:
-        from jobs.launch import stop
-
-        self.call_from_thread(self.notify, f"stopping {info.run.run_id}...")
-        state = stop(info.run)
-        self.call_from_thread(self.notify, f"{info.run.run_id}: {state}")
-        self.call_from_thread(self.action_refresh)
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, title, text in (
+            ("configure", "Configure", "Edit and launch a run"),
+            ("runs", "Runs", "Every run, live and past"),
+            ("monitor", "Monitor", "Plots, samples and log of the attached run"),
+            ("chat", "Chat", "Chat with an adapter (placeholder)"),
+        ):
+            yield SystemCommand(f"Mode: {title}", text, partial(self.switch_mode, mode))
+        yield SystemCommand("Help: keys", "Every key of every mode", self.action_help)
+        yield SystemCommand("Rescan runs", "Scan the runs home now", self.rescan)
 
 
 def run_app(runs_root: Path | None = None) -> None:
