@@ -88,15 +88,17 @@ def resume(run: RunDir) -> subprocess.Popen[bytes]:
 
 
 def stop(run: RunDir, *, wait: float = 600.0, poll: float = 0.2) -> str:
-    """Ask a run to stop cleanly and wait for it to reach a final state.
+    """Ask a run to stop cleanly (SIGTERM: checkpoint, then exit) and wait for its final state.
 
     Args:
         run: The run.
         wait: Seconds to wait for the supervisor to record the end; after that the group is killed.
+            0 sends the request and returns at once: the supervisor then escalates by itself after its
+            grace period, so nothing is killed before it could checkpoint.
         poll: Seconds between checks.
 
     Returns:
-        The final state.
+        The final state, or "stopping" when `wait` is 0.
     """
     manifest = run.read_manifest()
     pid, pgid = manifest.get("pid"), manifest.get("pgid")
@@ -107,6 +109,8 @@ def stop(run: RunDir, *, wait: float = 600.0, poll: float = 0.2) -> str:
         os.killpg(int(pgid or pid), signal.SIGTERM)
     except ProcessLookupError:
         pass
+    if wait <= 0:
+        return "stopping"
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         state, alive, _ = resolve_state(run)

@@ -62,7 +62,7 @@ def sets(*overrides: str) -> list[str]:
 
 
 def test_unsloth_trains_stops_and_resumes(gpu_home: Path) -> None:
-    result = cli("train", "--detach", *sets("backend=unsloth", "grpo.max_steps=5"))
+    result = cli("train", "--detach", *sets("backend=unsloth", "grpo.max_steps=30"))
     assert result.returncode == 0, result.stderr
     run = find_run(result.stdout.strip())
     wait_until(lambda: len(steps_logged(run)) >= 2 or resolve_state(run)[0] == "failed", 540, "two steps")
@@ -77,17 +77,17 @@ def test_unsloth_trains_stops_and_resumes(gpu_home: Path) -> None:
     assert all("rewards/check_numbers/mean" in r for r in metrics)
     assert metrics[-1]["gpu/max_allocated_gib"] > 1.0
     plan = json.loads((run.path / "plan.json").read_text())
-    measured = max(r["gpu/max_allocated_gib"] for r in metrics)
+    measured = max(s["memory_used_mib"] for s in read_jsonl(run.gpu)) / 1024  # the device's real footprint
     estimated = plan["estimate"]["total_gib"]
-    print(f"unsloth memory: estimated {estimated:.1f} GiB, measured {measured:.1f} GiB")
+    print(f"unsloth memory: estimated {estimated:.1f} GiB, measured {measured:.1f} GiB (NVML)")
     assert abs(estimated - measured) <= 0.2 * measured
 
     resumed = cli("resume", run.run_id, timeout=900)
     assert resumed.returncode == 0, run.log.read_text()[-4000:]
-    assert (run.read_status()["state"], run.read_status()["step"]) == ("completed", 5)
+    assert (run.read_status()["state"], run.read_status()["step"]) == ("completed", 30)
     records = read_jsonl(run.metrics)
     marker = next(i for i, r in enumerate(records) if r.get("event") == "resume")
-    assert [r["step"] for r in records[marker + 1 :] if "reward" in r] == list(range(stop_step + 1, 6))
+    assert [r["step"] for r in records[marker + 1 :] if "reward" in r] == list(range(stop_step + 1, 31))
 
 
 def test_trl_backend_with_vllm_colocate(gpu_home: Path) -> None:

@@ -83,7 +83,7 @@ def _follow(run: Any, from_start: bool = True) -> str:
                 "\nstopping the run (it saves a checkpoint first; Ctrl-C again to leave it running)...",
                 file=sys.stderr,
             )
-            launch.stop(run, wait=0.1)
+            launch.stop(run, wait=0)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

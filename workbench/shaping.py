@@ -121,6 +121,10 @@ def choose_shape(
         if vllm_share is not None
         else choose_vllm_share(shape, completions, seq, gpu_total_gib, load_in_4bit)
     )
+    if backend == "unsloth":
+        max_micro_batch = min(max_micro_batch, UNSLOTH_MAX_MICRO_BATCH)
+        if vllm_share is None:
+            share = max(share, UNSLOTH_MIN_VLLM_SHARE)
     budget = gpu_total_gib * HEADROOM
     smallest: MemoryEstimate | None = None
     for micro in divisors_descending(completions, max_micro_batch):
