@@ -298,6 +298,7 @@ class WorkbenchApp(App[None]):
             confirmed,
         )
 
+    # Not exclusive: stopping a second run must not drop the wait (and the notification) of the first.
     @work(exclusive=False, group="stop", description="stop run", exit_on_error=False)
     async def _stop_run(self, run_id: str) -> None:
         """Stop through `grpo-workbench stop` in its own session: the stop (checkpoint, grace period, kill

@@ -26,6 +26,7 @@ examples:
   grpo-workbench doctor                            check versions, GPU, disk
   grpo-workbench build-model 1b ./random-1b        random-init Llama-3.2-1B shape, local tokenizer
   grpo-workbench bench --model random-1b           tutorial vs workbench batch shape on this GPU
+  grpo-workbench eval RUN --samples 8              held-out accuracy of base and adapter, pass@k
 
 runs live under $GRPO_WORKBENCH_HOME/runs (default: the user data dir); RUN is a run id, a unique
 prefix of one, or a run directory.
@@ -35,9 +36,12 @@ prefix of one, or a run directory.
 def _config_from(args: argparse.Namespace) -> Any:
     from workbench import config as wconfig
 
-    data: dict[str, Any] = {}
     if getattr(args, "config", None):
         data = wconfig.load(Path(args.config)).model_dump(mode="json")
+    else:
+        from workbench import gpu
+
+        data = wconfig.machine_default(gpu.device_count()).model_dump(mode="json")
     data = wconfig.apply_overrides(data, list(getattr(args, "set", None) or []))
     return wconfig.validate(data)
 
@@ -274,6 +278,46 @@ def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
     return subprocess.run([sys.executable, "-m", "jobs.bench", *extra]).returncode
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run `jobs.evaluate` in the foreground: it prints progress lines and the final table and writes
+    eval/ in the run directory; Ctrl-C reaches it too and it keeps the finished rows."""
+    import subprocess
+
+    try:
+        run = _find(args.run)
+    except LookupError as exc:
+        return _print_problems(exc)
+    command = [sys.executable, "-m", "jobs.evaluate", str(run.path)]
+    for flag, value in (
+        ("--targets", args.targets),
+        ("--limit", args.limit),
+        ("--samples", args.samples),
+        ("--max-new-tokens", args.max_new_tokens),
+        ("--batch-size", args.batch_size),
+        ("--backend", args.backend),
+    ):
+        if value is not None:
+            command += [flag, str(value)]
+    command.append("--greedy" if args.greedy else "--no-greedy")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(command, env=env)
+    while True:
+        try:
+            code = proc.wait()
+            break
+        except KeyboardInterrupt:
+            print(
+                "\nstopping the evaluation after this batch (Ctrl-C again to stop at once)...",
+                file=sys.stderr,
+            )
+    if code == 0:
+        print(f"results: {run.path / 'eval'}", file=sys.stderr)
+    return code if code in (0, 1, 2) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from workbench import __version__
 
@@ -341,6 +385,28 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("-n", type=int, default=3, help="rows to show (3)")
     p.set_defaults(func=cmd_preview)
+    p = sub.add_parser("eval", help="held-out accuracy, format and length of base, checkpoints and adapter")
+    p.add_argument("run")
+    p.add_argument(
+        "--targets",
+        metavar="LIST",
+        help="comma list of base, adapter, checkpoint-N (or N), checkpoints, last, all "
+        "(default: base and the adapter, or the newest checkpoint)",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N held-out rows")
+    p.add_argument(
+        "--samples",
+        type=int,
+        metavar="N",
+        help="also sample N completions per row at temperature 0.8, top_p 0.95 (pass@k)",
+    )
+    p.add_argument(
+        "--greedy", action=argparse.BooleanOptionalAction, default=True, help="greedy decoding (on)"
+    )
+    p.add_argument("--max-new-tokens", type=int, metavar="N", help="default: the run's max_completion_length")
+    p.add_argument("--batch-size", type=int, metavar="N", help="rows per batch (8 on CPU, 64 with vLLM)")
+    p.add_argument("--backend", choices=["auto", "vllm", "transformers"], help="auto: vLLM on a GPU")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

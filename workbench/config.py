@@ -459,6 +459,27 @@ def reference_markdown() -> str:
     return "\n".join(lines)
 
 
+OFFLINE_OVERRIDES = [
+    "grpo.max_completion_length=96",
+    "grpo.max_steps=200",
+    "grpo.save_steps=20",
+]
+"""The offline default: the tutorial's settings on the tiny model and the bundled rows, with completions
+short enough that a 2-core CPU shows a step every few seconds."""
+GPU_OVERRIDES = [
+    "model.name=llama-3.2-1b",
+    f"data.source={HUB_DATASET}",
+    "grpo.completions_per_step=128",
+    "grpo.save_steps=50",
+]
+"""The GPU default: the real 1B model and dataset, 128 completions per step shaped to fit the GPU."""
+
+
+def machine_default(gpus: int) -> RunConfig:
+    """The config a new user starts from: the offline demo without a GPU, the real model with one."""
+    return validate(apply_overrides({}, GPU_OVERRIDES if gpus else OFFLINE_OVERRIDES))
+
+
 def default_config_path() -> Path:
     """Where the workbench keeps the user's last-used config."""
     return paths.config_dir() / "last.toml"

@@ -1,0 +1,772 @@
+"""Configure: every setting of a run, validated as it is typed, with the model's size, a GPU memory
+estimate and a preview of the training rows; Launch stays disabled until the config can run.
+
+The form is generated from `workbench.config.RunConfig` (field types, choices and attribute docstrings),
+so a new setting appears here without touching this file. Each keystroke re-validates the whole config
+(microseconds of pydantic) and puts every message next to its field; the machine checks (pre-flight) and
+the data preview (which imports `datasets`) run debounced in thread workers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast, get_args, get_origin
+
+from pydantic import BaseModel
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive, var
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
+
+from screens.dialogs import PathPromptScreen
+from workbench import presets
+from workbench.config import (
+    ALL_PROJECTIONS,
+    ConfigError,
+    Problem,
+    RunConfig,
+    default_config_path,
+    validate,
+)
+from workbench.rewards import REWARD_NAMES
+
+if TYPE_CHECKING:
+    from screens.app import WorkbenchApp
+    from workbench.data import DataStats
+
+FieldKind = Literal["text", "int", "float", "choice", "bool", "modules"]
+DEBOUNCE_SECONDS = 0.4
+"""Machine checks and the data preview wait for typing to pause this long."""
+PREVIEW_ROWS = 3
+FIELD_HELP_HINT = "Tab / Shift+Tab move between fields; the focused field's description shows here."
+SECTION_TITLES = {
+    "run": "Run",
+    "model": "Model",
+    "lora": "LoRA",
+    "rewards": "Reward weights",
+    "grpo": "GRPO and optimiser",
+    "data": "Data",
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One editable setting of the form."""
+
+    key: str
+    """The dotted config key, e.g. `lora.rank`."""
+    kind: FieldKind
+    description: str
+    choices: tuple[str, ...] = ()
+
+    @property
+    def section(self) -> str:
+        return self.key.split(".")[0] if "." in self.key else "run"
+
+    @property
+    def label(self) -> str:
+        """The key without its section (the section title is above it): `rank` for `lora.rank`."""
+        return self.key.split(".", 1)[-1]
+
+    @property
+    def widget_id(self) -> str:
+        """The id of the field's input widget: `f-` and the key with dots as dashes."""
+        return "f-" + self.key.replace(".", "-")
+
+    @property
+    def message_id(self) -> str:
+        return "m-" + self.key.replace(".", "-")
+
+
+def _kind_of(annotation: Any) -> tuple[FieldKind, tuple[str, ...]]:
+    if annotation is bool:
+        return "bool", ("true", "false")
+    if annotation is int:
+        return "int", ()
+    if annotation is float:
+        return "float", ()
+    if get_origin(annotation) is Literal:
+        return "choice", tuple(str(arg) for arg in get_args(annotation))
+    if get_origin(annotation) is list:
+        return "modules", ALL_PROJECTIONS
+    if get_origin(annotation) in (typing.Union, types.UnionType):
+        return "text", ()
+    return "text", ()
+
+
+def _describe(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def field_specs() -> list[FieldSpec]:
+    """Every setting of RunConfig in form order: run, model, lora, rewards, grpo, data."""
+    specs: list[FieldSpec] = []
+    sections: list[tuple[str, type[BaseModel]]] = []
+    for name, info in RunConfig.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            sections.append((name, annotation))
+        elif name == "rewards":
+            continue
+        else:
+            kind, choices = _kind_of(annotation)
+            specs.append(FieldSpec(name, kind, _describe(info.description), choices))
+    for name, model in sections:
+        for sub, info in model.model_fields.items():
+            kind, choices = _kind_of(info.annotation)
+            specs.append(FieldSpec(f"{name}.{sub}", kind, _describe(info.description), choices))
+        if name == "lora":
+            rewards_doc = _describe(RunConfig.model_fields["rewards"].description)
+            specs += [
+                FieldSpec(f"rewards.{reward}", "float", f"Weight of {reward}. {rewards_doc}")
+                for reward in REWARD_NAMES
+            ]
+    return specs
+
+
+def _lookup(data: dict[str, Any], key: str) -> Any:
+    node: Any = data
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _assign(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def format_value(spec: FieldSpec, value: Any) -> str:
+    """A config value as the form shows it."""
+    if spec.kind == "bool":
+        return "true" if value else "false"
+    if spec.kind == "modules":
+        chosen = list(value or [])
+        return "all" if set(chosen) == set(ALL_PROJECTIONS) else ", ".join(chosen)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def parse_value(spec: FieldSpec, raw: str) -> Any:
+    """The typed value of what the user entered.
+
+    Raises:
+        ValueError: with the message to show next to the field.
+    """
+    text = raw.strip()
+    if spec.kind == "int":
+        if not text:
+            raise ValueError("is empty; fix: enter a whole number")
+        try:
+            return int(text.replace("_", ""))
+        except ValueError:
+            raise ValueError(f"must be a whole number (got {text!r})") from None
+    if spec.kind == "float":
+        if not text:
+            raise ValueError("is empty; fix: enter a number such as 0.5 or 5e-6")
+        try:
+            return float(text.replace("_", ""))
+        except ValueError:
+            raise ValueError(f"must be a number such as 0.5 or 5e-6 (got {text!r})") from None
+    if spec.kind == "bool":
+        return text == "true"
+    if spec.kind == "modules":
+        if text.lower() == "all":
+            return list(ALL_PROJECTIONS)
+        return [part for part in text.replace(",", " ").split() if part]
+    return text
+
+
+def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str) -> str:
+    """Parameters, trainable LoRA parameters and the GPU memory estimate, as two or three lines."""
+    from workbench import plan as wplan
+
+    preset = presets.PRESETS.get(config.model.name)
+    lines = []
+    shape = wplan.model_shape(config.model.name)
+    if shape is None:
+        lines.append(f"{config.model.name}: size unknown until the job loads it (a hub id)")
+        return "\n".join(lines)
+    what = preset.description if preset else "local model directory"
+    lora = shape.lora_parameters(config.lora.rank, config.lora.target_modules)
+    lines.append(
+        f"{shape.parameters / 1e6:,.1f}M parameters ({what}); LoRA r={config.lora.rank} on "
+        f"{len(config.lora.target_modules)} projections trains {lora / 1e6:,.2f}M"
+    )
+    try:
+        run_plan = wplan.plan(config, gpu_total_gib, backend)
+    except ValueError as exc:  # ShapeError: nothing fits
+        lines.append(f"GPU memory: does not fit: {exc}")
+        return "\n".join(lines)
+    est = run_plan.shape.estimate
+    if gpu_total_gib and est is not None:
+        verdict = "fits" if est.total_gib <= gpu_total_gib else "DOES NOT FIT"
+        lines.append(
+            f"GPU memory ≈ {est.total_gib:.1f} of {gpu_total_gib:.0f} GiB ({verdict}): trainer "
+            f"{est.trainer_gib:.1f} + vLLM share {run_plan.vllm_share:.2f} = {est.vllm_gib:.1f} GiB; "
+            f"backend {backend}, batch {run_plan.per_device_train_batch_size} x "
+            f"{run_plan.gradient_accumulation_steps}"
+        )
+    else:
+        from workbench.memory import estimate
+
+        g = config.grpo
+        est = estimate(
+            shape,
+            lora_rank=config.lora.rank,
+            target_modules=config.lora.target_modules,
+            micro_batch=run_plan.per_device_train_batch_size,
+            generation_batch=g.generation_batch_size,
+            max_prompt_length=g.max_prompt_length,
+            max_completion_length=g.max_completion_length,
+            vllm_share=0.0,
+            gpu_total_gib=None,
+            backend="trl",
+            load_in_4bit=config.model.load_in_4bit,
+        )
+        lines.append(
+            f"No GPU: this run trains on the CPU (backend {backend}). On a GPU without vLLM it would "
+            f"need ≈ {est.total_gib:.1f} GiB."
+        )
+    return "\n".join(lines)
+
+
+class ConfigureScreen(Screen[None]):
+    """The run form."""
+
+    CSS_PATH = str(Path(__file__).with_name("configure.tcss"))
+    """Absolute, so subclasses defined elsewhere (tests, benchmarks) find it."""
+    AUTO_FOCUS = "#f-name"
+    """Start in the first field (focusing the scrolling form instead restyles all ~250 widgets in it)."""
+    BINDINGS = [
+        Binding(
+            "ctrl+l",
+            "launch",
+            "Launch",
+            id="configure.launch",
+            tooltip="Launch a run with this config (only when it is valid)",
+        ),
+        Binding(
+            "ctrl+s",
+            "save",
+            "Save",
+            id="configure.save",
+            show=False,
+            tooltip="Save this config to a TOML file",
+        ),
+        Binding(
+            "ctrl+o",
+            "load",
+            "Load",
+            id="configure.load",
+            show=False,
+            tooltip="Load a config from a TOML file",
+        ),
+        Binding(
+            "ctrl+r",
+            "preview",
+            "Preview",
+            id="configure.preview",
+            tooltip="Load the data source again and show formatted rows and statistics",
+        ),
+        Binding(
+            "ctrl+n",
+            "defaults",
+            "Defaults",
+            id="configure.defaults",
+            show=False,
+            tooltip="Reset every field to the offline default (tiny model, bundled rows)",
+        ),
+    ]
+    SPECS: ClassVar[list[FieldSpec]] = field_specs()
+
+    config: var[RunConfig | None] = var(None, always_update=True)
+    """The valid config the form describes, or None while any field is invalid."""
+    problems: var[list[Problem]] = var(list, always_update=True)
+    """Everything wrong with the form now: field parsing, validation, machine checks, the data."""
+    launching: reactive[bool] = reactive(False)
+    """A launch is in flight (the button is disabled meanwhile)."""
+
+    @dataclass
+    class RunLaunched(Message):
+        """A run was created and its supervisor started (detached); the app attaches to it."""
+
+        run_id: str
+        process: subprocess.Popen[bytes]
+
+    @dataclass
+    class LaunchRefused(Message):
+        """The launch was refused before anything was created (the pre-flight found problems)."""
+
+        problems: list[Problem]
+
+    @dataclass
+    class DataPreviewed(Message):
+        """The data source was loaded and prepared (or failed to)."""
+
+        data_key: str
+        stats: DataStats | None
+        rows: list[dict[str, Any]]
+        error: str | None
+
+    @dataclass
+    class PreflightChecked(Message):
+        """The machine checks of a config finished."""
+
+        config_key: str
+        problems: list[Problem]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._debounce: Timer | None = None
+        self._previewed_key: str | None = None
+        self._data_problem: Problem | None = None
+        self._preflight: tuple[str, list[Problem]] | None = None
+        self.field_messages: dict[str, str] = {}
+        """The message shown next to each field ('' when it is fine)."""
+
+    @property
+    def workbench(self) -> WorkbenchApp:
+        return cast("WorkbenchApp", self.app)
+
+    # ------------------------------------------------------------------------------------------------
+    # layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="form"):
+            section = None
+            for spec in self.SPECS:
+                if spec.section != section:
+                    section = spec.section
+                    yield Static(SECTION_TITLES.get(section, section), classes="section-title")
+                yield self._field_row(spec)
+                if spec.key == "model.name":
+                    yield Static("", id="model-info", classes="info")
+            yield Static("", id="data-stats", classes="info")
+            yield Static("", id="data-preview", classes="info")
+        yield Static(FIELD_HELP_HINT, id="field-help")
+        with Horizontal(id="actions"):
+            yield Button("Launch ^L", id="launch", variant="success", compact=True, disabled=True)
+            yield Button("Save ^S", id="save", compact=True)
+            yield Button("Load ^O", id="load", compact=True)
+            yield Static("", id="config-status")
+        yield Footer(compact=True)
+
+    def _field_row(self, spec: FieldSpec) -> Widget:
+        widget: Widget
+        if spec.kind in ("choice", "bool"):
+            widget = Select(
+                [(c, c) for c in spec.choices],
+                allow_blank=False,
+                compact=True,
+                id=spec.widget_id,
+                classes="field-input",
+            )
+        else:
+            widget = Input(compact=True, id=spec.widget_id, classes="field-input", select_on_focus=False)
+        widget.tooltip = spec.description
+        return Horizontal(
+            Label(spec.label, classes="field-label"),
+            widget,
+            Static("", id=spec.message_id, classes="field-message"),
+            classes="field-row",
+        )
+
+    def on_mount(self) -> None:
+        self.sub_title = "Configure"
+        self._fill(self._initial_config())
+        self.watch(self.app, "gpus", self._gpus_changed, init=False)
+        self.call_after_refresh(self._schedule_checks)
+
+    def _gpus_changed(self) -> None:
+        """A new GPU reading can change the memory verdict and the machine checks."""
+        self._revalidate()
+        self._schedule_checks()
+
+    def _initial_config(self) -> dict[str, Any]:
+        """The last-used config if there is a valid one, else the offline default."""
+        path = self.workbench.config_path
+        if path.exists():
+            try:
+                from workbench.config import load
+
+                return load(path).model_dump(mode="json")
+            except ConfigError as exc:
+                self.notify(
+                    f"{path}: {exc.problems[0]}; starting from the offline default",
+                    severity="warning",
+                    title="last config",
+                )
+        return self._machine_default()
+
+    def _machine_default(self) -> dict[str, Any]:
+        """The offline demo without a GPU, the real 1B model with one (the injected sampler decides)."""
+        from workbench.config import machine_default
+
+        return machine_default(len(self.workbench.gpu_sampler())).model_dump(mode="json")
+
+    # ------------------------------------------------------------------------------------------------
+    # the form's values
+
+    def _widget(self, spec: FieldSpec) -> Input | Select[str]:
+        return cast("Input | Select[str]", self.query_one(f"#{spec.widget_id}"))
+
+    def _fill(self, data: dict[str, Any]) -> None:
+        """Show `data` (a config dump) in the form."""
+        # One validation for the whole fill, not one per field's Changed message.
+        with self.prevent(Input.Changed, Select.Changed):
+            for spec in self.SPECS:
+                value = format_value(spec, _lookup(data, spec.key))
+                widget = self._widget(spec)
+                if isinstance(widget, Select):
+                    if value in spec.choices:
+                        widget.value = value
+                else:
+                    widget.value = value
+                    widget.cursor_position = len(value)
+        self._revalidate()
+
+    def collect(self) -> tuple[dict[str, Any], list[Problem]]:
+        """The config data the form describes, and the fields that could not even be parsed."""
+        data: dict[str, Any] = {}
+        problems: list[Problem] = []
+        for spec in self.SPECS:
+            widget = self._widget(spec)
+            raw = (
+                str(widget.value) if not isinstance(widget, Select) or widget.value is not Select.NULL else ""
+            )
+            try:
+                _assign(data, spec.key, parse_value(spec, raw))
+            except ValueError as exc:
+                problems.append(Problem(spec.key, str(exc)))
+        return data, problems
+
+    @on(Input.Changed, ".field-input")
+    @on(Select.Changed, ".field-input")
+    def handle_field_changed(self) -> None:
+        self._revalidate()
+        self._schedule_checks()
+
+    def _revalidate(self) -> None:
+        data, problems = self.collect()
+        config: RunConfig | None = None
+        if not problems:
+            try:
+                config = validate(data)
+            except ConfigError as exc:
+                problems = list(exc.problems)
+        else:
+            try:
+                validate(data)  # the other fields' messages, even while one cannot be parsed
+            except ConfigError as exc:
+                parsed = {p.field for p in problems}
+                problems += [p for p in exc.problems if p.field not in parsed]
+        if config is not None:
+            if self._preflight and self._preflight[0] == config.model_dump_json():
+                problems += self._preflight[1]
+            if self._data_problem and self._previewed_key == self._data_key(config):
+                problems.append(self._data_problem)
+        self.problems = problems
+        self.config = config
+
+    def watch_problems(self, problems: list[Problem]) -> None:
+        by_field: dict[str, list[str]] = {}
+        general: list[str] = []
+        keys = {spec.key for spec in self.SPECS}
+        for problem in problems:
+            if problem.field in keys:
+                by_field.setdefault(problem.field, []).append(problem.message)
+            else:
+                general.append(str(problem))
+        for spec in self.SPECS:
+            messages = by_field.get(spec.key, [])
+            text = "; ".join(messages)
+            if self.field_messages.get(spec.key) == text:
+                continue  # most fields do not change on a keystroke: leave them alone
+            self.field_messages[spec.key] = text
+            message = self.query_one(f"#{spec.message_id}", Static)
+            message.update(text)
+            row = message.parent
+            if row is not None:
+                row.set_class(bool(messages), "-invalid")
+        status = self.query_one("#config-status", Static)
+        if problems:
+            first = general[0] if general else f"{problems[0].field}: {problems[0].message}"
+            count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+            status.update(Text.assemble((f"✗ {count}", "bold red"), f" · {first}"))
+        else:
+            status.update(Text.assemble(("✓ valid", "bold green"), " · Ctrl+L launches"))
+        self._update_launch()
+
+    def watch_config(self, config: RunConfig | None) -> None:
+        self._update_launch()
+        if config is None:
+            return
+        info = self.query_one("#model-info", Static)
+        try:
+            info.update(
+                memory_summary(config, self.workbench.gpu_total_gib, self.workbench.backend_for(config))
+            )
+        except Exception as exc:  # the estimate is advice: a bug in it must not break the form
+            info.update(f"estimate unavailable: {exc}")
+
+    def watch_launching(self) -> None:
+        self._update_launch()
+
+    def _update_launch(self) -> None:
+        launch = self.query_one("#launch", Button)
+        launch.disabled = self.config is None or bool(self.problems) or self.launching
+
+    @property
+    def can_launch(self) -> bool:
+        """True when Launch is enabled."""
+        return not self.query_one("#launch", Button).disabled
+
+    def on_descendant_focus(self, event: Any) -> None:
+        widget = getattr(event, "widget", None)
+        spec = next((s for s in self.SPECS if widget is not None and widget.id == s.widget_id), None)
+        self.query_one("#field-help", Static).update(
+            Text.assemble((spec.key, "bold"), " · ", spec.description) if spec else FIELD_HELP_HINT
+        )
+
+    # ------------------------------------------------------------------------------------------------
+    # machine checks and data preview (debounced, in threads)
+
+    @staticmethod
+    def _data_key(config: RunConfig) -> str:
+        return config.data.model_dump_json()
+
+    def _schedule_checks(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._run_checks)
+
+    def _run_checks(self) -> None:
+        config = self.config
+        if config is None:
+            return
+        self._check_machine(config)
+        key = self._data_key(config)
+        if key != self._previewed_key:
+            self._previewed_key = key
+            self._data_problem = None
+            self.query_one("#data-stats", Static).update(Text("loading the data source…", style="dim"))
+            self._preview_data(config)
+
+    def action_preview(self) -> None:
+        config = self.config
+        if config is None:
+            self.notify("fix the config first", severity="warning")
+            return
+        self._previewed_key = self._data_key(config)
+        self._data_problem = None
+        self.query_one("#data-stats", Static).update(Text("loading the data source…", style="dim"))
+        self._preview_data(config)
+
+    @work(
+        thread=True, exclusive=True, group="preflight", description="check the machine", exit_on_error=False
+    )
+    def _check_machine(self, config: RunConfig) -> None:
+        from workbench.environment import preflight
+
+        problems = preflight(config, self.workbench.machine())
+        self.post_message(self.PreflightChecked(config.model_dump_json(), problems))
+
+    @work(thread=True, exclusive=True, group="preview", description="preview the data", exit_on_error=False)
+    def _preview_data(self, config: RunConfig) -> None:
+        from workbench import data as wdata
+
+        key = self._data_key(config)
+        try:
+            rows = wdata.load_rows(config.data)
+            prepared = wdata.prepare(rows, config.data)
+        except wdata.DataError as exc:
+            self.post_message(self.DataPreviewed(key, None, [], str(exc)))
+            return
+        self.post_message(self.DataPreviewed(key, prepared.stats, prepared.train[:PREVIEW_ROWS], None))
+
+    @on(PreflightChecked)
+    def handle_preflight_checked(self, event: PreflightChecked) -> None:
+        self._preflight = (event.config_key, event.problems)
+        self._revalidate()
+
+    @on(DataPreviewed)
+    def handle_data_previewed(self, event: DataPreviewed) -> None:
+        if event.data_key != self._previewed_key:
+            return  # the data fields changed since; a newer preview is on its way
+        stats_widget = self.query_one("#data-stats", Static)
+        preview = self.query_one("#data-preview", Static)
+        if event.error or event.stats is None:
+            self._data_problem = Problem("data.source", event.error or "could not be read")
+            stats_widget.update(Text(event.error or "", style="red"))
+            preview.update("")
+        else:
+            self._data_problem = None
+            s = event.stats
+            by_type = ", ".join(f"{k} {v}" for k, v in s.by_type.items())
+            stats_widget.update(
+                Text.assemble(
+                    ("Data: ", "bold"),
+                    f"{s.used_rows} rows read: {s.kept} kept ({s.train} train, {s.held_out} held out); "
+                    f"dropped {s.dropped_no_answer} without an answer, {s.dropped_empty_question} with an "
+                    f"empty question{'; types: ' + by_type if by_type else ''}. Prompts longer than "
+                    "grpo.max_prompt_length are counted with the model's tokenizer when the run starts "
+                    "(data.json).",
+                )
+            )
+            preview.update(self._render_rows(event.rows))
+        self._revalidate()
+
+    @staticmethod
+    def _render_rows(rows: list[dict[str, Any]]) -> Text:
+        text = Text()
+        for number, row in enumerate(rows, 1):
+            messages = row.get("prompt") or []
+            user = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
+            system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+            text.append(f"row {number} ", "bold")
+            text.append(f"({row.get('type', '?')}) ", "dim")
+            if number == 1 and system:
+                text.append("\n[system] ", "bold dim")
+                text.append(" ".join(system.split()), "dim")
+            text.append("\n[user] ", "bold")
+            text.append(" ".join(str(user).split()))
+            text.append("\n[gold answer] ", "bold")
+            text.append(str(row.get("answer")), "green")
+            text.append("\n")
+        return text
+
+    # ------------------------------------------------------------------------------------------------
+    # launch, save, load
+
+    @on(Button.Pressed, "#launch")
+    def handle_launch_pressed(self) -> None:
+        self.action_launch()
+
+    @on(Button.Pressed, "#save")
+    def handle_save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#load")
+    def handle_load_pressed(self) -> None:
+        self.action_load()
+
+    def action_launch(self) -> None:
+        config = self.config
+        if config is None or not self.can_launch:
+            first = self.problems[0] if self.problems else None
+            self.notify(f"cannot launch: {first}" if first else "cannot launch yet", severity="warning")
+            return
+        self.launching = True
+        self._launch_run(config)
+
+    @work(thread=True, exclusive=True, group="launch", description="launch run", exit_on_error=False)
+    def _launch_run(self, config: RunConfig) -> None:
+        from jobs.launch import launch
+
+        try:
+            run, process = launch(config, root=self.workbench.runs_root)
+        except ConfigError as exc:
+            self.post_message(self.LaunchRefused(list(exc.problems)))
+            return
+        try:
+            config.save(self.workbench.config_path)
+        except OSError:
+            pass  # remembering the config is a convenience; the run has its own copy
+        self.post_message(self.RunLaunched(run.run_id, process))
+
+    @on(LaunchRefused)
+    def handle_launch_refused(self, event: LaunchRefused) -> None:
+        self.launching = False
+        self._preflight = (self.config.model_dump_json(), event.problems) if self.config else None
+        self._revalidate()
+        self.notify("\n".join(str(p) for p in event.problems[:3]), severity="error", title="launch refused")
+
+    @on(RunLaunched)
+    def handle_run_launched(self, event: RunLaunched) -> None:
+        """Re-enable the button; the event bubbles on to the app, which attaches to the run."""
+        self.launching = False
+
+    @on(Worker.StateChanged)
+    def handle_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one router for this screen's workers: failures become notifications, never tracebacks."""
+        worker = event.worker
+        if worker.state == WorkerState.ERROR:
+            if worker.group == "launch":
+                self.launching = False
+            self.notify(f"{worker.description}: {worker.error}", severity="error")
+
+    def action_save(self) -> None:
+        config = self.config
+        if config is None:
+            self.notify("fix the config before saving it", severity="warning")
+            return
+        name = config.name or config.model.name
+        suggestion = default_config_path().parent / f"{name}.toml"
+
+        def save(path: Path | None) -> None:
+            if path is None:
+                return
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                config.save(path)
+            except OSError as exc:
+                self.notify(f"could not save {path}: {exc.strerror or exc}", severity="error")
+                return
+            self.notify(f"saved {path}")
+
+        self.app.push_screen(PathPromptScreen("Save config as", suggestion), save)
+
+    def action_load(self) -> None:
+        def load(path: Path | None) -> None:
+            if path is None:
+                return
+            from workbench.config import load as load_config
+
+            try:
+                config = load_config(path)
+            except ConfigError as exc:
+                self.notify("\n".join(str(p) for p in exc.problems[:3]), severity="error", title=f"{path}")
+                return
+            self._fill(config.model_dump(mode="json"))
+            self._schedule_checks()
+            self.notify(f"loaded {path}")
+
+        self.app.push_screen(PathPromptScreen("Load config from", self.workbench.config_path), load)
+
+    def action_defaults(self) -> None:
+        self._fill(self._machine_default())
+        self._schedule_checks()
+
+    # ------------------------------------------------------------------------------------------------
+    # for tests and the command palette
+
+    def set_field(self, key: str, value: str) -> None:
+        """Put `value` in the field of `key` as if typed."""
+        spec = next(s for s in self.SPECS if s.key == key)
+        widget = self._widget(spec)
+        widget.value = value
+
+    def field_message(self, key: str) -> str:
+        """The message shown next to the field of `key` ('' when it is fine)."""
+        return self.field_messages.get(key, "")
+
+
+__all__ = ["ConfigureScreen", "FieldSpec", "field_specs", "format_value", "memory_summary", "parse_value"]

@@ -1,0 +1,207 @@
+"""Runs: every run under the runs home, live and past, with attach, stop, resume and delete.
+
+The list comes from the app's periodic scan (a thread worker); this screen only shows it. Actions go
+through the app, which asks for confirmation where a run would be interrupted or lost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets.data_table import ColumnKey
+
+from workbench.runs import RunInfo
+
+if TYPE_CHECKING:
+    from screens.app import WorkbenchApp
+
+COLUMNS = (("run", 28), ("state", 9), ("step", 9), ("reward", 7), ("model", 12), ("age", 4))
+"""(label, width): fixed widths (the run column grows to the longest id) so the table never jitters."""
+MAX_RUN_WIDTH = 48
+WIDE = 90
+"""Below this many columns the model column is left out (the detail line names the model)."""
+
+
+def format_age(seconds: float | None) -> str:
+    """`42s`, `5m`, `3h`, `2d`: the largest whole unit."""
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def state_markup(state: str) -> str:
+    """The state coloured by what it means for the user."""
+    colour = {
+        "running": "green",
+        "starting": "green",
+        "pending": "yellow",
+        "stopping": "yellow",
+        "completed": "cyan",
+        "stopped": "",
+        "failed": "red",
+        "crashed": "red",
+    }.get(state, "")
+    return f"[{colour}]{state}[/]" if colour else state
+
+
+class RunsScreen(Screen[None]):
+    """The runs table."""
+
+    CSS_PATH = str(Path(__file__).with_name("runs.tcss"))
+    """Absolute, so subclasses defined elsewhere (tests, benchmarks) find it."""
+    BINDINGS = [
+        Binding(
+            "enter", "attach_run", "Attach", id="runs.attach", tooltip="Follow the selected run in Monitor"
+        ),
+        Binding("s", "stop_run", "Stop", id="runs.stop", tooltip="Stop the selected run (asks first)"),
+        Binding(
+            "r",
+            "resume_run",
+            "Resume",
+            id="runs.resume",
+            tooltip="Resume the selected run from its last checkpoint",
+        ),
+        Binding(
+            "d,delete",
+            "delete_run",
+            "Delete",
+            id="runs.delete",
+            tooltip="Delete the selected run's directory (asks first; live runs must be stopped)",
+        ),
+        Binding(
+            "n", "new_run", "New run", id="runs.new", show=False, tooltip="Configure and launch a new run"
+        ),
+        Binding("g", "rescan", "Rescan", id="runs.rescan", show=False, tooltip="Scan the runs home now"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.infos: list[RunInfo] = []
+
+    @property
+    def workbench(self) -> WorkbenchApp:
+        return cast("WorkbenchApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("scanning runs…", id="runs-summary")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="runs-detail")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.sub_title = "Runs"
+        self.watch(self.app, "runs", self._show_runs, init=True)
+
+    def _columns(self) -> list[tuple[str, int]]:
+        wide = self.app.size.width >= WIDE
+        return [(label, width) for label, width in COLUMNS if wide or label != "model"]
+
+    def _set_columns(self, run_width: int) -> list[str]:
+        """Make the columns fit the longest run id and the terminal; returns their labels."""
+        table = self.query_one(DataTable)
+        columns = self._columns()
+        labels = [label for label, _ in columns]
+        current = [str(key.value) for key in table.columns]
+        if current == labels and table.columns[ColumnKey("run")].width == run_width:
+            return labels
+        table.clear(columns=True)
+        for label, width in columns:
+            table.add_column(label, width=run_width if label == "run" else width, key=label)
+        return labels
+
+    def on_resize(self) -> None:
+        self._show_runs(self.infos)
+
+    def _show_runs(self, infos: list[RunInfo]) -> None:
+        self.infos = list(infos)
+        table = self.query_one(DataTable)
+        selected = self.selected.run.run_id if self.selected else None
+        longest = max((len(info.run.run_id) for info in self.infos), default=0) + 2
+        labels = self._set_columns(min(MAX_RUN_WIDTH, max(COLUMNS[0][1], longest)))
+        table.clear()
+        now = self.workbench.clock()
+        for info in self.infos:
+            reward = f"{info.latest_reward:.3f}" if info.latest_reward is not None else ""
+            step = f"{info.step}/{info.max_steps}" if info.max_steps else str(info.step)
+            age = format_age(now - info.started_at) if info.started_at else ""
+            attached = "▶ " if info.run.run_id == self.workbench.attached else "  "
+            cells = {
+                "run": attached + info.run.run_id,
+                "state": state_markup(info.state),
+                "step": step,
+                "reward": reward,
+                "model": info.model,
+                "age": age,
+            }
+            table.add_row(*(cells[label] for label in labels), key=info.run.run_id)
+        ids = [info.run.run_id for info in self.infos]
+        if selected in ids:
+            table.move_cursor(row=ids.index(selected), animate=False)
+        live = sum(1 for info in self.infos if info.alive)
+        summary = (
+            f"{len(self.infos)} runs, {live} live · Enter attaches"
+            if self.infos
+            else f"no runs yet under {self.workbench.runs_root}: press n (or F2) to configure one"
+        )
+        self.query_one("#runs-summary", Static).update(summary)
+        self._show_detail()
+
+    @property
+    def selected(self) -> RunInfo | None:
+        """The run under the cursor."""
+        table = self.query_one(DataTable)
+        if not self.infos or table.cursor_row < 0 or table.cursor_row >= len(self.infos):
+            return None
+        return self.infos[table.cursor_row]
+
+    @on(DataTable.RowHighlighted)
+    def handle_row_highlighted(self) -> None:
+        self._show_detail()
+
+    @on(DataTable.RowSelected)
+    def handle_row_selected(self) -> None:
+        self.action_attach_run()
+
+    def _show_detail(self) -> None:
+        info = self.selected
+        detail = self.query_one("#runs-detail", Static)
+        if info is None:
+            detail.update("")
+            return
+        text = f"{info.label or info.run.run_id} · {info.model} · {info.phase or info.state}"
+        if info.error and info.state not in ("completed",):
+            text += " · " + info.error.strip().splitlines()[-1][:200]
+        detail.update(text)
+
+    def action_attach_run(self) -> None:
+        if info := self.selected:
+            self.workbench.attach_run(info.run.run_id)
+
+    def action_stop_run(self) -> None:
+        if info := self.selected:
+            self.workbench.request_stop(info.run.run_id)
+
+    def action_resume_run(self) -> None:
+        if info := self.selected:
+            self.workbench.request_resume(info.run.run_id)
+
+    def action_delete_run(self) -> None:
+        if info := self.selected:
+            self.workbench.request_delete(info.run.run_id)
+
+    def action_new_run(self) -> None:
+        self.app.switch_mode("configure")
+
+    def action_rescan(self) -> None:
+        self.workbench.rescan()

@@ -1,0 +1,248 @@
+"""Pilot tests of the app on frozen runs: every Configure field's validation blocks Launch, save and load,
+the run actions and their confirmations, the command palette, help, mode keys and startup choices."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input
+from tui_helpers import (
+    CPU_RUN,
+    CRASHED_RUN,
+    FIXTURE_ROWS,
+    FIXTURE_RUNS,
+    GPU_RUN,
+    frozen_app,
+    settle,
+    wait_until,
+)
+
+from screens.app import WorkbenchApp
+from screens.configure import ConfigureScreen, field_specs
+from screens.dialogs import ConfirmScreen, HelpScreen, PathPromptScreen
+from screens.monitor import MonitorScreen
+from screens.runs import RunsScreen
+from workbench.config import load
+
+BAD_INPUT = {
+    "model.name": "not a model!",
+    "lora.target_modules": "q_proj, bogus_proj",
+    "data.source": "/no/such/rows.jsonl",
+}
+"""Bad values for the text fields; numeric fields get "abc"."""
+FREE_TEXT = {"name", "data.split"}
+"""Fields that accept any text, so nothing typed there can be wrong."""
+
+
+async def _configure(app: WorkbenchApp, pilot: object) -> ConfigureScreen:
+    screen = app.screen
+    assert isinstance(screen, ConfigureScreen)
+    screen.set_field("data.source", str(FIXTURE_ROWS))
+    screen.set_field("data.held_out", "2")
+    await settle(pilot)  # type: ignore[arg-type]
+    return screen
+
+
+async def test_every_field_shows_its_message_and_blocks_launch(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _configure(app, pilot)
+        assert screen.can_launch, screen.problems
+        checked: list[str] = []
+        for spec in field_specs():
+            if spec.kind in ("choice", "bool") or spec.key in FREE_TEXT:
+                continue  # a choice list cannot hold a bad value
+            widget = screen.query_one(f"#{spec.widget_id}", Input)
+            good = widget.value
+            widget.value = BAD_INPUT.get(spec.key, "abc")
+            await pilot.pause()
+            assert screen.field_message(spec.key), f"{spec.key}: no message for {widget.value!r}"
+            assert not screen.can_launch, f"{spec.key}: Launch still enabled"
+            widget.value = good
+            await pilot.pause()
+            assert not screen.field_message(spec.key), f"{spec.key}: {screen.field_message(spec.key)}"
+            checked.append(spec.key)
+        await settle(pilot)
+        assert screen.can_launch
+        assert len(checked) >= 30 and "lora.rank" in checked and "rewards.check_answer" in checked
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "words"),
+    [
+        ({"lora.rank": "128"}, "lora.rank", "max_lora_rank"),
+        ({"grpo.num_generations": "3"}, "grpo.num_generations", "divisible"),
+        ({"grpo.max_completion_length": "4000"}, "grpo.max_completion_length", "max_seq_length"),
+        ({"lora.max_lora_rank": "48"}, "lora.max_lora_rank", "vLLM"),
+        ({"grpo.learning_rate": "0"}, "grpo.learning_rate", "greater than 0"),
+    ],
+)
+async def test_cross_field_rules_name_their_field(
+    tmp_path: Path, values: dict[str, str], field: str, words: str
+) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _configure(app, pilot)
+        for key, value in values.items():
+            screen.set_field(key, value)
+        await pilot.pause()
+        assert words in screen.field_message(field)
+        assert not screen.can_launch
+
+
+async def test_all_reward_weights_zero_is_refused(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _configure(app, pilot)
+        for spec in field_specs():
+            if spec.key.startswith("rewards."):
+                screen.set_field(spec.key, "0")
+        await pilot.pause()
+        assert not screen.can_launch
+        assert any("nothing to learn" in p.message for p in screen.problems)
+
+
+async def test_a_data_source_without_usable_rows_blocks_launch(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _configure(app, pilot)
+        screen.set_field("data.held_out", "32")  # 6 usable rows, all held out
+        await settle(pilot)
+        assert "usable rows" in screen.field_message("data.source")
+        assert not screen.can_launch
+
+
+async def test_save_then_load_a_config(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    saved = tmp_path / "mine.toml"
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _configure(app, pilot)
+        screen.set_field("grpo.max_steps", "77")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathPromptScreen), "the save prompt", 5)
+        app.screen.query_one(Input).value = str(saved)
+        await pilot.press("enter")
+        await wait_until(pilot, saved.exists, "the saved file", 5)
+        assert load(saved).grpo.max_steps == 77
+
+        screen.set_field("grpo.max_steps", "5")
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathPromptScreen), "the load prompt", 5)
+        app.screen.query_one(Input).value = str(saved)
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: screen.config is not None and screen.config.grpo.max_steps == 77,
+            "the loaded config",
+            5,
+        )
+
+
+async def test_runs_enter_attaches_and_monitor_replays(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        assert runs.query_one(DataTable).row_count == 3
+        await pilot.press("down", "down", "enter")
+        await wait_until(pilot, lambda: app.current_mode == "monitor", "Monitor", 5)
+        assert app.attached == GPU_RUN
+        monitor = app.screen
+        assert isinstance(monitor, MonitorScreen)
+        await wait_until(pilot, lambda: monitor.metrics.max_step == 24, "the replayed history", 10)
+        assert monitor.gpu.indices() == [0, 1]
+        assert monitor.metrics.summary is not None
+        assert monitor.step == 24 and monitor.status.state == "completed"
+
+
+async def test_crashed_history_dedupes_the_repeated_steps(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=CRASHED_RUN)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        monitor = app.screen
+        assert isinstance(monitor, MonitorScreen)
+        xs, _ = monitor.metrics.get("reward")
+        assert xs == [float(s) for s in range(1, 13)]
+        assert monitor.status.state == "crashed"
+
+
+async def test_stop_of_a_finished_run_only_warns(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_delete_asks_and_no_keeps_the_run(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation", 5)
+        await pilot.press("n")
+        await pilot.pause()
+        assert (root / CPU_RUN).is_dir()
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation", 5)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not (root / CPU_RUN).exists(), "the run directory to go", 10)
+        await settle(pilot)
+        assert [info.run.run_id for info in app.runs] == [CRASHED_RUN, GPU_RUN]
+
+
+async def test_palette_attach_command(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"attach: 20261119")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.attached == CRASHED_RUN, "the palette's attach", 5)
+        assert app.current_mode == "monitor"
+
+
+async def test_help_and_mode_keys(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        for key, mode in (
+            ("f2", "configure"),
+            ("f4", "monitor"),
+            ("f5", "chat"),
+            ("f3", "runs"),
+            ("2", "runs"),
+            ("3", "monitor"),
+        ):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode == mode, key
+
+
+async def test_startup_opens_configure_when_there_are_no_runs(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, runs_root=tmp_path / "empty", initial_mode=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "configure"
+        screen = app.screen
+        assert isinstance(screen, ConfigureScreen)
+        assert screen.config is not None and screen.config.model.name == "tiny"
+
+
+async def test_startup_opens_runs_when_only_past_runs_exist(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "runs" and app.attached is None

@@ -1,0 +1,158 @@
+"""Snapshots of every screen, fed by the frozen run directories in tests/fixtures/runs.
+
+Workflow: run, open snapshot_report.html, look at each picture, and only then `--snapshot-update`.
+The app gets a fixed clock, no live polling and no GPU; cursors do not blink.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from tui_helpers import CPU_RUN, CRASHED_RUN, GPU_RUN, frozen_app, no_blink, settle, snapshots_in_tests_dir
+
+from screens.configure import ConfigureScreen
+
+WIDE = (120, 40)
+SMALL = (80, 24)
+
+
+@pytest.fixture
+def snapshot(snapshot: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Store this module's snapshots under tests/snapshots/test_tui_snapshots/."""
+    return snapshots_in_tests_dir(snapshot, monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def _in_fixture_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative data paths ("rows.jsonl") resolve to the fixture rows, the same on every machine."""
+    monkeypatch.chdir(Path(__file__).parent / "fixtures" / "runs")
+
+
+async def _ready(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+    no_blink(pilot.app)  # type: ignore[arg-type]
+    await pilot.pause()
+
+
+class TestConfigure:
+    def test_offline_default(self, snap_compare: Any, tmp_path: Path) -> None:
+        """Configure at 120x40 on a machine without a GPU: the tiny model with its parameter count, the
+        CPU note and GPU estimate, LoRA and reward weights; `✓ valid` and an enabled Launch."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            screen = pilot.app.screen
+            assert isinstance(screen, ConfigureScreen)
+            screen.set_field("data.source", "rows.jsonl")
+            screen.set_field("data.held_out", "2")
+            await _ready(pilot)
+
+        assert snap_compare(
+            frozen_app(tmp_path, initial_mode="configure"), terminal_size=WIDE, run_before=run_before
+        )
+
+    def test_data_preview(self, snap_compare: Any, tmp_path: Path) -> None:
+        """The end of the form: the data section, the extraction statistics (6 kept, 1 dropped without
+        an answer) and three formatted rows with their gold answers."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            screen = pilot.app.screen
+            assert isinstance(screen, ConfigureScreen)
+            screen.set_field("data.source", "rows.jsonl")
+            screen.set_field("data.held_out", "2")
+            await _ready(pilot)
+            screen.query_one("#form").scroll_end(animate=False)
+            await pilot.pause()
+
+        assert snap_compare(
+            frozen_app(tmp_path, initial_mode="configure"), terminal_size=WIDE, run_before=run_before
+        )
+
+    def test_bad_input_small(self, snap_compare: Any, tmp_path: Path) -> None:
+        """80x24 with lora.rank = 0 and lora.alpha = x: both messages sit next to their fields, the labels
+        turn red, the status line counts the problems and Launch is disabled."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            screen = pilot.app.screen
+            assert isinstance(screen, ConfigureScreen)
+            screen.set_field("data.source", "rows.jsonl")
+            screen.set_field("lora.rank", "0")
+            screen.set_field("lora.alpha", "x")
+            await _ready(pilot)
+            screen.query_one("#f-lora-rank").focus()
+            await pilot.pause()
+            no_blink(pilot.app)  # type: ignore[arg-type]
+            await pilot.pause()
+
+        assert snap_compare(
+            frozen_app(tmp_path, initial_mode="configure"), terminal_size=SMALL, run_before=run_before
+        )
+
+
+class TestRuns:
+    def test_runs_wide(self, snap_compare: Any, tmp_path: Path) -> None:
+        """Three runs newest first: stopped 8/30, crashed 12/40 (dead supervisor), completed 24/24; with
+        their latest reward, model and age against the frozen clock."""
+        assert snap_compare(frozen_app(tmp_path, initial_mode="runs"), terminal_size=WIDE, run_before=_ready)
+
+    def test_runs_small(self, snap_compare: Any, tmp_path: Path) -> None:
+        """At 80 columns the model column gives way; the detail line names the selected run's model."""
+        assert snap_compare(frozen_app(tmp_path, initial_mode="runs"), terminal_size=SMALL, run_before=_ready)
+
+    def test_delete_asks_first(self, snap_compare: Any, tmp_path: Path) -> None:
+        """`d` on the selected (stopped) run opens the confirmation; nothing is deleted without `y`."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await _ready(pilot)
+            await pilot.press("d")
+            await pilot.pause()
+
+        assert snap_compare(
+            frozen_app(tmp_path, initial_mode="runs"), terminal_size=SMALL, run_before=run_before
+        )
+
+
+class TestMonitor:
+    def test_gpu_run_wide(self, snap_compare: Any, tmp_path: Path) -> None:
+        """The completed two-GPU run: total and per-reward means rising, completion length, loss with KL
+        on the right axis, memory and utilisation of GPU 0 and 1; samples with <thinking> and <SOLUTION>
+        styled apart; the end of train.log."""
+        app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+        assert snap_compare(app, terminal_size=WIDE, run_before=_ready)
+
+    def test_crashed_run_small(self, snap_compare: Any, tmp_path: Path) -> None:
+        """80x24 shows the plots only: the crashed run (12/40) after a resume that repeated steps 9-10,
+        plotted once each; no GPU samples."""
+        app = frozen_app(tmp_path, initial_mode="monitor", attach=CRASHED_RUN)
+        assert snap_compare(app, terminal_size=SMALL, run_before=_ready)
+
+    def test_text_view_small(self, snap_compare: Any, tmp_path: Path) -> None:
+        """`v` twice switches 80x24 to the text view: the latest samples and train.log side by side."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await _ready(pilot)
+            await pilot.press("v", "v")
+            await pilot.pause()
+
+        app = frozen_app(tmp_path, initial_mode="monitor", attach=CPU_RUN)
+        assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+
+
+class TestOther:
+    def test_chat_placeholder(self, snap_compare: Any, tmp_path: Path) -> None:
+        """Chat says it is not built yet and where to go meanwhile."""
+        assert snap_compare(frozen_app(tmp_path, initial_mode="chat"), terminal_size=SMALL, run_before=_ready)
+
+    def test_help(self, snap_compare: Any, tmp_path: Path) -> None:
+        """F1 lists the keys that work everywhere and those of each mode."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await _ready(pilot)
+            await pilot.press("f1")
+            await pilot.pause()
+
+        assert snap_compare(
+            frozen_app(tmp_path, initial_mode="runs"), terminal_size=WIDE, run_before=run_before
+        )

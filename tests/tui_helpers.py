@@ -1,0 +1,126 @@
+"""Helpers for the TUI tests (tests/test_tui_*.py); their fixtures are thin wrappers over these.
+
+* Frozen apps: the run directories under tests/fixtures/runs, a fixed clock, no live polling, no GPU.
+* Live homes: a GRPO_WORKBENCH_HOME under tmp_path with the tiny model prebuilt, and every run still
+  alive under it stopped at teardown with `jobs.launch.stop`, pass or fail.
+* Snapshots are stored under tests/snapshots/<test module>/ instead of syrupy's __snapshots__.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_textual_snapshot
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from screens.app import WorkbenchApp
+
+TESTS = Path(__file__).resolve().parent
+FIXTURE_RUNS = TESTS / "fixtures" / "runs"
+FIXTURE_ROWS = FIXTURE_RUNS / "rows.jsonl"
+FROZEN_NOW = 1_795_300_000.0
+"""The injected clock of frozen apps: 2026-11-21 21:46:40 UTC, a day after the newest fixture run."""
+GPU_RUN = "20261118-101500-gpu-demo-a1b2"
+CRASHED_RUN = "20261119-093000-crashed-c3d4"
+CPU_RUN = "20261120-080000-tiny-cpu-e5f6"
+
+
+class SnapshotsDirExtension(pytest_textual_snapshot.SVGImageExtension):
+    """pytest-textual-snapshot's SVG extension, stored in tests/snapshots/<module>/ (the project's place)."""
+
+    @classmethod
+    def dirname(cls, *, test_location: Any) -> str:
+        return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
+
+
+def snapshots_in_tests_dir(snapshot: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """syrupy's `snapshot`, with snap_compare's SVG extension swapped for the tests/snapshots/ one (for a
+    module's own `snapshot` fixture, which snap_compare then uses)."""
+    monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", SnapshotsDirExtension)
+    return snapshot
+
+
+def frozen_app(tmp_path: Path, **kwargs: Any) -> WorkbenchApp:
+    """An app over the frozen fixture runs: fixed clock, no polling, no GPU, no saved config."""
+    options: dict[str, Any] = dict(
+        runs_root=FIXTURE_RUNS,
+        clock=lambda: FROZEN_NOW,
+        follow=False,
+        gpu_sampler=lambda: [],
+        config_path=tmp_path / "no-config.toml",
+    )
+    options.update(kwargs)
+    return WorkbenchApp(**options)
+
+
+def no_blink(app: WorkbenchApp) -> None:
+    """Freeze every text cursor on the current screen (a blinking cursor makes snapshots flaky)."""
+    for widget in app.screen.query(Input):
+        widget.cursor_blink = False
+
+
+async def settle(pilot: Pilot[Any], delay: float = 0.6) -> None:
+    """Let debounce timers fire and every worker finish, then let the screen repaint."""
+    await pilot.pause(delay)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def wait_until(
+    pilot: Pilot[Any], predicate: Callable[[], bool], what: str, timeout: float = 60.0
+) -> None:
+    """Poll the app's state (never a fixed sleep) until `predicate` holds.
+
+    Raises:
+        AssertionError: after `timeout` seconds, naming `what` was awaited.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await pilot.pause(0.1)
+
+
+def stop_live_runs(runs: Path) -> None:
+    """Stop every run under `runs` that is still alive (the launcher's own clean stop)."""
+    from jobs.launch import stop
+    from workbench.runs import RunDir
+
+    if not runs.is_dir():
+        return
+    for path in runs.iterdir():
+        if path.is_dir() and (path / "config.toml").exists():
+            stop(RunDir(path), wait=60)
+
+
+def build_tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny preset, built once (a few seconds) for a module's live tests."""
+    from workbench import modelbuild
+
+    out = tmp_path_factory.mktemp("tui-models") / "tiny-v1"
+    modelbuild.build_model("tiny", out)
+    return out
+
+
+@contextmanager
+def live_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> Iterator[Path]:
+    """A private GRPO_WORKBENCH_HOME with the tiny model in its cache; live runs are stopped on exit."""
+    home = tmp_path / "tui-home"
+    models = home / "cache" / "models"
+    models.mkdir(parents=True)
+    shutil.copytree(tiny_model, models / "tiny-v1")
+    monkeypatch.setenv("GRPO_WORKBENCH_HOME", str(home))
+    monkeypatch.setenv("GRPO_WORKBENCH_STOP_GRACE", "60")
+    try:
+        yield home
+    finally:
+        stop_live_runs(home / "runs")
