@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from workbench.runs import FINAL_STATES, RunDir, resolve_state
 from workbench.series import GpuSeries, MetricsSeries
-from workbench.tail import JsonlTail
+from workbench.tail import JsonlTail, LineTail
 
 POLL_SECONDS = 0.5
 """How often a followed run's files are checked for new bytes."""
@@ -69,44 +69,20 @@ def read_status(run: RunDir) -> RunStatus:
     )
 
 
-class TextTail:
-    """Incremental reader of a text log: byte offset, bounded chunks, the partial last line kept back."""
+class TextTail(LineTail):
+    """Incremental reader of a text log: complete lines, decoded, progress-bar rewrites collapsed."""
 
     def __init__(self, path: Path, chunk: int = LOG_CHUNK) -> None:
-        self.path = path
-        self.chunk = chunk
-        self.offset = 0
-        self._partial = b""
+        super().__init__(path, chunk)
 
-    def _lines(self, data: bytes) -> list[str]:
-        buffer = self._partial + data
-        cut = buffer.rfind(b"\n")
-        if cut < 0:
-            self._partial = buffer
-            return []
-        self._partial = buffer[cut + 1 :]
+    def read(self) -> list[str]:
+        """Complete new lines since the last call (at most `chunk` bytes read)."""
         lines = []
-        for raw in buffer[:cut].split(b"\n"):
+        for raw in self.read_lines():
             # A progress bar rewrites its line with \r: only the last state is worth showing.
             text = raw.decode("utf-8", "replace").rstrip("\r").rsplit("\r", 1)[-1]
             lines.append(text[:MAX_LINE_CHARS])
         return lines
-
-    def read(self) -> list[str]:
-        """Complete new lines since the last call (at most `chunk` bytes read)."""
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return []
-        if size < self.offset:
-            self.offset, self._partial = 0, b""
-        if size == self.offset:
-            return []
-        with self.path.open("rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read(min(self.chunk, size - self.offset))
-        self.offset += len(data)
-        return self._lines(data)
 
     def read_end(self, max_bytes: int) -> list[str]:
         """Jump to the last `max_bytes` of the file and return its complete lines (the cut first one is
@@ -116,19 +92,11 @@ class TextTail:
         except FileNotFoundError:
             return []
         start = max(0, size - max_bytes)
-        with self.path.open("rb") as fh:
-            fh.seek(start)
-            data = fh.read(size - start)
-        self.offset, self._partial = start + len(data), b""
-        lines = self._lines(data)
-        return lines[1:] if start and lines else lines
-
-    @property
-    def pending(self) -> bool:
-        try:
-            return self.path.stat().st_size > self.offset
-        except FileNotFoundError:
-            return False
+        self.offset, self._partial = start, b""
+        lines = self.read_lines(max_bytes)
+        decoded = [raw.decode("utf-8", "replace").rstrip("\r").rsplit("\r", 1)[-1][:MAX_LINE_CHARS]
+                   for raw in lines]
+        return decoded[1:] if start and decoded else decoded
 
 
 @dataclass

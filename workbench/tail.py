@@ -16,21 +16,19 @@ CHUNK = 256 * 1024
 """Most bytes read per call: a huge backlog is replayed over several ticks instead of freezing one."""
 
 
-class JsonlTail:
-    """Incremental reader of one JSONL file."""
+class LineTail:
+    """Incremental reader of one append-only text file: complete lines only, torn last line kept back."""
 
     def __init__(self, path: Path, chunk: int = CHUNK):
         self.path = path
         self.chunk = chunk
         self.offset = 0
-        self.bad_lines = 0
-        """Lines skipped because they were not JSON objects (torn writes, foreign text)."""
         self.reset_count = 0
         """Times the file shrank and was replayed from the start."""
         self._partial = b""
 
-    def read(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
-        """Return the complete new records since the last call (at most `max_bytes` read)."""
+    def read_lines(self, max_bytes: int | None = None) -> list[bytes]:
+        """The complete new lines since the last call (at most `max_bytes` read), without newlines."""
         limit = max_bytes or self.chunk
         try:
             size = self.path.stat().st_size
@@ -51,8 +49,29 @@ class JsonlTail:
             self._partial = buffer
             return []
         self._partial = buffer[cut + 1 :]
+        return buffer[:cut].split(b"\n")
+
+    @property
+    def pending(self) -> bool:
+        """True when the file holds bytes not read yet."""
+        try:
+            return self.path.stat().st_size > self.offset
+        except FileNotFoundError:
+            return False
+
+
+class JsonlTail(LineTail):
+    """Incremental reader of one JSONL file."""
+
+    def __init__(self, path: Path, chunk: int = CHUNK):
+        super().__init__(path, chunk)
+        self.bad_lines = 0
+        """Lines skipped because they were not JSON objects (torn writes, foreign text)."""
+
+    def read(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
+        """Return the complete new records since the last call (at most `max_bytes` read)."""
         records = []
-        for line in buffer[:cut].split(b"\n"):
+        for line in self.read_lines(max_bytes):
             if not line.strip():
                 continue
             try:
@@ -75,14 +94,6 @@ class JsonlTail:
                 break
             records += batch
         return records
-
-    @property
-    def pending(self) -> bool:
-        """True when the file holds bytes not read yet."""
-        try:
-            return self.path.stat().st_size > self.offset
-        except FileNotFoundError:
-            return False
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
