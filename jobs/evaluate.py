@@ -1,0 +1,312 @@
+"""The evaluation job: `python -m jobs.evaluate RUN_DIR [--targets ...] [--samples N] ...`.
+
+Generates answers for the run's held-out rows with the base model, chosen checkpoints and the final
+adapter, and scores them with `workbench.evaluation` (which writes eval/ in the run directory as it
+goes). Two backends: vLLM on a GPU (one engine with `enable_lora`, each adapter a `LoRARequest`, so the
+base weights load once and the base target is simply no LoRA request), and transformers + PEFT batched
+`generate` elsewhere (the base model loads once; adapters are loaded onto it by name and switched, the base
+target runs with the adapters disabled). SIGTERM or Ctrl-C stops after the batch in flight and keeps
+every finished row; a second one stops at once. Heavy imports live inside functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
+
+from workbench import environment, presets
+from workbench.config import RunConfig, load
+from workbench.evaluation import (
+    SAMPLE_TEMPERATURE,
+    SAMPLE_TOP_P,
+    Completion,
+    Decoding,
+    Generator,
+    Target,
+    TargetError,
+    evaluate,
+    format_table,
+    mark_failed,
+    resolve_targets,
+)
+from workbench.runs import RunDir
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+class StopFlag:
+    """First SIGTERM/SIGINT: finish the batch in flight, write what is done, exit. Second: stop now."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log(
+            f"[eval] {signal.Signals(signum).name} received: stopping after this batch, keeping finished rows"
+        )
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def model_path_for(config: RunConfig) -> str:
+    """The base model the run trained (building a local preset if this machine lacks it)."""
+    preset = presets.PRESETS.get(config.model.name)
+    path = presets.resolve_model_path(config.model.name)
+    if preset is not None and not preset.hub_id and not (Path(path) / "config.json").exists():
+        from jobs.train_grpo import Progress, ensure_model
+
+        class _Phases:
+            def phase(self, name: str) -> None:
+                log(f"[eval] {name}")
+
+        return ensure_model(config, cast(Progress, _Phases()))
+    return path
+
+
+def use_vllm(choice: str) -> bool:
+    """vLLM only with CUDA and the package installed (`auto`), or when asked for (`vllm`)."""
+    if choice == "transformers":
+        return False
+    import torch
+
+    ok = torch.cuda.is_available() and environment.has_module("vllm")
+    if choice == "vllm" and not ok:
+        raise RuntimeError("--backend vllm needs a CUDA GPU and the vllm package (pip install -e '.[gpu]')")
+    return ok
+
+
+class TransformersGenerator:
+    """Batched `generate` with transformers, adapters through PEFT (CPU, or a GPU without vLLM)."""
+
+    def __init__(self, model_path: str, seed: int):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.cuda = torch.cuda.is_available()
+        if not self.cuda:
+            torch.set_num_threads(max(1, os.cpu_count() or 1))
+        self.device = "cuda" if self.cuda else "cpu"
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        dtype = torch.bfloat16 if self.cuda else torch.float32
+        self.model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device)
+        self.model.eval()
+        self.adapters: set[str] = set()
+        self.seed = seed
+
+    def _select(self, target: Target) -> Any:
+        """The model to generate with: the PEFT model with `target`'s adapter active, or the base."""
+        if target.adapter is None:
+            return None
+        from peft import PeftModel
+
+        if not self.adapters:
+            self.model = PeftModel.from_pretrained(self.model, str(target.adapter), adapter_name=target.name)
+            self.model.eval()
+        elif target.name not in self.adapters:
+            self.model.load_adapter(str(target.adapter), adapter_name=target.name)
+        self.adapters.add(target.name)
+        self.model.set_adapter(target.name)
+        return target.name
+
+    def __call__(
+        self, target: Target, prompts: list[list[dict[str, str]]], decoding: Decoding
+    ) -> list[list[Completion]]:
+        import contextlib
+
+        torch = self.torch
+        adapter = self._select(target)
+        texts = [
+            self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts
+        ]
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": decoding.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "num_return_sequences": decoding.n,
+        }
+        if decoding.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=decoding.temperature, top_p=decoding.top_p, top_k=None)
+            torch.manual_seed(decoding.seed)
+        base_only = adapter is None and self.adapters
+        context = self.model.disable_adapter() if base_only else contextlib.nullcontext()
+        with torch.inference_mode(), context:
+            output = self.model.generate(**batch, **kwargs)
+        new = output[:, batch["input_ids"].shape[1] :].tolist()
+        eos = self.tokenizer.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        completions: list[Completion] = []
+        for ids in new:
+            length = next((i + 1 for i, t in enumerate(ids) if t in eos_ids), len(ids))
+            text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
+            completions.append(Completion(text, length))
+        n = decoding.n
+        return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+class VllmGenerator:
+    """vLLM on a GPU: one engine with LoRA enabled; each adapter is a LoRARequest, the base none."""
+
+    def __init__(self, model_path: str, config: RunConfig, memory_share: float):
+        from vllm import LLM
+
+        self.llm = LLM(
+            model=model_path,
+            enable_lora=True,
+            max_lora_rank=config.lora.max_lora_rank,
+            max_loras=1,
+            max_model_len=config.model.max_seq_length,
+            gpu_memory_utilization=memory_share,
+            seed=config.grpo.seed,
+        )
+        self.lora_ids: dict[str, int] = {}
+
+    def _request(self, target: Target) -> Any:
+        if target.adapter is None:
+            return None
+        from vllm.lora.request import LoRARequest
+
+        lora_id = self.lora_ids.setdefault(target.name, len(self.lora_ids) + 1)
+        return LoRARequest(target.name, lora_id, str(target.adapter))
+
+    def __call__(
+        self, target: Target, prompts: list[list[dict[str, str]]], decoding: Decoding
+    ) -> list[list[Completion]]:
+        from vllm import SamplingParams
+
+        if decoding.greedy:
+            params = SamplingParams(n=1, temperature=0.0, max_tokens=decoding.max_new_tokens)
+        else:
+            params = SamplingParams(
+                n=decoding.n,
+                temperature=decoding.temperature,
+                top_p=decoding.top_p,
+                max_tokens=decoding.max_new_tokens,
+                seed=decoding.seed,
+            )
+        outputs = self.llm.chat(
+            cast(Any, prompts), params, lora_request=self._request(target), use_tqdm=False
+        )
+        return [[Completion(o.text, len(o.token_ids)) for o in out.outputs] for out in outputs]
+
+
+def decodings_from(args: argparse.Namespace, config: RunConfig) -> list[Decoding]:
+    max_new = args.max_new_tokens or config.grpo.max_completion_length
+    found = []
+    if args.greedy:
+        found.append(Decoding(greedy=True, max_new_tokens=max_new, seed=args.seed))
+    if args.samples and args.samples > 0:
+        found.append(
+            Decoding(
+                greedy=False,
+                samples=args.samples,
+                temperature=args.temperature,
+                top_p=args.top_p,
+                max_new_tokens=max_new,
+                seed=args.seed,
+            )
+        )
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Evaluate a run on its held-out rows.")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument(
+        "--targets",
+        default=None,
+        help="comma list: base, adapter, checkpoint-N (or N), checkpoints, last, all "
+        "(default: base and the adapter, or the newest checkpoint)",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N held-out rows")
+    parser.add_argument(
+        "--samples", type=int, default=0, help="also sample N completions per row (pass@k; 0: greedy only)"
+    )
+    parser.add_argument("--greedy", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None, help="default: grpo.max_completion_length"
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="rows per batch (8 CPU, 64 vLLM)")
+    parser.add_argument("--temperature", type=float, default=SAMPLE_TEMPERATURE)
+    parser.add_argument("--top-p", type=float, default=SAMPLE_TOP_P)
+    parser.add_argument("--seed", type=int, default=3407)
+    parser.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto")
+    parser.add_argument("--gpu-memory", type=float, default=0.85, help="vLLM's share of the GPU (0.85)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run = RunDir(args.run_dir.resolve())
+    stop = StopFlag()
+    stop.install()
+    try:
+        config = load(run.config)
+        targets = resolve_targets(run, args.targets)
+        decodings = decodings_from(args, config)
+        if not decodings:
+            raise TargetError("nothing to do: --no-greedy needs --samples N")
+        if presets.resolve_model_path(config.model.name).startswith("/"):
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        model_path = model_path_for(config)
+        vllm = use_vllm(args.backend)
+        backend = "vllm" if vllm else "transformers"
+        log(f"[eval] loading {config.model.name} ({backend}); targets {', '.join(t.name for t in targets)}")
+        started = time.monotonic()
+        generate: Generator
+        if vllm:
+            generate = VllmGenerator(model_path, config, args.gpu_memory)
+        else:
+            generate = TransformersGenerator(model_path, args.seed)
+        log(f"[eval] model loaded in {time.monotonic() - started:.1f}s")
+        results = evaluate(
+            run,
+            targets,
+            decodings,
+            generate,
+            limit=args.limit,
+            batch_size=args.batch_size or (64 if vllm else 8),
+            should_stop=stop,
+            echo=log,
+            extra={"model": config.model.name, "backend": backend},
+        )
+        log(format_table(results))
+        return 0
+    except KeyboardInterrupt:
+        mark_failed(run, "interrupted twice: stopped at once")
+        return 130
+    except TargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        mark_failed(run, str(exc))
+        return 2
+    except Exception as exc:
+        traceback.print_exc()
+        mark_failed(run, f"{type(exc).__name__}: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

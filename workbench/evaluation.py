@@ -1,0 +1,585 @@
+"""Held-out evaluation: targets, decodings, metrics and the eval/ files of a run directory.
+
+GRPO rewards say how the policy does on the rows it trains on; whether it learned anything shows only on
+rows it never saw. The trainer saves those rows as heldout.jsonl (fixed by the data seed), and this module
+scores generations for them: math-verify answer accuracy on the extracted <SOLUTION>, exact-format
+compliance, completion length, pass@k with the unbiased estimator when several samples are drawn, per
+type family (GSM_*, MATH_*) and per full type, with 95% Wilson intervals for every proportion.
+
+It holds everything except generation itself, so it stays free of torch and vLLM (the job
+`jobs/evaluate.py` supplies a generator: vLLM with LoRA requests on a GPU, transformers + PEFT on CPU).
+Results go to `<run>/eval/` and are written as they happen, so a cancelled evaluation keeps what it
+finished:
+
+| file | what |
+| --- | --- |
+| progress.json | state, current task, rows done/total, rows/s, ETA (for a watcher such as a TUI) |
+| rows-<target>-<decoding>.jsonl | one line per evaluated row: completions, solutions, scores, lengths |
+| eval-<target>-<decoding>.json | the metrics of one target and decoding (marked partial when cancelled) |
+| summary.csv | every eval-*.json of the run flattened into one table, one line per group |
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from workbench.atomic import JsonlWriter, read_json, write_json_atomic, write_text_atomic
+from workbench.rewards import extract_solution, is_equivalent, match_format_exactly
+from workbench.runs import RunDir, checkpoint_step, checkpoints
+
+Z95 = 1.959963984540054
+"""The two-sided 95% normal quantile."""
+SAMPLE_TEMPERATURE = 0.8
+SAMPLE_TOP_P = 0.95
+"""The tutorial's sampling settings for evaluation."""
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def wilson_interval(successes: float, total: float, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% by default).
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible at 0 or n successes and for
+    small n, which is what a few dozen held-out rows give. `successes` may be fractional (a mean of
+    per-row rates times the row count).
+
+    Args:
+        successes: Number of successes (0 <= successes <= total).
+        total: Number of trials; 0 gives (0.0, 1.0), nothing known.
+        z: The normal quantile of the confidence level.
+
+    Returns:
+        (lower, upper) bounds.
+    """
+    if total <= 0:
+        return 0.0, 1.0
+    p = successes / total
+    z2 = z * z
+    denominator = 1 + z2 / total
+    centre = (p + z2 / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k estimator (Chen et al. 2021): 1 - C(n-c, k) / C(n, k).
+
+    The probability that at least one of k samples drawn without replacement from the n generated is
+    correct, given that c of the n are.
+
+    Args:
+        n: Samples generated for the row.
+        c: Correct samples among them.
+        k: Samples allowed (1 <= k <= n).
+    """
+    if not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 1 <= k <= n, got k={k}, n={n}")
+    if not 0 <= c <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n, got c={c}, n={n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def pass_ks(n: int) -> list[int]:
+    """The k reported for n samples: 1, 2, 4, ... up to n, and n itself."""
+    ks = [k for k in (2**i for i in range(0, 20)) if k <= n]
+    if n >= 1 and ks[-1] != n:
+        ks.append(n)
+    return ks
+
+
+def type_family(row_type: str) -> str:
+    """The family of a MetaMathQA type: `GSM_Rephrased` -> `GSM`, `MATH_FOBAR` -> `MATH`."""
+    head = row_type.split("_", 1)[0]
+    return head if head else "unknown"
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generated completion: its text and its length in generated tokens."""
+
+    text: str
+    tokens: int
+
+
+def score_row(row: dict[str, Any], completions: Sequence[Completion], index: int) -> dict[str, Any]:
+    """Score the completions of one held-out row: the line written to rows-<target>-<decoding>.jsonl.
+
+    Args:
+        row: The held-out row {prompt, answer, type, question, source_index}.
+        completions: Its generated completions (1 for greedy, n for sampling).
+        index: The row's position in heldout.jsonl.
+    """
+    gold = str(row["answer"])
+    texts = [c.text for c in completions]
+    solutions = [extract_solution(t) for t in texts]
+    correct = [bool(s) and is_equivalent(gold, s) for s in solutions]
+    formatted = [score > 0 for score in match_format_exactly(texts)]
+    return {
+        "index": index,
+        "source_index": row.get("source_index"),
+        "type": str(row.get("type") or "unknown"),
+        "answer": gold,
+        "completions": texts,
+        "solutions": solutions,
+        "correct": correct,
+        "formatted": formatted,
+        "lengths": [c.tokens for c in completions],
+    }
+
+
+def _proportion(successes: float, rows: int) -> dict[str, float]:
+    low, high = wilson_interval(successes, rows)
+    return {"value": successes / rows if rows else 0.0, "ci_low": low, "ci_high": high}
+
+
+def group_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The metrics of a group of scored rows.
+
+    Accuracy and format are per-sample rates averaged per row (so with n samples, accuracy is pass@1);
+    their Wilson interval counts rows, not samples, because samples of one row are not independent.
+    Length is in generated tokens, with a normal-approximation 95% interval over the per-row means.
+    """
+    rows = len(records)
+    samples = sum(len(r["correct"]) for r in records)
+    accuracy = sum(sum(r["correct"]) / len(r["correct"]) for r in records if r["correct"])
+    formatted = sum(sum(r["formatted"]) / len(r["formatted"]) for r in records if r["formatted"])
+    lengths = [sum(r["lengths"]) / len(r["lengths"]) for r in records if r["lengths"]]
+    mean_length = sum(lengths) / len(lengths) if lengths else 0.0
+    if len(lengths) > 1:
+        variance = sum((x - mean_length) ** 2 for x in lengths) / (len(lengths) - 1)
+        half = Z95 * math.sqrt(variance / len(lengths))
+    else:
+        half = 0.0
+    metrics: dict[str, Any] = {
+        "rows": rows,
+        "samples": samples,
+        "accuracy": _proportion(accuracy, rows),
+        "format": _proportion(formatted, rows),
+        "mean_length": {"value": mean_length, "ci_low": mean_length - half, "ci_high": mean_length + half},
+        "pass_at_k": {},
+    }
+    n_values = {len(r["correct"]) for r in records}
+    if rows and len(n_values) == 1 and (n := n_values.pop()) > 1:
+        for k in pass_ks(n):
+            total = sum(pass_at_k(n, sum(r["correct"]), k) for r in records)
+            metrics["pass_at_k"][str(k)] = _proportion(total, rows)
+    return metrics
+
+
+def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics overall, per type family (GSM, MATH) and per full type."""
+    families: dict[str, list[dict[str, Any]]] = {}
+    types: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        families.setdefault(type_family(record["type"]), []).append(record)
+        types.setdefault(record["type"], []).append(record)
+    return {
+        "overall": group_metrics(records),
+        "by_family": {name: group_metrics(rs) for name, rs in sorted(families.items())},
+        "by_type": {name: group_metrics(rs) for name, rs in sorted(types.items())},
+    }
+
+
+# --------------------------------------------------------------------------- targets and decodings
+
+
+@dataclass(frozen=True)
+class Target:
+    """What generates: the base model, or the base with a LoRA adapter (a checkpoint or the final one)."""
+
+    name: str
+    """`base`, `checkpoint-N` or `adapter`: part of the file names."""
+    adapter: Path | None
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How it generates: greedy (one completion) or sampling with `samples` completions per row."""
+
+    greedy: bool
+    samples: int = 1
+    temperature: float = SAMPLE_TEMPERATURE
+    top_p: float = SAMPLE_TOP_P
+    max_new_tokens: int = 256
+    seed: int = 3407
+
+    @property
+    def name(self) -> str:
+        """`greedy` or `sample-n<N>`: part of the file names."""
+        return "greedy" if self.greedy else f"sample-n{self.samples}"
+
+    @property
+    def n(self) -> int:
+        return 1 if self.greedy else self.samples
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["name"] = self.name
+        if self.greedy:
+            out.update(samples=1, temperature=0.0, top_p=1.0)
+        return out
+
+
+class TargetError(ValueError):
+    """A target the run does not have; the message lists the ones it has."""
+
+
+def available_targets(run: RunDir) -> list[Target]:
+    """Every target the run offers: base, each complete checkpoint, the final adapter."""
+    found = [Target("base", None)]
+    found += [Target(p.name, p) for _, p, complete in checkpoints(run) if complete]
+    if (run.adapter / "adapter_config.json").is_file():
+        found.append(Target("adapter", run.adapter))
+    return found
+
+
+def resolve_targets(run: RunDir, spec: str | None) -> list[Target]:
+    """Targets from a comma list: `base`, `adapter`, `checkpoint-N` (or just `N`), `checkpoints` (all),
+    `last` (the newest checkpoint), `all`. The default is base plus the adapter (or the newest checkpoint
+    when the run has no final adapter yet).
+
+    Raises:
+        TargetError: a name the run does not have.
+    """
+    available = {t.name: t for t in available_targets(run)}
+    ckpts = [t for t in available.values() if checkpoint_step(Path(t.name)) is not None]
+    if not spec:
+        second = available.get("adapter") or (ckpts[-1] if ckpts else None)
+        return [available["base"]] + ([second] if second else [])
+    chosen: list[Target] = []
+    for raw in (part.strip() for part in spec.split(",")):
+        if not raw:
+            continue
+        name = f"checkpoint-{raw}" if raw.isdigit() else raw
+        if name == "all":
+            picked = list(available.values())
+        elif name == "checkpoints":
+            picked = ckpts
+        elif name == "last":
+            picked = ckpts[-1:]
+        elif name in available:
+            picked = [available[name]]
+        else:
+            raise TargetError(
+                f"run {run.run_id} has no target {raw!r}; it has: {', '.join(available)} "
+                "(half-written checkpoints are skipped)"
+            )
+        chosen += [t for t in picked if t not in chosen]
+    if not chosen:
+        raise TargetError("no targets given; use e.g. --targets base,adapter")
+    return chosen
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class EvalDir:
+    """Paths inside `<run>/eval/`."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, run: RunDir) -> EvalDir:
+        return cls(run.path / "eval")
+
+    @property
+    def progress(self) -> Path:
+        return self.path / "progress.json"
+
+    @property
+    def summary_csv(self) -> Path:
+        return self.path / "summary.csv"
+
+    def rows(self, target: str, decoding: str) -> Path:
+        return self.path / f"rows-{target}-{decoding}.jsonl"
+
+    def result(self, target: str, decoding: str) -> Path:
+        return self.path / f"eval-{target}-{decoding}.json"
+
+    def results(self) -> list[dict[str, Any]]:
+        """Every eval-*.json of the run, by file name."""
+        found = [read_json(p) for p in sorted(self.path.glob("eval-*.json"))] if self.path.is_dir() else []
+        return [r for r in found if isinstance(r, dict)]
+
+
+def read_heldout(run: RunDir, limit: int | None = None) -> list[dict[str, Any]]:
+    """The run's held-out rows (the first `limit` of them)."""
+    import json
+
+    if not run.held_out.is_file():
+        raise FileNotFoundError(
+            f"{run.held_out} does not exist: the run never got as far as preparing its data "
+            "(or data.held_out was 0)"
+        )
+    rows = [json.loads(line) for line in run.held_out.read_text(encoding="utf-8").splitlines() if line]
+    return rows[:limit] if limit else rows
+
+
+CSV_FIELDS = (
+    "target",
+    "decoding",
+    "group",
+    "rows",
+    "samples",
+    "accuracy",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "format",
+    "format_ci_low",
+    "format_ci_high",
+    "mean_length",
+    "mean_length_ci_low",
+    "mean_length_ci_high",
+    "pass_at_k",
+    "partial",
+)
+
+
+def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One CSV row per group (`all`, `family:GSM`, `type:GSM_Rephrased`, ...) of one eval result."""
+    metrics = result.get("metrics") or {}
+    groups: list[tuple[str, dict[str, Any]]] = [("all", metrics.get("overall") or {})]
+    groups += [(f"family:{k}", v) for k, v in (metrics.get("by_family") or {}).items()]
+    groups += [(f"type:{k}", v) for k, v in (metrics.get("by_type") or {}).items()]
+    out = []
+    for group, m in groups:
+        if not m:
+            continue
+        row: dict[str, Any] = {
+            "target": result.get("target"),
+            "decoding": (result.get("decoding") or {}).get("name"),
+            "group": group,
+            "rows": m["rows"],
+            "samples": m["samples"],
+            "partial": bool(result.get("partial")),
+            "pass_at_k": " ".join(f"{k}:{v['value']:.4f}" for k, v in m.get("pass_at_k", {}).items()),
+        }
+        for key in ("accuracy", "format", "mean_length"):
+            row[key] = round(m[key]["value"], 6)
+            row[f"{key}_ci_low"] = round(m[key]["ci_low"], 6)
+            row[f"{key}_ci_high"] = round(m[key]["ci_high"], 6)
+        out.append(row)
+    return out
+
+
+def write_summary_csv(eval_dir: EvalDir) -> Path:
+    """Rebuild summary.csv from every eval-*.json in the directory (earlier invocations included)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for result in eval_dir.results():
+        writer.writerows(summary_rows(result))
+    write_text_atomic(eval_dir.summary_csv, buffer.getvalue())
+    return eval_dir.summary_csv
+
+
+# --------------------------------------------------------------------------- the evaluation loop
+
+
+class Generator(Protocol):
+    """Generates completions for a batch of chat prompts with one target and one decoding."""
+
+    def __call__(
+        self, target: Target, prompts: list[list[dict[str, str]]], decoding: Decoding
+    ) -> list[list[Completion]]: ...
+
+
+@dataclass
+class ProgressWriter:
+    """Writes eval/progress.json and one progress line per batch (rows/s and ETA over the whole job)."""
+
+    path: Path
+    total: int
+    echo: Callable[[str], None] | None = None
+    done: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def update(self, **fields: Any) -> None:
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 and self.done else 0.0
+        eta = (self.total - self.done) / rate if rate else None
+        self.state.update(fields)
+        self.state.update(
+            done=self.done,
+            total=self.total,
+            elapsed_s=round(elapsed, 3),
+            rows_per_s=round(rate, 4),
+            eta_s=round(eta, 1) if eta is not None else None,
+            updated_at=time.time(),
+        )
+        write_json_atomic(self.path, self.state)
+
+    def line(self) -> str:
+        """`[eval] adapter greedy  12/40 rows  30% |######    |  2.10 rows/s  ETA 0:13`."""
+        s = self.state
+        fraction = self.done / self.total if self.total else 1.0
+        bar = "#" * int(fraction * 20)
+        eta = s.get("eta_s")
+        eta_text = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta is not None else "--:--:--"
+        return (
+            f"[eval] {s.get('target', '')} {s.get('decoding', '')}  {self.done}/{self.total} rows  "
+            f"{fraction:4.0%} |{bar:<20}|  {s.get('rows_per_s', 0.0):.2f} rows/s  ETA {eta_text}"
+        )
+
+    def say(self, message: str) -> None:
+        if self.echo:
+            self.echo(message)
+
+
+def evaluate(
+    run: RunDir,
+    targets: Sequence[Target],
+    decodings: Sequence[Decoding],
+    generate: Generator,
+    *,
+    limit: int | None = None,
+    batch_size: int = 8,
+    should_stop: Callable[[], bool] = lambda: False,
+    echo: Callable[[str], None] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate every target with every decoding on the held-out rows, writing eval/ as it goes.
+
+    Rows are generated `batch_size` at a time; each batch's scored rows are appended to the rows file
+    and progress.json is refreshed, so stopping (`should_stop` turns true, checked between batches)
+    loses at most the batch in flight. The task that was cut short gets an eval-*.json marked partial
+    with the rows it finished; later tasks are not started.
+
+    Args:
+        run: The run directory (its heldout.jsonl is read).
+        targets: What to evaluate (from `resolve_targets`).
+        decodings: How to decode (greedy and/or sampling).
+        generate: The backend.
+        limit: Only the first `limit` held-out rows.
+        batch_size: Rows per generate call.
+        should_stop: Polled between batches.
+        echo: Receives progress lines (the CLI prints them).
+        extra: Fields copied into every eval-*.json (model, backend, ...).
+
+    Returns:
+        The eval-*.json contents written, in order.
+    """
+    rows = read_heldout(run, limit)
+    eval_dir = EvalDir.of(run)
+    eval_dir.path.mkdir(mode=0o700, exist_ok=True)
+    tasks = [(t, d) for t in targets for d in decodings]
+    progress = ProgressWriter(eval_dir.progress, total=len(rows) * len(tasks), echo=echo)
+    progress.update(
+        state="running",
+        tasks=[f"{t.name}/{d.name}" for t, d in tasks],
+        started_at=time.time(),
+        target=None,
+        decoding=None,
+        task=0,
+        pid=os.getpid(),
+    )
+    results: list[dict[str, Any]] = []
+    stopped = False
+    for task_index, (target, decoding) in enumerate(tasks, start=1):
+        if should_stop():
+            stopped = True
+            break
+        progress.update(target=target.name, decoding=decoding.name, task=task_index)
+        progress.say(f"[eval] {target.name} with {decoding.name} decoding on {len(rows)} held-out rows")
+        rows_path = eval_dir.rows(target.name, decoding.name)
+        rows_path.unlink(missing_ok=True)
+        writer = JsonlWriter(rows_path)
+        records: list[dict[str, Any]] = []
+        started = time.monotonic()
+        try:
+            for start in range(0, len(rows), max(1, batch_size)):
+                if should_stop():
+                    stopped = True
+                    break
+                batch = rows[start : start + max(1, batch_size)]
+                outputs = generate(target, [r["prompt"] for r in batch], decoding)
+                for offset, (row, completions) in enumerate(zip(batch, outputs, strict=True)):
+                    record = score_row(row, completions, start + offset)
+                    writer.write(record)
+                    records.append(record)
+                progress.done += len(batch)
+                progress.update()
+                progress.say(progress.line())
+        finally:
+            writer.close()
+            elapsed = time.monotonic() - started
+            result = {
+                "run_id": run.run_id,
+                "target": target.name,
+                "adapter_path": str(target.adapter) if target.adapter else None,
+                "decoding": decoding.to_dict(),
+                "rows_total": len(rows),
+                "rows_done": len(records),
+                "partial": len(records) < len(rows),
+                "elapsed_s": round(elapsed, 3),
+                "rows_per_s": round(len(records) / elapsed, 4) if elapsed > 0 else None,
+                "finished_at": time.time(),
+                **(extra or {}),
+                "metrics": summarize(records),
+            }
+            write_json_atomic(eval_dir.result(target.name, decoding.name), result)
+            write_summary_csv(eval_dir)
+            results.append(result)
+        if stopped:
+            break
+    progress.update(state="stopped" if stopped else "completed", finished_at=time.time())
+    return results
+
+
+def mark_failed(run: RunDir, error: str) -> None:
+    """Record a failed evaluation in progress.json (keeping what it said so far)."""
+    eval_dir = EvalDir.of(run)
+    eval_dir.path.mkdir(mode=0o700, exist_ok=True)
+    state = read_json(eval_dir.progress) or {}
+    state.update(state="failed", error=error, updated_at=time.time())
+    write_json_atomic(eval_dir.progress, state)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _pct(metric: dict[str, float]) -> str:
+    return f"{metric['value']:6.1%} [{metric['ci_low']:5.1%}, {metric['ci_high']:5.1%}]"
+
+
+def format_table(results: Iterable[dict[str, Any]], by_family: bool = True) -> str:
+    """A plain-text table of accuracy, format and length with their 95% intervals, per target."""
+    header = (
+        f"{'TARGET':<16} {'DECODING':<12} {'GROUP':<8} {'ROWS':>5}  {'ACCURACY [95% CI]':<23}  "
+        f"{'FORMAT [95% CI]':<23}  {'LENGTH':>7}  PASS@K"
+    )
+    lines = [header]
+    for result in results:
+        metrics = result.get("metrics") or {}
+        groups = [("all", metrics.get("overall") or {})]
+        if by_family:
+            groups += list((metrics.get("by_family") or {}).items())
+        name = str(result.get("target")) + ("*" if result.get("partial") else "")
+        for group, m in groups:
+            if not m or not m.get("rows"):
+                continue
+            passes = " ".join(f"@{k} {v['value']:.1%}" for k, v in m.get("pass_at_k", {}).items())
+            lines.append(
+                f"{name:<16} {(result.get('decoding') or {}).get('name', ''):<12} {group:<8} "
+                f"{m['rows']:>5}  {_pct(m['accuracy']):<23}  {_pct(m['format']):<23}  "
+                f"{m['mean_length']['value']:7.1f}  {passes}"
+            )
+    if any(r.get("partial") for r in results):
+        lines.append("* partial: the evaluation was stopped before every row was done")
+    return "\n".join(lines)
