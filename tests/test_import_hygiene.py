@@ -32,6 +32,7 @@ def loaded_after(statement: str) -> set[str]:
         "workbench.doctor",
         "jobs.launch",
         "jobs.supervise",
+        "workbench.evaluation",
     ],
 )
 def test_core_and_launcher_stay_light(module: str) -> None:
