@@ -125,15 +125,11 @@ class ModelShape:
     @property
     def parameters(self) -> int:
         """Parameter count (embeddings, layers, final norm, untied LM head)."""
-        hidden, head_dim = self.hidden_size, self.head_dim
-        attention = hidden * head_dim * (2 * self.num_attention_heads + 2 * self.num_key_value_heads)
-        per_layer = attention + 3 * hidden * self.intermediate_size + 2 * hidden
-        embeddings = self.vocab_size * hidden
-        return (
-            embeddings
-            + self.num_hidden_layers * per_layer
-            + hidden
-            + (0 if self.tie_word_embeddings else embeddings)
+        from workbench.modelbuild import llama_parameter_count
+
+        return llama_parameter_count(
+            self.hidden_size, self.intermediate_size, self.num_hidden_layers, self.num_attention_heads,
+            self.num_key_value_heads, self.head_dim, self.vocab_size, self.tie_word_embeddings,
         )
 
     def projection_dims(self, module: str) -> tuple[int, int]:

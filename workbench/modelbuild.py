@@ -93,6 +93,18 @@ _MIN_VOCAB = 2 * NUM_SPECIAL_TOKENS
 """Smallest vocabulary: the 256 byte-level symbols plus the 256 special tokens."""
 
 
+def llama_parameter_count(
+    hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int, head_dim: int, vocab: int,
+    tied: bool,
+) -> int:
+    """Parameters of a Llama decoder from its dimensions, without torch: embeddings + per layer (q/k/v/o,
+    gate/up/down, two RMSNorms) + final norm + the LM head when it is not tied."""
+    attention = hidden * head_dim * (2 * heads + 2 * kv_heads)
+    per_layer = attention + 3 * hidden * intermediate + 2 * hidden
+    embeddings = vocab * hidden
+    return embeddings + layers * per_layer + hidden + (0 if tied else embeddings)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """The shape of a Llama-architecture decoder (the fields of its `LlamaConfig` that matter).
@@ -155,13 +167,10 @@ class Architecture:
             Embeddings + per-layer (q/k/v/o projections, gate/up/down MLP, two RMSNorms) + final norm
             + the LM head when it is not tied.
         """
-        hidden, head_dim = self.hidden_size, self.head_dim
-        attention = hidden * head_dim * (2 * self.num_attention_heads + 2 * self.num_key_value_heads)
-        mlp = 3 * hidden * self.intermediate_size
-        per_layer = attention + mlp + 2 * hidden
-        embeddings = self.vocab_size * hidden
-        lm_head = 0 if self.tie_word_embeddings else embeddings
-        return embeddings + self.num_hidden_layers * per_layer + hidden + lm_head
+        return llama_parameter_count(
+            self.hidden_size, self.intermediate_size, self.num_hidden_layers, self.num_attention_heads,
+            self.num_key_value_heads, self.head_dim, self.vocab_size, self.tie_word_embeddings,
+        )
 
     def rope_parameters(self) -> dict[str, Any]:
         """The RoPE block in transformers 5's `rope_parameters` form (theta folded into the scaling dict)."""
