@@ -125,15 +125,3 @@ def stop(run: RunDir, *, wait: float = 600.0, poll: float = 0.2) -> str:
         state="stopped", error="did not stop within the grace period; killed", heartbeat=time.time()
     )
     return "stopped"
-
-
-def wait_for(run: RunDir, *, timeout: float, states: frozenset[str] = FINAL_STATES, poll: float = 0.2) -> str:
-    """Block until the run's state is one of `states` (or the timeout passes); returns the last state seen."""
-    deadline = time.monotonic() + timeout
-    state = "unknown"
-    while time.monotonic() < deadline:
-        state, alive, _ = resolve_state(run)
-        if state in states and (state not in FINAL_STATES or not alive):
-            return state
-        time.sleep(poll)
-    return state
