@@ -50,6 +50,9 @@ class RunStatus:
     max_steps: int = 0
     phase: str = ""
     error: str | None = None
+    build_step: int = 0
+    """Progress of a first-use model build (the tiny preset's warm start) before training starts."""
+    build_total: int = 0
 
     @property
     def final(self) -> bool:
@@ -66,6 +69,8 @@ def read_status(run: RunDir) -> RunStatus:
         max_steps=int(status.get("max_steps") or 0),
         phase=str(status.get("phase") or ""),
         error=status.get("error"),
+        build_step=int(status.get("build_step") or 0),
+        build_total=int(status.get("build_total") or 0),
     )
 
 
@@ -94,8 +99,9 @@ class TextTail(LineTail):
         start = max(0, size - max_bytes)
         self.offset, self._partial = start, b""
         lines = self.read_lines(max_bytes)
-        decoded = [raw.decode("utf-8", "replace").rstrip("\r").rsplit("\r", 1)[-1][:MAX_LINE_CHARS]
-                   for raw in lines]
+        decoded = [
+            raw.decode("utf-8", "replace").rstrip("\r").rsplit("\r", 1)[-1][:MAX_LINE_CHARS] for raw in lines
+        ]
         return decoded[1:] if start and decoded else decoded
 
 

@@ -303,13 +303,19 @@ class MonitorScreen(Screen[None]):
     def _draw_progress(self) -> None:
         status, step, total = self.status, self.step, self.max_steps
         bar = self.query_one("#progress", ProgressBar)
-        bar.update(total=total or None, progress=min(step, total) if total else step)
-        rate = self.metrics.steps_per_second()
         live = status.alive or status.state in ("pending", "starting", "running", "stopping")
-        eta = self.metrics.eta_seconds(total, step) if live else None
-        parts = [f"step {step}/{total or '?'}", f"{rate:.2f} steps/s" if rate else "– steps/s"]
-        if live:
-            parts.append(f"ETA {format_duration(eta)}")
+        building = live and step == 0 and 0 < status.build_step < status.build_total
+        if building:
+            # the first-use model build (the tiny preset's warm start) comes before step 1
+            bar.update(total=status.build_total, progress=status.build_step)
+            parts = [f"model build {status.build_step}/{status.build_total}"]
+        else:
+            bar.update(total=total or None, progress=min(step, total) if total else step)
+            rate = self.metrics.steps_per_second()
+            eta = self.metrics.eta_seconds(total, step) if live else None
+            parts = [f"step {step}/{total or '?'}", f"{rate:.2f} steps/s" if rate else "– steps/s"]
+            if live:
+                parts.append(f"ETA {format_duration(eta)}")
         self.query_one("#rate", TextLine).update(" · ".join(parts))
         line = Text.assemble(
             (self.run_id or "no run attached", "bold"),

@@ -28,12 +28,32 @@ FAST = [
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny preset built once for the whole session (a few seconds)."""
+    """The tiny *architecture* at its random initialisation, built once for the session (a few seconds):
+    for tests of the model builder itself; runs use `tiny_preset_dir`."""
     from workbench import modelbuild
 
-    out = tmp_path_factory.mktemp("models") / "tiny-v1"
+    out = tmp_path_factory.mktemp("models") / "tiny-random"
     modelbuild.build_model("tiny", out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_preset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `tiny` preset exactly as a run builds it on first use (random init + the supervised warm start
+    of `workbench.warmstart`), built once for the whole session (about a minute on 2 cores)."""
+    from workbench import presets, warmstart
+
+    name = Path(presets.local_build_dir(presets.PRESETS["tiny"])).name
+    return warmstart.build_tiny(tmp_path_factory.mktemp("preset") / name)
+
+
+def install_tiny_preset(home: Path, preset_dir: Path) -> Path:
+    """Copy the built tiny preset into `home`'s model cache, under the name a run looks for."""
+    models = home / "cache" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    target = models / preset_dir.name
+    shutil.copytree(preset_dir, target)
+    return target
 
 
 @pytest.fixture(autouse=True)
@@ -46,11 +66,9 @@ def workbench_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture
-def home_with_tiny(workbench_home: Path, tiny_model_dir: Path) -> Path:
+def home_with_tiny(workbench_home: Path, tiny_preset_dir: Path) -> Path:
     """A home whose model cache already holds the tiny preset, so runs skip the build."""
-    models = workbench_home / "cache" / "models"
-    models.mkdir(parents=True)
-    shutil.copytree(tiny_model_dir, models / "tiny-v1")
+    install_tiny_preset(workbench_home, tiny_preset_dir)
     return workbench_home
 
 

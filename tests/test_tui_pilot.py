@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
-from tui_helpers import FIXTURE_ROWS, build_tiny_model, live_home, wait_until
+from tui_helpers import FIXTURE_ROWS, live_home, wait_until
 
 from screens.app import WorkbenchApp
 from screens.configure import ConfigureScreen
@@ -25,9 +25,9 @@ from workbench.runs import RunDir, process_matches, resolve_state
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory)
+@pytest.fixture
+def tiny_model(tiny_preset_dir: Path) -> Path:
+    return tiny_preset_dir
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,22 +101,14 @@ def stop_live_runs(runs: Path) -> None:
             stop(RunDir(path), wait=60)
 
 
-def build_tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny preset, built once (a few seconds) for a module's live tests."""
-    from workbench import modelbuild
-
-    out = tmp_path_factory.mktemp("tui-models") / "tiny-v1"
-    modelbuild.build_model("tiny", out)
-    return out
-
-
 @contextmanager
 def live_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> Iterator[Path]:
-    """A private GRPO_WORKBENCH_HOME with the tiny model in its cache; live runs are stopped on exit."""
+    """A private GRPO_WORKBENCH_HOME with the tiny preset (conftest's `tiny_preset_dir`) in its cache;
+    live runs are stopped on exit."""
+    from conftest import install_tiny_preset
+
     home = tmp_path / "tui-home"
-    models = home / "cache" / "models"
-    models.mkdir(parents=True)
-    shutil.copytree(tiny_model, models / "tiny-v1")
+    install_tiny_preset(home, tiny_model)
     monkeypatch.setenv("GRPO_WORKBENCH_HOME", str(home))
     monkeypatch.setenv("GRPO_WORKBENCH_STOP_GRACE", "60")
     try:

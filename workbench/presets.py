@@ -1,7 +1,8 @@
 """Model presets: the names a user picks instead of a hub id or a directory.
 
-`tiny` is the offline default: a random-init Llama-architecture model built locally (no hub, no GPU),
-so a new user can watch GRPO run within a minute. `llama-3.2-1b` / `llama-3.2-3b` are the real
+`tiny` is the offline default: a small Llama-architecture model built locally (no hub, no GPU) and
+given a short supervised warm start on the bundled rows (`workbench.warmstart`), so a new user can watch
+GRPO raise the format rewards within minutes on a laptop CPU. `llama-3.2-1b` / `llama-3.2-3b` are the real
 Instruct models on the hub. `random-1b` / `random-3b` are locally built random-init models of the exact
 1B/3B architecture: the same compute and memory as the real ones, for benchmarks on machines without
 hub access.
@@ -25,12 +26,24 @@ class Preset:
     hub_id: str | None
     """The hub repository, or None for models the workbench builds locally."""
     description: str
+    warm_start: bool = False
+    """Built with the supervised warm start of `workbench.warmstart` (the tiny preset) rather than left
+    at its random initialisation."""
+    build_version: int = 1
+    """Bumped when the local build changes, so a stale cached build is never loaded for a new one."""
 
 
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("tiny", "tiny", None, "offline demo model, built locally; runs on a laptop CPU"),
+        Preset(
+            "tiny",
+            "tiny",
+            None,
+            "offline demo model, built and warm-started locally; learns the tags on a laptop CPU",
+            warm_start=True,
+            build_version=2,
+        ),
         Preset("llama-3.2-1b", "1b", "meta-llama/Llama-3.2-1B-Instruct", "Llama 3.2 1B Instruct (hub)"),
         Preset("llama-3.2-3b", "3b", "meta-llama/Llama-3.2-3B-Instruct", "Llama 3.2 3B Instruct (hub)"),
         Preset("random-1b", "1b", None, "random-init Llama-3.2-1B architecture, built locally (benchmarks)"),
@@ -41,7 +54,7 @@ PRESETS: dict[str, Preset] = {
 
 def local_build_dir(preset: Preset) -> str:
     """Where a locally built preset lives (the cache dir; built on first use by the job)."""
-    return str(paths.models_dir() / f"{preset.name}-v1")
+    return str(paths.models_dir() / f"{preset.name}-v{preset.build_version}")
 
 
 def resolve_model_path(name: str) -> str:
