@@ -154,6 +154,7 @@ def bench_config(args: argparse.Namespace) -> Any:
         "data.held_out=0",
         f"model.gpu_memory_utilization={args.vllm_share or 0.0}",
     ]
+    overrides += list(args.set or [])
     if args.lora_rank > 64:
         overrides.append(f"lora.max_lora_rank={next(r for r in (128, 256, 320, 512) if r >= args.lora_rank)}")
     return validate(apply_overrides({}, overrides))
@@ -183,12 +184,13 @@ def run_variants(
     share = auto.vllm_share
     print(
         f"[bench] {torch.cuda.get_device_name(0) if cuda else 'CPU'} ({total or 0:.0f} GiB); "
-        f"backend {backend}; vLLM share {share}; auto shape {auto.shape.describe()}",
+        f"backend {backend}; vLLM share {share}; auto shape {auto.shape.describe()}; "
+        f"gradient checkpointing {'on' if auto.gradient_checkpointing else 'off'}",
         flush=True,
     )
     model_path = train_grpo.ensure_model(config, _NoProgress())  # type: ignore[arg-type]
     start = time.perf_counter()
-    loaded = train_grpo.load_model(config, backend, model_path, share)
+    loaded = train_grpo.load_model(config, backend, model_path, share, auto.gradient_checkpointing)
     print(f"[bench] model loaded in {time.perf_counter() - start:.0f} s", flush=True)
     prepared = train_grpo.training_rows(config, loaded.tokenizer)
     train = train_grpo.to_dataset(prepared.train)
@@ -213,13 +215,18 @@ def run_variants(
                 vllm_share=share,
                 gpu_total_gib=total,
                 backend=backend,
+                gradient_checkpointing=auto.gradient_checkpointing,
             )
             if auto.model_shape
             else None
         )
         result.estimated_peak_gib = est.total_gib if est else None
         print(f"[bench] variant {name}: {per_device} x {accumulation}", flush=True)
-        variant_plan = RunPlan(BatchShape(per_device, accumulation, share, est, total), auto.model_shape)
+        variant_plan = RunPlan(
+            BatchShape(per_device, accumulation, share, est, total),
+            auto.model_shape,
+            auto.gradient_checkpointing,
+        )
         config.grpo.max_steps = args.warmup + args.steps
         config.grpo.save_steps = 10**6  # a bench saves nothing
         with tempfile.TemporaryDirectory() as out:
@@ -323,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     parser.add_argument("--isolate", action="store_true", help="run each variant in its own process")
+    parser.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a config override for every variant, e.g. --set model.gradient_checkpointing=false",
+    )
     parser.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)  # tests of the harness
     args = parser.parse_args(argv)
     if args.model.startswith(("random-", "tiny", "/")):
@@ -334,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         "completion_length": args.completion_length,
         "num_generations": args.num_generations,
         "lora_rank": args.lora_rank,
+        "overrides": list(args.set),
         "time": time.time(),
     }
     if args.isolate or (args.backend == "trl" and len(variants) > 1):

@@ -166,7 +166,20 @@ def ensure_model(config: RunConfig, progress: Progress) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two runs starting at once build it once
         if not (target / "config.json").exists():
             progress.phase(f"building the {preset.name} model (first use only)")
-            modelbuild.build_model(preset.architecture, target, progress=log)
+            if preset.warm_start:
+                from workbench import warmstart
+
+                def on_step(step: int, total: int) -> None:
+                    if step % 10 == 0 or step == total:
+                        progress.update(
+                            phase=f"warm-starting the {preset.name} model (first use only)",
+                            build_step=step,
+                            build_total=total,
+                        )
+
+                warmstart.build_tiny(target, progress=log, on_step=on_step)
+            else:
+                modelbuild.build_model(preset.architecture, target, progress=log)
     return str(target)
 
 
@@ -288,8 +301,14 @@ def grpo_args(
         use_cpu=not cuda,
         dataloader_num_workers=0,
     )
+    kwargs["gradient_checkpointing"] = run_plan.gradient_checkpointing
     if use_vllm:
-        kwargs.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=run_plan.vllm_share)
+        kwargs.update(
+            use_vllm=True,
+            vllm_mode="colocate",
+            vllm_gpu_memory_utilization=run_plan.vllm_share,
+            vllm_importance_sampling_correction=g.vllm_importance_sampling_correction,
+        )
     if backend == "trl":
         kwargs["model_init_kwargs"] = {"dtype": "bfloat16" if cuda else "float32"}
     return GRPOConfig(**kwargs)
@@ -306,7 +325,13 @@ class LoadedModel:
     cuda: bool
 
 
-def load_model(config: RunConfig, backend: str, model_path: str, vllm_share: float) -> LoadedModel:
+def load_model(
+    config: RunConfig,
+    backend: str,
+    model_path: str,
+    vllm_share: float,
+    gradient_checkpointing: bool = True,
+) -> LoadedModel:
     """Load the base model the way the backend wants it.
 
     Unsloth loads it here (with its colocated vLLM when fast_inference is on) and adds the LoRA
@@ -337,7 +362,7 @@ def load_model(config: RunConfig, backend: str, model_path: str, vllm_share: flo
             lora_alpha=config.lora.alpha,
             lora_dropout=config.lora.dropout,
             target_modules=config.lora.target_modules,
-            use_gradient_checkpointing="unsloth",
+            use_gradient_checkpointing="unsloth" if gradient_checkpointing else False,
             random_state=config.grpo.seed,
         )
         loaded = LoadedModel(model, tokenizer, None, config.model.fast_inference, cuda)
@@ -413,7 +438,7 @@ def build_trainer(
     log("batch: " + run_plan.shape.describe())
     write_json_atomic(run.path / "plan.json", run_plan.to_dict())
     progress.phase(f"loading model {config.model.name}")
-    loaded = load_model(config, backend, model_path, run_plan.vllm_share)
+    loaded = load_model(config, backend, model_path, run_plan.vllm_share, run_plan.gradient_checkpointing)
 
     progress.phase("preparing data")
     prepared = training_rows(config, loaded.tokenizer)

@@ -51,6 +51,14 @@ RECOMPUTE_HIDDEN_FACTOR = 8
 """Live hidden-sized bf16 tensors per token in the layer being recomputed (q, k, v, o, norms, residuals)."""
 RECOMPUTE_INTERMEDIATE_FACTOR = 3
 """Live intermediate-sized bf16 tensors per token in the recomputed MLP (gate, up, activation)."""
+NO_CHECKPOINT_HIDDEN_FACTOR = 14
+"""Without gradient checkpointing, hidden-sized bf16 tensors kept per token per layer for the backward
+pass (norm inputs and outputs, q, k, v, attention output, o, residuals, LoRA inputs). With the next
+factor, calibrated on the H200 (TRL colocate, 128 x 256-token completions): 1B at 64 x 2, NVML peak
+109.0 GiB; 3B at 32 x 4, 117.0 GiB."""
+NO_CHECKPOINT_INTERMEDIATE_FACTOR = 5
+"""Without gradient checkpointing, intermediate-sized bf16 tensors kept per token per layer (gate, up,
+activation, their product, the LoRA down projection's input)."""
 ACTIVATION_BYTES = 2
 """Bytes per activation element (bf16)."""
 LOGITS_BYTES = 4
@@ -128,8 +136,14 @@ class ModelShape:
         from workbench.modelbuild import llama_parameter_count
 
         return llama_parameter_count(
-            self.hidden_size, self.intermediate_size, self.num_hidden_layers, self.num_attention_heads,
-            self.num_key_value_heads, self.head_dim, self.vocab_size, self.tie_word_embeddings,
+            self.hidden_size,
+            self.intermediate_size,
+            self.num_hidden_layers,
+            self.num_attention_heads,
+            self.num_key_value_heads,
+            self.head_dim,
+            self.vocab_size,
+            self.tie_word_embeddings,
         )
 
     def projection_dims(self, module: str) -> tuple[int, int]:
@@ -236,6 +250,7 @@ def estimate(
     gpu_total_gib: float | None,
     backend: str = "unsloth",
     load_in_4bit: bool = False,
+    gradient_checkpointing: bool = True,
 ) -> MemoryEstimate:
     """Estimate the peak GPU memory of a GRPO + LoRA run, part by part (see the module docstring).
 
@@ -251,6 +266,7 @@ def estimate(
         gpu_total_gib: The GPU's memory; None without a GPU (vLLM's share then counts nothing).
         backend: `unsloth` (trainer and vLLM share the weights) or `trl` (colocated vLLM has its own copy).
         load_in_4bit: Unsloth's 4-bit base.
+        gradient_checkpointing: Off keeps every layer's activations for the backward pass.
     """
     seq = max_prompt_length + max_completion_length
     weight_bytes = WEIGHT_BYTES_4BIT if load_in_4bit else WEIGHT_BYTES_BF16
@@ -261,10 +277,13 @@ def estimate(
     lora = lora_params * LORA_BYTES_PER_PARAM / GIB
     tokens = micro_batch * seq
     hidden, inter, layers = shape.hidden_size, shape.intermediate_size, shape.num_hidden_layers
-    checkpoints = tokens * layers * hidden * CHECKPOINT_BYTES_PER_HIDDEN
-    live = RECOMPUTE_HIDDEN_FACTOR * hidden + RECOMPUTE_INTERMEDIATE_FACTOR * inter
-    recompute = tokens * live * ACTIVATION_BYTES
-    activations = (checkpoints + recompute) / GIB
+    if gradient_checkpointing:
+        checkpoints = tokens * layers * hidden * CHECKPOINT_BYTES_PER_HIDDEN
+        live = RECOMPUTE_HIDDEN_FACTOR * hidden + RECOMPUTE_INTERMEDIATE_FACTOR * inter
+        activations = (checkpoints + tokens * live * ACTIVATION_BYTES) / GIB
+    else:
+        kept = NO_CHECKPOINT_HIDDEN_FACTOR * hidden + NO_CHECKPOINT_INTERMEDIATE_FACTOR * inter
+        activations = tokens * layers * kept * ACTIVATION_BYTES / GIB
     logits = (
         micro_batch
         * max_completion_length

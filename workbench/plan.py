@@ -14,7 +14,7 @@ from pathlib import Path
 from workbench import presets
 from workbench.config import RunConfig
 from workbench.memory import ModelShape
-from workbench.shaping import BatchShape, choose_shape
+from workbench.shaping import HEADROOM, BatchShape, ShapeError, choose_shape
 
 MANUAL_VLLM_SHARE = 0.5
 """vLLM's share when the batch shape is manual and no share is set (the tutorial's 0.5)."""
@@ -26,6 +26,8 @@ class RunPlan:
 
     shape: BatchShape
     model_shape: ModelShape | None
+    gradient_checkpointing: bool = True
+    """Whether the trainer recomputes activations (model.gradient_checkpointing, `auto` resolved)."""
 
     @property
     def per_device_train_batch_size(self) -> int:
@@ -47,7 +49,9 @@ class RunPlan:
             "vllm_share": self.vllm_share,
             "gpu_total_gib": self.shape.gpu_total_gib,
             "estimate": est.to_dict() if est else None,
-            "describe": self.shape.describe(),
+            "gradient_checkpointing": self.gradient_checkpointing,
+            "describe": self.shape.describe()
+            + ("" if self.gradient_checkpointing else ", no gradient checkpointing"),
         }
 
 
@@ -63,12 +67,42 @@ def model_shape(name: str) -> ModelShape | None:
         return None
 
 
+MIN_MICRO_BATCH_WITHOUT_CHECKPOINTING = 16
+"""`gradient_checkpointing = "auto"` turns checkpointing off only when a micro-batch of at least this many
+completions still fits without it: a smaller micro-batch would cost more time than the recomputation."""
+
+
 def plan(config: RunConfig, gpu_total_gib: float | None, backend: str) -> RunPlan:
-    """The batch shape and vLLM share this run will use on a GPU of `gpu_total_gib` (None: CPU).
+    """The batch shape, vLLM share and gradient checkpointing this run will use on a GPU of
+    `gpu_total_gib` (None: CPU).
 
     Raises:
         ShapeError: the run cannot fit the GPU.
     """
+    setting = config.model.gradient_checkpointing
+    if setting != "auto":
+        return _plan(config, gpu_total_gib, backend, setting == "on")
+    if not gpu_total_gib:
+        return _plan(config, gpu_total_gib, backend, False)  # no GPU memory to save on a CPU
+    if model_shape(config.model.name) is None:
+        return _plan(config, gpu_total_gib, backend, True)  # nothing to estimate with: be safe
+    try:
+        without = _plan(config, gpu_total_gib, backend, False)
+    except ShapeError:
+        return _plan(config, gpu_total_gib, backend, True)
+    est = without.shape.estimate
+    completions = without.per_device_train_batch_size * without.gradient_accumulation_steps
+    fits = est is None or (
+        est.total_gib <= gpu_total_gib * HEADROOM and est.vllm_need_gib <= est.vllm_gib + 1e-9
+    )
+    if fits and without.per_device_train_batch_size >= min(
+        MIN_MICRO_BATCH_WITHOUT_CHECKPOINTING, completions
+    ):
+        return without
+    return _plan(config, gpu_total_gib, backend, True)
+
+
+def _plan(config: RunConfig, gpu_total_gib: float | None, backend: str, checkpointing: bool) -> RunPlan:
     g = config.grpo
     shape = model_shape(config.model.name)
     forced_share = config.model.gpu_memory_utilization or None
@@ -85,15 +119,16 @@ def plan(config: RunConfig, gpu_total_gib: float | None, backend: str) -> RunPla
             backend=backend,
             vllm_share=forced_share,
             load_in_4bit=config.model.load_in_4bit,
+            gradient_checkpointing=checkpointing,
         )
-        return RunPlan(chosen, shape)
+        return RunPlan(chosen, shape, checkpointing)
     completions = g.generation_batch_size
     if g.completions_per_step:  # unknown architecture: keep the completions, shape conservatively
         per_device = max(d for d in range(1, min(completions, 8) + 1) if completions % d == 0)
         manual = BatchShape(
             per_device, completions // per_device, forced_share or MANUAL_VLLM_SHARE, None, gpu_total_gib
         )
-        return RunPlan(manual, None)
+        return RunPlan(manual, None, checkpointing)
     share = (forced_share or MANUAL_VLLM_SHARE) if gpu_total_gib else 0.0
     if shape is not None and gpu_total_gib:
         from workbench.memory import estimate
@@ -110,14 +145,17 @@ def plan(config: RunConfig, gpu_total_gib: float | None, backend: str) -> RunPla
             gpu_total_gib=gpu_total_gib,
             backend=backend,
             load_in_4bit=config.model.load_in_4bit,
+            gradient_checkpointing=checkpointing,
         )
         return RunPlan(
             BatchShape(
                 g.per_device_train_batch_size, g.gradient_accumulation_steps, share, est, gpu_total_gib
             ),
             shape,
+            checkpointing,
         )
     return RunPlan(
         BatchShape(g.per_device_train_batch_size, g.gradient_accumulation_steps, share, None, gpu_total_gib),
         shape,
+        checkpointing,
     )

@@ -88,6 +88,7 @@ def choose_shape(
     vllm_share: float | None = None,
     load_in_4bit: bool = False,
     max_micro_batch: int = MAX_MICRO_BATCH,
+    gradient_checkpointing: bool = True,
 ) -> BatchShape:
     """The largest micro-batch (a divisor of `completions`) whose estimated peak fits the GPU.
 
@@ -104,6 +105,7 @@ def choose_shape(
         vllm_share: Force vLLM's share (None: choose it).
         load_in_4bit: Unsloth 4-bit base.
         max_micro_batch: Upper bound for the micro-batch.
+        gradient_checkpointing: Whether the trainer recomputes activations (off needs more memory).
 
     Raises:
         ShapeError: nothing fits, with the numbers.
@@ -140,6 +142,7 @@ def choose_shape(
             gpu_total_gib=gpu_total_gib,
             backend=backend,
             load_in_4bit=load_in_4bit,
+            gradient_checkpointing=gradient_checkpointing,
         )
         smallest = est
         if est.total_gib <= budget and est.vllm_need_gib <= share * gpu_total_gib:
