@@ -33,6 +33,10 @@ def loaded_after(statement: str) -> set[str]:
         "jobs.launch",
         "jobs.supervise",
         "workbench.evaluation",
+        "workbench.adapters",
+        "workbench.serving",
+        "workbench.chat",
+        "jobs.serve",
     ],
 )
 def test_core_and_launcher_stay_light(module: str) -> None:
