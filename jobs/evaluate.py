@@ -7,27 +7,38 @@ base weights load once and the base target is simply no LoRA request), and trans
 `generate` elsewhere (the base model loads once; adapters are loaded onto it by name and switched, the base
 target runs with the adapters disabled). SIGTERM or Ctrl-C stops after the batch in flight and keeps
 every finished row; a second one stops at once. Heavy imports live inside functions.
+
+`launch` starts this job detached for the TUI (its own session, output appended to eval/eval.log, never
+a pipe), refusing a second evaluation of a run while one runs; `cancel` sends that job the SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import signal
+import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
+import psutil
+
 from workbench import environment, presets
+from workbench.atomic import read_json, write_json_atomic
 from workbench.config import RunConfig, load
 from workbench.evaluation import (
     SAMPLE_TEMPERATURE,
     SAMPLE_TOP_P,
     Completion,
     Decoding,
+    EvalDir,
     Generator,
     Target,
     TargetError,
@@ -36,7 +47,10 @@ from workbench.evaluation import (
     mark_failed,
     resolve_targets,
 )
-from workbench.runs import RunDir
+from workbench.runs import RunDir, process_matches, process_start_time
+
+EVAL_LOG = "eval.log"
+"""The detached job's stdout and stderr, appended, in the run's eval/ directory."""
 
 
 def log(message: str) -> None:
@@ -258,11 +272,209 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class EvalLaunchError(RuntimeError):
+    """An evaluation cannot start (one already runs on the run, no held-out rows, nothing to do)."""
+
+
+def running_pid(run: RunDir) -> int | None:
+    """The pid of the evaluation job working on `run` now, or None.
+
+    eval/progress.json names the pid; it counts only when that process is alive, not a zombie, started
+    no later than the file says (pid reuse), and its command line is `-m jobs.evaluate <this run>`: a
+    recycled pid of some other program must never be signalled or block a launch. A job whose file says
+    it ended (completed, stopped, failed) no longer counts while its interpreter winds down: it writes
+    nothing more, so the next evaluation may start.
+    """
+    state = read_json(EvalDir.of(run).progress)
+    if not isinstance(state, dict) or state.get("state") in ("completed", "stopped", "failed"):
+        return None
+    pid = state.get("pid")
+    created = state.get("create_time")
+    if not process_matches(pid, created if isinstance(created, (int, float)) else None):
+        return None
+    assert isinstance(pid, int)
+    try:
+        process = psutil.Process(pid)
+        argv = process.cmdline()
+        where = Path(process.cwd())
+    except psutil.Error:
+        return None
+    if "jobs.evaluate" not in argv or argv.index("jobs.evaluate") + 1 >= len(argv):
+        return None
+    target = Path(argv[argv.index("jobs.evaluate") + 1])
+    try:
+        same = (where / target).resolve() == run.path.resolve()
+    except OSError:
+        return None
+    return pid if same else None
+
+
+@contextlib.contextmanager
+def _launch_lock(eval_dir: EvalDir) -> Iterator[None]:
+    """Serialise launches on one run: the is-one-running check and the write of the new pid are one
+    step, so two quick presses (or the TUI and a script) cannot both start a job."""
+    eval_dir.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (eval_dir.path / ".launch.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def job_command(
+    run: RunDir,
+    targets: str | Sequence[str] | None = None,
+    *,
+    limit: int | None = None,
+    samples: int = 0,
+    greedy: bool = True,
+    max_new_tokens: int | None = None,
+    batch_size: int | None = None,
+    backend: str = "auto",
+) -> list[str]:
+    """The `python -m jobs.evaluate ...` command line for these choices (see `launch`)."""
+    spec = targets if isinstance(targets, str) or targets is None else ",".join(targets)
+    command = [sys.executable, "-m", "jobs.evaluate", str(run.path), "--backend", backend]
+    for flag, value in (
+        ("--targets", spec),
+        ("--limit", limit),
+        ("--samples", samples or None),
+        ("--max-new-tokens", max_new_tokens),
+        ("--batch-size", batch_size),
+    ):
+        if value is not None:
+            command += [flag, str(value)]
+    command.append("--greedy" if greedy else "--no-greedy")
+    return command
+
+
+def launch(
+    run: RunDir,
+    targets: str | Sequence[str] | None = None,
+    *,
+    limit: int | None = None,
+    samples: int = 0,
+    greedy: bool = True,
+    max_new_tokens: int | None = None,
+    batch_size: int | None = None,
+    backend: str = "auto",
+) -> subprocess.Popen[bytes]:
+    """Start the evaluation of `run` as a detached job and return at once (for the TUI).
+
+    The job runs in its own session with stdin from /dev/null and its output appended to eval/eval.log,
+    so a closed terminal or a quitting TUI never reaches it and no pipe can fill up and block it. Its pid
+    goes into eval/progress.json (state `starting`) before this returns, so a watcher sees the job, and a
+    second launch is refused, while the model still loads (the job itself rewrites the file from its first
+    batch on).
+
+    Args:
+        run: The run directory; it needs heldout.jsonl.
+        targets: A comma list or names (`base`, `adapter`, `checkpoint-N`, ...); None: base + adapter.
+        limit: Only the first `limit` held-out rows.
+        samples: Also sample this many completions per row (pass@k); 0: none.
+        greedy: Also decode greedily.
+        max_new_tokens: Completion budget (default: the run's max_completion_length).
+        batch_size: Rows per batch (default: 8 on CPU, 64 with vLLM).
+        backend: `auto`, `vllm` or `transformers`.
+
+    Returns:
+        The job's Popen (poll it to reap it while the caller lives).
+
+    Raises:
+        TargetError: a target the run does not have (the message lists those it has).
+        EvalLaunchError: an evaluation of this run is already running, the run has no held-out rows, or
+            neither greedy decoding nor sampling was asked for.
+    """
+    if not greedy and not samples:
+        raise EvalLaunchError("nothing to evaluate: turn greedy decoding on or ask for samples")
+    if not run.held_out.is_file():
+        raise EvalLaunchError(
+            f"run {run.run_id} has no heldout.jsonl: it never got as far as preparing its data "
+            "(or data.held_out was 0)"
+        )
+    spec = targets if isinstance(targets, str) or targets is None else ",".join(targets)
+    resolve_targets(run, spec)  # a bad name fails here, with the list of good ones, not in the job
+    eval_dir = EvalDir.of(run)
+    command = job_command(
+        run,
+        spec,
+        limit=limit,
+        samples=samples,
+        greedy=greedy,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        backend=backend,
+    )
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # The job must import this checkout's packages even when the caller's cwd is elsewhere.
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    with _launch_lock(eval_dir):
+        busy = running_pid(run)
+        if busy is not None:
+            raise EvalLaunchError(
+                f"an evaluation of {run.run_id} is already running (pid {busy}); wait for it or cancel it"
+            )
+        with (eval_dir.path / EVAL_LOG).open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                env=env,
+                cwd=run.path,
+            )
+        now = time.time()
+        write_json_atomic(
+            eval_dir.progress,
+            {
+                "state": "starting",
+                "pid": process.pid,
+                "create_time": process_start_time(process.pid),
+                "started_at": now,
+                "updated_at": now,
+                "done": 0,
+                "total": None,
+                "command": command[1:],
+            },
+        )
+    return process
+
+
+def cancel(run: RunDir) -> int | None:
+    """Ask the evaluation of `run` to stop: it finishes the batch in flight, marks the cut task partial
+    and keeps every finished row.
+
+    Only the job's own pid is signalled, not its process group: vLLM's engine processes are in that
+    group, and killing them would lose the batch in flight instead of finishing it.
+
+    Returns:
+        The pid signalled, or None when no evaluation of `run` is running.
+    """
+    pid = running_pid(run)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return None  # it ended between the check and the signal
+    return pid
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run = RunDir(args.run_dir.resolve())
     stop = StopFlag()
     stop.install()
+    busy = running_pid(run)
+    if busy is not None and busy != os.getpid():
+        # checked before anything is written: the running job's progress.json must stay its own
+        print(f"error: an evaluation of {run.run_id} is already running (pid {busy})", file=sys.stderr)
+        return 2
     try:
         config = load(run.config)
         targets = resolve_targets(run, args.targets)

@@ -1,4 +1,4 @@
-"""The workbench app: four modes (Configure, Runs, Monitor, Chat) over the run directories.
+"""The workbench app: five modes (Configure, Runs, Monitor, Chat, Evaluate) over the run directories.
 
 The app owns what every mode shares: the runs home and its periodic scan (a thread worker), the
 attached run the Monitor follows, the latest GPU reading (NVML, in a thread), and the run actions
@@ -33,6 +33,7 @@ from screens.chat import ChatScreen
 from screens.commands import RunCommands
 from screens.configure import ConfigureScreen
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection
+from screens.evaluate import EvaluateScreen
 from screens.monitor import MonitorScreen
 from screens.runs import RunsScreen
 from workbench import gpu as wgpu
@@ -43,7 +44,7 @@ from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs
 
 Clock = Callable[[], float]
 GpuSampler = Callable[[], list[GpuSample]]
-MODES_ORDER = ("configure", "runs", "monitor", "chat")
+MODES_ORDER = ("configure", "runs", "monitor", "chat", "evaluate")
 SCAN_SECONDS = 2.0
 """How often the runs home is rescanned (state, step, latest reward of every run)."""
 GPU_SECONDS = 2.0
@@ -61,6 +62,7 @@ class WorkbenchApp(App[None]):
         "runs": RunsScreen,
         "monitor": MonitorScreen,
         "chat": ChatScreen,
+        "evaluate": EvaluateScreen,
     }
     COMMANDS = App.COMMANDS | {RunCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -104,7 +106,15 @@ class WorkbenchApp(App[None]):
             "Chat",
             id="app.chat",
             show=False,
-            tooltip="Chat with a trained adapter (placeholder; 4 outside text fields)",
+            tooltip="Chat with a run's base model and adapters, side by side (4 outside text fields)",
+        ),
+        Binding(
+            "f6,5",
+            "switch_mode('evaluate')",
+            "Evaluate",
+            id="app.evaluate",
+            show=False,
+            tooltip="Held-out accuracy of base, checkpoints and adapter (5 outside text fields)",
         ),
     ]
 
@@ -402,6 +412,18 @@ class WorkbenchApp(App[None]):
                 self._key_rows(MonitorScreen.BINDINGS)
                 + (("tab", "Focus the samples or the log, then ↑/↓/PgUp/PgDn to scroll"),),
             ),
+            KeySection(
+                "Chat",
+                self._key_rows(ChatScreen.BINDINGS) + (("enter", "In the question box: ask A (and B)"),),
+            ),
+            KeySection(
+                "Evaluate",
+                self._key_rows(EvaluateScreen.BINDINGS)
+                + (
+                    ("tab, shift+tab", "Next / previous control: run, targets, decoding, buttons"),
+                    ("space", "Tick or untick the target under the cursor"),
+                ),
+            ),
             KeySection("Dialogs", self._key_rows(ConfirmScreen.BINDINGS)),
         ]
 
@@ -421,7 +443,8 @@ class WorkbenchApp(App[None]):
             ("configure", "Configure", "Edit and launch a run"),
             ("runs", "Runs", "Every run, live and past"),
             ("monitor", "Monitor", "Plots, samples and log of the attached run"),
-            ("chat", "Chat", "Chat with an adapter (placeholder)"),
+            ("chat", "Chat", "Serve a run and chat with its base model and adapters"),
+            ("evaluate", "Evaluate", "Held-out accuracy before and after training"),
         ):
             yield SystemCommand(f"Mode: {title}", text, partial(self.switch_mode, mode))
         yield SystemCommand("Help: keys", "Every key of every mode", self.action_help)

@@ -316,6 +316,24 @@ class EvalDir:
         found = [read_json(p) for p in sorted(self.path.glob("eval-*.json"))] if self.path.is_dir() else []
         return [r for r in found if isinstance(r, dict)]
 
+    def read_progress(self) -> dict[str, Any]:
+        """progress.json, or {} when there is none (no evaluation yet) or it cannot be read."""
+        state = read_json(self.progress)
+        return state if isinstance(state, dict) else {}
+
+    def results_signature(self) -> tuple[tuple[str, int, int], ...]:
+        """(name, size, mtime) of every eval-*.json: a watcher re-reads the results only when it changes."""
+        if not self.path.is_dir():
+            return ()
+        found = []
+        for path in sorted(self.path.glob("eval-*.json")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found.append((path.name, stat.st_size, stat.st_mtime_ns))
+        return tuple(found)
+
 
 def read_heldout(run: RunDir, limit: int | None = None) -> list[dict[str, Any]]:
     """The run's held-out rows (the first `limit` of them)."""
@@ -328,6 +346,35 @@ def read_heldout(run: RunDir, limit: int | None = None) -> list[dict[str, Any]]:
         )
     rows = [json.loads(line) for line in run.held_out.read_text(encoding="utf-8").splitlines() if line]
     return rows[:limit] if limit else rows
+
+
+def final_step(run: RunDir) -> int | None:
+    """The training step the final adapter was saved at: status.json's step, else the newest checkpoint's."""
+    step = run.read_status().get("step")
+    if isinstance(step, int) and not isinstance(step, bool) and step > 0:
+        return step
+    steps = [s for s, _, complete in checkpoints(run) if complete]
+    return steps[-1] if steps else None
+
+
+def target_step(name: str, final: int | None) -> int | None:
+    """Where a target sits on a training-step axis: base at 0, `checkpoint-N` at N, the adapter at the
+    run's final step (`final`, None when unknown); None for a name that is none of these."""
+    if name == "base":
+        return 0
+    if name == "adapter":
+        return final
+    return checkpoint_step(Path(name))
+
+
+def target_order(name: str) -> tuple[int, int]:
+    """Sort key of target names in training order: base, the checkpoints by step, then the adapter."""
+    if name == "base":
+        return (0, 0)
+    step = checkpoint_step(Path(name))
+    if step is not None:
+        return (1, step)
+    return (2, 0) if name == "adapter" else (3, 0)
 
 
 CSV_FIELDS = (
