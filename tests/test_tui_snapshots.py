@@ -141,8 +141,8 @@ class TestMonitor:
 
 
 class TestOther:
-    def test_chat_placeholder(self, snap_compare: Any, tmp_path: Path) -> None:
-        """Chat says it is not built yet and where to go meanwhile."""
+    def test_chat_empty(self, snap_compare: Any, tmp_path: Path) -> None:
+        """Chat with no server yet: the run picker, sampling settings and the two empty answer columns."""
         assert snap_compare(frozen_app(tmp_path, initial_mode="chat"), terminal_size=SMALL, run_before=_ready)
 
     def test_help(self, snap_compare: Any, tmp_path: Path) -> None:
