@@ -89,24 +89,24 @@ def _mean(rows: list[dict[str, float]], key: str) -> float:
 @pytest.mark.slow
 @pytest.mark.usefixtures("home_with_tiny", "reap_runs")
 def test_offline_default_run_raises_the_format_rewards(workbench_home: Path) -> None:
-    """The offline default config (nothing set but a shorter run) on the warm-started tiny model: the
-    format rewards and the total reward of the last steps are clearly above those of the first steps."""
-    steps = 120
+    """The offline default run exactly as `make run` launches it (200 steps, about a minute on 2 free
+    cores): the format rewards and the total reward of the last 25 steps are clearly above those of the
+    first 25. Measured: exact + approximate format +1.2, total +1.1 (thresholds 0.5 and 0.4)."""
     result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "train", "--set", f"grpo.max_steps={steps}"],
+        [sys.executable, "-m", "workbench.cli", "train"],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (run,) = (workbench_home / "runs").iterdir()
     lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     metrics = [row for row in map(json.loads, lines) if "reward" in row]
-    assert len(metrics) == steps
-    first, last = metrics[:20], metrics[-20:]
+    assert len(metrics) == 200
+    first, last = metrics[:25], metrics[-25:]
     exact = "rewards/match_format_exactly/mean"
     approx = "rewards/match_format_approximately/mean"
     gain = {key: _mean(last, key) - _mean(first, key) for key in (exact, approx, "reward")}
-    print(f"first/last 20 steps gain: {gain}")
+    print(f"first/last 25 steps gain: {gain}")
     assert gain[exact] + gain[approx] > 0.5, gain
-    assert gain["reward"] > 0.3, gain
+    assert gain["reward"] > 0.4, gain
