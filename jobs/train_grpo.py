@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from workbench import data as wdata
-from workbench import environment, gpu, presets
+from workbench import distributed, environment, gpu, presets
 from workbench.atomic import JsonlWriter, write_json_atomic
 from workbench.config import RunConfig, load
 from workbench.plan import RunPlan, plan
@@ -33,6 +33,9 @@ from workbench.rewards import completion_text, get_reward
 from workbench.runs import RunDir, last_complete_checkpoint
 
 GPU_SAMPLE_SECONDS = 2.0
+MAIN_PROCESS = distributed.is_main_process(os.environ)
+"""Global rank 0, or the only process: the one writer of the run directory (progress, metrics, samples,
+GPU samples, plan, data files). Every rank of a multi-GPU run trains; one reports."""
 
 
 class StopRequested(Exception):
@@ -48,7 +51,8 @@ class Progress:
 
     def update(self, **fields: Any) -> None:
         self.state.update(fields, updated_at=time.time())
-        write_json_atomic(self.run.progress, self.state)
+        if MAIN_PROCESS:
+            write_json_atomic(self.run.progress, self.state)
 
     def phase(self, name: str) -> None:
         log(name)
@@ -56,7 +60,8 @@ class Progress:
 
 
 def log(message: str) -> None:
-    print(f"[trainer {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    who = "trainer" if MAIN_PROCESS else f"trainer rank {os.environ.get('RANK')}"
+    print(f"[{who} {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 class StopFlag:
@@ -89,7 +94,9 @@ class SampleRecorder:
     prompts, to samples.jsonl.
     """
 
-    def __init__(self, names: list[str], weights: dict[str, float], writer: JsonlWriter, per_step: int):
+    def __init__(
+        self, names: list[str], weights: dict[str, float], writer: JsonlWriter | None, per_step: int
+    ):
         self.names = names
         self.weights = weights
         self.writer = writer
@@ -104,7 +111,7 @@ class SampleRecorder:
         ) -> list[float | None]:
             scores = fn(prompts=prompts, completions=completions, **kwargs)
             self.scores[name] = scores
-            if name == self.names[-1] and self.per_step:
+            if name == self.names[-1] and self.per_step and self.writer is not None:
                 self._write(prompts or [], completions or [], kwargs)
             return scores
 
@@ -119,6 +126,7 @@ class SampleRecorder:
         state = kwargs.get("trainer_state")
         step = int(getattr(state, "global_step", 0)) + 1
         stride = max(1, count // self.per_step)
+        assert self.writer is not None
         for index in list(range(0, count, stride))[: self.per_step]:
             rewards = {n: self.scores[n][index] for n in self.names if n in self.scores}
             prompt = prompts[index] if index < len(prompts) else ""
@@ -139,12 +147,13 @@ class SampleRecorder:
         self.scores = {}
 
 
-def gpu_sampler(run: RunDir, stop: threading.Event) -> None:
-    """Append NVML samples of every GPU to gpu.jsonl until `stop` is set."""
+def gpu_sampler(run: RunDir, stop: threading.Event, indices: list[int] | None = None) -> None:
+    """Append NVML samples of every GPU the run uses (`indices`; None: every GPU) to gpu.jsonl until
+    `stop` is set."""
     writer = JsonlWriter(run.gpu)
     try:
         while not stop.wait(GPU_SAMPLE_SECONDS):
-            for sample in gpu.sample():
+            for sample in gpu.sample(indices):
                 writer.write(sample.to_dict())
     finally:
         writer.close()
@@ -201,13 +210,31 @@ def prompt_length_counter(tokenizer: Any) -> Callable[[list[dict[str, str]]], in
     return count
 
 
+def stop_agreed(requested: bool) -> bool:
+    """True when any training process was asked to stop. Ranks get SIGTERM at slightly different moments
+    (the launcher forwards it to one after the other); a rank that stopped a step before the others would
+    leave them waiting in a collective forever, so every rank takes the same decision at the end of every
+    step (one all-reduce of a single number). One process: `requested` itself, nothing else runs."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return requested
+    import torch
+
+    on_gpu = dist.get_backend() == "nccl"
+    device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
+    flag = torch.tensor([1 if requested else 0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: int) -> Any:
     """The TrainerCallback that streams TRL's logs into the run directory."""
     from transformers import TrainerCallback
 
     class RunDirCallback(TrainerCallback):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.metrics = JsonlWriter(run.metrics)
+            self.metrics = JsonlWriter(run.metrics) if MAIN_PROCESS else None
             self.last_time = time.time()
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -219,14 +246,14 @@ def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: in
                 step=state.global_step,
                 max_steps=max_steps,
             )
-            if state.global_step:
+            if state.global_step and self.metrics is not None:
                 self.metrics.write({"event": "resume", "step": state.global_step, "time": time.time()})
             log(f"training from step {state.global_step} to {max_steps}")
 
         def on_log(
             self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
         ) -> None:
-            if not logs:
+            if not logs or self.metrics is None:
                 return
             record: dict[str, Any] = {"step": state.global_step, "time": time.time(), **logs}
             if "train_runtime" in logs:
@@ -244,7 +271,8 @@ def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: in
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             progress.update(phase="training", step=state.global_step, max_steps=max_steps)
-            if stop.requested:
+            if stop_agreed(stop.requested):
+                stop.requested = True
                 control.should_save = True
                 control.should_training_stop = True
 
@@ -253,7 +281,8 @@ def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: in
             log(f"checkpoint saved at step {state.global_step}")
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.metrics.close()
+            if self.metrics is not None:
+                self.metrics.close()
 
     return RunDirCallback()
 
@@ -266,6 +295,7 @@ def grpo_args(
     use_vllm: bool,
     weights: list[float],
     backend: str,
+    ports: distributed.Ports | None = None,
 ) -> Any:
     """TRL GRPOConfig from the run config and the plan (transformers 5: warmup_steps < 1 is a ratio)."""
     from trl import GRPOConfig
@@ -309,6 +339,10 @@ def grpo_args(
             vllm_gpu_memory_utilization=run_plan.vllm_share,
             vllm_importance_sampling_correction=g.vllm_importance_sampling_correction,
         )
+        if distributed.uses_server(config):
+            # The server's own --gpu-memory-utilization sizes it; these reach it and its weight sync.
+            kwargs.pop("vllm_gpu_memory_utilization")
+            kwargs.update(distributed.grpo_kwargs(config, ports or distributed.Ports()))
     if backend == "trl":
         kwargs["model_init_kwargs"] = {"dtype": "bfloat16" if cuda else "float32"}
     return GRPOConfig(**kwargs)
@@ -434,23 +468,30 @@ def build_trainer(
     if backend == "unsloth":
         import unsloth  # noqa: F401  - must come before trl/transformers: it patches them process-wide
     model_path = ensure_model(config, progress)
-    run_plan = plan(config, gpu_total_gib(), backend)
-    log("batch: " + run_plan.shape.describe())
-    write_json_atomic(run.path / "plan.json", run_plan.to_dict())
+    # Each process shapes its share of completions_per_step (the whole config with one process).
+    run_plan = plan(distributed.rank_config(config), gpu_total_gib(), backend)
+    processes = distributed.num_processes(config)
+    each = f" per process, x {processes} processes" if processes > 1 else ""
+    log("batch: " + run_plan.shape.describe() + each)
+    if MAIN_PROCESS:
+        extra = {"num_processes": processes} if processes > 1 else {}
+        write_json_atomic(run.path / "plan.json", {**run_plan.to_dict(), **extra})
     progress.phase(f"loading model {config.model.name}")
     loaded = load_model(config, backend, model_path, run_plan.vllm_share, run_plan.gradient_checkpointing)
 
     progress.phase("preparing data")
     prepared = training_rows(config, loaded.tokenizer)
     log(prepared.stats.summary())
-    write_json_atomic(run.data_stats, prepared.stats.to_dict())
-    if not resume or not run.held_out.exists():
+    if MAIN_PROCESS:
+        write_json_atomic(run.data_stats, prepared.stats.to_dict())
+    if MAIN_PROCESS and (not resume or not run.held_out.exists()):
         with run.held_out.open("w", encoding="utf-8") as fh:
             for row in prepared.held_out:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     names = config.active_rewards
-    recorder = SampleRecorder(names, config.rewards, JsonlWriter(run.samples), config.grpo.samples_per_step)
+    samples = JsonlWriter(run.samples) if MAIN_PROCESS else None
+    recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
     args = grpo_args(
         config,
         run_plan,
@@ -459,6 +500,7 @@ def build_trainer(
         loaded.use_vllm,
         [config.rewards[n] for n in names],
         backend,
+        distributed.read_ports(run.path),
     )
     progress.phase("building trainer" + (" (vLLM warm-up can take minutes)" if loaded.use_vllm else ""))
     return make_trainer(
@@ -487,8 +529,9 @@ def main(argv: list[str] | None = None) -> int:
         machine = environment.Machine.detect()
         backend = environment.resolve_backend(config, machine)
         log(f"backend {backend}; GPUs visible to NVML: {machine.gpus}")
-        if machine.gpus:
-            threading.Thread(target=gpu_sampler, args=(run, sampler_stop), daemon=True).start()
+        if machine.gpus and MAIN_PROCESS:
+            indices = distributed.selected_gpus(config) or None  # None: every GPU, as without a choice
+            threading.Thread(target=gpu_sampler, args=(run, sampler_stop, indices), daemon=True).start()
         trainer = build_trainer(config, run, backend, progress, stop, args.resume)
         checkpoint = last_complete_checkpoint(run) if args.resume else None
         if args.resume and checkpoint is None:

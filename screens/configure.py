@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from screens.app import WorkbenchApp
     from workbench.data import DataStats
 
-FieldKind = Literal["text", "int", "float", "choice", "bool", "modules"]
+FieldKind = Literal["text", "int", "float", "choice", "bool", "modules", "gpus", "gpu"]
 DEBOUNCE_SECONDS = 0.4
 """Machine checks and the data preview wait for typing to pause this long."""
 PREVIEW_ROWS = 3
@@ -57,8 +57,12 @@ SECTION_TITLES = {
     "lora": "LoRA",
     "rewards": "Reward weights",
     "grpo": "GRPO and optimiser",
+    "distributed": "Several GPUs",
     "data": "Data",
 }
+GPU_FIELDS = ("distributed.gpus", "distributed.server_gpu")
+"""Fields that name GPUs: disabled (showing "no GPU") on a machine without one, unless they hold a
+choice that has to be cleared."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ def _kind_of(annotation: Any) -> tuple[FieldKind, tuple[str, ...]]:
         return "float", ()
     if get_origin(annotation) is Literal:
         return "choice", tuple(str(arg) for arg in get_args(annotation))
+    if get_origin(annotation) is list and get_args(annotation) == (int,):
+        return "gpus", ()
     if get_origin(annotation) is list:
         return "modules", ALL_PROJECTIONS
     if get_origin(annotation) in (typing.Union, types.UnionType):
@@ -126,6 +132,8 @@ def field_specs() -> list[FieldSpec]:
     for name, model in sections:
         for sub, info in model.model_fields.items():
             kind, choices = _kind_of(info.annotation)
+            if f"{name}.{sub}" in GPU_FIELDS and kind == "int":
+                kind = "gpu"  # one GPU index, -1 (none) shown as an empty field
             specs.append(FieldSpec(f"{name}.{sub}", kind, _describe(info.description), choices))
         if name == "lora":
             rewards_doc = _describe(RunConfig.model_fields["rewards"].description)
@@ -158,6 +166,10 @@ def format_value(spec: FieldSpec, value: Any) -> str:
     if spec.kind == "modules":
         chosen = list(value or [])
         return "all" if set(chosen) == set(ALL_PROJECTIONS) else ", ".join(chosen)
+    if spec.kind == "gpus":
+        return ", ".join(str(index) for index in value or [])
+    if spec.kind == "gpu":
+        return "" if value is None or value < 0 else str(value)
     if value is None:
         return ""
     return str(value)
@@ -190,6 +202,17 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
         if text.lower() == "all":
             return list(ALL_PROJECTIONS)
         return [part for part in text.replace(",", " ").split() if part]
+    if spec.kind == "gpus":
+        parts = text.strip("[]").replace(",", " ").split()
+        if not all(part.isdigit() for part in parts):
+            raise ValueError(f"must be GPU indices such as 0, 1 (got {text!r}); empty: the default GPU")
+        return [int(part) for part in parts]
+    if spec.kind == "gpu":
+        if not text:
+            return -1
+        if not text.isdigit():
+            raise ValueError(f"must be one GPU index such as 2 (got {text!r}); empty: none")
+        return int(text)
     return text
 
 
@@ -209,8 +232,10 @@ def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str)
         f"{shape.parameters / 1e6:,.1f}M parameters ({what}); LoRA r={config.lora.rank} on "
         f"{len(config.lora.target_modules)} projections trains {lora / 1e6:,.2f}M"
     )
+    from workbench.distributed import num_processes, rank_config
+
     try:
-        run_plan = wplan.plan(config, gpu_total_gib, backend)
+        run_plan = wplan.plan(rank_config(config), gpu_total_gib, backend)  # one process's share
     except ValueError as exc:  # ShapeError: nothing fits
         lines.append(f"GPU memory: does not fit: {exc}")
         return "\n".join(lines)
@@ -222,6 +247,7 @@ def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str)
             f"{est.trainer_gib:.1f} + vLLM share {run_plan.vllm_share:.2f} = {est.vllm_gib:.1f} GiB; "
             f"backend {backend}, batch {run_plan.per_device_train_batch_size} x "
             f"{run_plan.gradient_accumulation_steps}"
+            + (f" on each of {num_processes(config)} GPUs" if num_processes(config) > 1 else "")
         )
     else:
         from workbench.memory import estimate
@@ -397,8 +423,24 @@ class ConfigureScreen(Screen[None]):
 
     def _gpus_changed(self) -> None:
         """A new GPU reading can change the memory verdict and the machine checks."""
+        self._update_gpu_fields()
         self._revalidate()
         self._schedule_checks()
+
+    def _update_gpu_fields(self) -> None:
+        """The GPU picker: the GPU fields list this machine's GPUs (NVML) as their placeholder, and are
+        disabled, showing "no GPU", where there is none (enabled while they hold a choice to clear)."""
+        gpus = list(self.workbench.gpus)
+        names = ", ".join(sorted({g.name for g in gpus}))
+        hint = f"GPUs 0-{len(gpus) - 1} ({names})" if len(gpus) > 1 else f"GPU 0 ({names})"
+        for key in GPU_FIELDS:
+            widget = self.query_one(f"#f-{key.replace('.', '-')}", Input)
+            if gpus:
+                widget.placeholder = hint + ("; empty: the default GPU" if key == "distributed.gpus" else "")
+                widget.disabled = False
+            else:
+                widget.placeholder = "no GPU"
+                widget.disabled = not widget.value.strip()
 
     def _initial_config(self) -> dict[str, Any]:
         """The last-used config if there is a valid one, else the offline default."""
@@ -441,6 +483,7 @@ class ConfigureScreen(Screen[None]):
                 else:
                     widget.value = value
                     widget.cursor_position = len(value)
+        self._update_gpu_fields()
         self._revalidate()
 
     def collect(self) -> tuple[dict[str, Any], list[Problem]]:

@@ -101,3 +101,91 @@ def test_trl_backend_with_vllm_colocate(gpu_home: Path) -> None:
     assert steps_logged(run) == [1, 2, 3]
     assert "vLLM" in run.log.read_text() or "vllm" in run.log.read_text()
     assert (run.adapter / "adapter_model.safetensors").is_file()
+
+
+def _gpu_count() -> int:
+    from workbench import gpu
+
+    return gpu.device_count()
+
+
+two_gpus = pytest.mark.skipif(_gpu_count() < 2, reason="needs two NVIDIA GPUs")
+
+
+def _run_processes(run_dir: Path) -> list[int]:
+    """Pids of every process working in the run directory or naming it (supervisor, launcher, ranks, the
+    vLLM server and its engine): none may outlive the run."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        names_it = str(run_dir) in " ".join(process.info["cmdline"] or [])
+        if names_it or process.info["cwd"] == str(run_dir):
+            found.append(process.pid)
+    return found
+
+
+@two_gpus
+def test_two_gpus_train_through_accelerate(gpu_home: Path) -> None:
+    """DDP over GPUs 0 and 1 with vLLM colocated on each: 32 completions per step split 16 per rank,
+    one writer of the run directory, both GPUs sampled."""
+    result = cli(
+        "train",
+        *sets(
+            "backend=trl", "grpo.max_steps=3", "model.gpu_memory_utilization=0.3", "distributed.gpus=[0,1]"
+        ),
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    run = find_run(result.stdout.strip().splitlines()[0])
+    assert steps_logged(run) == [1, 2, 3], run.log.read_text()[-4000:]
+    assert "accelerate.commands.launch" in run.log.read_text()
+    assert json.loads((run.path / "distributed.json").read_text())["num_processes"] == 2
+    plan = json.loads((run.path / "plan.json").read_text())
+    assert plan["num_processes"] == 2
+    assert plan["per_device_train_batch_size"] * plan["gradient_accumulation_steps"] * 2 == 32
+    assert {s["index"] for s in read_jsonl(run.gpu)} == {0, 1}
+    assert (run.adapter / "adapter_model.safetensors").is_file()
+    assert _run_processes(run.path) == []
+
+
+@two_gpus
+def test_two_gpus_stop_and_resume(gpu_home: Path) -> None:
+    """A stop reaches both ranks (each in its own session under the elastic agent): one checkpoint, state
+    stopped, no rank left behind; resume continues on both."""
+    result = cli("train", "--detach", *sets("backend=trl", "grpo.max_steps=8", "distributed.gpus=[0,1]"))
+    assert result.returncode == 0, result.stderr
+    run = find_run(result.stdout.strip())
+    wait_until(lambda: len(steps_logged(run)) >= 2 or resolve_state(run)[0] == "failed", 600, "two steps")
+    assert resolve_state(run)[0] != "failed", run.log.read_text()[-4000:]
+    assert cli("stop", run.run_id).returncode == 0
+    status = run.read_status()
+    assert status["state"] == "stopped", run.log.read_text()[-4000:]
+    assert (run.checkpoints / f"checkpoint-{status['step']}" / "adapter_model.safetensors").is_file()
+    assert _run_processes(run.path) == []
+    resumed = cli("resume", run.run_id, timeout=900)
+    assert resumed.returncode == 0, run.log.read_text()[-4000:]
+    assert (run.read_status()["state"], run.read_status()["step"]) == ("completed", 8)
+
+
+@two_gpus
+def test_vllm_server_mode_on_its_own_gpu(gpu_home: Path) -> None:
+    """GPU 0 trains, GPU 1 runs `trl vllm-serve`; the supervisor waits for its /health, then ends it."""
+    result = cli(
+        "train",
+        *sets(
+            "backend=trl",
+            "grpo.max_steps=3",
+            "distributed.gpus=[0]",
+            'distributed.vllm_mode="server"',
+            "distributed.server_gpu=1",
+        ),
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    run = find_run(result.stdout.strip().splitlines()[0])
+    log = run.log.read_text()
+    assert steps_logged(run) == [1, 2, 3], log[-4000:]
+    assert "vLLM server ready" in log
+    assert {s["index"] for s in read_jsonl(run.gpu)} == {0, 1}
+    assert _run_processes(run.path) == []

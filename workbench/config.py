@@ -214,6 +214,119 @@ class GrpoSection(_Section):
         return self
 
 
+class DistributedSection(_Section):
+    """Several GPUs: one training process per GPU (accelerate: DDP or DeepSpeed ZeRO); defaults: one GPU."""
+
+    gpus: list[int] = Field(default_factory=list)
+    """NVML indices (as `nvidia-smi` numbers them) of the GPUs that train, one process each, e.g. [0, 1];
+    they replace CUDA_VISIBLE_DEVICES. Empty: the single-process run on the first visible GPU."""
+    strategy: Literal["ddp", "zero2", "zero3"] = "ddp"
+    """How the training processes share the work when there are several: ddp (each holds the whole model;
+    the fastest for 1B/3B with LoRA), zero2 (DeepSpeed shards optimizer state and gradients) or zero3 (also
+    the weights; for models that do not fit one GPU). zero2/zero3 need the deepspeed package."""
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    """Where vLLM generates: colocate (inside every training process, sharing its GPU) or server (one
+    `trl vllm-serve` on distributed.server_gpu, which the training processes call and push weights to)."""
+    server_gpu: int = Field(-1, ge=-1)
+    """Server mode: NVML index of the GPU that runs vLLM alone, not one of distributed.gpus (-1: none)."""
+    server_port: int = Field(0, ge=0, le=65535)
+    """Server mode: the vLLM server's HTTP port (0: a free port chosen at start; several machines need
+    a fixed one)."""
+    num_machines: int = Field(1, ge=1)
+    """Machines taking part; each runs this same config with its own machine_rank and distributed.gpus
+    GPUs (completions_per_step is split over every process on every machine)."""
+    machine_rank: int = Field(0, ge=0)
+    """This machine's rank, 0 to num_machines - 1; machine 0 writes the run's metrics and checkpoints."""
+    main_process_ip: str = ""
+    """Several machines: the address of machine 0, reachable from every machine."""
+    main_process_port: int = Field(0, ge=0, le=65535)
+    """The port of the processes' rendezvous on machine 0 (0: a free port chosen at start; several
+    machines need a fixed one, e.g. 29500)."""
+
+    @field_validator("gpus")
+    @classmethod
+    def _distinct_gpus(cls, value: list[int]) -> list[int]:
+        negative = [index for index in value if index < 0]
+        if negative:
+            raise ValueError(f"GPU index {negative[0]} is negative; fix: use NVML indices such as [0, 1]")
+        twice = sorted({index for index in value if value.count(index) > 1})
+        if twice:
+            kept = list(dict.fromkeys(value))
+            raise ValueError(f"GPU {twice[0]} is listed twice; fix: list each GPU once, e.g. {kept}")
+        return value
+
+    @field_validator("main_process_ip")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        value = value.strip()
+        if any(ch.isspace() for ch in value):
+            raise ValueError(f"{value!r} is not one address; fix: machine 0's address, e.g. 10.0.0.1")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DistributedSection:
+        several_machines = self.num_machines > 1
+        if self.vllm_mode == "server":
+            if not self.gpus:
+                raise ValueError(
+                    "@distributed.gpus: server mode keeps vLLM on a GPU of its own, so the training GPUs "
+                    "must be named; fix: e.g. distributed.gpus = [0] and distributed.server_gpu = 1"
+                )
+            if self.server_gpu < 0:
+                spare = next(i for i in range(len(self.gpus) + 1) if i not in self.gpus)
+                raise ValueError(
+                    "@distributed.server_gpu: server mode needs a GPU for vLLM; fix: set "
+                    f"distributed.server_gpu to a GPU not in distributed.gpus, e.g. {spare}"
+                )
+            if self.server_gpu in self.gpus:
+                raise ValueError(
+                    f"@distributed.server_gpu: GPU {self.server_gpu} also trains (it is in distributed.gpus "
+                    f"= {self.gpus}); vLLM's server needs it alone; fix: pick a GPU not in distributed.gpus"
+                )
+            if several_machines and not self.server_port:
+                raise ValueError(
+                    "@distributed.server_port: with several machines every machine must know the vLLM "
+                    "server's port; fix: set a fixed one, e.g. distributed.server_port = 8000"
+                )
+        elif self.server_gpu >= 0:
+            raise ValueError(
+                f"@distributed.server_gpu: is {self.server_gpu} but distributed.vllm_mode is colocate, which "
+                'runs no server; fix: set distributed.vllm_mode = "server" or distributed.server_gpu = -1'
+            )
+        if self.machine_rank >= self.num_machines:
+            raise ValueError(
+                f"@distributed.machine_rank: {self.machine_rank} is not below distributed.num_machines = "
+                f"{self.num_machines}; fix: use 0 to {self.num_machines - 1}"
+            )
+        if not several_machines and self.main_process_ip:
+            raise ValueError(
+                f"@distributed.main_process_ip: is {self.main_process_ip!r} but distributed.num_machines is "
+                "1, where the processes meet on this machine; fix: clear it or set distributed.num_machines"
+            )
+        if several_machines:
+            if not self.gpus:
+                raise ValueError(
+                    "@distributed.gpus: with several machines each machine's training GPUs must be named "
+                    "(the same count on every machine); fix: e.g. distributed.gpus = [0, 1, 2, 3]"
+                )
+            if not self.main_process_ip:
+                raise ValueError(
+                    "@distributed.main_process_ip: several machines meet at machine 0; fix: set it to "
+                    "machine 0's address, reachable from every machine"
+                )
+            if not self.main_process_port:
+                raise ValueError(
+                    "@distributed.main_process_port: several machines need a fixed rendezvous port; fix: "
+                    "set it, e.g. distributed.main_process_port = 29500"
+                )
+        return self
+
+    @property
+    def num_processes(self) -> int:
+        """Training processes over every machine: one per training GPU (one in all without gpus)."""
+        return max(1, len(self.gpus)) * self.num_machines
+
+
 class DataSection(_Section):
     """Where the training rows come from and how they are split."""
 
@@ -274,6 +387,7 @@ class RunConfig(BaseModel):
     rewards: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     """Weight of each reward function (0 switches it off); the total reward is the weighted sum."""
     grpo: GrpoSection = Field(default_factory=GrpoSection)
+    distributed: DistributedSection = Field(default_factory=DistributedSection)
     data: DataSection = Field(default_factory=DataSection)
 
     @field_validator("rewards")
@@ -296,6 +410,36 @@ class RunConfig(BaseModel):
                 f"{self.grpo.max_prompt_length} + "
                 f"{self.grpo.max_completion_length} = {total} exceeds model.max_seq_length = "
                 f"{self.model.max_seq_length}; fix: shorten one of them or raise model.max_seq_length"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _distributed_fits(self) -> RunConfig:
+        d, g = self.distributed, self.grpo
+        if self.backend == "unsloth" and d.num_processes > 1:
+            raise ValueError(
+                f"@backend: Unsloth is the single-GPU backend and distributed.gpus names {len(d.gpus)} GPUs "
+                f'on {d.num_machines} machine(s); fix: backend = "trl" (or one GPU in distributed.gpus)'
+            )
+        if d.vllm_mode == "server":
+            if self.backend == "unsloth":
+                raise ValueError(
+                    "@backend: Unsloth generates with its own colocated vLLM and has no server mode; fix: "
+                    'backend = "trl" or distributed.vllm_mode = "colocate"'
+                )
+            if g.use_vllm == "off":
+                raise ValueError(
+                    "@distributed.vllm_mode: server mode generates with vLLM but grpo.use_vllm is off; fix: "
+                    'grpo.use_vllm = "auto" or distributed.vllm_mode = "colocate"'
+                )
+        whole = g.num_generations * d.num_processes
+        if d.num_processes > 1 and g.completions_per_step and g.completions_per_step % whole:
+            n = d.num_processes
+            below = whole * max(1, g.completions_per_step // whole)
+            raise ValueError(
+                f"@grpo.completions_per_step: {g.completions_per_step} completions do not split into whole "
+                f"groups of grpo.num_generations = {g.num_generations} over {n} training processes; fix: "
+                f"use a multiple of {g.num_generations} x {n} = {whole}, e.g. {below} or {below + whole}"
             )
         return self
 

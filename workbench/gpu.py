@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -57,15 +58,18 @@ def device_count() -> int:
         return 0
 
 
-def sample() -> list[GpuSample]:
-    """Read memory and utilisation of every GPU now."""
+def sample(indices: Iterable[int] | None = None) -> list[GpuSample]:
+    """Read memory and utilisation of every GPU now, or of the NVML `indices` only (a run on chosen GPUs
+    of a shared machine records its own; indices NVML does not have are skipped)."""
     if not _init():
         return []
     import pynvml
 
     samples = []
     now = time.time()
-    for index in range(device_count()):
+    count = device_count()
+    wanted = range(count) if indices is None else sorted({i for i in indices if 0 <= i < count})
+    for index in wanted:
         try:
             handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
