@@ -10,15 +10,26 @@ into "save a checkpoint, then exit"; the supervisor escalates to SIGKILL after a
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from workbench import environment
-from workbench.config import ConfigError, RunConfig
-from workbench.runs import FINAL_STATES, RunDir, create_run_dir, process_matches, resolve_state
+from workbench.config import ConfigError, Problem, RunConfig
+from workbench.runs import (
+    FINAL_STATES,
+    RunDir,
+    create_run_dir,
+    process_matches,
+    resolve_state,
+    run_dirs,
+)
 
 STOP_GRACE_ENV = "GRPO_WORKBENCH_STOP_GRACE"
 DEFAULT_STOP_GRACE = 300.0
@@ -48,32 +59,116 @@ def _spawn(run: RunDir, *extra: str) -> subprocess.Popen[bytes]:
         )
 
 
+def gpu_owners(root: Path | None = None) -> dict[int, str]:
+    """pid -> run id for every process of every live run under the runs home (supervisor, trainer and
+    their children, such as vLLM workers): who owns what NVML shows on a GPU."""
+    owners: dict[int, str] = {}
+    for run in run_dirs(root):
+        manifest = run.read_manifest()
+        pid = manifest.get("pid")
+        if not isinstance(pid, int) or not process_matches(pid, manifest.get("create_time")):
+            continue
+        owners[pid] = run.run_id
+        try:
+            for child in psutil.Process(pid).children(recursive=True):
+                owners[child.pid] = run.run_id
+        except psutil.Error:
+            pass
+    return owners
+
+
+def check_gpus(
+    root: Path | None = None,
+    *,
+    force: bool = False,
+    warn: Callable[[str], None] | None = None,
+    config: RunConfig | None = None,
+) -> None:
+    """Refuse to put a run on a GPU another job already uses (unless forced, which only warns).
+
+    Args:
+        root: The runs home whose runs own GPUs.
+        force: Only warn.
+        warn: Receives the warnings.
+        config: The run's config: its `distributed.gpus` (and server GPU) are checked when set, else the
+            first GPU of CUDA_VISIBLE_DEVICES.
+
+    Raises:
+        ConfigError: the GPU is busy and `force` is off; the message names the owner run and the fix.
+    """
+    from workbench import distributed
+
+    selected = distributed.selected_gpus(config) if config is not None else []
+    wanted = selected or environment.wanted_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if wanted == []:
+        return
+    uses = environment.gpu_uses()
+    if not uses:
+        return
+    conflicts = environment.gpu_conflicts(uses, gpu_owners(root), wanted)
+    if conflicts and not force:
+        raise ConfigError([Problem("gpu", c.message()) for c in conflicts])
+    for conflict in conflicts:
+        if warn is not None:
+            warn(conflict.message().split("; fix:")[0] + "; starting anyway (--force)")
+
+
 def launch(
-    config: RunConfig, *, check: bool = True, root: Path | None = None
+    config: RunConfig,
+    *,
+    check: bool = True,
+    root: Path | None = None,
+    force: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[RunDir, subprocess.Popen[bytes]]:
     """Validate against this machine, create the run directory, start the job detached.
 
     Args:
         config: A validated config.
-        check: Run the pre-flight checks (backend, GPU, disk) first; nothing is created if they fail.
+        check: Run the pre-flight checks (backend, GPU, disk, a GPU already in use) first; nothing is
+            created if they fail.
         root: The runs home (default: the configured one).
+        force: Start even on a GPU another job uses (`warn` is told instead).
+        warn: Receives warnings the launch goes ahead despite.
 
     Returns:
         The run directory and the supervisor's Popen (poll it to reap it while the caller lives).
 
     Raises:
         ConfigError: the config cannot run here; no directory was created.
+        LaunchError: the run directory could not be written (disk full, read-only); it was removed again.
     """
     if check:
         problems = environment.preflight(config)
         if problems:
             raise ConfigError(problems)
+        check_gpus(root, force=force, warn=warn, config=config)
     run = create_run_dir(config.name or config.model.name, root)
-    config.save(run.config)
-    run.write_status(
-        state="pending", step=0, max_steps=config.grpo.max_steps, phase="launching", heartbeat=time.time()
-    )
+    try:
+        config.save(run.config)
+        run.write_status(
+            state="pending", step=0, max_steps=config.grpo.max_steps, phase="launching", heartbeat=time.time()
+        )
+    except OSError as exc:
+        # Half a run directory (no config, or no status) would show up as a broken run: take it back.
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise LaunchError(
+            f"cannot write the run directory {run.path} ({exc.strerror or exc}); nothing was started; "
+            "fix: free space under the runs home or set GRPO_WORKBENCH_HOME to a writable disk"
+        ) from None
     return run, _spawn(run)
+
+
+def orphan_trainer(run: RunDir) -> int | None:
+    """The trainer of the last attempt when it is still running without its supervisor (the supervisor
+    was killed): its pid, checked against its recorded start time; None otherwise."""
+    manifest = run.read_manifest()
+    if process_matches(manifest.get("pid"), manifest.get("create_time")):
+        return None
+    pid, created = manifest.get("trainer_pid"), manifest.get("trainer_create_time")
+    if not isinstance(pid, int) or created is None or not process_matches(pid, created):
+        return None
+    return pid
 
 
 def resume(run: RunDir) -> subprocess.Popen[bytes]:
@@ -81,6 +176,13 @@ def resume(run: RunDir) -> subprocess.Popen[bytes]:
     state, alive, _ = resolve_state(run)
     if alive or state not in FINAL_STATES:
         raise LaunchError(f"run {run.run_id} is {state}; only a finished run can be resumed (stop it first)")
+    orphan = orphan_trainer(run)
+    if orphan is not None:
+        raise LaunchError(
+            f"run {run.run_id} lost its supervisor but its trainer (pid {orphan}) is still running and "
+            f"writing the run directory; a second trainer would corrupt it; fix: `grpo-workbench stop "
+            f"{run.run_id}` (it stops that trainer with a checkpoint), then resume"
+        )
     if state == "completed":
         raise LaunchError(f"run {run.run_id} completed all its steps; start a new run to train further")
     run.write_status(state="pending", phase="resuming", heartbeat=time.time(), exit_code=None, error=None)
@@ -101,14 +203,15 @@ def stop(run: RunDir, *, wait: float = 600.0, poll: float = 0.2) -> str:
         The final state, or "stopping" when `wait` is 0.
     """
     manifest = run.read_manifest()
-    pid, pgid = manifest.get("pid"), manifest.get("pgid")
-    if not process_matches(pid, manifest.get("create_time")):
+    pid = manifest.get("pid")
+    if not isinstance(pid, int) or not process_matches(pid, manifest.get("create_time")):
+        orphan = orphan_trainer(run)
+        if orphan is not None:
+            return _stop_orphan(run, orphan, wait, poll)
         state, _, _ = resolve_state(run)
         return state
-    try:
-        os.killpg(int(pgid or pid), signal.SIGTERM)
-    except ProcessLookupError:
-        pass
+    group = _own_group(pid)
+    _signal(pid, group, signal.SIGTERM)
     if wait <= 0:
         return "stopping"
     deadline = time.monotonic() + wait
@@ -117,11 +220,57 @@ def stop(run: RunDir, *, wait: float = 600.0, poll: float = 0.2) -> str:
         if state in FINAL_STATES and not alive:
             return state
         time.sleep(poll)
-    try:
-        os.killpg(int(pgid or pid), signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    _signal(pid, group, signal.SIGKILL)
     run.write_status(
         state="stopped", error="did not stop within the grace period; killed", heartbeat=time.time()
+    )
+    return "stopped"
+
+
+def _own_group(pid: int) -> int | None:
+    """The process group the (verified) supervisor leads, read from the live process, never from the
+    manifest: a mangled `pgid` of 0 or 1 there would signal the caller's own group or init's."""
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+    return group if group == pid else None
+
+
+def _signal(pid: int, group: int | None, sig: signal.Signals) -> None:
+    """Signal the supervisor's whole group (the trainer and its workers too), or the pid alone."""
+    try:
+        if group is not None:
+            os.killpg(group, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _stop_orphan(run: RunDir, pid: int, wait: float, poll: float) -> str:
+    """Stop a trainer whose supervisor is gone: SIGTERM (it checkpoints), then SIGKILL after `wait`, and
+    record the end, since no supervisor is left to do it."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    if wait <= 0:
+        return "stopping"
+    created = run.read_manifest().get("trainer_create_time")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and process_matches(pid, created):
+        time.sleep(poll)
+    killed = process_matches(pid, created)
+    if killed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    run.write_status(
+        state="stopped",
+        heartbeat=time.time(),
+        error="the supervisor was gone; its trainer was stopped directly"
+        + ("; killed after the grace period" if killed else ""),
     )
     return "stopped"

@@ -40,7 +40,7 @@ from workbench import gpu as wgpu
 from workbench import paths
 from workbench.config import RunConfig, default_config_path
 from workbench.gpu import GpuSample
-from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs, resolve_state
+from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs, resolve_state, run_dirs
 
 Clock = Callable[[], float]
 GpuSampler = Callable[[], list[GpuSample]]
@@ -176,13 +176,8 @@ class WorkbenchApp(App[None]):
             self.set_interval(GPU_SECONDS, self._sample_gpus)
 
     def _run_dirs(self) -> list[RunDir]:
-        if not self.runs_root.is_dir():
-            return []
-        return [
-            RunDir(p)
-            for p in sorted(self.runs_root.iterdir(), reverse=True)
-            if p.is_dir() and (p / "config.toml").exists()
-        ]
+        # workbench.runs.run_dirs leaves out entries it cannot inspect (a chmod 000 run, another user's)
+        return run_dirs(self.runs_root) if self.runs_root.is_dir() else []
 
     def _newest_run(self) -> str | None:
         runs = self._run_dirs()
@@ -288,10 +283,17 @@ class WorkbenchApp(App[None]):
         self.attach_run(event.run_id)
         self.rescan()
 
+    def _orphan(self, run_id: str) -> bool:
+        """A trainer still running after its supervisor was killed: the run reads crashed, yet Stop must
+        reach it (the CLI's `stop` does the same)."""
+        from jobs.launch import orphan_trainer
+
+        return orphan_trainer(RunDir(self.runs_root / run_id)) is not None
+
     def request_stop(self, run_id: str) -> None:
         """Ask, then stop `run_id` cleanly (the trainer checkpoints first)."""
         info = self.run_info(run_id)
-        if info is not None and not info.alive and info.state in FINAL_STATES:
+        if info is not None and not info.alive and info.state in FINAL_STATES and not self._orphan(run_id):
             self.notify(f"{run_id} is not running ({info.state})", severity="warning")
             return
 

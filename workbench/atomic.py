@@ -58,6 +58,11 @@ class JsonlWriter:
     def __init__(self, path: Path):
         self.path = path
         self._fh = path.open("a", encoding="utf-8")
+        if _ends_torn(path):
+            # A writer killed mid-line (or cut off by a full disk) left a torn last line: end it here, so
+            # this writer's first record starts on its own line instead of being glued to the torn one.
+            self._fh.write("\n")
+            self._fh.flush()
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as a complete line."""
@@ -66,6 +71,19 @@ class JsonlWriter:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _ends_torn(path: Path) -> bool:
+    """True when `path` is non-empty and its last byte is not a newline."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+    except OSError:
+        return False
 
 
 def _jsonable(value: Any) -> Any:

@@ -27,6 +27,7 @@ examples:
   grpo-workbench build-model 1b ./random-1b        random-init Llama-3.2-1B shape, local tokenizer
   grpo-workbench bench --model random-1b           tutorial vs workbench batch shape on this GPU
   grpo-workbench eval RUN --samples 8              held-out accuracy of base and adapter, pass@k
+  grpo-workbench serve RUN --detach                OpenAI-compatible server for base + adapters
 
 runs live under $GRPO_WORKBENCH_HOME/runs (default: the user data dir); RUN is a run id, a unique
 prefix of one, or a run directory.
@@ -90,15 +91,37 @@ def _follow(run: Any, from_start: bool = True) -> str:
             launch.stop(run, wait=0)
 
 
+def _check_local_data(config: Any) -> None:
+    """Read a local data file the way the trainer will, so a broken one is refused before a run directory
+    exists (hub datasets are left to the trainer: fetching one here would double the download).
+
+    Raises:
+        DataError: the file cannot be used; the message names data.source and the fix.
+    """
+    from workbench import data as wdata
+
+    if config.data.source != "bundled" and Path(config.data.source).is_file():
+        wdata.prepare(wdata.load_rows(config.data), config.data)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from jobs import launch
     from workbench.config import ConfigError
+    from workbench.data import DataError
+
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
     try:
         config = _config_from(args)
-        run, proc = launch.launch(config, check=not args.no_check)
-    except ConfigError as exc:
+        if not args.no_check:
+            _check_local_data(config)
+        run, proc = launch.launch(config, check=not args.no_check, force=args.force, warn=warn)
+    except (ConfigError, DataError) as exc:
         return _print_problems(exc)
+    except launch.LaunchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(run.run_id, flush=True)
     if args.detach:
         print(
@@ -236,7 +259,12 @@ def cmd_config(args: argparse.Namespace) -> int:
         return _print_problems(exc)
     text = config.to_toml()
     if args.output:
-        config.save(Path(args.output))
+        try:
+            config.save(Path(args.output))
+        except OSError as exc:
+            # The write is atomic: a file already there is left as it was.
+            print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         print(text, end="")
@@ -258,7 +286,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     for row in prepared.train[: args.n]:
         print("-" * 72)
         for message in row["prompt"]:
-            print(f"[{message['role']}] {message['content']}")
+            content = message["content"]
+            if len(content) > 4000:  # a runaway row must not flood the terminal
+                content = content[:4000] + f"… ({len(content):,} characters)"
+            print(f"[{message['role']}] {content}")
         print(f"[gold answer] {row['answer']}   ({row['type']})")
     return 0
 
@@ -318,6 +349,105 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return code if code in (0, 1, 2) else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start, list or stop serve jobs: an OpenAI-compatible server (vLLM on a GPU, transformers + PEFT
+    elsewhere) for a run's base model and adapters, detached like a training run (`jobs/serve.py`)."""
+    from jobs import serve as jserve
+    from workbench import serving
+
+    if args.list:
+        infos = serving.list_serves()
+        if args.json:
+            print(json.dumps([i.to_dict() for i in infos], indent=2))
+        elif not infos:
+            print("no serve jobs yet; start one with `grpo-workbench serve RUN`")
+        for info in infos if not args.json else []:
+            models = ",".join(info.models)
+            print(
+                f"{info.serve_id:<48} {info.state:<9} {info.spec.backend:<12} {info.url or '':<28} {models}"
+            )
+        return 0
+    if args.stop:
+        try:
+            serve = serving.find_serve(args.stop)
+        except LookupError as exc:
+            return _print_problems(exc)
+        print(f"{serve.serve_id}: {jserve.stop(serve, wait=args.timeout or 60.0)}")
+        return 0
+    if not args.run and not args.model:
+        return _print_problems(
+            ValueError("give a RUN to serve, or --model; --list and --stop ID manage jobs")
+        )
+    from workbench import gpu
+    from workbench.environment import has_module
+
+    machine = {"gpus": gpu.device_count(), "has_vllm": has_module("vllm")}
+    options = {"backend": args.backend, "port": args.port or 0, "max_lora_rank": args.max_lora_rank}
+    try:
+        if args.run:
+            spec = jserve.plan_for_run(
+                _find(args.run),
+                checkpoint=args.checkpoint,
+                base_only=args.base_only,
+                gpu_memory_utilization=args.gpu_memory,
+                **machine,
+                **options,
+            )
+        else:
+            spec = jserve.plan_model(
+                args.model, args.adapter or [], gpu_memory_utilization=args.gpu_memory, **machine, **options
+            )
+    except (LookupError, jserve.ServeError) as exc:
+        return _print_problems(exc)
+    live = serving.live_training_runs() if spec.backend == "vllm" else []
+    if live and not args.force:
+        print(
+            f"error: training run {', '.join(live)} is live and holds the GPU; a vLLM server beside it would "
+            "run out of memory. fix: stop it first, or pass --force with a small --gpu-memory",
+            file=sys.stderr,
+        )
+        return 1
+    serve, proc = jserve.start(spec)
+    print(serve.serve_id, flush=True)
+    print(f"starting the {spec.backend} server ({spec.base_model}); log: {serve.log}", file=sys.stderr)
+    try:
+        status = jserve.wait_ready(
+            serve, timeout=args.timeout or (900.0 if spec.backend == "vllm" else 300.0)
+        )
+    except jserve.ServeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        jserve.stop(serve, wait=30)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping the server...", file=sys.stderr)
+        jserve.stop(serve)
+        return 130
+    print(f"url: {status.get('url')}\nkey file: {serve.key_file}")
+    print(f"models: {', '.join(status.get('models') or [])}", flush=True)
+    if args.detach:
+        print(f"stop it with `grpo-workbench serve --stop {serve.serve_id}`", file=sys.stderr, flush=True)
+        return 0
+    print("serving in the foreground; Ctrl-C stops the server", file=sys.stderr, flush=True)
+    offset = serve.log.stat().st_size if serve.log.exists() else 0
+    try:
+        while True:
+            with serve.log.open("rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+            offset += len(chunk)
+            sys.stdout.write(chunk.decode("utf-8", "replace"))
+            sys.stdout.flush()
+            state, alive, _ = serving.resolve_state(serve)
+            if state in serving.FINAL_STATES and not alive:
+                print(f"server {serve.serve_id}: {state}", file=sys.stderr)
+                return 0 if state == "stopped" else 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print(f"\nstopping the server: {jserve.stop(serve)}", file=sys.stderr)
+        proc.wait()
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from workbench import __version__
 
@@ -346,6 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--detach", action="store_true", help="start in the background and print the run id")
     p.add_argument("--no-check", action="store_true", help="skip the machine pre-flight checks")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start even on a GPU another run or process is using (warns instead of refusing)",
+    )
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -407,6 +542,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, metavar="N", help="rows per batch (8 on CPU, 64 with vLLM)")
     p.add_argument("--backend", choices=["auto", "vllm", "transformers"], help="auto: vLLM on a GPU")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser(
+        "serve",
+        help="serve a run's base model and adapters over an OpenAI-compatible API (127.0.0.1, with a key)",
+        description="Serve a run's base model (as `base`) and its adapters (`adapter`, `checkpoint-N`) with "
+        "vLLM on a GPU, or transformers + PEFT elsewhere; prints the serve id, the URL and the key file.",
+    )
+    p.add_argument("run", nargs="?", help="the run whose model and adapters to serve")
+    p.add_argument(
+        "--checkpoint", type=int, metavar="N", help="serve only checkpoint-N (default: all, + adapter)"
+    )
+    p.add_argument("--base-only", action="store_true", help="serve the base model alone")
+    p.add_argument(
+        "--model", metavar="NAME_OR_DIR", help="serve this model instead of a run's (preset, hub id, dir)"
+    )
+    p.add_argument(
+        "--adapter",
+        action="append",
+        metavar="[NAME=]DIR",
+        help="with --model: an adapter to serve (repeatable)",
+    )
+    p.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
+    p.add_argument(
+        "--backend", choices=["auto", "vllm", "transformers"], default="auto", help="auto: vLLM on a GPU"
+    )
+    p.add_argument(
+        "--max-lora-rank", type=int, metavar="R", help="vLLM's --max-lora-rank (default: the run's)"
+    )
+    p.add_argument(
+        "--gpu-memory", type=float, default=0.85, metavar="F", help="vLLM's share of the GPU (0.85)"
+    )
+    p.add_argument("--detach", action="store_true", help="return once the server is ready (it keeps running)")
+    p.add_argument("--force", action="store_true", help="start vLLM even while a training run holds the GPU")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for readiness / for --stop")
+    p.add_argument("--list", action="store_true", help="list serve jobs")
+    p.add_argument("--json", action="store_true", help="with --list: machine-readable output")
+    p.add_argument("--stop", metavar="ID", help="stop a serve job (frees its memory)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -35,6 +35,9 @@ SYSTEM_PROMPT = (
 """The tutorial's system prompt, tags included."""
 
 COLUMNS = ("query_vi", "response_vi", "query_en", "response_en", "type")
+MAX_CHARS_PER_TOKEN = 256
+"""No token of a Llama-3 tokenizer covers more characters than this: a question longer than
+max_prompt_length x this is too long without tokenizing it."""
 REQUIRED_COLUMNS = ("query_vi", "response_vi")
 
 _ARTEFACTS = {"\\đóng hộp{": "\\boxed{", "\\đóng hộp {": "\\boxed{"}
@@ -190,6 +193,10 @@ def prepare(
         if answer is None:
             stats.dropped_no_answer += 1
             continue
+        if max_prompt_tokens is not None and len(question) > max_prompt_tokens * MAX_CHARS_PER_TOKEN:
+            # Certainly too long, and tokenizing megabytes of one runaway row would stall the job.
+            stats.dropped_too_long += 1
+            continue
         prompt = format_prompt(question)
         if prompt_tokens is not None:
             length = prompt_tokens(prompt)
@@ -213,9 +220,10 @@ def prepare(
     held = min(data.held_out, len(kept))
     if len(kept) - held < 1:
         raise DataError(
-            f"only {len(kept)} usable rows after dropping {stats.dropped_no_answer} without an answer and "
-            f"{stats.dropped_too_long} too long, and data.held_out = {data.held_out} leaves none to train "
-            "on; "
+            f"data.source {data.source!r} has only {len(kept)} usable rows after dropping "
+            f"{stats.dropped_no_answer} without an answer, "
+            f"{stats.dropped_too_long} too long and {stats.dropped_empty_question} with an empty question "
+            f"(query_vi), and data.held_out = {data.held_out} leaves none to train on; "
             "fix: lower data.held_out, raise data.limit or grpo.max_prompt_length, or use a larger source"
         )
     stats.held_out, stats.train = held, len(kept) - held
@@ -228,6 +236,45 @@ def _data_files(source: str) -> tuple[str, str]:
     return ("parquet" if path.endswith(".parquet") else "json"), path
 
 
+def _check_local_text(source: str) -> None:
+    """Refuse an empty or non-UTF-8 JSON file with its own message: the parser would only say
+    `StopIteration` or "Invalid value in row 40".
+
+    Raises:
+        DataError: the file is empty or not UTF-8 text.
+    """
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, blank = 0, True
+    try:
+        with open(source, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    raise DataError(
+                        f"data.source {source!r} could not be loaded: it is not UTF-8 text (byte "
+                        f"{offset + exc.start} cannot be decoded); fix: re-save the file as UTF-8"
+                    ) from None
+                blank = blank and not text.strip()
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise DataError(
+            f"data.source {source!r} could not be loaded: it is not UTF-8 text (it ends in the middle "
+            "of a character); fix: re-save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise DataError(
+            f"data.source {source!r} could not be loaded: {exc.strerror}; fix: check the path and permissions"
+        ) from None
+    if blank:
+        raise DataError(
+            f"data.source {source!r} could not be loaded: it is empty; fix: point at a file with rows"
+        )
+
+
 def load_rows(data: DataSection) -> list[dict[str, Any]]:
     """Read the source rows with `datasets.load_dataset` (hub id or local file).
 
@@ -238,6 +285,11 @@ def load_rows(data: DataSection) -> list[dict[str, Any]]:
 
     datasets.disable_progress_bars()
     source = data.source
+    if source != "bundled" and source.endswith((".json", ".jsonl")):
+        _check_local_text(source)
+    # datasets logs a parse failure itself before raising it: the DataError below says it once, clearly.
+    verbosity = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     try:
         if source == "bundled" or source.endswith((".json", ".jsonl", ".parquet")):
             builder, path = _data_files(source)
@@ -245,12 +297,20 @@ def load_rows(data: DataSection) -> list[dict[str, Any]]:
         else:
             dataset = datasets.load_dataset(source, split=data.split)
     except Exception as exc:  # datasets raises many types; the user needs the message and the source
+        # datasets wraps the parser's error ("JSON parse error ... in row 20") in a generic one: the cause
+        # at the bottom of the chain is the one that says what is wrong with the file.
+        while exc.__cause__ is not None:
+            exc = exc.__cause__  # type: ignore[assignment]
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "corresponds to no data" in message:  # datasets' words for an empty JSON array
+            message = "it holds no rows"
         raise DataError(
             f"data.source {source!r} could not be loaded: {message}; fix: check the file's "
             "format (JSON lines or a JSON array in the dataset's schema), or the hub id and "
             "network (set HF_TOKEN for gated data)"
         ) from None
+    finally:
+        datasets.logging.set_verbosity(verbosity)
     check_columns(dataset.column_names, source)
     if len(dataset) == 0:
         raise DataError(f"data.source {source!r} has no rows; fix: point at a file with rows")

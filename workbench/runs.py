@@ -23,6 +23,7 @@ supervisor means the run crashed.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -45,6 +46,36 @@ HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = 15.0
 """A heartbeat older than this, with no live supervisor, means the run is gone."""
 _SAFE = re.compile(r"[^a-z0-9]+")
+_NUMERIC_STATUS = (
+    "step",
+    "max_steps",
+    "heartbeat",
+    "updated_at",
+    "finished_at",
+    "exit_code",
+    "pid",
+    "attempt",
+    "build_step",
+    "build_total",
+)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """A JSON state file's object, or {} when it held something else (a list, a number, garbage): the
+    run directory is read by viewers that must survive whatever a crash or a hand edit left there."""
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from a state file, or None for anything else (strings, bools, null)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _int(value: Any) -> int:
+    number = _number(value)
+    return int(number) if number is not None else 0
 
 
 def new_run_id(label: str, now: datetime | None = None) -> str:
@@ -113,13 +144,21 @@ class RunDir:
         return self.path / "adapter"
 
     def read_status(self) -> dict[str, Any]:
-        return read_json(self.status) or {}
+        """status.json, with numeric fields that are not numbers (a hand edit, a foreign writer) left out,
+        so every reader can use them as numbers."""
+        status = _as_dict(read_json(self.status))
+        for key in _NUMERIC_STATUS:
+            if status.get(key) is not None and _number(status[key]) is None:
+                del status[key]
+        if status.get("error") is not None and not isinstance(status["error"], str):
+            status["error"] = str(status["error"])
+        return status
 
     def read_manifest(self) -> dict[str, Any]:
-        return read_json(self.manifest) or {}
+        return _as_dict(read_json(self.manifest))
 
     def read_progress(self) -> dict[str, Any]:
-        return read_json(self.progress) or {}
+        return _as_dict(read_json(self.progress))
 
     def write_status(self, **fields: Any) -> dict[str, Any]:
         """Merge `fields` into status.json (single writer: the supervisor, or a launcher before it starts)."""
@@ -149,6 +188,8 @@ def find_run(ref: str, root: Path | None = None) -> RunDir:
     Raises:
         LookupError: no run or several runs match.
     """
+    if not ref.strip():
+        raise LookupError("no run given (an empty RUN would match every run); give a run id or directory")
     candidate = Path(ref).expanduser()
     if candidate.is_dir() and (candidate / "config.toml").exists():
         return RunDir(candidate.resolve())
@@ -175,14 +216,16 @@ def process_start_time(pid: int) -> float | None:
 
 def process_matches(pid: int | None, create_time: float | None) -> bool:
     """True when `pid` is running, is not a zombie, and is the same process the manifest recorded."""
-    if not pid:
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False  # a missing or mangled manifest names no process we could vouch for
+    if create_time is not None and _number(create_time) is None:
         return False
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
         return create_time is None or abs(proc.create_time() - create_time) < 1.0
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError, OverflowError):
         return False
 
 
@@ -244,8 +287,11 @@ def resolve_state(run: RunDir, now: float | None = None) -> tuple[str, bool, dic
     manifest = run.read_manifest()
     state = status.get("state", "pending" if not manifest else "crashed")
     alive = process_matches(manifest.get("pid"), manifest.get("create_time"))
+    if state not in LIVE_STATES and state not in FINAL_STATES:
+        # Not a state our writers record (a hand edit, a foreign file): judge by the process alone.
+        state = ("running" if alive else "crashed") if manifest else "pending"
     if state in LIVE_STATES and not alive:
-        heartbeat = status.get("heartbeat") or status.get("updated_at") or 0.0
+        heartbeat = _number(status.get("heartbeat")) or _number(status.get("updated_at")) or 0.0
         fresh = (now or time.time()) - heartbeat < STALE_AFTER
         if state != "pending" or not fresh:
             state = "crashed"
@@ -269,7 +315,7 @@ def last_reward(run: RunDir) -> float | None:
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict) and isinstance(record.get("reward"), int | float):
+        if isinstance(record, dict) and _number(record.get("reward")) is not None:
             return float(record["reward"])
     return None
 
@@ -284,29 +330,45 @@ def run_info(run: RunDir) -> RunInfo:
     except (OSError, ValueError):
         config = {}
     manifest = run.read_manifest()
+    grpo, model = _as_dict(config.get("grpo")), _as_dict(config.get("model"))
+    error = status.get("error")
     return RunInfo(
         run=run,
         state=state,
-        step=int(status.get("step") or 0),
-        max_steps=int(status.get("max_steps") or config.get("grpo", {}).get("max_steps") or 0),
+        step=_int(status.get("step")),
+        max_steps=_int(status.get("max_steps")) or _int(grpo.get("max_steps")),
         alive=alive,
         label=str(config.get("name") or ""),
-        model=str(config.get("model", {}).get("name", "?")),
-        started_at=manifest.get("started_at"),
-        updated_at=status.get("updated_at"),
+        model=str(model.get("name", "?")),
+        started_at=_number(manifest.get("started_at")),
+        updated_at=_number(status.get("updated_at")),
         latest_reward=last_reward(run),
-        error=status.get("error"),
+        error=None if error is None else str(error),
         phase=str(status.get("phase") or ""),
     )
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
     """Every run under the runs home, newest first."""
+    return [run_info(r) for r in run_dirs(root)]
+
+
+def run_dirs(root: Path | None = None) -> list[RunDir]:
+    """Every run directory under the runs home, newest first. Entries that cannot be inspected (another
+    user's directory, a chmod 000 one) are left out instead of failing the whole list."""
     root = root or paths.runs_dir()
-    runs = [
-        RunDir(p) for p in sorted(root.iterdir(), reverse=True) if p.is_dir() and (p / "config.toml").exists()
-    ]
-    return [run_info(r) for r in runs]
+    try:
+        entries = sorted(root.iterdir(), reverse=True)
+    except OSError:
+        return []
+    runs = []
+    for path in entries:
+        try:
+            if path.is_dir() and (path / "config.toml").is_file():
+                runs.append(RunDir(path))
+        except OSError:
+            continue
+    return runs
 
 
 def checkpoint_step(path: Path) -> int | None:
@@ -318,15 +380,21 @@ def checkpoint_step(path: Path) -> int | None:
 def is_complete_checkpoint(path: Path) -> bool:
     """A checkpoint is usable only when the trainer finished writing it (trainer_state.json comes last)
     and it holds an adapter and the optimizer state."""
-    has_adapter = (path / "adapter_model.safetensors").exists() or (path / "adapter_model.bin").exists()
-    return (path / "trainer_state.json").is_file() and has_adapter and (path / "optimizer.pt").is_file()
+    try:
+        has_adapter = (path / "adapter_model.safetensors").exists() or (path / "adapter_model.bin").exists()
+        return (path / "trainer_state.json").is_file() and has_adapter and (path / "optimizer.pt").is_file()
+    except OSError:
+        return False  # unreadable (permissions): unusable for a resume, so the previous one is taken
 
 
 def checkpoints(run: RunDir) -> list[tuple[int, Path, bool]]:
     """(step, path, complete) for every checkpoint directory, in step order."""
-    if not run.checkpoints.is_dir():
+    try:
+        if not run.checkpoints.is_dir():
+            return []
+        found = [(checkpoint_step(p), p) for p in run.checkpoints.iterdir() if p.is_dir()]
+    except OSError:
         return []
-    found = [(checkpoint_step(p), p) for p in run.checkpoints.iterdir() if p.is_dir()]
     return sorted((step, p, is_complete_checkpoint(p)) for step, p in found if step is not None)
 
 
