@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import psutil
 
+from jobs.detach import spawn_detached
 from workbench import environment, presets
 from workbench.atomic import read_json, write_json_atomic
 from workbench.config import RunConfig, load
@@ -406,28 +407,13 @@ def launch(
         batch_size=batch_size,
         backend=backend,
     )
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # The job must import this checkout's packages even when the caller's cwd is elsewhere.
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     with _launch_lock(eval_dir):
         busy = running_pid(run)
         if busy is not None:
             raise EvalLaunchError(
                 f"an evaluation of {run.run_id} is already running (pid {busy}); wait for it or cancel it"
             )
-        with (eval_dir.path / EVAL_LOG).open("ab") as log:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                env=env,
-                cwd=run.path,
-            )
+        process = spawn_detached(command, eval_dir.path / EVAL_LOG, run.path)
         now = time.time()
         write_json_atomic(
             eval_dir.progress,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from jobs.detach import spawn_detached
 from workbench import environment
 from workbench.config import ConfigError, Problem, RunConfig
 from workbench.runs import (
@@ -41,22 +42,7 @@ class LaunchError(RuntimeError):
 
 
 def _spawn(run: RunDir, *extra: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # The job must import this checkout's packages even when the caller's cwd is elsewhere.
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    with run.log.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "jobs.supervise", str(run.path), *extra],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
-            cwd=run.path,
-        )
+    return spawn_detached([sys.executable, "-m", "jobs.supervise", str(run.path), *extra], run.log, run.path)
 
 
 def gpu_owners(root: Path | None = None) -> dict[int, str]:

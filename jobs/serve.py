@@ -29,6 +29,7 @@ from typing import Any
 
 import psutil
 
+from jobs.detach import job_env, spawn_detached
 from workbench import presets
 from workbench.adapters import AdapterError, check_adapters, smallest_lora_rank
 from workbench.atomic import write_json_atomic
@@ -277,12 +278,7 @@ def plan_model(
 
 
 def _job_env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    env.pop(KEY_ENV, None)  # a key of the caller's must never reach this job's log or children
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
+    return job_env(drop=(KEY_ENV,))  # a key of the caller's must never reach this job's log or children
 
 
 def start(spec: ServeSpec, root: Path | None = None) -> tuple[ServeDir, subprocess.Popen[bytes]]:
@@ -295,17 +291,9 @@ def start(spec: ServeSpec, root: Path | None = None) -> tuple[ServeDir, subproce
         spec = ServeSpec.from_dict({**spec.to_dict(), "port": free_port(spec.host)})
     serve = create_serve_dir(spec, root)
     serve.write_status(state="pending", heartbeat=time.time(), url=spec.url, backend=spec.backend)
-    with serve.log.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs.serve", str(serve.path)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            env=_job_env(),
-            cwd=serve.path,
-        )
+    proc = spawn_detached(
+        [sys.executable, "-m", "jobs.serve", str(serve.path)], serve.log, serve.path, _job_env()
+    )
     return serve, proc
 
 
