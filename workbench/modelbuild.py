@@ -94,7 +94,13 @@ _MIN_VOCAB = 2 * NUM_SPECIAL_TOKENS
 
 
 def llama_parameter_count(
-    hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int, head_dim: int, vocab: int,
+    hidden: int,
+    intermediate: int,
+    layers: int,
+    heads: int,
+    kv_heads: int,
+    head_dim: int,
+    vocab: int,
     tied: bool,
 ) -> int:
     """Parameters of a Llama decoder from its dimensions, without torch: embeddings + per layer (q/k/v/o,
@@ -168,8 +174,14 @@ class Architecture:
             + the LM head when it is not tied.
         """
         return llama_parameter_count(
-            self.hidden_size, self.intermediate_size, self.num_hidden_layers, self.num_attention_heads,
-            self.num_key_value_heads, self.head_dim, self.vocab_size, self.tie_word_embeddings,
+            self.hidden_size,
+            self.intermediate_size,
+            self.num_hidden_layers,
+            self.num_attention_heads,
+            self.num_key_value_heads,
+            self.head_dim,
+            self.vocab_size,
+            self.tie_word_embeddings,
         )
 
     def rope_parameters(self) -> dict[str, Any]:
