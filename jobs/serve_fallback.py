@@ -76,6 +76,9 @@ class ChatRequest:
     max_tokens: int | None = None
     seed: int | None = None
     include_usage: bool = False
+    ignore_eos: bool = False
+    """vLLM's extension: generate exactly max_tokens tokens (benchmarks, and tests that need a long
+    stream whatever the model samples)."""
 
     @classmethod
     def parse(cls, body: Any, models: list[str]) -> ChatRequest:
@@ -126,6 +129,7 @@ class ChatRequest:
                 max_tokens=int(max_tokens) if max_tokens is not None else None,
                 seed=int(body["seed"]) if body.get("seed") is not None else None,
                 include_usage=bool(isinstance(options, dict) and options.get("include_usage")),
+                ignore_eos=bool(body.get("ignore_eos")),
             )
         except (TypeError, ValueError) as exc:
             raise RequestError(400, f"bad sampling parameter: {exc}") from None
@@ -234,6 +238,8 @@ class Engine:
                     "streamer": generation.streamer,
                     "stopping_criteria": StoppingCriteriaList([Cancelled()]),
                 }
+                if request.ignore_eos:
+                    kwargs["min_new_tokens"] = generation.max_new_tokens
                 if request.temperature == 0:
                     kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
                 else:

@@ -117,6 +117,9 @@ class ChatScreen(Screen[None]):
         """The serve job this pane follows (started here, or found live at start)."""
         self.endpoint: Endpoint | None = None
         self._client: Any = None
+        self.extra_body: dict[str, Any] | None = None
+        """Server-specific request fields sent with every question (e.g. vLLM's `{"ignore_eos": true}`,
+        which the fallback server honours too)."""
         self._serve_error: str | None = None
         self._children: list[subprocess.Popen[bytes]] = []
         self._heldout: list[HeldOutQuestion] = []
@@ -526,7 +529,9 @@ class ChatScreen(Screen[None]):
         stats = StreamStats()
         client = self._client
         try:
-            async for piece in stream_chat(client, model, messages, sampling, stats):
+            async for piece in stream_chat(
+                client, model, messages, sampling, stats, extra_body=self.extra_body
+            ):
                 view.append(piece, stats)
         except asyncio.CancelledError:
             view.finish("stopped", stats, "Esc")
