@@ -43,15 +43,18 @@ def tiny_preset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     of `workbench.warmstart`), built once for the whole session (about a minute on 2 cores)."""
     from workbench import presets, warmstart
 
-    name = Path(presets.local_build_dir(presets.PRESETS["tiny"])).name
+    name = presets.build_dir_name(presets.PRESETS["tiny"])
     return warmstart.build_tiny(tmp_path_factory.mktemp("preset") / name)
 
 
 def install_tiny_preset(home: Path, preset_dir: Path) -> Path:
-    """Copy the built tiny preset into `home`'s model cache, under the name a run looks for."""
+    """Copy a model directory into `home`'s model cache under the name a run of the `tiny` preset looks
+    for (whatever the source directory is called)."""
+    from workbench import presets
+
     models = home / "cache" / "models"
     models.mkdir(parents=True, exist_ok=True)
-    target = models / preset_dir.name
+    target = models / presets.build_dir_name(presets.PRESETS["tiny"])
     shutil.copytree(preset_dir, target)
     return target
 

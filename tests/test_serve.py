@@ -26,7 +26,7 @@ import pytest
 
 from jobs import serve as jserve
 from jobs.chat_bench import metric_deltas, parse_prometheus
-from tests.conftest import FAST
+from tests.conftest import FAST, install_tiny_preset
 from workbench import presets, serving
 from workbench.chat import (
     Endpoint,
@@ -170,10 +170,7 @@ def cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPro
 def make_trained_home(home: Path, tiny_model: Path) -> str:
     """Put the tiny model where the `tiny` preset is looked for and train a real 2-step run (a checkpoint
     per step, then the final adapter); returns the run id."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRPO_WORKBENCH_HOME", str(home))
-        target = Path(presets.local_build_dir(presets.PRESETS["tiny"]))
-    shutil.copytree(tiny_model, target)
+    install_tiny_preset(home, tiny_model)
     sets = [a for o in (*FAST, "grpo.max_steps=2", "grpo.save_steps=1", "name=chat") for a in ("--set", o)]
     result = cli(home, "train", *sets)
     assert result.returncode == 0, result.stderr[-3000:]

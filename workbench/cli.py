@@ -318,23 +318,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         run = _find(args.run)
     except LookupError as exc:
         return _print_problems(exc)
-    command = [sys.executable, "-m", "jobs.evaluate", str(run.path)]
-    for flag, value in (
-        ("--targets", args.targets),
-        ("--limit", args.limit),
-        ("--samples", args.samples),
-        ("--max-new-tokens", args.max_new_tokens),
-        ("--batch-size", args.batch_size),
-        ("--backend", args.backend),
-    ):
-        if value is not None:
-            command += [flag, str(value)]
-    command.append("--greedy" if args.greedy else "--no-greedy")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(command, env=env)
+    from jobs.detach import job_env
+    from jobs.evaluate import job_command
+
+    command = job_command(
+        run,
+        args.targets,
+        limit=args.limit,
+        samples=args.samples or 0,
+        greedy=args.greedy,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        backend=args.backend or "auto",
+    )
+    proc = subprocess.Popen(command, env=job_env())
     while True:
         try:
             code = proc.wait()

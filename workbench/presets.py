@@ -52,9 +52,15 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def build_dir_name(preset: Preset) -> str:
+    """The directory name of a locally built preset in the model cache (versioned, so a changed build is
+    never confused with a cached older one)."""
+    return f"{preset.name}-v{preset.build_version}"
+
+
 def local_build_dir(preset: Preset) -> str:
     """Where a locally built preset lives (the cache dir; built on first use by the job)."""
-    return str(paths.models_dir() / f"{preset.name}-v{preset.build_version}")
+    return str(paths.models_dir() / build_dir_name(preset))
 
 
 def resolve_model_path(name: str) -> str:
