@@ -6,8 +6,8 @@ model, prompts and vLLM share, and the comparison is the batch shape alone. Step
 trainer's own step boundaries, the first (compilation, CUDA graphs) excluded; peak memory is
 `torch.cuda.max_memory_allocated` per variant (vLLM's pool included, since Unsloth runs vLLM in-process)
 and NVML's device reading. A random-init model never stops early, so every completion runs to its maximum
-length: the worst case. With the trl backend each variant runs in its own process (TRL builds its own
-vLLM engine per trainer).
+length: the worst case. With the trl backend and vLLM (`auto` on a GPU) each variant runs in its own
+process: TRL builds a vLLM engine per trainer, and a second engine in one process would skew the NVML peak.
 
     python -m jobs.bench --model random-1b --completions 128 --completion-length 256 --out bench.json
 """
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         "overrides": list(args.set),
         "time": time.time(),
     }
-    if args.isolate or (args.backend == "trl" and len(variants) > 1):
+    if args.isolate or (len(variants) > 1 and builds_vllm_per_variant(args)):
         results = []
         for variant in args.variants.split(","):
             with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
@@ -386,6 +386,21 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(doc, indent=2))
         print(f"figures written to {args.out}")
     return 0 if all(r.error is None for r in results) else 1
+
+
+def builds_vllm_per_variant(args: argparse.Namespace) -> bool:
+    """Whether each variant would build its own vLLM engine: the TRL backend (`auto` resolved for this
+    machine) on a GPU with vLLM.
+
+    Why it matters: the first engine's memory is never handed back to the device, so a second variant in
+    the same process would read the first's leftovers in its NVML peak (measured on an H200: 139.4 GiB for
+    a shape that peaks at 109.0 GiB on its own). Such variants each get their own process.
+    """
+    from workbench import environment
+
+    machine = environment.Machine.detect()
+    backend = environment.resolve_backend(bench_config(args), machine)
+    return backend == "trl" and machine.gpus > 0 and machine.vllm
 
 
 def _without(argv: list[str], *options: str) -> list[str]:

@@ -62,3 +62,26 @@ def test_bench_harness_times_each_variant(tmp_path: Path) -> None:
         assert variant["generated_tokens_per_second"] > 0
     assert doc["speedup_auto_vs_tutorial"] > 0
     assert "the workbench's shape is" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("home_with_tiny")
+def test_bench_isolate_runs_each_variant_in_its_own_process_and_merges_them(tmp_path: Path) -> None:
+    """`--isolate` (automatic for TRL + vLLM on a GPU, where each trainer builds its own engine): one child
+    process per variant, one merged report, as if they had run in one process."""
+    out = tmp_path / "bench.json"
+    args = ["--allow-cpu", "--model", "tiny", "--completions", "8", "--num-generations", "4"]
+    args += ["--completion-length", "8", "--lora-rank", "8", "--steps", "1", "--warmup", "0"]
+    args += ["--variants", "tutorial,auto", "--isolate", "--out", str(out)]
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs.bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("model loaded in") == 2, "each variant loaded the model in its own process"
+    doc = json.loads(out.read_text())
+    assert [v["name"] for v in doc["variants"]] == ["tutorial", "auto"]
+    assert all(len(v["step_seconds"]) == 1 and v["error"] is None for v in doc["variants"])
+    assert "partial" not in doc and doc["speedup_auto_vs_tutorial"] > 0

@@ -28,6 +28,7 @@ pytestmark = [
 
 GPU_FAST = [
     "model.name=random-1b",
+    "data.source=bundled",
     "grpo.completions_per_step=32",
     "grpo.max_completion_length=128",
     "grpo.max_prompt_length=256",
@@ -189,3 +190,63 @@ def test_vllm_server_mode_on_its_own_gpu(gpu_home: Path) -> None:
     assert "vLLM server ready" in log
     assert {s["index"] for s in read_jsonl(run.gpu)} == {0, 1}
     assert _run_processes(run.path) == []
+
+
+def test_vllm_serves_a_trained_runs_adapter(gpu_home: Path) -> None:
+    """What the chat pane does on a GPU server: `grpo-workbench serve RUN --detach` starts vLLM's OpenAI
+    server with the run's base model and its adapter as a LoRA module; both stream through the pane's
+    client, vLLM's /metrics counts the tokens, and `serve --stop` leaves no process or port behind."""
+    import asyncio
+    import socket
+    import urllib.request
+
+    from jobs.chat_bench import parse_prometheus
+    from workbench import serving
+    from workbench.chat import Endpoint, Sampling, StreamStats, make_client, messages_for, stream_chat
+    from workbench.runs import process_matches
+
+    trained = cli("train", *sets("backend=trl", "grpo.max_steps=2", "name=serve-me"), timeout=900)
+    assert trained.returncode == 0, trained.stdout[-4000:]
+    run = find_run(trained.stdout.strip().splitlines()[0])
+    assert (run.adapter / "adapter_model.safetensors").is_file()
+
+    started = cli("serve", run.run_id, "--detach", timeout=960)
+    assert started.returncode == 0, started.stderr[-4000:]
+    serve_id, url_line, key_line, models_line = started.stdout.strip().splitlines()
+    serve = serving.find_serve(serve_id)
+    try:
+        assert serve.read_spec().backend == "vllm"
+        assert models_line.startswith("models: base") and "adapter" in models_line
+        url = url_line.removeprefix("url: ")
+        endpoint = Endpoint(url, serve.read_key())
+
+        async def ask(model: str) -> tuple[str, StreamStats]:
+            client = make_client(endpoint)
+            stats = StreamStats()
+            try:
+                question = messages_for("Một cửa hàng có 12 quả táo, bán 5 quả. Còn lại bao nhiêu quả?")
+                sampling = Sampling(0.8, 0.95, 64)
+                pieces = [p async for p in stream_chat(client, model, question, sampling, stats)]
+            finally:
+                await client.close()
+            return "".join(pieces), stats
+
+        for model in ("adapter", "base"):
+            text, stats = asyncio.run(ask(model))
+            assert text and stats.first_token_s is not None, model
+            assert stats.completion_tokens is not None and 1 <= stats.completion_tokens <= 64
+            print(f"{model}: first token {stats.first_token_s:.3f} s, {stats.completion_tokens} tokens")
+        request = urllib.request.Request(url.removesuffix("/v1") + "/metrics")
+        request.add_header("Authorization", f"Bearer {endpoint.key}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            metrics = parse_prometheus(response.read().decode())
+        generated = metrics.get("vllm:generation_tokens_total", 0.0)
+        assert generated >= 2, "vLLM's own counter saw both streams"
+    finally:
+        manifest = serve.read_manifest()
+        stopped = cli("serve", "--stop", serve_id, timeout=180)
+    assert stopped.returncode == 0, stopped
+    assert not process_matches(manifest["pid"], manifest["create_time"])
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
