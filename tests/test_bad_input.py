@@ -9,6 +9,7 @@ tests/test_config.py covers the first bad configs; the tables here add the rest 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -365,3 +366,20 @@ def test_bad_command_lines_fail_the_same_way_in_a_real_process(lived_in_home: Pa
     ):
         result = cli_process(*argv)
         assert result.returncode == code and message in result.stderr, (argv, result.stderr)
+
+
+def test_doctor_names_the_module_a_server_import_misses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check behind doctor's `vllm serve` line, on a real module whose import needs a missing one (the
+    H200 wheelhouse lacked `model_hosting_container_standards`, which only vLLM's server imports)."""
+    from workbench import doctor
+
+    (tmp_path / "server_like.py").write_text("import json\nimport not_installed_container_standards\n")
+    (tmp_path / "fine_module.py").write_text("import json\n")
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    broken = doctor.import_check("vllm serve", "server_like")
+    assert broken.level == "FAIL"
+    assert "No module named 'not_installed_container_standards'" in broken.detail
+    assert broken.fix == "pip install not-installed-container-standards"
+    assert doctor.import_check("ok", "fine_module") == doctor.Check("ok", "OK", "fine_module imports")

@@ -8,6 +8,7 @@ crash the doctor), free GPU memory, and the runs home. Every finding says how to
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,45 @@ def _torch_cuda() -> dict[str, object] | None:
         return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
     except (subprocess.TimeoutExpired, ValueError, IndexError, OSError):
         return None
+
+
+VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+"""What `vllm serve` imports first. vLLM 0.24's server needs packages its training path does not
+(`model_hosting_container_standards`, `truststore` through httpx2): an offline wheelhouse that trains
+fine can still fail the moment the chat pane starts a server, as it did on the H200."""
+
+
+def import_failure(module: str, timeout: float = 300.0) -> str | None:
+    """None when `module` imports in a fresh interpreter, else the error's last line.
+
+    A subprocess, like the CUDA check: an import that crashes or hangs cannot take the doctor with it.
+    """
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return f"importing {module} took over {timeout:.0f} s"
+    except OSError as exc:
+        return str(exc)
+    if out.returncode == 0:
+        return None
+    lines = [line for line in out.stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {out.returncode}"
+
+
+def import_check(name: str, module: str, timeout: float = 300.0) -> Check:
+    """A check that `module` imports; a missing module gets its pip install line as the fix."""
+    failure = import_failure(module, timeout)
+    if failure is None:
+        return Check(name, "OK", f"{module} imports")
+    missing = re.search(r"No module named '([^'.]+)", failure)
+    fix = (
+        f"pip install {missing.group(1).replace('_', '-')}"
+        if missing
+        else "reinstall: pip install -e '.[gpu]'"
+    )
+    return Check(name, "FAIL", failure, fix)
 
 
 def run_checks() -> list[Check]:
@@ -105,6 +145,8 @@ def run_checks() -> list[Check]:
                         "" if ok else f"the verified version is {wanted}",
                     )
                 )
+        if environment.version("vllm") is not None:
+            checks.append(import_check("vllm serve", VLLM_SERVER_MODULE))
         checks.append(Check("driver", "OK", gpu.driver_version() or "unknown"))
         for s in gpu.sample():
             free = s.memory_total_mib - s.memory_used_mib
