@@ -45,6 +45,8 @@ class VariantResult:
     peak_allocated_gib: float | None = None
     peak_nvml_used_gib: float | None = None
     estimated_peak_gib: float | None = None
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    """Median seconds per timed step in each phase TRL profiles (see `PhaseClock`)."""
     error: str | None = None
 
     @property
@@ -109,22 +111,88 @@ class NvmlPeak:
         self._stop.set()
 
 
-def step_timer() -> Any:
-    """A callback recording wall time per optimizer step and the completion lengths TRL/Unsloth log."""
+PHASES = {"generate": ("generate",), "weight sync": ("sync_weights",), "rewards": ("_calculate_rewards",)}
+"""The step's phases read from TRL's profiling blocks (names as TRL gives them, matched by substring):
+generation (vLLM's or transformers'), pushing the LoRA weights into vLLM, scoring. These run on the host
+and wait for their results, so their wall time is real; what is left of the step (`the rest`) is the
+policy's forward and backward passes and the optimizer."""
+
+
+class PhaseClock:
+    """Seconds per phase of the step in flight, from TRL's own instrumentation.
+
+    TRL times its blocks with `trl.extras.profiling.ProfilingContext` and hands each duration to
+    `_log_metrics`, which reports to W&B/MLflow/Trackio only. The bench wraps that one method (in its own
+    process, the original still called) to see where a step goes: whether generation or the update is the
+    part to make faster.
+    """
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] = {}
+        self.installed = False
+
+    def install(self) -> None:
+        try:
+            from trl.extras import profiling
+        except ImportError:  # an older TRL without the hook: no breakdown, the step times stand
+            return
+        original = profiling.ProfilingContext._log_metrics
+        if getattr(original, "_bench_clock", None) is not None:
+            return
+        clock = self
+
+        def record(context: Any, duration: float) -> None:
+            name = str(context.name)
+            for phase, keys in PHASES.items():
+                if any(key in name for key in keys):
+                    clock.current[phase] = clock.current.get(phase, 0.0) + duration
+            original(context, duration)
+
+        record._bench_clock = self  # type: ignore[attr-defined]
+        profiling.ProfilingContext._log_metrics = record  # type: ignore[method-assign]
+        self.installed = True
+
+    def take(self, step_seconds: float) -> dict[str, float]:
+        """This step's phases (plus `the rest` of `step_seconds`), and start the next step from zero."""
+        phases, self.current = self.current, {}
+        if self.installed:
+            phases["the rest"] = max(0.0, step_seconds - sum(phases.values()))
+        return phases
+
+
+def median_phases(steps: list[dict[str, float]]) -> dict[str, float]:
+    """Each phase's median over the timed steps (0 for a step that did not run it)."""
+    names = [n for n in (*PHASES, "the rest") if any(n in s for s in steps)]
+    return {n: statistics.median(s.get(n, 0.0) for s in steps) for n in names}
+
+
+def step_timer(clock: PhaseClock | None = None) -> Any:
+    """A callback recording wall time per optimizer step, its phases (`clock`) and the completion lengths
+    TRL/Unsloth log."""
     from transformers import TrainerCallback
 
     class StepTimer(TrainerCallback):  # type: ignore[misc]
         def __init__(self) -> None:
             self.durations: list[float] = []
+            self.phases: list[dict[str, float]] = []
             self.lengths: list[float] = []
             self._start = 0.0
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self._start = time.perf_counter()
+            if clock:
+                clock.current = {}
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.durations.append(time.perf_counter() - self._start)
-            print(f"[bench] step {state.global_step}: {self.durations[-1]:.2f} s", flush=True)
+            phases = clock.take(self.durations[-1]) if clock else {}
+            self.phases.append(phases)
+            split = ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
+            print(
+                f"[bench] step {state.global_step}: {self.durations[-1]:.2f} s"
+                + (f" ({split})" if split else ""),
+                flush=True,
+            )
 
         def on_log(
             self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
@@ -198,6 +266,8 @@ def run_variants(
 
     names = config.active_rewards
     nvml = NvmlPeak()
+    clock = PhaseClock()
+    clock.install()
     results = []
     for name, per_device, accumulation in variants:
         if per_device is None or accumulation is None:
@@ -239,7 +309,7 @@ def run_variants(
                 [config.rewards[n] for n in names],
                 backend,
             )
-            timer = step_timer()
+            timer = step_timer(clock)
             if cuda:
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
@@ -257,6 +327,7 @@ def run_variants(
                     torch.cuda.synchronize()
         result.first_step_seconds = timer.durations[0] if timer.durations else None
         result.step_seconds = timer.durations[args.warmup :]
+        result.phase_seconds = median_phases(timer.phases[args.warmup :])
         if timer.lengths:
             result.completion_tokens_per_step = statistics.mean(timer.lengths) * per_device * accumulation
         result.peak_allocated_gib = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
@@ -296,6 +367,10 @@ def report(results: list[VariantResult], meta: dict[str, Any]) -> dict[str, Any]
             f"{fmt(r.peak_allocated_gib, '9.1f')} {fmt(r.peak_nvml_used_gib, '9.1f')} "
             f"{fmt(r.estimated_peak_gib, '8.1f')}" + (f"  FAILED {r.error}" if r.error else "")
         )
+    for r in results:
+        if r.phase_seconds:
+            split = ", ".join(f"{k} {v:.2f}" for k, v in r.phase_seconds.items())
+            print(f"{r.name}: seconds per step in {split}")
     doc: dict[str, Any] = {**meta, "variants": [r.to_dict() for r in results]}
     tutorial = next((r for r in results if r.name == "tutorial" and r.seconds_per_step), None)
     ours = next((r for r in results if r.name == "auto" and r.seconds_per_step), None)

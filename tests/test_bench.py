@@ -60,8 +60,12 @@ def test_bench_harness_times_each_variant(tmp_path: Path) -> None:
     for variant in doc["variants"]:
         assert len(variant["step_seconds"]) == 2 and all(s > 0 for s in variant["step_seconds"])
         assert variant["generated_tokens_per_second"] > 0
+        phases = variant["phase_seconds"]  # from TRL's own profiling blocks
+        assert phases["generate"] > 0 and "rewards" in phases and "the rest" in phases
+        assert sum(phases.values()) <= max(variant["step_seconds"]) + 1e-6
     assert doc["speedup_auto_vs_tutorial"] > 0
     assert "the workbench's shape is" in result.stdout
+    assert "auto: seconds per step in generate" in result.stdout
 
 
 @pytest.mark.slow
