@@ -149,7 +149,7 @@ class PhaseClock:
             original(context, duration)
 
         record._bench_clock = self  # type: ignore[attr-defined]
-        profiling.ProfilingContext._log_metrics = record  # type: ignore[method-assign]
+        profiling.ProfilingContext._log_metrics = record  # type: ignore[method-assign,assignment]
         self.installed = True
 
     def take(self, step_seconds: float) -> dict[str, float]:

@@ -123,7 +123,8 @@ class TransformersGenerator:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         dtype = torch.bfloat16 if self.cuda else torch.float32
-        self.model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device)
+        model: Any = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        self.model: Any = model.to(self.device)
         self.model.eval()
         self.adapters: set[str] = set()
         self.seed = seed
@@ -177,7 +178,7 @@ class TransformersGenerator:
         for ids in new:
             length = next((i + 1 for i, t in enumerate(ids) if t in eos_ids), len(ids))
             text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
-            completions.append(Completion(text, length))
+            completions.append(Completion(str(text), length))
         n = decoding.n
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
 

@@ -378,22 +378,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from workbench import gpu
     from workbench.environment import has_module
 
-    machine = {"gpus": gpu.device_count(), "has_vllm": has_module("vllm")}
-    options = {"backend": args.backend, "port": args.port or 0, "max_lora_rank": args.max_lora_rank}
+    gpus, has_vllm = gpu.device_count(), has_module("vllm")
+    common: dict[str, Any] = dict(
+        backend=args.backend,
+        gpus=gpus,
+        has_vllm=has_vllm,
+        port=args.port or 0,
+        max_lora_rank=args.max_lora_rank,
+        gpu_memory_utilization=args.gpu_memory,
+    )
     try:
         if args.run:
             spec = jserve.plan_for_run(
-                _find(args.run),
-                checkpoint=args.checkpoint,
-                base_only=args.base_only,
-                gpu_memory_utilization=args.gpu_memory,
-                **machine,
-                **options,
+                _find(args.run), checkpoint=args.checkpoint, base_only=args.base_only, **common
             )
         else:
-            spec = jserve.plan_model(
-                args.model, args.adapter or [], gpu_memory_utilization=args.gpu_memory, **machine, **options
-            )
+            spec = jserve.plan_model(args.model, args.adapter or [], **common)
     except (LookupError, jserve.ServeError) as exc:
         return _print_problems(exc)
     live = serving.live_training_runs() if spec.backend == "vllm" else []

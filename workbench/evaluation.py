@@ -126,8 +126,8 @@ def score_row(row: dict[str, Any], completions: Sequence[Completion], index: int
     gold = str(row["answer"])
     texts = [c.text for c in completions]
     solutions = [extract_solution(t) for t in texts]
-    correct = [bool(s) and is_equivalent(gold, s) for s in solutions]
-    formatted = [score > 0 for score in match_format_exactly(texts)]
+    correct = [is_equivalent(gold, s) if s else False for s in solutions]
+    formatted = [(score or 0.0) > 0 for score in match_format_exactly(texts)]
     return {
         "index": index,
         "source_index": row.get("source_index"),

@@ -179,6 +179,7 @@ def warm_start(
     from trl import SFTConfig, SFTTrainer
 
     settings = settings or WarmStartSettings()
+    total_steps = settings.steps  # the callbacks below close over a plain int
     say = progress or (lambda _message: None)
     started = time.monotonic()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -190,14 +191,14 @@ def warm_start(
     class Report(TrainerCallback):  # type: ignore[misc]
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if on_step is not None:
-                on_step(int(state.global_step), settings.steps)
+                on_step(int(state.global_step), total_steps)
 
         def on_log(
             self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
         ) -> None:
             if logs and "loss" in logs:
                 losses.append(float(logs["loss"]))
-                say(f"warm start: step {state.global_step}/{settings.steps} loss {logs['loss']:.2f}")
+                say(f"warm start: step {state.global_step}/{total_steps} loss {logs['loss']:.2f}")
 
     with tempfile.TemporaryDirectory(prefix="warmstart-") as scratch:
         config = SFTConfig(
