@@ -13,6 +13,7 @@ are followed live, the GPU sampler and the first mode.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from textual.worker import Worker, WorkerState
 from screens.chat import ChatScreen
 from screens.commands import RunCommands
 from screens.configure import ConfigureScreen
-from screens.dialogs import ConfirmScreen, HelpScreen, KeySection
+from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
 from screens.evaluate import EvaluateScreen
 from screens.monitor import MonitorScreen
 from screens.runs import RunsScreen
@@ -41,6 +42,7 @@ from workbench import paths
 from workbench.config import RunConfig, default_config_path
 from workbench.gpu import GpuSample
 from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs, resolve_state, run_dirs
+from workbench.settings import load_settings, save_settings, settings_path
 
 Clock = Callable[[], float]
 GpuSampler = Callable[[], list[GpuSample]]
@@ -135,6 +137,7 @@ class WorkbenchApp(App[None]):
         *,
         attach: str | None = None,
         config_path: Path | None = None,
+        settings_file: Path | None = None,
     ) -> None:
         """The app.
 
@@ -147,6 +150,7 @@ class WorkbenchApp(App[None]):
                 are runs, else Configure.
             attach: A run id to attach to at start.
             config_path: The last-used config, loaded by Configure and rewritten at each launch.
+            settings_file: The user's settings (keymap, theme; default `workbench.settings.settings_path`).
         """
         super().__init__()
         self.runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
@@ -156,6 +160,10 @@ class WorkbenchApp(App[None]):
         self.initial_mode = initial_mode
         self.config_path = config_path or default_config_path()
         self._attach_at_start = attach
+        self.settings_file = settings_file or settings_path()
+        self.settings, self._settings_problem = load_settings(self.settings_file)
+        self.keymap: dict[str, str] = {}
+        """The remapped keys in force (binding id -> keys): the settings' keymap less unknown ids."""
         self._children: list[subprocess.Popen[bytes]] = []
         self._modules: dict[str, bool] = {}
 
@@ -163,6 +171,7 @@ class WorkbenchApp(App[None]):
     # start
 
     def on_mount(self) -> None:
+        self._apply_settings()
         mode = self.initial_mode or self._startup_mode()
         if self._attach_at_start:
             self.attached = self._attach_at_start
@@ -174,6 +183,46 @@ class WorkbenchApp(App[None]):
         if self.follow:
             self.set_interval(SCAN_SECONDS, self.rescan)
             self.set_interval(GPU_SECONDS, self._sample_gpus)
+
+    def _apply_settings(self) -> None:
+        """The user's keymap and theme; whatever cannot be used is reported, never fatal."""
+        if self._settings_problem:
+            self.notify(self._settings_problem, title="Settings", severity="warning", timeout=15)
+        known = {binding_id for binding_id, _, _ in binding_rows()}
+        unknown = sorted(set(self.settings.keymap) - known)
+        if unknown:
+            self.notify(
+                f"{self.settings_file}: keymap: unknown binding id {', '.join(map(repr, unknown))}; "
+                "`grpo-workbench keys` lists them",
+                title="Settings",
+                severity="warning",
+                timeout=15,
+            )
+        self.keymap = {k: v for k, v in self.settings.keymap.items() if k in known}
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        if self.settings.theme:
+            if self.settings.theme in self.available_themes:
+                self.theme = self.settings.theme
+            else:
+                self.notify(
+                    f"{self.settings_file}: theme {self.settings.theme!r} is not one of "
+                    f"{', '.join(sorted(self.available_themes))}",
+                    title="Settings",
+                    severity="warning",
+                    timeout=15,
+                )
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Any) -> None:
+        """Keep the theme picked in the palette for the next start (unless the file needs fixing first)."""
+        if self._settings_problem or theme.name == self.settings.theme:
+            return
+        self.settings = self.settings.model_copy(update={"theme": theme.name})
+        try:
+            save_settings(self.settings_file, self.settings)
+        except OSError as exc:
+            self.notify(f"could not save the theme to {self.settings_file}: {exc}", severity="warning")
 
     def _run_dirs(self) -> list[RunDir]:
         # workbench.runs.run_dirs leaves out entries it cannot inspect (a chmod 000 run, another user's)
@@ -388,6 +437,8 @@ class WorkbenchApp(App[None]):
         for binding in bindings:
             if not isinstance(binding, Binding):
                 continue
+            if binding.id in self.keymap:  # show the keys in force, as the user remapped them
+                binding = dataclasses.replace(binding, key=self.keymap[binding.id])
             keys = ", ".join(self.get_key_display(b) for b in Binding.make_bindings([binding]))
             rows.append((keys, binding.tooltip or binding.description))
         return tuple(rows)
@@ -451,6 +502,27 @@ class WorkbenchApp(App[None]):
             yield SystemCommand(f"Mode: {title}", text, partial(self.switch_mode, mode))
         yield SystemCommand("Help: keys", "Every key of every mode", self.action_help)
         yield SystemCommand("Rescan runs", "Scan the runs home now", self.rescan)
+
+
+def binding_rows() -> list[tuple[str, str, str]]:
+    """(binding id, default keys, what it does) for every binding with an id: what a keymap can remap."""
+    owners: list[Any] = [
+        WorkbenchApp,
+        ConfigureScreen,
+        RunsScreen,
+        MonitorScreen,
+        ChatScreen,
+        EvaluateScreen,
+        ConfirmScreen,
+        PathPromptScreen,
+        HelpScreen,
+    ]
+    rows = []
+    for owner in owners:
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding) and binding.id:
+                rows.append((binding.id, binding.key, binding.tooltip or binding.description))
+    return rows
 
 
 def run_app(runs_root: Path | None = None) -> None:

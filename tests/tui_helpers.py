@@ -54,6 +54,7 @@ def frozen_app(tmp_path: Path, **kwargs: Any) -> WorkbenchApp:
         follow=False,
         gpu_sampler=lambda: [],
         config_path=tmp_path / "no-config.toml",
+        settings_file=tmp_path / "no-settings.toml",
     )
     options.update(kwargs)
     return WorkbenchApp(**options)

@@ -28,6 +28,7 @@ examples:
   grpo-workbench bench --model random-1b           tutorial vs workbench batch shape on this GPU
   grpo-workbench eval RUN --samples 8              held-out accuracy of base and adapter, pass@k
   grpo-workbench serve RUN --detach                OpenAI-compatible server for base + adapters
+  grpo-workbench keys                              key binding ids, to remap in settings.toml
 
 runs live under $GRPO_WORKBENCH_HOME/runs (default: the user data dir); RUN is a run id, a unique
 prefix of one, or a run directory.
@@ -102,6 +103,32 @@ def _check_local_data(config: Any) -> None:
 
     if config.data.source != "bundled" and Path(config.data.source).is_file():
         wdata.prepare(wdata.load_rows(config.data), config.data)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Every key binding's id, default keys and action: what `[keymap]` in settings.toml can remap."""
+    from screens.app import binding_rows
+    from workbench.settings import load_settings, settings_path
+
+    path = settings_path()
+    settings, problem = load_settings(path)
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
+    rows = binding_rows()
+    if args.json:
+        print(
+            json.dumps(
+                [{"id": i, "keys": settings.keymap.get(i, k), "default": k, "action": a} for i, k, a in rows]
+            )
+        )
+        return 0
+    width = max(len(i) for i, _, _ in rows)
+    for binding_id, keys, action in rows:
+        mapped = settings.keymap.get(binding_id)
+        shown = f"{mapped} (default {keys})" if mapped else keys
+        print(f"{binding_id:<{width}}  {shown:<28} {action}")
+    print(f'\nremap in {path}, e.g.\n  [keymap]\n  "app.help" = "f10"')
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -469,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tui", help="open the workbench (the default)")
     p.set_defaults(func=cmd_tui)
+    p = sub.add_parser("keys", help="list every key binding's id and keys (to remap in settings.toml)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_keys)
     p = sub.add_parser("train", help="start a training run (foreground unless --detach)")
     with_config(p)
     p.add_argument("--detach", action="store_true", help="start in the background and print the run id")
