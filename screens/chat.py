@@ -129,6 +129,8 @@ class ChatScreen(Screen[None]):
         self._source_options: tuple[tuple[str, str], ...] = ()
         self._serve_run: str | None = None
         """The run the followed serve job serves (it may differ from the one selected now)."""
+        self._serve_activity: tuple[float | None, str] | None = None
+        """(started at, the last line of serve.log) while the followed server starts."""
         self._connect_attempt: tuple[str, float] | None = None
         """The URL of the last connection attempt and when: a server that is up but refuses us is retried
         every few seconds, not on every status poll."""
@@ -255,17 +257,22 @@ class ChatScreen(Screen[None]):
         serve = serving.ServeDir(serving.serves_dir() / serve_id)
         info = serving.serve_info(serve)
         key = None
+        activity = serve.activity() if info.state in ("pending", "starting") else ""
         if info.ready and self.endpoint is None:
             try:
                 key = serve.read_key()
             except OSError:
                 key = None
-        self.app.call_from_thread(self._serve_read, info, key)
+        self.app.call_from_thread(self._serve_read, info, key, activity)
 
-    def _serve_read(self, info: serving.ServeInfo, key: str | None) -> None:
+    def _serve_read(self, info: serving.ServeInfo, key: str | None, activity: str = "") -> None:
         if info.serve_id != self.serve_id:
             return  # a reading of a job this pane has let go since
+        starting = info.state in ("pending", "starting")
+        self._serve_activity = (info.started_at, activity) if starting else None
         self.serve_state = info.state
+        if starting:
+            self._show_serve_state()  # the clock and the log line move while the state stays
         self._serve_run = info.spec.run_id
         if info.ready and self.endpoint is None and key and info.url:
             last = self._connect_attempt
@@ -306,7 +313,10 @@ class ChatScreen(Screen[None]):
         else:
             line.append(state, STATE_STYLES.get(state, ""))
             if state in ("pending", "starting"):
-                line.append(" · loading the model…", "dim")
+                started_at, activity = self._serve_activity or (None, "")
+                if started_at:
+                    line.append(f" · {max(0.0, time.time() - started_at):.0f} s", "dim")
+                line.append(f" · {activity or 'loading the model…'}", "dim")
             if self.endpoint is not None:
                 line.append(f" · {self.endpoint.url}")
             if self._serve_run and self.source not in (None, self._serve_run):

@@ -116,6 +116,25 @@ def test_sampling_fields_are_checked_with_the_range() -> None:
             Sampling.parse(*fields)
 
 
+def test_a_starting_servers_activity_is_its_last_log_line_without_vllms_prefix(tmp_path: Path) -> None:
+    """What the chat pane shows while vLLM takes its minutes to start (lines as vLLM 0.24 wrote them on
+    the H200)."""
+    serve = ServeDir(tmp_path)
+    assert serve.activity() == "", "no log yet"
+    serve.log.write_text(
+        "[serve 17:24:38] starting: vllm serve ...\n"
+        "(APIServer pid=3493) INFO 11-23 17:24:52 [api_server.py:1351] vLLM API server version 0.24.0\n"
+        "(APIServer pid=3493) (EngineCore pid=3561) INFO 11-23 17:25:40 [backends.py:548] "
+        "Compiling a graph for dynamic shape takes 21.30 s\n"
+    )
+    assert serve.activity() == "Compiling a graph for dynamic shape takes 21.30 s"
+    with serve.log.open("a") as fh:
+        fh.write("Capturing CUDA graphs (decode, FULL): 100%|##########| 35/35 [00:01<00:00, 30.1it/s]\r\n")
+        fh.write("[serve 17:26:28] ready\n")  # the supervisor's own lines are not the server's activity
+    assert serve.activity(width=40) == "Capturing CUDA graphs (decode, FULL): 1…"
+    assert len(serve.activity(width=40)) == 40
+
+
 def test_endpoint_from_what_a_user_types() -> None:
     assert Endpoint.of("127.0.0.1:8000", "k").url == "http://127.0.0.1:8000/v1"
     assert Endpoint.of("https://h/v1/", " k ") == Endpoint("https://h/v1", "k")

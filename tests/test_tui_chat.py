@@ -6,6 +6,7 @@ Plus the refusal of a run with nothing to serve, on the frozen fixture runs at 8
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,9 +58,15 @@ async def test_chat_pane_serves_streams_side_by_side_cancels_and_judges(chat_hom
         await wait_until(pilot, lambda: screen.source == run_id, "the run in the source picker", 20)
 
         await pilot.press("ctrl+t")
-        await wait_until(
-            pilot, lambda: screen.models == MODELS, "the server to be ready with its models", 180
-        )
+        seen: list[str] = []
+
+        def ready() -> bool:
+            seen.append(str(screen.query_one("#serve-state").render()))
+            return screen.models == MODELS
+
+        await wait_until(pilot, ready, "the server to be ready with its models", 180)
+        # while it started, the line showed the seconds since the start and what the server was doing
+        assert any(re.match(r"(pending|starting) · \d+ s · \S", line) for line in seen), seen[:5]
         assert screen.serve_state == "ready" and screen.serve_id is not None
         assert screen.query_one("#model-a", Select).value == "adapter"
         assert screen.query_one("#model-b", Select).value == "base"

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import time
@@ -55,6 +56,11 @@ BASE_NAME = "base"
 """The model name of the base model, on both servers."""
 KEY_ENV = "VLLM_API_KEY"
 """vLLM reads its key from this variable, which keeps it out of argv (readable by every user via /proc)."""
+_LOG_PREFIX = re.compile(
+    r"^(?:\(\w+ pid=\d+\)\s*)*"  # the process tags
+    r"(?:(?:INFO|WARNING|DEBUG|ERROR)\s+\d\d-\d\d \d\d:\d\d:\d\d\s+\[[^\]]*\]\s*)?"  # level, time, source
+)
+"""vLLM's line prefix: `(APIServer pid=1) (EngineCore pid=2) INFO 11-23 17:26:39 [core.py:1214] `."""
 DEFAULT_GPU_MEMORY = 0.85
 """vLLM's share of the GPU for a serve job (its own default is 0.9)."""
 
@@ -233,6 +239,14 @@ class ServeDir:
             return ""
         kept = [line for line in text.splitlines() if line.strip() and not line.startswith("[serve ")]
         return "\n".join(kept[-lines:])
+
+    def activity(self, width: int = 80) -> str:
+        """What a starting server is doing now: the last line of serve.log without vLLM's process, level,
+        time and source prefix, cut to `width`. vLLM takes minutes to start on a GPU (110-200 s measured
+        for a 1B model with a LoRA on an H200: weights, torch.compile, CUDA graphs); this shows that it
+        moves."""
+        line = _LOG_PREFIX.sub("", self.log_tail(lines=1).strip()).strip()
+        return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def create_serve_dir(spec: ServeSpec, root: Path | None = None) -> ServeDir:
