@@ -1,15 +1,16 @@
 """`grpo-workbench bench`: what this GPU does with the tutorial's batch shape and with the workbench's.
 
-One process, one model load: the model (Unsloth with its colocated vLLM, shared weights) is loaded once
-and each variant trains a fresh GRPOTrainer on it for a few steps, so every variant sees the same GPU,
-model, prompts and vLLM share, and the comparison is the batch shape alone. Step times come from the
-trainer's own step boundaries, the first (compilation, CUDA graphs) excluded; peak memory is
-`torch.cuda.max_memory_allocated` per variant (vLLM's pool included, since Unsloth runs vLLM in-process)
-and NVML's device reading. A random-init model never stops early, so every completion runs to its maximum
-length: the worst case. With the trl backend and vLLM (`auto` on a GPU) each variant runs in its own
-process: TRL builds a vLLM engine per trainer, and a second engine in one process would skew the NVML peak.
+Every variant (tutorial 2 x 64, the workbench's `auto` choice, or PxA) trains a fresh GRPOTrainer for a
+few steps on the same GPU, model, prompts and vLLM share, so the comparison is the batch shape alone. With
+Unsloth the model (and its colocated vLLM, weights shared) is loaded once for all variants; with TRL and
+vLLM on a GPU (`auto`) each variant runs in its own process, since TRL builds a vLLM engine per trainer and
+a second one in the same process would skew the memory figures. Step times come from the trainer's own
+step boundaries, the first (compilation, CUDA graphs) excluded; each step is split into generation, weight
+sync into vLLM, rewards and the rest (forward, backward, optimizer) from TRL's own profiling blocks. Peak
+memory is `torch.cuda.max_memory_allocated` per variant and NVML's device reading, against the estimate.
+A random-init model never stops early, so every completion runs to its maximum length: the worst case.
 
-    python -m jobs.bench --model random-1b --completions 128 --completion-length 256 --out bench.json
+    grpo-workbench bench --model random-1b --completions 128 --completion-length 256 --out bench.json
 """
 
 from __future__ import annotations

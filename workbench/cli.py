@@ -23,7 +23,7 @@ examples:
   grpo-workbench runs                              list runs and their state
   grpo-workbench stop RUN | resume RUN             stop cleanly (checkpoint) / continue a run
   grpo-workbench preview -n 3                      show formatted rows and their gold answers
-  grpo-workbench doctor                            check versions, GPU, disk
+  grpo-workbench doctor                            check versions, GPU, CUDA, vLLM server, disk
   grpo-workbench build-model 1b ./random-1b        random-init Llama-3.2-1B shape, local tokenizer
   grpo-workbench bench --model random-1b           tutorial vs workbench batch shape on this GPU
   grpo-workbench eval RUN --samples 8              held-out accuracy of base and adapter, pass@k
