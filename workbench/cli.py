@@ -525,7 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("-f", "--follow", action="store_true", help="keep following until the run ends")
     p.set_defaults(func=cmd_logs)
-    p = sub.add_parser("doctor", help="check versions against the known-good set, GPU, CUDA, disk")
+    p = sub.add_parser(
+        "doctor", help="check versions against the known-good set, GPU, CUDA, vLLM's server, disk"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("build-model", help="build a random-init Llama model and a local tokenizer (no hub)")
