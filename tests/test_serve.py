@@ -117,8 +117,8 @@ def test_sampling_fields_are_checked_with_the_range() -> None:
 
 
 def test_a_starting_servers_activity_is_its_last_log_line_without_vllms_prefix(tmp_path: Path) -> None:
-    """What the chat pane shows while vLLM takes its minutes to start (lines as vLLM 0.24 wrote them on
-    the H200)."""
+    """What the chat pane shows while vLLM takes its minutes to start (lines in the format vLLM 0.24 wrote
+    on the H200; the last one verbatim from a serve.log there)."""
     serve = ServeDir(tmp_path)
     assert serve.activity() == "", "no log yet"
     serve.log.write_text(
@@ -133,6 +133,12 @@ def test_a_starting_servers_activity_is_its_last_log_line_without_vllms_prefix(t
         fh.write("[serve 17:26:28] ready\n")  # the supervisor's own lines are not the server's activity
     assert serve.activity(width=40) == "Capturing CUDA graphs (decode, FULL): 1…"
     assert len(serve.activity(width=40)) == 40
+    with serve.log.open("a") as fh:
+        fh.write(
+            "(APIServer pid=3493) (EngineCore pid=3561) INFO 11-23 17:26:39 [core.py:1227] [shutdown] "
+            "EngineCore: exiting busy loop\n"
+        )
+    assert serve.activity() == "[shutdown] EngineCore: exiting busy loop"
 
 
 def test_endpoint_from_what_a_user_types() -> None:
