@@ -368,18 +368,20 @@ def test_bad_command_lines_fail_the_same_way_in_a_real_process(lived_in_home: Pa
         assert result.returncode == code and message in result.stderr, (argv, result.stderr)
 
 
-def test_doctor_names_the_module_a_server_import_misses(
+def test_doctor_names_the_module_a_server_or_client_misses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The check behind doctor's `vllm serve` line, on a real module whose import needs a missing one (the
-    H200 wheelhouse lacked `model_hosting_container_standards`, which only vLLM's server imports)."""
+    """The check behind doctor's `vllm serve` and `chat client` lines, on a real module whose import needs a
+    missing one (the H200 wheelhouse lacked `model_hosting_container_standards`, which only vLLM's server
+    imports, and `truststore`, which the OpenAI SDK imports only when a client is built)."""
     from workbench import doctor
 
     (tmp_path / "server_like.py").write_text("import json\nimport not_installed_container_standards\n")
-    (tmp_path / "fine_module.py").write_text("import json\n")
     monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    broken = doctor.import_check("vllm serve", "server_like")
+    broken = doctor.python_check("vllm serve", "import server_like", "imports")
     assert broken.level == "FAIL"
     assert "No module named 'not_installed_container_standards'" in broken.detail
     assert broken.fix == "pip install not-installed-container-standards"
-    assert doctor.import_check("ok", "fine_module") == doctor.Check("ok", "OK", "fine_module imports")
+    assert doctor.python_check("ok", "import json", "imports") == doctor.Check("ok", "OK", "imports")
+    client = doctor.python_check("chat client", doctor.CHAT_CLIENT, "builds")
+    assert client == doctor.Check("chat client", "OK", "builds"), "this install has truststore"

@@ -6,9 +6,10 @@
 #   bash DIR/install.sh WHEELHOUSE [TARGET]        # there: installs WHEELHOUSE/*.whl + DIR/*.whl
 #
 # Why these: vLLM 0.24's OpenAI server (what `grpo-workbench serve` starts on a GPU) imports
-# model_hosting_container_standards (with jmespath and supervisor) and, through httpx2, truststore; its
-# training path does not, so a wheelhouse that trains fine failed at the chat pane's first server start on
-# an H200. tomli-w is the workbench's own (saving configs). Python 3.12, x86-64, as on the H200 image.
+# model_hosting_container_standards (with jmespath and supervisor), and the OpenAI SDK 3.x (the chat
+# client) imports truststore through httpcore2 when it builds a client; training needs neither, so a
+# wheelhouse that trained fine failed at the first chat on an H200. tomli-w is the workbench's own
+# (saving configs). Python 3.12, x86-64, as on the H200 image.
 set -euo pipefail
 dir="${1:-.whl}"
 mkdir -p "$dir"
@@ -26,6 +27,7 @@ house="${1:?give the wheelhouse folder}"; target="${2:-/tmp/site}"; here="$(cd "
 python3 -m pip install -q --no-index --no-deps --no-compile --target "$target" "$house"/*.whl
 python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$target" "$here"/*.whl
 echo "installed into $target: export PYTHONPATH=$target HF_HUB_OFFLINE=1"
-PYTHONPATH="$target" python3 -c "import vllm.entrypoints.openai.api_server, trl, tomli_w; print('vLLM server imports')"
+PYTHONPATH="$target" python3 -c "import vllm.entrypoints.openai.api_server, trl, tomli_w, openai
+openai.AsyncOpenAI(api_key='x', base_url='http://127.0.0.1:9/v1'); print('vLLM server and chat client import')"
 EOS
 ls "$dir"

@@ -42,23 +42,25 @@ def _torch_cuda() -> dict[str, object] | None:
         return None
 
 
-VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
-"""What `vllm serve` imports first. vLLM 0.24's server needs packages its training path does not
-(`model_hosting_container_standards`, `truststore` through httpx2): an offline wheelhouse that trains
-fine can still fail the moment the chat pane starts a server, as it did on the H200."""
+VLLM_SERVER = "import vllm.entrypoints.openai.api_server"
+"""What `vllm serve` imports first. vLLM 0.24's server needs `model_hosting_container_standards` (with
+jmespath and supervisor), which its training path does not: an offline wheelhouse that trains fine failed
+at the chat pane's first server start on the H200."""
+CHAT_CLIENT = "import openai; openai.AsyncOpenAI(api_key='x', base_url='http://127.0.0.1:9/v1')"
+"""The chat pane's client, built as `workbench.chat.make_client` builds it. The OpenAI SDK 3.x transport
+(httpcore2) imports `truststore` only when a client is made, so a missing one passes `import openai` and
+fails the first chat (it did on the H200)."""
 
 
-def import_failure(module: str, timeout: float = 300.0) -> str | None:
-    """None when `module` imports in a fresh interpreter, else the error's last line.
+def python_failure(code: str, timeout: float = 300.0) -> str | None:
+    """None when `code` runs in a fresh interpreter, else the error's last line.
 
     A subprocess, like the CUDA check: an import that crashes or hangs cannot take the doctor with it.
     """
     try:
-        out = subprocess.run(
-            [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=timeout
-        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return f"importing {module} took over {timeout:.0f} s"
+        return f"took over {timeout:.0f} s"
     except OSError as exc:
         return str(exc)
     if out.returncode == 0:
@@ -67,11 +69,11 @@ def import_failure(module: str, timeout: float = 300.0) -> str | None:
     return lines[-1] if lines else f"exit code {out.returncode}"
 
 
-def import_check(name: str, module: str, timeout: float = 300.0) -> Check:
-    """A check that `module` imports; a missing module gets its pip install line as the fix."""
-    failure = import_failure(module, timeout)
+def python_check(name: str, code: str, works: str, timeout: float = 300.0) -> Check:
+    """A check that `code` runs (`works` describes success); a missing module gets its pip install line."""
+    failure = python_failure(code, timeout)
     if failure is None:
-        return Check(name, "OK", f"{module} imports")
+        return Check(name, "OK", works)
     missing = re.search(r"No module named '([^'.]+)", failure)
     fix = (
         f"pip install {missing.group(1).replace('_', '-')}"
@@ -113,6 +115,8 @@ def run_checks() -> list[Check]:
                 "" if ok else f"the verified version is {wanted}; pip install '{package}=={wanted}*'",
             )
         )
+    if environment.version("openai") is not None:
+        checks.append(python_check("chat client", CHAT_CLIENT, "the OpenAI client of the chat pane builds"))
     if not gpus and not environment.version_at_least("trl", "1.16"):
         checks.append(
             Check(
@@ -146,7 +150,7 @@ def run_checks() -> list[Check]:
                     )
                 )
         if environment.version("vllm") is not None:
-            checks.append(import_check("vllm serve", VLLM_SERVER_MODULE))
+            checks.append(python_check("vllm serve", VLLM_SERVER, "vLLM's OpenAI server imports"))
         checks.append(Check("driver", "OK", gpu.driver_version() or "unknown"))
         for s in gpu.sample():
             free = s.memory_total_mib - s.memory_used_mib
