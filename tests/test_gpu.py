@@ -250,3 +250,26 @@ def test_vllm_serves_a_trained_runs_adapter(gpu_home: Path) -> None:
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_eval_through_vllm_scores_base_and_adapter(gpu_home: Path) -> None:
+    """`grpo-workbench eval` on a GPU: one vLLM engine with LoRA enabled, the base model and the run's
+    adapter (a LoRARequest) over the held-out rows, greedy and sampled, results in RUN/eval/."""
+    from tests.test_eval_cli import results_in
+
+    trained = cli("train", *sets("backend=trl", "grpo.max_steps=2", "name=eval-me"), timeout=900)
+    assert trained.returncode == 0, trained.stdout[-4000:]
+    run = find_run(trained.stdout.strip().splitlines()[0])
+    args = ["--targets", "base,adapter", "--limit", "8", "--samples", "4", "--max-new-tokens", "64"]
+    result = cli("eval", run.run_id, *args, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    found = results_in(run)
+    assert set(found) == {(t, d) for t in ("base", "adapter") for d in ("greedy", "sample-n4")}
+    for (target, decoding), res in found.items():
+        assert res["backend"] == "vllm", (target, decoding)
+        assert (res["rows_total"], res["rows_done"], res["partial"]) == (8, 8, False)
+        overall = res["metrics"]["overall"]
+        assert overall["samples"] == 8 * (1 if decoding == "greedy" else 4)
+        # a random-init model almost never samples its end token: answers run to --max-new-tokens
+        assert 60 <= overall["mean_length"]["value"] <= 64, overall["mean_length"]
+    assert set(found["adapter", "sample-n4"]["metrics"]["overall"]["pass_at_k"]) == {"1", "2", "4"}
