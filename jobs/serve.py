@@ -38,6 +38,7 @@ from workbench.serving import (
     BASE_NAME,
     FINAL_STATES,
     KEY_ENV,
+    STARTING_STATES,
     ServeDir,
     ServeSpec,
     choose_backend,
@@ -359,7 +360,7 @@ def stop(serve: ServeDir, *, wait: float = 60.0, poll: float = 0.2) -> str:
     """
     manifest = serve.read_manifest()
     deadline = time.monotonic() + 10
-    while not manifest.get("server_pgid") and resolve_state(serve)[0] in ("pending", "starting"):
+    while not manifest.get("server_pgid") and resolve_state(serve)[0] in STARTING_STATES:
         if time.monotonic() > deadline:  # a supervisor that never came up: nothing to signal
             break
         time.sleep(poll)  # just launched: wait for the supervisor to record its server, then stop both

@@ -186,32 +186,29 @@ class WorkbenchApp(App[None]):
 
     def _apply_settings(self) -> None:
         """The user's keymap and theme; whatever cannot be used is reported, never fatal."""
+
+        def warn(message: str) -> None:
+            self.notify(message, title="Settings", severity="warning", timeout=15)
+
         if self._settings_problem:
-            self.notify(self._settings_problem, title="Settings", severity="warning", timeout=15)
+            warn(self._settings_problem)
         known = {binding_id for binding_id, _, _ in binding_rows()}
         unknown = sorted(set(self.settings.keymap) - known)
         if unknown:
-            self.notify(
+            warn(
                 f"{self.settings_file}: keymap: unknown binding id {', '.join(map(repr, unknown))}; "
-                "`grpo-workbench keys` lists them",
-                title="Settings",
-                severity="warning",
-                timeout=15,
+                "`grpo-workbench keys` lists them"
             )
         self.keymap = {k: v for k, v in self.settings.keymap.items() if k in known}
         if self.keymap:
             self.set_keymap(self.keymap)
-        if self.settings.theme:
-            if self.settings.theme in self.available_themes:
-                self.theme = self.settings.theme
-            else:
-                self.notify(
-                    f"{self.settings_file}: theme {self.settings.theme!r} is not one of "
-                    f"{', '.join(sorted(self.available_themes))}",
-                    title="Settings",
-                    severity="warning",
-                    timeout=15,
-                )
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        elif self.settings.theme:
+            warn(
+                f"{self.settings_file}: theme {self.settings.theme!r} is not one of "
+                f"{', '.join(sorted(self.available_themes))}"
+            )
         self.theme_changed_signal.subscribe(self, self._remember_theme)
 
     def _remember_theme(self, theme: Any) -> None:

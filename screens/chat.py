@@ -257,7 +257,7 @@ class ChatScreen(Screen[None]):
         serve = serving.ServeDir(serving.serves_dir() / serve_id)
         info = serving.serve_info(serve)
         key = None
-        activity = serve.activity() if info.state in ("pending", "starting") else ""
+        activity = serve.activity() if info.state in serving.STARTING_STATES else ""
         if info.ready and self.endpoint is None:
             try:
                 key = serve.read_key()
@@ -268,7 +268,7 @@ class ChatScreen(Screen[None]):
     def _serve_read(self, info: serving.ServeInfo, key: str | None, activity: str = "") -> None:
         if info.serve_id != self.serve_id:
             return  # a reading of a job this pane has let go since
-        starting = info.state in ("pending", "starting")
+        starting = info.state in serving.STARTING_STATES
         self._serve_activity = (info.started_at, activity) if starting else None
         self.serve_state = info.state
         if starting:
@@ -312,7 +312,7 @@ class ChatScreen(Screen[None]):
                 line.append(" · Start (Ctrl+T) serves this run's base model and adapters", "dim")
         else:
             line.append(state, STATE_STYLES.get(state, ""))
-            if state in ("pending", "starting"):
+            if state in serving.STARTING_STATES:
                 started_at, activity = self._serve_activity or (None, "")
                 if started_at:
                     line.append(f" · {max(0.0, time.time() - started_at):.0f} s", "dim")

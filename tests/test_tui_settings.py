@@ -12,9 +12,16 @@ from pathlib import Path
 import pytest
 from tui_helpers import frozen_app, settle, wait_until
 
-from screens.app import binding_rows
+from screens.app import WorkbenchApp, binding_rows
 from screens.dialogs import HelpScreen
 from workbench.settings import AppSettings, load_settings, save_settings, settings_path
+
+
+def app_with_settings(tmp_path: Path, text: str) -> tuple[WorkbenchApp, Path]:
+    """A frozen app reading a settings file that holds `text`, and that file."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text(text)
+    return frozen_app(tmp_path, settings_file=settings), settings
 
 
 def test_settings_validate_with_the_field_and_the_fix(tmp_path: Path) -> None:
@@ -53,9 +60,7 @@ def test_every_binding_has_a_unique_id() -> None:
 
 
 async def test_a_remapped_key_works_the_old_one_does_not_and_help_shows_it(tmp_path: Path) -> None:
-    settings = tmp_path / "settings.toml"
-    settings.write_text('[keymap]\n"app.help" = "f10"\n"app.runs" = "f9"\n')
-    app = frozen_app(tmp_path, settings_file=settings)
+    app, _ = app_with_settings(tmp_path, '[keymap]\n"app.help" = "f10"\n"app.runs" = "f9"\n')
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("f1")
@@ -70,10 +75,8 @@ async def test_a_remapped_key_works_the_old_one_does_not_and_help_shows_it(tmp_p
 
 
 async def test_a_bad_settings_file_is_reported_and_kept(tmp_path: Path) -> None:
-    settings = tmp_path / "settings.toml"
     text = '[keymap]\n"app.help" = "f10"\n"app.runs" = "control r"\n'  # one bad entry: nothing applies
-    settings.write_text(text)
-    app = frozen_app(tmp_path, settings_file=settings)
+    app, settings = app_with_settings(tmp_path, text)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         messages = [n.message for n in app._notifications]
@@ -85,9 +88,9 @@ async def test_a_bad_settings_file_is_reported_and_kept(tmp_path: Path) -> None:
 
 
 async def test_unknown_binding_ids_are_named_and_the_rest_applies(tmp_path: Path) -> None:
-    settings = tmp_path / "settings.toml"
-    settings.write_text('theme = "no-such-theme"\n[keymap]\n"app.help" = "f10"\n"no.such.binding" = "f11"\n')
-    app = frozen_app(tmp_path, settings_file=settings)
+    app, _ = app_with_settings(
+        tmp_path, 'theme = "no-such-theme"\n[keymap]\n"app.help" = "f10"\n"no.such.binding" = "f11"\n'
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         messages = [n.message for n in app._notifications]
@@ -97,9 +100,7 @@ async def test_unknown_binding_ids_are_named_and_the_rest_applies(tmp_path: Path
 
 
 async def test_the_theme_picked_is_kept_for_the_next_start(tmp_path: Path) -> None:
-    settings = tmp_path / "settings.toml"
-    settings.write_text('[keymap]\n"app.help" = "f10"\n')
-    app = frozen_app(tmp_path, settings_file=settings)
+    app, settings = app_with_settings(tmp_path, '[keymap]\n"app.help" = "f10"\n')
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         app.theme = "nord"

@@ -50,6 +50,8 @@ from workbench.runs import STALE_AFTER, list_runs, process_matches
 Backend = Literal["vllm", "transformers"]
 FINAL_STATES = frozenset({"stopped", "failed", "crashed"})
 LIVE_STATES = frozenset({"pending", "starting", "ready", "stopping"})
+STARTING_STATES = frozenset({"pending", "starting"})
+"""A server on its way up: not answering yet (vLLM spends minutes here on a GPU)."""
 HOST = "127.0.0.1"
 """Loopback only: the server is for this machine's user (reach it from elsewhere over SSH port forwarding)."""
 BASE_NAME = "base"
