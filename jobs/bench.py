@@ -112,45 +112,77 @@ class NvmlPeak:
         self._stop.set()
 
 
-PHASES = {"generate": ("generate",), "weight sync": ("sync_weights",), "rewards": ("_calculate_rewards",)}
-"""The step's phases read from TRL's profiling blocks (names as TRL gives them, matched by substring):
-generation (vLLM's or transformers'), pushing the LoRA weights into vLLM, scoring. These run on the host
-and wait for their results, so their wall time is real; what is left of the step (`the rest`) is the
-policy's forward and backward passes and the optimizer."""
+PHASES: dict[str, tuple[str, ...]] = {
+    "generate": ("generate",),
+    "weight sync": ("sync_weights",),
+    "rewards": ("_calculate_rewards",),
+    "scoring": ("_prepare_inputs",),
+    "forward": ("_get_per_token_logps",),
+    "loss": ("compute_loss",),
+}
+"""The step's phases read from TRL's profiling blocks (names as TRL gives them, matched by substring, the
+first match wins): generation (vLLM's or transformers'), pushing the LoRA-merged weights into vLLM,
+the reward functions, the rest of turning completions into a batch (tokenizing, advantages: TRL's
+`_prepare_inputs` less the three before), the policy's forward passes, and the loss arithmetic
+(`compute_loss` less its forward). Each phase counts its own time only, the phases nested in it taken
+out, so the phases add up. They run on the host and wait for their results, so their wall time is real;
+what is left of the step (`the rest`) is the backward pass and the optimizer."""
+
+
+def phase_of(name: str) -> str | None:
+    return next((phase for phase, keys in PHASES.items() if any(k in name for k in keys)), None)
 
 
 class PhaseClock:
     """Seconds per phase of the step in flight, from TRL's own instrumentation.
 
     TRL times its blocks with `trl.extras.profiling.ProfilingContext` and hands each duration to
-    `_log_metrics`, which reports to W&B/MLflow/Trackio only. The bench wraps that one method (in its own
-    process, the original still called) to see where a step goes: whether generation or the update is the
-    part to make faster.
+    `_log_metrics`, which reports to W&B/MLflow/Trackio only. The bench wraps `__enter__` and that method
+    (in its own process, the originals still called) to see where a step goes: whether generation or the
+    update is the part to make faster. Blocks nest (`_prepare_inputs` holds generation and rewards), so a
+    stack of open blocks gives each phase its exclusive time.
     """
 
     def __init__(self) -> None:
         self.current: dict[str, float] = {}
         self.installed = False
+        self._open: list[list[Any]] = []
+        """[phase or None, seconds of phased blocks nested inside] per open block, innermost last."""
+
+    def enter(self, name: str) -> None:
+        self._open.append([phase_of(name), 0.0])
+
+    def leave(self, duration: float) -> None:
+        if not self._open:
+            return
+        phase, nested = self._open.pop()
+        if phase is not None:
+            self.current[phase] = self.current.get(phase, 0.0) + max(0.0, duration - nested)
+        if self._open:  # the enclosing block subtracts this one (an unphased block passes its own on)
+            self._open[-1][1] += duration if phase is not None else nested
 
     def install(self) -> None:
         try:
             from trl.extras import profiling
         except ImportError:  # an older TRL without the hook: no breakdown, the step times stand
             return
-        original = profiling.ProfilingContext._log_metrics
-        if getattr(original, "_bench_clock", None) is not None:
+        context = profiling.ProfilingContext
+        if getattr(context._log_metrics, "_bench_clock", None) is not None:
             return
+        original_enter, original_log = context.__enter__, context._log_metrics
         clock = self
 
-        def record(context: Any, duration: float) -> None:
-            name = str(context.name)
-            for phase, keys in PHASES.items():
-                if any(key in name for key in keys):
-                    clock.current[phase] = clock.current.get(phase, 0.0) + duration
-            original(context, duration)
+        def enter(ctx: Any) -> Any:
+            clock.enter(str(ctx.name))
+            return original_enter(ctx)
+
+        def record(ctx: Any, duration: float) -> None:
+            clock.leave(duration)
+            original_log(ctx, duration)
 
         record._bench_clock = self  # type: ignore[attr-defined]
-        profiling.ProfilingContext._log_metrics = record  # type: ignore[method-assign,assignment]
+        context.__enter__ = enter  # type: ignore[method-assign]
+        context._log_metrics = record  # type: ignore[method-assign,assignment]
         self.installed = True
 
     def take(self, step_seconds: float) -> dict[str, float]:
@@ -263,6 +295,11 @@ def run_variants(
     print(f"[bench] model loaded in {time.perf_counter() - start:.0f} s", flush=True)
     prepared = train_grpo.training_rows(config, loaded.tokenizer)
     train = train_grpo.to_dataset(prepared.train)
+    print(
+        f"[bench] {len(prepared.train)} prompts, the longest {prepared.stats.longest_prompt_tokens} tokens "
+        "(TRL pads a batch's prompts to its longest)",
+        flush=True,
+    )
     from workbench.rewards import get_reward
 
     names = config.active_rewards
@@ -317,7 +354,12 @@ def run_variants(
             nvml.reset()
             try:
                 trainer = train_grpo.make_trainer(
-                    loaded, grpo_args, [get_reward(n) for n in names], train, [timer]
+                    loaded,
+                    grpo_args,
+                    [get_reward(n) for n in names],
+                    train,
+                    [timer],
+                    trim_vllm=config.grpo.trim_vllm_overhead,
                 )
                 trainer.train()
             except Exception as exc:  # one failing shape (say, out of memory) must not lose the others

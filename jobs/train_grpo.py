@@ -436,11 +436,19 @@ def to_dataset(rows: list[dict[str, Any]]) -> Any:
 
 
 def make_trainer(
-    loaded: LoadedModel, args: Any, reward_funcs: list[Any], train: Any, callbacks: list[Any]
+    loaded: LoadedModel,
+    args: Any,
+    reward_funcs: list[Any],
+    train: Any,
+    callbacks: list[Any],
+    trim_vllm: bool = True,
 ) -> Any:
-    """GRPOTrainer with our callbacks instead of transformers' stdout printer."""
+    """GRPOTrainer with our callbacks instead of transformers' stdout printer, its colocated vLLM engine
+    trimmed (`jobs.colocate`) unless `trim_vllm` is off."""
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOTrainer
+
+    from jobs import colocate
 
     trainer = GRPOTrainer(
         model=loaded.model,
@@ -452,6 +460,9 @@ def make_trainer(
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # our callback writes one compact line per step instead
+    trimmed = colocate.trim(trainer, trim_vllm)
+    if trimmed:
+        log("colocated vLLM: " + ", ".join(trimmed))
     return trainer
 
 
@@ -509,6 +520,7 @@ def build_trainer(
         [recorder.wrap(n) for n in names],
         to_dataset(prepared.train),
         [make_callback(run, progress, stop, config.grpo.max_steps)],
+        trim_vllm=config.grpo.trim_vllm_overhead,
     )
 
 

@@ -62,6 +62,7 @@ def test_bench_harness_times_each_variant(tmp_path: Path) -> None:
         assert variant["generated_tokens_per_second"] > 0
         phases = variant["phase_seconds"]  # from TRL's own profiling blocks
         assert phases["generate"] > 0 and "rewards" in phases and "the rest" in phases
+        assert phases["forward"] > 0 and "scoring" in phases and "loss" in phases
         assert sum(phases.values()) <= max(variant["step_seconds"]) + 1e-6
     assert doc["speedup_auto_vs_tutorial"] > 0
     assert "the workbench's shape is" in result.stdout
@@ -89,3 +90,30 @@ def test_bench_isolate_runs_each_variant_in_its_own_process_and_merges_them(tmp_
     assert [v["name"] for v in doc["variants"]] == ["tutorial", "auto"]
     assert all(len(v["step_seconds"]) == 1 and v["error"] is None for v in doc["variants"])
     assert "partial" not in doc and doc["speedup_auto_vs_tutorial"] > 0
+
+
+def test_phase_clock_counts_each_block_once_when_blocks_nest() -> None:
+    """TRL's `_prepare_inputs` holds generation and rewards, `compute_loss` holds the forward pass, and a
+    reward function's own block sits inside `_calculate_rewards`: each phase gets its exclusive time, so
+    the phases add up to the step instead of counting generation twice."""
+    from jobs.bench import PhaseClock
+
+    clock = PhaseClock()
+    clock.installed = True
+    clock.enter("GRPOTrainer._prepare_inputs")
+    clock.enter("GRPOTrainer.vLLM.generate")
+    clock.leave(1.0)
+    clock.enter("GRPOTrainer._calculate_rewards")
+    clock.enter("GRPOTrainer.format_exact")  # unphased: stays inside rewards
+    clock.leave(0.1)
+    clock.leave(0.3)
+    clock.leave(1.5)  # prepare: 1.5 - 1.0 - 0.3
+    clock.enter("GRPOTrainer.compute_loss")
+    clock.enter("GRPOTrainer._get_per_token_logps_and_entropies")
+    clock.leave(0.6)
+    clock.leave(0.7)
+    phases = clock.take(3.0)
+    assert phases == pytest.approx(
+        {"generate": 1.0, "rewards": 0.3, "scoring": 0.2, "forward": 0.6, "loss": 0.1, "the rest": 0.8}
+    )
+    assert clock.take(1.0) == {"the rest": 1.0}, "the next step starts from zero"

@@ -273,3 +273,30 @@ def test_eval_through_vllm_scores_base_and_adapter(gpu_home: Path) -> None:
         # a random-init model almost never samples its end token: answers run to --max-new-tokens
         assert 60 <= overall["mean_length"]["value"] <= 64, overall["mean_length"]
     assert set(found["adapter", "sample-n4"]["metrics"]["overall"]["pass_at_k"]) == {"1", "2", "4"}
+
+
+def test_streamed_weight_sync_pushes_what_trls_own_sync_pushes(gpu_home: Path) -> None:
+    """`jobs.colocate`: after two real steps at a high learning rate (the adapter moves the weights), vLLM
+    holds the LoRA-merged policy whether the weights went in as one stream (ours) or one tensor per call
+    (TRL's); the adapter is unmerged again afterwards. Differences within bf16 rounding of PEFT's
+    merge/unmerge round trip, far below what the adapter changes."""
+    import subprocess
+    import sys
+
+    out = gpu_home / "sync.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.gpu_weight_sync", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    found = json.loads(out.read_text())
+    print(found)
+    assert found["streamed_sync_installed"] and found["sampling_logprobs"] is None
+    assert found["steps"] == 2 and found["adapter_unmerged_after_sync"]
+    moved = found["adapter_moves_weights"]
+    assert moved > 1e-3, "the adapter must change the weights, or the comparison proves nothing"
+    assert found["ours_vs_merged_policy"] < 0.25 * moved
+    assert found["ours_vs_trl"] < 0.25 * moved

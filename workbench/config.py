@@ -184,6 +184,10 @@ class GrpoSection(_Section):
     importance sampling, on by default in TRL 1.15). Off (the tutorial's algorithm) trusts that the
     colocated vLLM samples from the policy the trainer holds (weights synced every step) and saves one
     forward pass over every completion per step; turn it on if long runs drift."""
+    trim_vllm_overhead: bool = True
+    """Backend trl with vLLM colocated: push the LoRA-merged weights into vLLM in one pass instead of one
+    call per tensor, and ask vLLM for no per-token log-probabilities when nothing reads them (importance
+    sampling off). Same weights, same samples; off runs TRL's colocated engine exactly as shipped."""
 
     @property
     def generation_batch_size(self) -> int:
