@@ -57,6 +57,12 @@ def merged_policy(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return fused(True), fused(False)
 
 
+def varied_reward(completion_ids: list[list[int]], **_: Any) -> list[float]:
+    """A reward that differs within a group (the random model scores 0 on the recipe's rewards, which
+    gives zero advantages, zero gradients and an adapter that never moves)."""
+    return [float(ids[0] % 7) for ids in completion_ids]
+
+
 def main(out: Path) -> int:
     import tempfile
 
@@ -65,7 +71,6 @@ def main(out: Path) -> int:
     from jobs import train_grpo
     from workbench.config import apply_overrides, validate
     from workbench.plan import plan
-    from workbench.rewards import get_reward
 
     config = validate(
         apply_overrides(
@@ -98,11 +103,11 @@ def main(out: Path) -> int:
             config, run_plan, Path(tmp), True, True, [config.rewards[n] for n in names], "trl"
         )
         trainer = train_grpo.make_trainer(
-            loaded, args, [get_reward(n) for n in names], train_grpo.to_dataset(rows.train), []
+            loaded, args, [varied_reward] * len(names), train_grpo.to_dataset(rows.train), []
         )
         generation = trainer.vllm_generation
         streamed = "sync_weights" in vars(generation)
-        sampling_logprobs = generation.logprobs
+        detokenize = generation.generation_kwargs.get("detokenize", True)
         trainer.train()
         model = trainer.model
         merged, unmerged = merged_policy(model)
@@ -117,7 +122,7 @@ def main(out: Path) -> int:
 
     result = {
         "streamed_sync_installed": streamed,
-        "sampling_logprobs": sampling_logprobs,
+        "detokenize": detokenize,
         "steps": trainer.state.global_step,
         "ours_vs_trl": max_diff(ours, trls),
         "ours_vs_merged_policy": max_diff(ours, merged),

@@ -186,8 +186,9 @@ class GrpoSection(_Section):
     forward pass over every completion per step; turn it on if long runs drift."""
     trim_vllm_overhead: bool = True
     """Backend trl with vLLM colocated: push the LoRA-merged weights into vLLM in one pass instead of one
-    call per tensor, and ask vLLM for no per-token log-probabilities when nothing reads them (importance
-    sampling off). Same weights, same samples; off runs TRL's colocated engine exactly as shipped."""
+    call per tensor, and take token ids from vLLM without detokenizing every token on the host (TRL
+    decodes the completions itself). Same weights, same samples; off runs TRL's colocated engine exactly
+    as shipped."""
 
     @property
     def generation_batch_size(self) -> int:
