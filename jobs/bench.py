@@ -16,6 +16,7 @@ A random-init model never stops early, so every completion runs to its maximum l
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -377,6 +378,8 @@ def run_variants(
         result.peak_nvml_used_gib = nvml.peak_gib or None
         results.append(result)
         trainer = None
+        gc.unfreeze()  # make_trainer froze the heap; this variant's trainer must be collectable
+        gc.collect()
         if cuda:
             torch.cuda.empty_cache()
     nvml.close()

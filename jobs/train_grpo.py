@@ -463,7 +463,20 @@ def make_trainer(
     trimmed = colocate.trim(trainer, trim_vllm)
     if trimmed:
         log("colocated vLLM: " + ", ".join(trimmed))
+    freeze_heap()
     return trainer
+
+
+def freeze_heap() -> None:
+    """Put everything built so far (model, data, trainer, vLLM engine) out of the garbage collector's
+    sight. A step allocates many short-lived objects (vLLM requests and outputs, completions, log rows),
+    and every full collection would otherwise walk the whole heap of a process that holds torch,
+    transformers and vLLM. vLLM freezes its own start-up heap the same way; `gc.unfreeze()` undoes it
+    (the bench does, between variants, so a finished trainer can be collected)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def gpu_total_gib() -> float | None:
