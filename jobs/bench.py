@@ -6,7 +6,8 @@ Unsloth the model (and its colocated vLLM, weights shared) is loaded once for al
 vLLM on a GPU (`auto`) each variant runs in its own process, since TRL builds a vLLM engine per trainer and
 a second one in the same process would skew the memory figures. Step times come from the trainer's own
 step boundaries, the first (compilation, CUDA graphs) excluded; each step is split into generation, weight
-sync into vLLM, rewards and the rest (forward, backward, optimizer) from TRL's own profiling blocks. Peak
+sync into vLLM, rewards, scoring, forward, loss and the rest (backward, optimizer) from TRL's own
+profiling blocks (`PHASES`). Peak
 memory is `torch.cuda.max_memory_allocated` per variant and NVML's device reading, against the estimate.
 A random-init model never stops early, so every completion runs to its maximum length: the worst case.
 
