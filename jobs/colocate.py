@@ -7,7 +7,8 @@ module tree again), then (2) generates with vLLM's default `detokenize=True`: ev
 sequence goes through vLLM's incremental detokenizer (and its log-probability entry through the tokenizer
 too), on the host, between decode steps, although TRL reads only token ids and decodes the completions
 itself, once. Measured on an H200 (1B, 128 completions x 256 tokens): the sync took 0.09-0.17 s per step
-as TRL ships it and 0.04-0.06 s in one pass; generation is the largest phase of the step (1.8-2.4 s).
+as TRL ships it and 0.03-0.06 s in one pass; generation, the largest phase of the step, 1.8-2.4 s as
+shipped and 1.1-1.7 s trimmed (see README, "Speed on a GPU").
 
 `trim` removes both costs from a built trainer, where they apply:
 - the weights go into the engine in **one** `load_weights` pass, fed straight from TRL's own iterator
