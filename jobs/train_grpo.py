@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from jobs.phases import PhaseClock, metric_key
 from workbench import data as wdata
 from workbench import distributed, environment, gpu, presets
 from workbench.atomic import JsonlWriter, write_json_atomic
@@ -228,14 +229,25 @@ def stop_agreed(requested: bool) -> bool:
     return bool(flag.item())
 
 
-def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: int) -> Any:
-    """The TrainerCallback that streams TRL's logs into the run directory."""
+def make_callback(
+    run: RunDir, progress: Progress, stop: StopFlag, max_steps: int, clock: PhaseClock | None = None
+) -> Any:
+    """The TrainerCallback that streams TRL's logs into the run directory, each step's record with where
+    the step went (`time/<phase>` seconds, from `clock`)."""
     from transformers import TrainerCallback
 
     class RunDirCallback(TrainerCallback):  # type: ignore[misc]
         def __init__(self) -> None:
             self.metrics = JsonlWriter(run.metrics) if MAIN_PROCESS else None
             self.last_time = time.time()
+            self.step_start = 0.0
+            self.split: tuple[int, dict[str, float]] | None = None
+            """(step, seconds per phase) of the step that ended last, for its log record."""
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.step_start = time.perf_counter()
+            if clock is not None:
+                clock.current = {}
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             stop.training = True
@@ -258,6 +270,8 @@ def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: in
             record: dict[str, Any] = {"step": state.global_step, "time": time.time(), **logs}
             if "train_runtime" in logs:
                 record["event"] = "summary"  # the end-of-training totals, not a step
+            elif self.split is not None and self.split[0] == state.global_step:
+                record.update({metric_key(k): round(v, 4) for k, v in self.split[1].items()})
             import torch
 
             if torch.cuda.is_available():
@@ -270,6 +284,8 @@ def make_callback(run: RunDir, progress: Progress, stop: StopFlag, max_steps: in
                 )
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if clock is not None and clock.installed:
+                self.split = (state.global_step, clock.take(time.perf_counter() - self.step_start))
             progress.update(phase="training", step=state.global_step, max_steps=max_steps)
             if stop_agreed(stop.requested):
                 stop.requested = True
@@ -527,12 +543,14 @@ def build_trainer(
         distributed.read_ports(run.path),
     )
     progress.phase("building trainer" + (" (vLLM warm-up can take minutes)" if loaded.use_vllm else ""))
+    clock = PhaseClock()
+    clock.install()
     return make_trainer(
         loaded,
         args,
         [recorder.wrap(n) for n in names],
         to_dataset(prepared.train),
-        [make_callback(run, progress, stop, config.grpo.max_steps)],
+        [make_callback(run, progress, stop, config.grpo.max_steps, clock)],
         trim_vllm=config.grpo.trim_vllm_overhead,
     )
 

@@ -316,6 +316,13 @@ class MonitorScreen(Screen[None]):
             parts = [f"step {step}/{total or '?'}", f"{rate:.2f} steps/s" if rate else "– steps/s"]
             if live:
                 parts.append(f"ETA {format_duration(eta)}")
+            split = self.metrics.step_split()
+            if split:
+                total_seconds = sum(seconds for _, seconds in split)
+                parts.append(
+                    f"last step {total_seconds:.2f} s: "
+                    + ", ".join(f"{name} {seconds:.2f}" for name, seconds in split)
+                )
         self.query_one("#rate", TextLine).update(" · ".join(parts))
         line = Text.assemble(
             (self.run_id or "no run attached", "bold"),

@@ -96,7 +96,7 @@ def test_phase_clock_counts_each_block_once_when_blocks_nest() -> None:
     """TRL's `_prepare_inputs` holds generation and rewards, `compute_loss` holds the forward pass, and a
     reward function's own block sits inside `_calculate_rewards`: each phase gets its exclusive time, so
     the phases add up to the step instead of counting generation twice."""
-    from jobs.bench import PhaseClock
+    from jobs.phases import PhaseClock
 
     clock = PhaseClock()
     clock.installed = True

@@ -61,6 +61,9 @@ def test_train_in_the_foreground_writes_the_whole_run_directory() -> None:
         for name in ACTIVE:
             assert isinstance(record[f"rewards/{name}/mean"], float), (name, record)
         assert "loss" in record and "completions/mean_length" in record
+        split = {k: v for k, v in record.items() if k.startswith("time/")}  # where the step went
+        assert split["time/generate"] > 0 and split["time/forward"] > 0 and "time/the_rest" in split
+        assert all(v >= 0 for v in split.values())
     samples = read_jsonl(run.samples)
     assert {s["step"] for s in samples} == {1, 2, 3, 4}
     assert set(samples[0]["rewards"]) == set(ACTIVE)

@@ -114,6 +114,12 @@ async def test_launch_follow_stop_resume(tui_home: Path) -> None:
         await wait_until(
             pilot, lambda: f"step {monitor.step}/40 " in str(rate.render()), "the step label", 10
         )
+        await wait_until(  # where the last step went, from the job's time/<phase> metrics
+            pilot,
+            lambda: "last step" in str(rate.render()) and "generate" in str(rate.render()),
+            "the step split",
+            10,
+        )
 
         await stop_with_confirmation(pilot, monitor)
         stopped_at = monitor.step

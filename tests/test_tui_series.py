@@ -209,3 +209,31 @@ def test_memory_estimate_parts_without_gpu() -> None:
     assert est.vllm_gib == 0.0 and est.generation_gib > 0.0 and est.fits is None
     assert est.lora_parameters == 2 * 8 * (64 + 64)
     assert shape.parameters == ARCHITECTURES["tiny"].parameter_count()
+
+
+def test_step_split_groups_the_latest_steps_phases() -> None:
+    """The training job writes `time/<phase>` seconds per step (jobs/phases.py); the Monitor shows the
+    latest step's, grouped: generation, weight sync, scoring, update."""
+    series = MetricsSeries()
+    assert series.step_split() == []
+    series.ingest(
+        [
+            {"step": 1, "reward": 0.1, "time/generate": 2.0, "time/the_rest": 1.0},
+            {
+                "step": 2,
+                "time/generate": 1.25,
+                "time/weight_sync": 0.05,
+                "time/rewards": 0.01,
+                "time/scoring": 0.19,
+                "time/forward": 0.5,
+                "time/loss": 0.02,
+                "time/the_rest": 0.68,
+            },
+            {"step": 3, "reward": 0.2},  # a step logged without a split: the latest split stands
+        ]
+    )
+    split = dict(series.step_split())
+    assert list(split) == ["generate", "sync", "rewards", "update"]
+    assert split == pytest.approx({"generate": 1.25, "sync": 0.05, "rewards": 0.2, "update": 1.2})
+    series.ingest([{"step": 4, "time/generate": 0.5}])  # CPU: no vLLM sync, no other phases logged
+    assert series.step_split() == [("generate", 0.5)]

@@ -26,6 +26,15 @@ NOT_PLOTTED = frozenset({STEP_KEY, TIME_KEY, EVENT_KEY})
 """Keys of a metrics record that are coordinates or markers, not series."""
 REWARD_PREFIX = "rewards/"
 REWARD_MEAN_SUFFIX = "/mean"
+STEP_SPLIT: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("generate", ("time/generate",)),
+    ("sync", ("time/weight_sync",)),
+    ("rewards", ("time/rewards", "time/scoring")),
+    ("update", ("time/forward", "time/loss", "time/the_rest")),
+)
+"""How the training job's per-step `time/<phase>` seconds (jobs/phases.py) group into one status line:
+generation, pushing weights into vLLM, scoring the completions, and the policy update (forward, loss,
+backward, optimizer)."""
 RATE_WINDOW = 20
 """Steps/s is measured over at most this many recent steps of the current attempt."""
 GPU_MAX_POINTS = 4096
@@ -187,6 +196,19 @@ class MetricsSeries:
         """The value of `key` at the largest step that logged it."""
         _, ys = self.get(key)
         return ys[-1] if ys else None
+
+    def step_split(self) -> list[tuple[str, float]]:
+        """Where the latest step with a recorded split spent its seconds, grouped as `STEP_SPLIT` (groups
+        that step did not log left out); empty before any such step, or for a run whose job logs none."""
+        for step in sorted(self._records, reverse=True):
+            values = self._records[step]
+            if any(key.startswith("time/") for key in values):
+                return [
+                    (name, sum(values[k] for k in keys if k in values))
+                    for name, keys in STEP_SPLIT
+                    if any(k in values for k in keys)
+                ]
+        return []
 
     def reward_names(self) -> list[str]:
         """The reward functions that logged a per-step mean, in first-seen order of their keys."""
