@@ -8,7 +8,7 @@ Layout of `<runs home>/<run id>/`:
 | manifest.json | supervisor | pid, pgid, process start time, host, command, attempts |
 | status.json | supervisor (merging the trainer's progress.json) | state, heartbeat, step, exit code, error |
 | progress.json | trainer | phase, step, max_steps, outcome |
-| metrics.jsonl | trainer | one object per logged step, TRL's key names |
+| metrics.jsonl | trainer | one object per logged step, TRL's key names + `time/<phase>` seconds |
 | samples.jsonl | trainer | a few prompt/completion/per-reward rows per step |
 | gpu.jsonl | trainer | NVML memory and utilisation samples (GPU machines only) |
 | data.json, heldout.jsonl | trainer | data statistics and the held-out rows (never trained on) |
