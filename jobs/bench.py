@@ -116,7 +116,7 @@ class NvmlPeak:
         self._stop.set()
 
 
-def step_timer(clock: PhaseClock | None = None) -> Any:
+def step_timer(clock: PhaseClock) -> Any:
     """A callback recording wall time per optimizer step, its phases (`clock`) and the completion lengths
     TRL/Unsloth log."""
     from transformers import TrainerCallback
@@ -126,16 +126,13 @@ def step_timer(clock: PhaseClock | None = None) -> Any:
             self.durations: list[float] = []
             self.phases: list[dict[str, float]] = []
             self.lengths: list[float] = []
-            self._start = 0.0
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self._start = time.perf_counter()
-            if clock:
-                clock.current = {}
+            clock.start_step()
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.durations.append(time.perf_counter() - self._start)
-            phases = clock.take(self.durations[-1]) if clock else {}
+            seconds, phases = clock.end_step()
+            self.durations.append(seconds)
             self.phases.append(phases)
             split = ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
             print(

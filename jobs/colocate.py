@@ -35,11 +35,10 @@ def _engine_model(generation: Any) -> Any:
 
 
 def streamed_sync_applies(generation: Any) -> bool:
-    """Whether TRL's colocated weight sync can be done as one streamed `load_weights` pass here."""
+    """Whether this colocated engine's weight sync can be done as one streamed `load_weights` pass."""
     dist = getattr(generation, "_dist", None)
     return (
-        getattr(generation, "mode", None) == "colocate"
-        and not getattr(generation, "enable_sleep_mode", True)
+        not getattr(generation, "enable_sleep_mode", True)
         and hasattr(generation, "_iter_named_params")
         and dist is not None
         and not getattr(dist, "is_fsdp", True)

@@ -1,12 +1,14 @@
 """Where a GRPO step goes: each phase's own seconds, read from TRL's own profiling blocks.
 
 Used by `grpo-workbench bench` (per-variant medians) and by the training job, which writes each step's
-split into metrics.jsonl as `time/<phase>` so the Monitor can say what a step spends its time on.
+split into metrics.jsonl under `workbench.series.phase_key` names (`time/<phase>`), so the Monitor can
+say what a step spends its time on.
 """
 
 from __future__ import annotations
 
 import statistics
+import time
 from typing import Any
 
 PHASES: dict[str, tuple[str, ...]] = {
@@ -45,6 +47,7 @@ class PhaseClock:
     def __init__(self) -> None:
         self.current: dict[str, float] = {}
         self.installed = False
+        self._step_start = time.perf_counter()
         self._open: list[list[Any]] = []
         """[phase or None, seconds of phased blocks nested inside] per open block, innermost last."""
 
@@ -84,6 +87,16 @@ class PhaseClock:
         context._log_metrics = record  # type: ignore[method-assign,assignment]
         self.installed = True
 
+    def start_step(self) -> None:
+        """An optimizer step begins: its phases and its wall time start from zero."""
+        self.current = {}
+        self._step_start = time.perf_counter()
+
+    def end_step(self) -> tuple[float, dict[str, float]]:
+        """The step's wall seconds since `start_step`, and its phases (`take`)."""
+        seconds = time.perf_counter() - self._step_start
+        return seconds, self.take(seconds)
+
     def take(self, step_seconds: float) -> dict[str, float]:
         """This step's phases (plus `the rest` of `step_seconds`), and start the next step from zero."""
         phases, self.current = self.current, {}
@@ -96,8 +109,3 @@ def median_phases(steps: list[dict[str, float]]) -> dict[str, float]:
     """Each phase's median over the timed steps (0 for a step that did not run it)."""
     names = [n for n in (*PHASES, "the rest") if any(n in s for s in steps)]
     return {n: statistics.median(s.get(n, 0.0) for s in steps) for n in names}
-
-
-def metric_key(phase: str) -> str:
-    """metrics.jsonl key of a phase: `time/generate`, `time/weight_sync`, `time/the_rest`."""
-    return "time/" + phase.replace(" ", "_")

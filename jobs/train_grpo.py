@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from jobs.phases import PhaseClock, metric_key
+from jobs.phases import PhaseClock
 from workbench import data as wdata
 from workbench import distributed, environment, gpu, presets
 from workbench.atomic import JsonlWriter, write_json_atomic
@@ -32,6 +32,7 @@ from workbench.config import RunConfig, load
 from workbench.plan import RunPlan, plan
 from workbench.rewards import completion_text, get_reward
 from workbench.runs import RunDir, last_complete_checkpoint
+from workbench.series import phase_key
 
 GPU_SAMPLE_SECONDS = 2.0
 MAIN_PROCESS = distributed.is_main_process(os.environ)
@@ -240,14 +241,12 @@ def make_callback(
         def __init__(self) -> None:
             self.metrics = JsonlWriter(run.metrics) if MAIN_PROCESS else None
             self.last_time = time.time()
-            self.step_start = 0.0
             self.split: tuple[int, dict[str, float]] | None = None
             """(step, seconds per phase) of the step that ended last, for its log record."""
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.step_start = time.perf_counter()
             if clock is not None:
-                clock.current = {}
+                clock.start_step()
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             stop.training = True
@@ -271,7 +270,7 @@ def make_callback(
             if "train_runtime" in logs:
                 record["event"] = "summary"  # the end-of-training totals, not a step
             elif self.split is not None and self.split[0] == state.global_step:
-                record.update({metric_key(k): round(v, 4) for k, v in self.split[1].items()})
+                record.update({phase_key(k): round(v, 4) for k, v in self.split[1].items()})
             import torch
 
             if torch.cuda.is_available():
@@ -285,7 +284,7 @@ def make_callback(
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if clock is not None and clock.installed:
-                self.split = (state.global_step, clock.take(time.perf_counter() - self.step_start))
+                self.split = (state.global_step, clock.end_step()[1])
             progress.update(phase="training", step=state.global_step, max_steps=max_steps)
             if stop_agreed(stop.requested):
                 stop.requested = True

@@ -117,3 +117,13 @@ def test_phase_clock_counts_each_block_once_when_blocks_nest() -> None:
         {"generate": 1.0, "rewards": 0.3, "scoring": 0.2, "forward": 0.6, "loss": 0.1, "the rest": 0.8}
     )
     assert clock.take(1.0) == {"the rest": 1.0}, "the next step starts from zero"
+
+
+def test_the_monitors_step_groups_name_the_phases_the_clock_measures() -> None:
+    """The Monitor groups `time/<phase>` keys by phase name (workbench.series) and the job writes them
+    from jobs.phases: a renamed phase on one side would silently drop out of the status line."""
+    from jobs.phases import PHASES
+    from workbench.series import STEP_SPLIT
+
+    grouped = [phase for _, phases in STEP_SPLIT for phase in phases]
+    assert sorted(grouped) == sorted([*PHASES, "the rest"])

@@ -26,15 +26,23 @@ NOT_PLOTTED = frozenset({STEP_KEY, TIME_KEY, EVENT_KEY})
 """Keys of a metrics record that are coordinates or markers, not series."""
 REWARD_PREFIX = "rewards/"
 REWARD_MEAN_SUFFIX = "/mean"
+TIME_PREFIX = "time/"
 STEP_SPLIT: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("generate", ("time/generate",)),
-    ("sync", ("time/weight_sync",)),
-    ("rewards", ("time/rewards", "time/scoring")),
-    ("update", ("time/forward", "time/loss", "time/the_rest")),
+    ("generate", ("generate",)),
+    ("sync", ("weight sync",)),
+    ("rewards", ("rewards", "scoring")),
+    ("update", ("forward", "loss", "the rest")),
 )
-"""How the training job's per-step `time/<phase>` seconds (jobs/phases.py) group into one status line:
-generation, pushing weights into vLLM, scoring the completions, and the policy update (forward, loss,
-backward, optimizer)."""
+"""How the training job's per-step phases (jobs/phases.py, written as `phase_key(phase)` seconds) group
+into one status line: generation, pushing weights into vLLM, scoring the completions, and the policy
+update (forward, loss, backward, optimizer)."""
+
+
+def phase_key(phase: str) -> str:
+    """metrics.jsonl key of a step phase's seconds: `time/generate`, `time/weight_sync`, `time/the_rest`."""
+    return TIME_PREFIX + phase.replace(" ", "_")
+
+
 RATE_WINDOW = 20
 """Steps/s is measured over at most this many recent steps of the current attempt."""
 GPU_MAX_POINTS = 4096
@@ -202,10 +210,11 @@ class MetricsSeries:
         that step did not log left out); empty before any such step, or for a run whose job logs none."""
         for step in sorted(self._records, reverse=True):
             values = self._records[step]
-            if any(key.startswith("time/") for key in values):
+            if any(key.startswith(TIME_PREFIX) for key in values):
+                grouped = [(name, [phase_key(p) for p in phases]) for name, phases in STEP_SPLIT]
                 return [
                     (name, sum(values[k] for k in keys if k in values))
-                    for name, keys in STEP_SPLIT
+                    for name, keys in grouped
                     if any(k in values for k in keys)
                 ]
         return []
