@@ -16,7 +16,6 @@ import asyncio
 import dataclasses
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -359,22 +358,15 @@ class WorkbenchApp(App[None]):
     # Not exclusive: stopping a second run must not drop the wait (and the notification) of the first.
     @work(exclusive=False, group="stop", description="stop run", exit_on_error=False)
     async def _stop_run(self, run_id: str) -> None:
-        """Stop through `grpo-workbench stop` in its own session: the stop (checkpoint, grace period, kill
-        if it hangs) finishes even if this app quits meanwhile, and waiting here never blocks the UI."""
+        """Stop through the jobs' detached stopper (`jobs.stopper`): the stop (checkpoint, grace period,
+        kill if it hangs) finishes even if this app quits meanwhile, and waiting here never blocks the UI."""
+        from jobs.stopper import stop_detached
+
         run = RunDir(self.runs_root / run_id)
         self.notify(f"stopping {run_id}: it saves a checkpoint first…", title="stop")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "stop",
-            str(run.path),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        await process.wait()
+        process = await asyncio.to_thread(stop_detached, "run", run.path, run.log)
+        while process.poll() is None:
+            await asyncio.sleep(0.2)
         state, _, _ = await asyncio.to_thread(resolve_state, run)
         self.notify(f"{run_id}: {state}", title="stop")
         self.rescan()

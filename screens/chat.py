@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -391,23 +390,16 @@ class ChatScreen(Screen[None]):
 
     @work(exclusive=False, group="serve-stop", description="stop server", exit_on_error=False)
     async def _stop_server(self, serve_id: str) -> None:
-        """Stop through `grpo-workbench serve --stop` in its own session, so the stop (and the memory it
+        """Stop through the jobs' detached stopper (`jobs.stopper`), so the stop (and the memory it
         frees) completes even if the app quits meanwhile."""
+        from jobs.stopper import stop_detached
+
         self.action_cancel()
         self.serve_state = "stopping"
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "serve",
-            "--stop",
-            serve_id,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        await process.wait()
+        serve = serving.ServeDir(serving.serves_dir() / serve_id)
+        process = await asyncio.to_thread(stop_detached, "serve", serve.path, serve.log)
+        while process.poll() is None:
+            await asyncio.sleep(0.2)
 
     # ------------------------------------------------------------------------------------------------
     # connecting

@@ -66,7 +66,7 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `grpo-workbench` entry point in a child process and wait for it."""
     return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
+        [sys.executable, "-m", "grpo_workbench", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

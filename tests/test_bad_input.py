@@ -1,6 +1,6 @@
 """Bad input, table-driven: configs, config files, dataset files and command lines a user can get wrong.
 
-Every row goes through the real entry point (`workbench.cli.main`, in process where that is enough) and
+Every row goes through the real entry point (`grpo_workbench.cli.main`, in process where that is enough) and
 must give a clear error that names the problem (and the field), a non-zero exit code, and leave the
 workbench home exactly as it was: no run directory created, no existing file changed or deleted.
 tests/test_config.py covers the first bad configs; the tables here add the rest of the fields.
@@ -19,7 +19,7 @@ import pytest
 from faultkit import cli as cli_process
 from faultkit import live, make_run, sets, steps_logged, tree_digest
 
-from workbench import cli
+from grpo_workbench import cli
 from workbench.config import DataSection
 from workbench.data import DataError, load_rows, prepare
 from workbench.runs import find_run, process_start_time

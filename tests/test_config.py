@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import cli
+from grpo_workbench import cli
 from workbench.config import RunConfig, apply_overrides, load, reference_markdown, validate
 
 BAD = [

@@ -40,7 +40,7 @@ _TRAINED: dict[str, Path] = {}
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the real `grpo-workbench` entry point in a child process (with this test's home)."""
     return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
+        [sys.executable, "-m", "grpo_workbench", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -67,7 +67,7 @@ def train_tiny_run(tmp_path_factory: pytest.TempPathFactory, preset_dir: Path) -
     install_tiny_preset(home, preset_dir)
     overrides = [*FAST, "data.held_out=24", "grpo.max_steps=2", "grpo.save_steps=1", "name=evaluated"]
     result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "train", *(a for o in overrides for a in ("--set", o))],
+        [sys.executable, "-m", "grpo_workbench", "train", *(a for o in overrides for a in ("--set", o))],
         capture_output=True,
         text=True,
         timeout=900,

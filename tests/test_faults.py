@@ -204,7 +204,7 @@ def test_terminal_hangup_of_a_foreground_train_leaves_the_run_running(workbench_
     hangs up the shell and its foreground job; the run lives in its own session and completes."""
     # Enough steps that the run is still going when the hang-up lands (the warm-started tiny model ends
     # its completions early, so a step can take well under a second).
-    argv = [sys.executable, "-m", "workbench.cli", "train", *sets("grpo.max_steps=40")]
+    argv = [sys.executable, "-m", "grpo_workbench", "train", *sets("grpo.max_steps=40")]
     # `; true` keeps bash as the parent instead of exec'ing the CLI: the realistic login-shell shape.
     shell = PtyProcess(["bash", "-c", subprocess.list2cmdline(argv) + "; true"], _session_env())
     try:
@@ -236,7 +236,7 @@ def _wait_for_tui(tui: PtyProcess, run_id: str) -> None:
 async def test_tui_killed_or_hung_up_while_tailing_leaves_the_run_re_attachable() -> None:
     run = start_detached("grpo.max_steps=400", "grpo.save_steps=50")
     wait_until(lambda: len(steps_logged(run)) >= 1, 240, "the first step")
-    argv = [sys.executable, "-m", "workbench.cli"]
+    argv = [sys.executable, "-m", "grpo_workbench"]
     for fault in ("SIGKILL", "SIGHUP"):
         tui = PtyProcess(argv, _session_env())
         try:
@@ -310,7 +310,7 @@ def test_the_tui_starts_with_an_unreadable_run_directory(workbench_home: Path) -
     make_run(runs, "20261101-000000-mine-aaaa")
     locked = make_run(runs, "20261102-000000-locked-bbbb")
     locked.path.chmod(0)
-    tui = PtyProcess([sys.executable, "-m", "workbench.cli"], _session_env(), preexec=unprivileged)
+    tui = PtyProcess([sys.executable, "-m", "grpo_workbench"], _session_env(), preexec=unprivileged)
     try:
         wait_until(
             lambda: b"20261101-000000-mine-aaaa" in tui.output or tui.proc.poll() is not None, 60, "the TUI"

@@ -24,7 +24,7 @@ ACTIVE = [name for name, weight in DEFAULT_WEIGHTS.items() if weight]
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the real `grpo-workbench` entry point in a child process."""
     return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
+        [sys.executable, "-m", "grpo_workbench", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

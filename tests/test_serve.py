@@ -183,7 +183,7 @@ def cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPro
     """The real `grpo-workbench` entry point in a child process, against `home`."""
     env = dict(os.environ, GRPO_WORKBENCH_HOME=str(home))
     return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
+        [sys.executable, "-m", "grpo_workbench", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

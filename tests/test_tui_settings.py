@@ -117,7 +117,7 @@ def test_keys_command_lists_ids_with_the_remapped_keys(tmp_path: Path) -> None:
     settings.write_text('[keymap]\n"monitor.stop" = "ctrl+x"\n')
     env = dict(os.environ, GRPO_WORKBENCH_SETTINGS=str(settings))
     run = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "keys", "--json"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "grpo_workbench", "keys", "--json"], capture_output=True, text=True, env=env
     )
     assert run.returncode == 0, run.stderr
     rows = {r["id"]: r for r in json.loads(run.stdout)}

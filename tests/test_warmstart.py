@@ -93,7 +93,7 @@ def test_offline_default_run_raises_the_format_rewards(workbench_home: Path) -> 
     cores): the format rewards and the total reward of the last 25 steps are clearly above those of the
     first 25. Measured: exact + approximate format +1.2, total +1.1 (thresholds 0.5 and 0.4)."""
     result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "train"],
+        [sys.executable, "-m", "grpo_workbench", "train"],
         capture_output=True,
         text=True,
         timeout=1200,
