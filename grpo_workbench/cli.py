@@ -345,8 +345,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         run = _find(args.run)
     except LookupError as exc:
         return _print_problems(exc)
-    from jobs.detach import job_env
     from jobs.evaluate import job_command
+    from jobs.process import job_env
 
     command = job_command(
         run,
@@ -446,8 +446,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("\nstopping the server...", file=sys.stderr)
         jserve.stop(serve)
         return 130
-    print(f"url: {status.get('url')}\nkey file: {serve.key_file}")
-    print(f"models: {', '.join(status.get('models') or [])}", flush=True)
+    print(f"url: {status.url}\nkey file: {serve.key_file}")
+    print(f"models: {', '.join(status.models)}", flush=True)
     if args.detach:
         print(f"stop it with `grpo-workbench serve --stop {serve.serve_id}`", file=sys.stderr, flush=True)
         return 0
@@ -461,10 +461,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             offset += len(chunk)
             sys.stdout.write(chunk.decode("utf-8", "replace"))
             sys.stdout.flush()
-            state, alive, _ = serving.resolve_state(serve)
-            if state in serving.FINAL_STATES and not alive:
-                print(f"server {serve.serve_id}: {state}", file=sys.stderr)
-                return 0 if state == "stopped" else 1
+            view = serve.resolve()
+            if view.final:
+                print(f"server {serve.serve_id}: {view.state}", file=sys.stderr)
+                return 0 if view.state == "stopped" else 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         print(f"\nstopping the server: {jserve.stop(serve)}", file=sys.stderr)

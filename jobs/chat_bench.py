@@ -372,16 +372,16 @@ def main(argv: list[str] | None = None) -> int:
         log(f"starting the {spec.backend} server: {serve.serve_id} (log {serve.log})")
         status = jserve.wait_ready(serve, timeout=args.ready_timeout)
         result["server"].update(
-            url=status.get("url"),
+            url=status.url,
             ready_s=time.monotonic() - started,
-            models=status.get("models"),
-            argv=serve.read_manifest().get("server_argv"),
+            models=list(status.models),
+            argv=list(serve.read_manifest().server_argv) or None,
         )
-        log(f"ready in {result['server']['ready_s']:.1f}s: {status.get('models')}")
+        log(f"ready in {result['server']['ready_s']:.1f}s: {list(status.models)}")
         result["status"] = "measuring"
         save()
-        endpoint = Endpoint(str(status["url"]), serve.read_key())
-        for model in status.get("models") or spec.models:
+        endpoint = Endpoint(str(status.url), serve.read_key())
+        for model in status.models or spec.models:
             record: dict[str, Any] = {}
             result["targets"][model] = record
             asyncio.run(measure_target(endpoint, model, args, record, save))

@@ -30,16 +30,14 @@ from typing import Any, cast
 
 import psutil
 
-from jobs.detach import spawn_detached
+from jobs.process import send, spawn_detached
 from workbench import environment, presets
-from workbench.atomic import read_json, write_json_atomic
 from workbench.config import RunConfig, load
 from workbench.evaluation import (
     SAMPLE_TEMPERATURE,
     SAMPLE_TOP_P,
     Completion,
     Decoding,
-    EvalDir,
     Generator,
     Target,
     TargetError,
@@ -48,10 +46,8 @@ from workbench.evaluation import (
     mark_failed,
     resolve_targets,
 )
-from workbench.runs import RunDir, process_matches, process_start_time
-
-EVAL_LOG = "eval.log"
-"""The detached job's stdout and stderr, appended, in the run's eval/ directory."""
+from workbench.jobdir import FINAL_STATES, ProcessRef
+from workbench.runs import EvalDir, EvalProgress, RunDir
 
 
 def log(message: str) -> None:
@@ -287,14 +283,10 @@ def running_pid(run: RunDir) -> int | None:
     it ended (completed, stopped, failed) no longer counts while its interpreter winds down: it writes
     nothing more, so the next evaluation may start.
     """
-    state = read_json(EvalDir.of(run).progress)
-    if not isinstance(state, dict) or state.get("state") in ("completed", "stopped", "failed"):
+    progress = run.eval.read_progress()
+    pid = progress.pid
+    if progress.state in FINAL_STATES or pid is None or not progress.process.alive:
         return None
-    pid = state.get("pid")
-    created = state.get("create_time")
-    if not process_matches(pid, created if isinstance(created, (int, float)) else None):
-        return None
-    assert isinstance(pid, int)
     try:
         process = psutil.Process(pid)
         argv = process.cmdline()
@@ -414,20 +406,18 @@ def launch(
             raise EvalLaunchError(
                 f"an evaluation of {run.run_id} is already running (pid {busy}); wait for it or cancel it"
             )
-        process = spawn_detached(command, eval_dir.path / EVAL_LOG, run.path)
+        process = spawn_detached(command, eval_dir.log, run.path)
         now = time.time()
-        write_json_atomic(
-            eval_dir.progress,
-            {
-                "state": "starting",
-                "pid": process.pid,
-                "create_time": process_start_time(process.pid),
-                "started_at": now,
-                "updated_at": now,
-                "done": 0,
-                "total": None,
-                "command": command[1:],
-            },
+        ref = ProcessRef.of(process.pid)
+        eval_dir.write_progress(
+            EvalProgress(
+                state="starting",
+                pid=ref.pid,
+                create_time=ref.create_time,
+                started_at=now,
+                updated_at=now,
+                command=tuple(command[1:]),
+            )
         )
     return process
 
@@ -445,9 +435,8 @@ def cancel(run: RunDir) -> int | None:
     pid = running_pid(run)
     if pid is None:
         return None
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    progress = run.eval.read_progress()
+    if not send(progress.process, signal.SIGTERM, group=False):
         return None  # it ended between the check and the signal
     return pid
 

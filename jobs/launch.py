@@ -20,17 +20,10 @@ from pathlib import Path
 
 import psutil
 
-from jobs.detach import spawn_detached
+from jobs.process import spawn_detached, stop_job, wait_for
 from workbench import environment
 from workbench.config import ConfigError, Problem, RunConfig
-from workbench.runs import (
-    FINAL_STATES,
-    RunDir,
-    create_run_dir,
-    process_matches,
-    resolve_state,
-    run_dirs,
-)
+from workbench.runs import FINAL_STATES, RunDir, create_run_dir, resolve_state, run_dirs
 
 STOP_GRACE_ENV = "GRPO_WORKBENCH_STOP_GRACE"
 DEFAULT_STOP_GRACE = 300.0
@@ -51,8 +44,8 @@ def gpu_owners(root: Path | None = None) -> dict[int, str]:
     owners: dict[int, str] = {}
     for run in run_dirs(root):
         manifest = run.read_manifest()
-        pid = manifest.get("pid")
-        if not isinstance(pid, int) or not process_matches(pid, manifest.get("create_time")):
+        pid = manifest.pid
+        if pid is None or not manifest.process.alive:
             continue
         owners[pid] = run.run_id
         try:
@@ -149,12 +142,9 @@ def orphan_trainer(run: RunDir) -> int | None:
     """The trainer of the last attempt when it is still running without its supervisor (the supervisor
     was killed): its pid, checked against its recorded start time; None otherwise."""
     manifest = run.read_manifest()
-    if process_matches(manifest.get("pid"), manifest.get("create_time")):
+    if manifest.process.alive or not manifest.trainer.alive:
         return None
-    pid, created = manifest.get("trainer_pid"), manifest.get("trainer_create_time")
-    if not isinstance(pid, int) or created is None or not process_matches(pid, created):
-        return None
-    return pid
+    return manifest.trainer_pid
 
 
 def resume(run: RunDir) -> subprocess.Popen[bytes]:
@@ -188,50 +178,13 @@ def stop(run: RunDir, *, wait: float = 600.0, poll: float = 0.2) -> str:
     Returns:
         The final state, or "stopping" when `wait` is 0.
     """
-    manifest = run.read_manifest()
-    pid = manifest.get("pid")
-    if not isinstance(pid, int) or not process_matches(pid, manifest.get("create_time")):
+    if not run.read_manifest().process.alive:
         orphan = orphan_trainer(run)
         if orphan is not None:
             return _stop_orphan(run, orphan, wait, poll)
         state, _, _ = resolve_state(run)
         return state
-    group = _own_group(pid)
-    _signal(pid, group, signal.SIGTERM)
-    if wait <= 0:
-        return "stopping"
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        state, alive, _ = resolve_state(run)
-        if state in FINAL_STATES and not alive:
-            return state
-        time.sleep(poll)
-    _signal(pid, group, signal.SIGKILL)
-    run.write_status(
-        state="stopped", error="did not stop within the grace period; killed", heartbeat=time.time()
-    )
-    return "stopped"
-
-
-def _own_group(pid: int) -> int | None:
-    """The process group the (verified) supervisor leads, read from the live process, never from the
-    manifest: a mangled `pgid` of 0 or 1 there would signal the caller's own group or init's."""
-    try:
-        group = os.getpgid(pid)
-    except ProcessLookupError:
-        return None
-    return group if group == pid else None
-
-
-def _signal(pid: int, group: int | None, sig: signal.Signals) -> None:
-    """Signal the supervisor's whole group (the trainer and its workers too), or the pid alone."""
-    try:
-        if group is not None:
-            os.killpg(group, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
+    return stop_job(run, wait=wait, poll=poll)
 
 
 def _stop_orphan(run: RunDir, pid: int, wait: float, poll: float) -> str:
@@ -243,11 +196,8 @@ def _stop_orphan(run: RunDir, pid: int, wait: float, poll: float) -> str:
         pass
     if wait <= 0:
         return "stopping"
-    created = run.read_manifest().get("trainer_create_time")
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and process_matches(pid, created):
-        time.sleep(poll)
-    killed = process_matches(pid, created)
+    trainer = run.read_manifest().trainer
+    killed = not wait_for(lambda: not trainer.alive, wait, poll)
     if killed:
         try:
             os.kill(pid, signal.SIGKILL)

@@ -25,27 +25,21 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-import psutil
-
-from jobs.detach import job_env, spawn_detached
+from jobs.process import group_alive, job_env, kill_group, spawn_detached, stop_job, wait_for
 from workbench import presets
 from workbench.adapters import AdapterError, check_adapters, smallest_lora_rank
-from workbench.atomic import write_json_atomic
-from workbench.runs import RunDir, checkpoints, describe_manifest, process_matches
+from workbench.jobdir import FINAL_STATES, STARTING_STATES, Status, describe_process
+from workbench.runs import RunDir, checkpoints, resolve_state
 from workbench.serving import (
     BASE_NAME,
-    FINAL_STATES,
     KEY_ENV,
-    STARTING_STATES,
     ServeDir,
     ServeSpec,
     choose_backend,
     create_serve_dir,
     fallback_argv,
     free_port,
-    resolve_state,
     vllm_argv,
 )
 
@@ -298,8 +292,8 @@ def start(spec: ServeSpec, root: Path | None = None) -> tuple[ServeDir, subproce
     return serve, proc
 
 
-def wait_ready(serve: ServeDir, timeout: float = READY_TIMEOUT, poll: float = 0.25) -> dict[str, Any]:
-    """Block until the server answers (status `ready`) and return status.json.
+def wait_ready(serve: ServeDir, timeout: float = READY_TIMEOUT, poll: float = 0.25) -> Status:
+    """Block until the server answers (status `ready`) and return its status.
 
     Raises:
         ServeError: the job ended first (the message holds the log's tail), or `timeout` passed.
@@ -310,7 +304,7 @@ def wait_ready(serve: ServeDir, timeout: float = READY_TIMEOUT, poll: float = 0.
         if state == "ready" and alive:
             return status
         if state in FINAL_STATES:
-            error = status.get("error") or serve.log_tail()
+            error = status.error or serve.log_tail()
             raise ServeError(f"the server did not start ({state}):\n{error}")
         if time.monotonic() > deadline:
             raise ServeError(
@@ -318,33 +312,6 @@ def wait_ready(serve: ServeDir, timeout: float = READY_TIMEOUT, poll: float = 0.
                 + serve.log_tail()
             )
         time.sleep(poll)
-
-
-def _number(value: Any) -> int | None:
-    """A pid from a manifest, or None for anything else (a mangled file must not signal a stranger)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else None
-
-
-def _kill_group(pgid: int | None, sig: int) -> None:
-    if not pgid:
-        return
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def group_alive(pgid: int | None) -> bool:
-    """True while any process of group `pgid` is alive (zombies do not count)."""
-    if not pgid:
-        return False
-    for proc in psutil.process_iter(["pid", "status"]):
-        try:
-            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.info["pid"]) == pgid:
-                return True
-        except (ProcessLookupError, psutil.Error, OSError):
-            continue
-    return False
 
 
 def stop(serve: ServeDir, *, wait: float = 60.0, poll: float = 0.2) -> str:
@@ -358,34 +325,32 @@ def stop(serve: ServeDir, *, wait: float = 60.0, poll: float = 0.2) -> str:
     Returns:
         The final state, or "stopping" when `wait` is 0.
     """
+    # Just launched: wait (10 s at most) for the supervisor to record its server, then stop both.
+    wait_for(
+        lambda: bool(serve.read_manifest().server_pgid) or resolve_state(serve)[0] not in STARTING_STATES,
+        10,
+        poll,
+    )
     manifest = serve.read_manifest()
-    deadline = time.monotonic() + 10
-    while not manifest.get("server_pgid") and resolve_state(serve)[0] in STARTING_STATES:
-        if time.monotonic() > deadline:  # a supervisor that never came up: nothing to signal
-            break
-        time.sleep(poll)  # just launched: wait for the supervisor to record its server, then stop both
-        manifest = serve.read_manifest()
-    pid, pgid, server_pgid = (_number(manifest.get(k)) for k in ("pid", "pgid", "server_pgid"))
-    if process_matches(pid, manifest.get("create_time")):
-        _kill_group(pgid or pid, signal.SIGTERM)  # the supervisor stops its server, then records it
-    elif group_alive(server_pgid):
-        _kill_group(server_pgid, signal.SIGTERM)  # an orphaned server (its supervisor was killed)
+    supervisor, server_pgid = manifest.process, manifest.server_pgid
+
+    def gone() -> bool:
+        return not supervisor.alive and not group_alive(server_pgid)
+
+    if not supervisor.alive:
+        if not group_alive(server_pgid):
+            return resolve_state(serve)[0]
+        kill_group(server_pgid, signal.SIGTERM)  # an orphaned server (its supervisor was killed)
+        if wait <= 0:
+            return "stopping"
+        if not wait_for(gone, wait, poll):
+            kill_group(server_pgid, signal.SIGKILL)
     else:
-        state, _, _ = resolve_state(serve)
-        return state
-    if wait <= 0:
-        return "stopping"
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if not process_matches(pid, manifest.get("create_time")) and not group_alive(server_pgid):
-            break
-        time.sleep(poll)
-    else:
-        _kill_group(server_pgid, signal.SIGKILL)
-        _kill_group(pgid or pid, signal.SIGKILL)
-        serve.write_status(state="stopped", error="did not stop in time; killed", heartbeat=time.time())
-        return "stopped"
-    state, _, status = resolve_state(serve)
+        # The supervisor stops its server, then records the end.
+        kill_server = lambda: kill_group(server_pgid, signal.SIGKILL)  # noqa: E731
+        if stop_job(serve, wait=wait, poll=poll, gone=gone, on_kill=kill_server) == "stopping":
+            return "stopping"
+    state, _, _ = resolve_state(serve)
     if state not in FINAL_STATES:
         serve.write_status(state="stopped", heartbeat=time.time())
         state = "stopped"
@@ -433,7 +398,7 @@ class Supervisor:
             self.stop_requested_at = time.monotonic()
             _log(f"received {signal.Signals(signum).name}: stopping the server")
         if self.child is not None and self.child.poll() is None:
-            _kill_group(self.child.pid, signal.SIGTERM)
+            kill_group(self.child.pid, signal.SIGTERM)
 
     def _command(self, spec: ServeSpec) -> tuple[list[str], dict[str, str]]:
         env = _job_env()
@@ -451,8 +416,8 @@ class Supervisor:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         spec = self.serve.read_spec()
         argv, env = self._command(spec)
-        manifest = describe_manifest(sys.argv, os.getpid(), 1)
-        write_json_atomic(self.serve.manifest, manifest)
+        manifest = describe_process(sys.argv, os.getpid(), 1)
+        self.serve.write_manifest(manifest)
         self.serve.write_status(
             state="starting", heartbeat=time.time(), pid=os.getpid(), url=spec.url, backend=spec.backend
         )
@@ -467,10 +432,11 @@ class Supervisor:
                 env=env,
                 process_group=0,  # its own group: a stop reaches vLLM's engine processes, never us
             )
-        manifest.update(server_pid=self.child.pid, server_pgid=self.child.pid, server_argv=argv)
-        write_json_atomic(self.serve.manifest, manifest)
+        self.serve.write_manifest(
+            manifest.replace(server_pid=self.child.pid, server_pgid=self.child.pid, server_argv=tuple(argv))
+        )
         if self.stop_requested_at is not None:  # a stop that came while we were starting it
-            _kill_group(self.child.pid, signal.SIGTERM)
+            kill_group(self.child.pid, signal.SIGTERM)
         ready = False
         killed = False
         root = spec.url.removesuffix("/v1")
@@ -480,7 +446,7 @@ class Supervisor:
             if self.stop_requested_at is not None:
                 if not killed and now - self.stop_requested_at > STOP_GRACE_SECONDS:
                     _log(f"the server did not exit within {STOP_GRACE_SECONDS:.0f}s; killing it")
-                    _kill_group(self.child.pid, signal.SIGKILL)
+                    kill_group(self.child.pid, signal.SIGKILL)
                     killed = True
                 if now - last_beat > 0.5:
                     self.serve.write_status(state="stopping", heartbeat=time.time())
@@ -496,7 +462,7 @@ class Supervisor:
         deadline = time.monotonic() + 10
         while group_alive(self.child.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        _kill_group(self.child.pid, signal.SIGKILL)
+        kill_group(self.child.pid, signal.SIGKILL)
         return self._record_end(code)
 
     def _record_ready(self, spec: ServeSpec, root: str) -> bool:
@@ -507,7 +473,9 @@ class Supervisor:
             models = [m["id"] for m in json.loads(body)["data"]]
         except (ValueError, KeyError, TypeError):
             models = spec.models
-        self.serve.write_status(state="ready", heartbeat=time.time(), ready_at=time.time(), models=models)
+        self.serve.write_status(
+            state="ready", heartbeat=time.time(), ready_at=time.time(), models=tuple(models)
+        )
         _log(f"ready on {spec.url}: {', '.join(models)}")
         return True
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from jobs.detach import spawn_detached
+from jobs.process import spawn_detached
 
 Kind = Literal["run", "serve"]
 

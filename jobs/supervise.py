@@ -19,15 +19,16 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import psutil
 
 from jobs.launch import DEFAULT_STOP_GRACE, STOP_GRACE_ENV
+from jobs.process import Heartbeat
 from workbench import distributed
-from workbench.atomic import write_json_atomic, write_text_atomic
+from workbench.atomic import write_text_atomic
 from workbench.config import ConfigError, load
-from workbench.runs import HEARTBEAT_SECONDS, RunDir, describe_manifest, process_start_time
+from workbench.jobdir import Manifest, describe_process, process_start_time
+from workbench.runs import HEARTBEAT_SECONDS, RunDir
 
 _STORAGE_FULL = (
     "No space left on device",
@@ -69,7 +70,9 @@ class Supervisor:
         self.child: subprocess.Popen[bytes] | None = None
         self.stop_requested_at: float | None = None
         self.grace = float(os.environ.get(STOP_GRACE_ENV, DEFAULT_STOP_GRACE))
-        self.write_failed = False
+        self.heartbeat = Heartbeat(run, _log)
+        self.manifest = Manifest()
+        """This attempt's manifest.json, rewritten as the processes it starts are known."""
         self.server: subprocess.Popen[bytes] | None = None
         """The vLLM server (server mode, machine 0), in a session of its own: see `_start_server`."""
         self.ranks: dict[int, psutil.Process] = {}
@@ -93,16 +96,12 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_term)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         previous = self.run.read_manifest()
-        attempt = int(previous.get("attempt", 0)) + 1
-        manifest = describe_manifest(sys.argv, os.getpid(), attempt)
-        manifest["history"] = previous.get("history", []) + (
-            [{k: previous.get(k) for k in ("pid", "started_at", "attempt")}] if previous else []
-        )
-        write_json_atomic(self.run.manifest, manifest)
+        attempt = previous.attempt + 1
+        self._record_manifest(describe_process(sys.argv, os.getpid(), attempt, previous))
         if self.resume:
             # progress.json of the last attempt says how that one ended; this attempt starts afresh.
             self.run.progress.unlink(missing_ok=True)
-        status = self.run.write_status(
+        self.run.write_status(
             state="starting",
             phase="starting trainer",
             heartbeat=time.time(),
@@ -114,7 +113,7 @@ class Supervisor:
         launch = self._plan_launch()
         self.launcher = launch is not None and launch.launcher
         if launch is not None and launch.health_url is not None:
-            failure = self._start_server(launch, manifest, status)
+            failure = self._start_server(launch)
             if failure is not None:
                 return self._end_before_training(failure)
         _log(f"attempt {attempt}: starting trainer ({'resume' if self.resume else 'new run'})")
@@ -132,25 +131,26 @@ class Supervisor:
                 cwd=self.run.path,
                 env=launch.trainer_env if launch is not None else None,
             )
-        manifest["trainer_pid"] = self.child.pid
         # With its start time, a trainer left running by a killed supervisor can be told from a process
         # that reused its pid (resume refuses to start a second writer next to it; stop ends it).
-        manifest["trainer_create_time"] = process_start_time(self.child.pid)
-        write_json_atomic(self.run.manifest, manifest)
+        self._record_manifest(
+            self.manifest.replace(
+                trainer_pid=self.child.pid, trainer_create_time=process_start_time(self.child.pid)
+            )
+        )
         killed = False
         while (code := self.child.poll()) is None:
             self._track_ranks()
             progress = self.run.read_progress()
             state = "stopping" if self.stop_requested_at is not None else "running"
-            status = self._heartbeat(
-                status,
+            last = self.heartbeat.last
+            self.heartbeat.beat(
                 state=state,
-                heartbeat=time.time(),
-                phase=progress.get("phase", "starting"),
-                step=progress.get("step", status.get("step", 0)),
-                max_steps=progress.get("max_steps", status.get("max_steps")),
-                build_step=progress.get("build_step", 0),
-                build_total=progress.get("build_total", 0),
+                phase=progress.phase,
+                step=last.step if progress.step is None else progress.step,
+                max_steps=last.max_steps if progress.max_steps is None else progress.max_steps,
+                build_step=progress.build_step,
+                build_total=progress.build_total,
             )
             if self.stop_requested_at is not None and not killed:
                 if time.monotonic() - self.stop_requested_at > self.grace:
@@ -162,7 +162,7 @@ class Supervisor:
         killed = self._reap_ranks() or killed
         self._stop_server()
         if self.ranks and not killed and self.stop_requested_at is not None and code > 0:
-            if self.run.read_progress().get("outcome") in ("completed", "stopped"):
+            if self.run.read_progress().outcome in ("completed", "stopped"):
                 # The elastic agent behind accelerate launch exits 1 on the SIGTERM it forwarded to its
                 # ranks, even when every rank then stopped cleanly with a checkpoint (rank 0 says so).
                 code = 0
@@ -190,9 +190,11 @@ class Supervisor:
             _log("training command: " + " ".join(launch.trainer_argv))
         return launch
 
-    def _start_server(
-        self, launch: distributed.Launch, manifest: dict[str, Any], status: dict[str, Any]
-    ) -> str | None:
+    def _record_manifest(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.run.write_manifest(manifest)
+
+    def _start_server(self, launch: distributed.Launch) -> str | None:
         """Start vLLM's server (machine 0 in server mode) and wait for its /health; another machine only
         waits for machine 0's. The server gets a session of its own, not the run's process group: a stop
         (SIGTERM to that group) must let the trainer finish its step, which generates through the server,
@@ -213,9 +215,11 @@ class Supervisor:
                     env=launch.server_env,
                     start_new_session=True,
                 )
-            manifest["server_pid"] = self.server.pid
-            manifest["server_create_time"] = process_start_time(self.server.pid)
-            write_json_atomic(self.run.manifest, manifest)
+            self._record_manifest(
+                self.manifest.replace(
+                    server_pid=self.server.pid, server_create_time=process_start_time(self.server.pid)
+                )
+            )
             _log(f"starting the vLLM server (pid {self.server.pid}): {' '.join(launch.server_argv)}")
         deadline = time.monotonic() + distributed.SERVER_START_TIMEOUT
         while not _answers(url):
@@ -229,9 +233,7 @@ class Supervisor:
                     f"the vLLM server did not answer {url} within {waited:.0f}s; fix: read train.log (on "
                     "machine 0 with several machines), then resume"
                 )
-            status = self._heartbeat(
-                status, state="starting", heartbeat=time.time(), phase="starting vLLM server"
-            )
+            self.heartbeat.beat(state="starting", phase="starting vLLM server")
             time.sleep(HEARTBEAT_SECONDS)
         _log(f"vLLM server ready at {url}")
         return None
@@ -317,21 +319,10 @@ class Supervisor:
         _wait_gone(alive, 10.0)
         return True
 
-    def _heartbeat(self, last: dict[str, Any], **fields: Any) -> dict[str, Any]:
-        """Write status.json; a failed write (disk full, read-only remount) is logged and retried on the
-        next tick instead of killing the supervisor, which would leave the trainer running unwatched."""
-        try:
-            return self.run.write_status(**fields)
-        except OSError as exc:
-            if not self.write_failed:
-                _log(f"cannot write {self.run.status.name} ({exc.strerror or exc}); still supervising")
-            self.write_failed = True
-            return last
-
     def _record_end(self, code: int, killed: bool) -> int:
         progress = self.run.read_progress()
-        outcome = progress.get("outcome")
-        error = progress.get("error")
+        outcome = progress.outcome
+        error = progress.error
         if code == 0 and outcome in ("completed", "stopped"):
             state = outcome
         elif self.stop_requested_at is not None and (code == 0 or code < 0):
@@ -354,8 +345,8 @@ class Supervisor:
             error=error,
             heartbeat=time.time(),
             finished_at=time.time(),
-            phase=progress.get("phase", "ended"),
-            step=progress.get("step", self.run.read_status().get("step", 0)),
+            phase=progress.phase if self.run.progress.exists() else "ended",
+            step=self.run.read_status().step if progress.step is None else progress.step,
         )
         _log(f"trainer ended: {state} (exit code {code})" + (f": {error.splitlines()[-1]}" if error else ""))
         return 0

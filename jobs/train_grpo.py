@@ -11,7 +11,6 @@ complete checkpoint. Heavy imports live inside functions so `--help` and errors 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -26,8 +25,8 @@ from typing import Any
 
 from jobs.phases import PhaseClock
 from workbench import data as wdata
-from workbench import distributed, environment, gpu, presets
-from workbench.atomic import JsonlWriter, write_json_atomic
+from workbench import distributed, environment, gpu, presets, runs
+from workbench.atomic import JsonlWriter
 from workbench.config import RunConfig, load
 from workbench.plan import RunPlan, plan
 from workbench.rewards import completion_text, get_reward
@@ -49,12 +48,13 @@ class Progress:
 
     def __init__(self, run: RunDir):
         self.run = run
-        self.state: dict[str, Any] = {"phase": "starting", "step": 0}
+        self.record = runs.Progress(phase="starting", step=0)
 
     def update(self, **fields: Any) -> None:
-        self.state.update(fields, updated_at=time.time())
+        """Merge `fields` (`workbench.runs.Progress` fields; another name raises) and write the file."""
+        self.record = self.record.replace(**fields, updated_at=time.time())
         if MAIN_PROCESS:
-            write_json_atomic(self.run.progress, self.state)
+            self.run.write_progress(self.record)
 
     def phase(self, name: str) -> None:
         log(name)
@@ -134,25 +134,24 @@ class SampleRecorder:
             prompt = prompts[index] if index < len(prompts) else ""
             question = prompt[-1]["content"] if isinstance(prompt, list) and prompt else str(prompt)
             answers = kwargs.get("answer") or []
-            self.writer.write(
-                {
-                    "step": step,
-                    "time": time.time(),
-                    "index": index,
-                    "question": question,
-                    "answer": answers[index] if index < len(answers) else None,
-                    "completion": completion_text(completions[index]),
-                    "rewards": rewards,
-                    "total": sum(self.weights[n] * (s or 0.0) for n, s in rewards.items()),
-                }
+            sample = runs.Sample(
+                step=step,
+                time=time.time(),
+                index=index,
+                question=question,
+                answer=answers[index] if index < len(answers) else None,
+                completion=completion_text(completions[index]),
+                rewards=rewards,
+                total=sum(self.weights[n] * (s or 0.0) for n, s in rewards.items()),
             )
+            self.writer.write(sample.to_json())
         self.scores = {}
 
 
 def gpu_sampler(run: RunDir, stop: threading.Event, indices: list[int] | None = None) -> None:
     """Append NVML samples of every GPU the run uses (`indices`; None: every GPU) to gpu.jsonl until
     `stop` is set."""
-    writer = JsonlWriter(run.gpu)
+    writer = run.gpu_writer()
     try:
         while not stop.wait(GPU_SAMPLE_SECONDS):
             for sample in gpu.sample(indices):
@@ -239,7 +238,7 @@ def make_callback(
 
     class RunDirCallback(TrainerCallback):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.metrics = JsonlWriter(run.metrics) if MAIN_PROCESS else None
+            self.metrics = run.metrics_writer() if MAIN_PROCESS else None
             self.last_time = time.time()
             self.split: tuple[int, dict[str, float]] | None = None
             """(step, seconds per phase) of the step that ended last, for its log record."""
@@ -513,8 +512,7 @@ def build_trainer(
     each = f" per process, x {processes} processes" if processes > 1 else ""
     log("batch: " + run_plan.shape.describe() + each)
     if MAIN_PROCESS:
-        extra = {"num_processes": processes} if processes > 1 else {}
-        write_json_atomic(run.path / "plan.json", {**run_plan.to_dict(), **extra})
+        run.write_plan(runs.Plan.from_json({**run_plan.to_dict(), "num_processes": processes}))
     progress.phase(f"loading model {config.model.name}")
     loaded = load_model(config, backend, model_path, run_plan.vllm_share, run_plan.gradient_checkpointing)
 
@@ -522,14 +520,12 @@ def build_trainer(
     prepared = training_rows(config, loaded.tokenizer)
     log(prepared.stats.summary())
     if MAIN_PROCESS:
-        write_json_atomic(run.data_stats, prepared.stats.to_dict())
+        run.write_data_stats(prepared.stats.to_dict())
     if MAIN_PROCESS and (not resume or not run.held_out.exists()):
-        with run.held_out.open("w", encoding="utf-8") as fh:
-            for row in prepared.held_out:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        run.write_held_out(prepared.held_out)
 
     names = config.active_rewards
-    samples = JsonlWriter(run.samples) if MAIN_PROCESS else None
+    samples = run.samples_writer() if MAIN_PROCESS else None
     recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
     args = grpo_args(
         config,

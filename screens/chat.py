@@ -50,6 +50,7 @@ from workbench.chat import (
     messages_for,
     stream_chat,
 )
+from workbench.jobdir import FINAL_STATES, LIVE_STATES, STARTING_STATES
 from workbench.runs import RunDir, RunInfo
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ class ChatScreen(Screen[None]):
         thread=True, exclusive=True, group="serve-find", description="find a live server", exit_on_error=False
     )
     def _find_live_serve(self) -> None:
-        live = [info for info in serving.list_serves() if info.alive and info.state in serving.LIVE_STATES]
+        live = [info for info in serving.list_serves() if info.alive and info.state in LIVE_STATES]
         if live:
             self.app.call_from_thread(self._adopt, live[0])
 
@@ -256,7 +257,7 @@ class ChatScreen(Screen[None]):
         serve = serving.ServeDir(serving.serves_dir() / serve_id)
         info = serving.serve_info(serve)
         key = None
-        activity = serve.activity() if info.state in serving.STARTING_STATES else ""
+        activity = serve.activity() if info.state in STARTING_STATES else ""
         if info.ready and self.endpoint is None:
             try:
                 key = serve.read_key()
@@ -267,7 +268,7 @@ class ChatScreen(Screen[None]):
     def _serve_read(self, info: serving.ServeInfo, key: str | None, activity: str = "") -> None:
         if info.serve_id != self.serve_id:
             return  # a reading of a job this pane has let go since
-        starting = info.state in serving.STARTING_STATES
+        starting = info.state in STARTING_STATES
         self._serve_activity = (info.started_at, activity) if starting else None
         self.serve_state = info.state
         if starting:
@@ -278,7 +279,7 @@ class ChatScreen(Screen[None]):
             if last is None or last[0] != info.url or time.monotonic() - last[1] > CONNECT_RETRY_SECONDS:
                 self._connect_attempt = (info.url, time.monotonic())
                 self._connect(Endpoint(info.url, key))
-        if info.state in serving.FINAL_STATES:
+        if info.state in FINAL_STATES:
             if info.state != "stopped" and info.error:
                 self._serve_error = info.error.strip().splitlines()[-1][:200]
                 self.notify(info.error[-1500:], severity="error", title=f"server {info.state}", timeout=15)
@@ -287,7 +288,7 @@ class ChatScreen(Screen[None]):
         self._show_serve_state()
 
     def watch_serve_state(self, old: str, new: str) -> None:
-        for state in ("none", "custom", *serving.LIVE_STATES, *serving.FINAL_STATES):
+        for state in ("none", "custom", *LIVE_STATES, *FINAL_STATES):
             self.set_class(new == state, f"-serve-{state}")
         self._show_serve_state()
 
@@ -296,7 +297,7 @@ class ChatScreen(Screen[None]):
             return
         state = self.serve_state
         button = self.query_one("#serve-toggle", Button)
-        live = self.serve_id is not None and state in serving.LIVE_STATES
+        live = self.serve_id is not None and state in LIVE_STATES
         button.label = "Stop ^T" if live else "Start ^T"
         button.variant = "error" if live else "success"
         line = Text()
@@ -311,7 +312,7 @@ class ChatScreen(Screen[None]):
                 line.append(" · Start (Ctrl+T) serves this run's base model and adapters", "dim")
         else:
             line.append(state, STATE_STYLES.get(state, ""))
-            if state in serving.STARTING_STATES:
+            if state in STARTING_STATES:
                 started_at, activity = self._serve_activity or (None, "")
                 if started_at:
                     line.append(f" · {max(0.0, time.time() - started_at):.0f} s", "dim")
@@ -327,7 +328,7 @@ class ChatScreen(Screen[None]):
     def action_toggle_server(self) -> None:
         """Stop the followed server, or start one for the selected run (asking first next to live training
         when it would be vLLM on the GPU)."""
-        if self.serve_id is not None and self.serve_state in serving.LIVE_STATES:
+        if self.serve_id is not None and self.serve_state in LIVE_STATES:
             self._stop_server(self.serve_id)
             return
         run_id = self.source

@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
@@ -40,30 +40,31 @@ from textual.worker import Worker, WorkerState
 
 from screens.widgets import Line, MetricPlot, TextLine
 from workbench.evaluation import (
-    EvalDir,
     TargetError,
     available_targets,
     final_step,
+    percent,
+    percent_interval,
     resolve_targets,
     target_order,
     target_step,
+    top_pass_at_k,
 )
-from workbench.runs import RunDir
+from workbench.jobdir import JobState, judge_state
+from workbench.runs import EvalProgress, EvalResult, RunDir
 
 if TYPE_CHECKING:
     from screens.app import WorkbenchApp
 
 POLL_SECONDS = 0.5
 """How often progress.json is read while the screen is shown (a small file and a pid check)."""
-LIVE_STATES = ("starting", "running")
-"""progress.json states of a job that should still be running (else it ended or died)."""
 STATE_STYLES = {
     "starting": "yellow",
     "running": "green",
     "completed": "cyan",
     "stopped": "",
     "failed": "bold red",
-    "died": "bold red",
+    "crashed": "bold red",
 }
 COLUMNS = (
     ("target", 14),
@@ -91,62 +92,46 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _pct(metric: dict[str, Any] | None) -> str:
-    return "–" if not metric else f"{metric['value']:.0%}"
-
-
-def result_cells(result: dict[str, Any]) -> tuple[str | Text, ...]:
+def result_cells(result: EvalResult) -> tuple[str | Text, ...]:
     """One results-table row: target (`*` when partial), decoding, accuracy with its 95% interval, format,
     mean length in tokens, pass@k at the largest k (sampling only; pass@1 is the accuracy), GSM and MATH
     accuracy, rows done of total, and the partial flag."""
-    metrics = result.get("metrics") or {}
-    overall = metrics.get("overall") or {}
-    families = metrics.get("by_family") or {}
-    accuracy = overall.get("accuracy")
-    acc_text = (
-        f"{accuracy['value']:.1%} [{100 * accuracy['ci_low']:.0f}–{100 * accuracy['ci_high']:.0f}]"
-        if accuracy
-        else "–"
-    )
-    length = overall.get("mean_length")
-    passes = overall.get("pass_at_k") or {}
-    top = max(passes, key=int, default=None)
+    overall = result.overall
+    length = overall.mean_length
     return (
         # `*` as in the CLI's table: at 80 columns the partial column is scrolled out of sight
-        str(result.get("target", "?")) + ("*" if result.get("partial") else ""),
-        str((result.get("decoding") or {}).get("name", "?")),
-        acc_text,
-        _pct(overall.get("format")),
-        f"{length['value']:.0f}" if length else "–",
-        f"@{top} {passes[top]['value']:.0%}" if top is not None else "–",
-        _pct((families.get("GSM") or {}).get("accuracy")),
-        _pct((families.get("MATH") or {}).get("accuracy")),
-        f"{result.get('rows_done', 0)}/{result.get('rows_total', 0)}",
-        Text("partial", "yellow") if result.get("partial") else Text(""),
+        result.label,
+        result.decoding,
+        percent_interval(overall.accuracy),
+        percent(overall.format),
+        f"{length.value:.0f}" if length else "–",
+        top_pass_at_k(overall),
+        percent(result.by_family["GSM"].accuracy if "GSM" in result.by_family else None),
+        percent(result.by_family["MATH"].accuracy if "MATH" in result.by_family else None),
+        f"{result.rows_done}/{result.rows_total}",
+        Text("partial", "yellow") if result.partial else Text(""),
     )
 
 
-def sort_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def sort_results(results: list[EvalResult]) -> list[EvalResult]:
     """Results in training order (base, checkpoints by step, adapter), greedy before sampling."""
 
-    def key(result: dict[str, Any]) -> tuple[tuple[int, int], str]:
-        decoding = str((result.get("decoding") or {}).get("name", ""))
-        return target_order(str(result.get("target", ""))), ("" if decoding == "greedy" else decoding)
+    def key(result: EvalResult) -> tuple[tuple[int, int], str]:
+        return target_order(result.target), ("" if result.decoding == "greedy" else result.decoding)
 
     return sorted(results, key=key)
 
 
-def accuracy_lines(results: list[dict[str, Any]], final: int | None) -> list[Line]:
+def accuracy_lines(results: list[EvalResult], final: int | None) -> list[Line]:
     """Accuracy (%) per training step, one line per decoding: base at step 0, checkpoint-N at N, the
     adapter at the run's final step (where it replaces a checkpoint of the same step)."""
     by_decoding: dict[str, dict[int, float]] = {}
     for result in sort_results(results):
-        step = target_step(str(result.get("target", "")), final)
-        accuracy = ((result.get("metrics") or {}).get("overall") or {}).get("accuracy")
-        if step is None or not accuracy:
+        step = target_step(result.target, final)
+        accuracy = result.overall.accuracy
+        if step is None or accuracy is None:
             continue
-        name = str((result.get("decoding") or {}).get("name", "?"))
-        by_decoding.setdefault(name, {})[step] = 100 * accuracy["value"]
+        by_decoding.setdefault(result.decoding, {})[step] = 100 * accuracy.value
     lines = []
     for name in sorted(by_decoding, key=lambda n: (n != "greedy", n)):
         points = sorted(by_decoding[name].items())
@@ -160,13 +145,13 @@ class EvalView:
     """What the screen shows of one run's eval/ directory, read in a thread."""
 
     run_id: str
-    progress: dict[str, Any]
-    """progress.json ({} when the run was never evaluated)."""
+    progress: EvalProgress
+    """progress.json (state None when the run was never evaluated)."""
     pid: int | None
     """The evaluation job running on the run now, if any."""
     signature: tuple[tuple[str, int, int], ...]
     """The eval-*.json files' names, sizes and times when `results` was read."""
-    results: list[dict[str, Any]] | None
+    results: list[EvalResult] | None
     """Every eval-*.json, or None when they did not change since the last read."""
     targets: tuple[str, ...]
     """Every target the run offers now (new checkpoints appear while it trains)."""
@@ -174,10 +159,13 @@ class EvalView:
     final_step: int | None
 
     @property
-    def state(self) -> str:
-        """progress.json's state, or `died` for a job that should be running but whose process is gone."""
-        state = str(self.progress.get("state") or "")
-        return "died" if state in LIVE_STATES and self.pid is None else state
+    def state(self) -> JobState:
+        """progress.json's state judged against the process table (`crashed`: a job that should be
+        running but whose process is gone)."""
+        p = self.progress
+        return judge_state(
+            p.state, p.updated_at, self.pid is not None, p.pid is not None, p.updated_at or 0.0
+        )
 
 
 def read_view(
@@ -190,7 +178,7 @@ def read_view(
         signature: The results signature already shown; the results are re-read only when it changed.
         check_pid: Look for the live job (False for frozen views: fixture pids name no process).
     """
-    eval_dir = EvalDir.of(run)
+    eval_dir = run.eval
     now = eval_dir.results_signature()
     results = None if now == signature else eval_dir.results()
     pid = None
@@ -283,7 +271,7 @@ class EvaluateScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.results: list[dict[str, Any]] = []
+        self.results: list[EvalResult] = []
         """The run's eval-*.json, in training order."""
         self._children: list[subprocess.Popen[bytes]] = []
         self._cancelling = False
@@ -443,7 +431,7 @@ class EvaluateScreen(Screen[None]):
             return
         view = self.view
         line = Text.assemble((self.run_id, "bold"), "  ")
-        if view is None or not view.progress:
+        if view is None or view.progress.state is None:
             line.append("never evaluated", "dim")
         else:
             state = view.state
@@ -451,14 +439,13 @@ class EvaluateScreen(Screen[None]):
             task = view.progress
             if state == "starting":
                 line.append(" (loading the model)", "dim")
-            elif state == "running" and task.get("target"):
-                count = len(task.get("tasks") or [])
-                where = f"task {task.get('task', '?')}/{count}"
-                line.append(f" {task['target']} {task.get('decoding', '')} ({where})", "dim")
-            elif state == "died":
+            elif state == "running" and task.target:
+                where = f"task {task.task or '?'}/{len(task.tasks)}"
+                line.append(f" {task.target} {task.decoding or ''} ({where})", "dim")
+            elif state == "crashed":
                 line.append(": the job's process is gone; finished rows are kept", "red")
-            if task.get("error") and state == "failed":
-                line.append(": " + str(task["error"]).strip().splitlines()[-1][:160], "red")
+            if task.error and state == "failed":
+                line.append(": " + task.error.strip().splitlines()[-1][:160], "red")
         bar.update(line)
 
     def _show_progress(self) -> None:
@@ -469,28 +456,28 @@ class EvaluateScreen(Screen[None]):
         self.query_one("#eval-cancel", Button).disabled = not live or self._cancelling
         bar = self.query_one("#eval-progress", ProgressBar)
         rate = self.query_one("#eval-rate", TextLine)
-        progress = view.progress if view is not None else {}
-        total, done = progress.get("total"), int(progress.get("done") or 0)
-        if not isinstance(total, int) or total <= 0:
+        progress = view.progress if view is not None else EvalProgress()
+        total, done = progress.total, progress.done
+        if total is None or total <= 0:
             bar.update(total=None if live else 100, progress=0)
             rate.update("loading the model…" if live else "")
             return
         bar.update(total=total, progress=min(done, total))
         parts = [f"{done}/{total} rows"]
-        speed = progress.get("rows_per_s")
+        speed = progress.rows_per_s
         parts.append(f"{speed:.2f} rows/s" if speed else "– rows/s")
         if live:
-            eta = progress.get("eta_s")
-            if isinstance(eta, (int, float)) and isinstance(progress.get("updated_at"), (int, float)):
-                eta = eta - max(0.0, self.workbench.clock() - progress["updated_at"])
-            parts.append(f"ETA {format_duration(eta if isinstance(eta, (int, float)) else None)}")
+            eta = progress.eta_s
+            if eta is not None and progress.updated_at is not None:
+                eta = eta - max(0.0, self.workbench.clock() - progress.updated_at)
+            parts.append(f"ETA {format_duration(eta)}")
         rate.update(" · ".join(parts))
 
     def _show_results(self, final: int | None = None) -> None:
         table = self.query_one(DataTable)
         table.clear()
         for result in self.results:
-            key = f"{result.get('target')}/{(result.get('decoding') or {}).get('name')}"
+            key = f"{result.target}/{result.decoding}"
             table.add_row(*result_cells(result), key=key)
         plot = self.query_one("#eval-plot", MetricPlot)
         lines = accuracy_lines(self.results, final)

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from workbench.runs import FINAL_STATES, RunDir, resolve_state
+from workbench.runs import RunDir, RunStatus, read_run_status
 from workbench.series import GpuSeries, MetricsSeries
 from workbench.tail import JsonlTail, LineTail
 
@@ -38,40 +38,6 @@ LOG_CHUNK = 64 * 1024
 """Most bytes of train.log read per tick."""
 MAX_LINE_CHARS = 400
 """Log lines are cut here (tqdm bars and tracebacks of tensors can be huge)."""
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """status.json resolved against the process table (see `workbench.runs.resolve_state`)."""
-
-    state: str = "unknown"
-    alive: bool = False
-    step: int = 0
-    max_steps: int = 0
-    phase: str = ""
-    error: str | None = None
-    build_step: int = 0
-    """Progress of a first-use model build (the tiny preset's warm start) before training starts."""
-    build_total: int = 0
-
-    @property
-    def final(self) -> bool:
-        return self.state in FINAL_STATES and not self.alive
-
-
-def read_status(run: RunDir) -> RunStatus:
-    """The run's state now (cheap: two small JSON files and one process lookup)."""
-    state, alive, status = resolve_state(run)
-    return RunStatus(
-        state=state,
-        alive=alive,
-        step=int(status.get("step") or 0),
-        max_steps=int(status.get("max_steps") or 0),
-        phase=str(status.get("phase") or ""),
-        error=status.get("error"),
-        build_step=int(status.get("build_step") or 0),
-        build_total=int(status.get("build_total") or 0),
-    )
 
 
 class TextTail(LineTail):
@@ -257,7 +223,7 @@ class RunFollower(Widget):
             return
         log_lines = tails.log.read_end(LOG_REPLAY_BYTES)
         history = History(
-            metrics=metrics, gpu=gpu, samples=list(samples), log_lines=log_lines, status=read_status(run)
+            metrics=metrics, gpu=gpu, samples=list(samples), log_lines=log_lines, status=read_run_status(run)
         )
         self.post_message(self.HistoryReplayed(run.run_id, history))
 
@@ -279,7 +245,7 @@ class RunFollower(Widget):
             lines = tails.log.read()
             if lines:
                 self.post_message(self.LogAppended(run_id, lines))
-            now = read_status(run)
+            now = read_run_status(run)
             if now != last:
                 self.post_message(self.StatusChanged(run_id, now))
                 if now.final and not last.final:

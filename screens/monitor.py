@@ -21,9 +21,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Static
 
-from screens.follower import RunFollower, RunStatus
+from screens.follower import RunFollower
 from screens.widgets import Line, MetricPlot, SamplesView, TextLine
-from workbench.runs import RunDir
+from workbench.runs import RunDir, RunStatus
 from workbench.series import GpuSeries, MetricsSeries, reward_key
 
 if TYPE_CHECKING:

@@ -290,8 +290,8 @@ def test_the_trainer_reports_bad_data_it_is_given_without_the_pre_check(tmp_path
     assert result.returncode == 1, result.stderr[-2000:]
     run = find_run(result.stdout.strip().splitlines()[0])
     status = run.read_status()
-    assert status["state"] == "failed"
-    assert "DataError" in status["error"] and "40 without an answer" in status["error"], status["error"]
+    assert status.state == "failed"
+    assert "DataError" in status.error and "40 without an answer" in status.error, status.error
 
 
 @live

@@ -26,8 +26,8 @@ import pytest
 from conftest import FAST, install_tiny_preset
 
 from jobs.evaluate import EvalLaunchError, cancel, launch, running_pid
-from workbench.evaluation import EvalDir, TargetError, format_table, summarize
-from workbench.runs import RunDir
+from workbench.evaluation import TargetError, format_table, summarize
+from workbench.runs import EvalDir, RunDir
 from workbench.tail import read_jsonl
 
 pytestmark = pytest.mark.slow
@@ -154,7 +154,7 @@ def test_eval_base_checkpoint_and_adapter_greedy_and_sampled(run: RunDir) -> Non
         assert float(overall[key]["accuracy_ci_high"]) == pytest.approx(accuracy["ci_high"], abs=1e-6)
         assert overall[key]["partial"] == "False"
     progress = eval_dir.read_progress()
-    assert (progress["state"], progress["done"], progress["total"]) == ("completed", 18, 18)
+    assert (progress.state, progress.done, progress.total) == ("completed", 18, 18)
 
 
 def test_background_eval_refuses_a_second_and_cancel_keeps_finished_rows(run: RunDir) -> None:
@@ -185,7 +185,7 @@ def test_background_eval_refuses_a_second_and_cancel_keeps_finished_rows(run: Ru
             process.wait()
 
     progress = eval_dir.read_progress()
-    assert progress["state"] == "stopped", progress
+    assert progress.state == "stopped", progress
     results = sorted(eval_dir.results(), key=lambda r: r["finished_at"])
     assert results and results[-1]["partial"] and not any(r["partial"] for r in results[:-1])
     for res in results:
@@ -211,7 +211,7 @@ def test_bad_input_is_refused_with_a_clear_message(run: RunDir, tmp_path: Path) 
     assert "Traceback" not in bad.stderr
     eval_dir = EvalDir.of(run)
     assert not eval_dir.results()
-    assert eval_dir.read_progress()["state"] == "failed"
+    assert eval_dir.read_progress().state == "failed"
 
     nothing = cli("eval", run.run_id, "--no-greedy")
     assert nothing.returncode == 2 and "nothing to do" in nothing.stderr, nothing.stderr

@@ -117,10 +117,10 @@ def test_sigkill_of_the_trainer_mid_step_is_crashed_and_resumes_from_the_last_co
     seen = len(steps_logged(run))
     wait_until(lambda: len(steps_logged(run)) > seen, 120, "the next step")
     before = metric_lines(run)
-    os.kill(run.read_manifest()["trainer_pid"], signal.SIGKILL)
+    os.kill(run.read_manifest().trainer_pid, signal.SIGKILL)
     crash_seconds = wait_until(lambda: resolve_state(run)[0] == "crashed", CRASH_WINDOW, "state crashed")
     status = run.read_status()
-    assert "SIGKILL" in status["error"]
+    assert "SIGKILL" in status.error
     after_kill = metric_lines(run)
     assert after_kill[: len(before)] == before, "a flushed metrics line changed or vanished"
     assert JsonlTail(run.metrics).read_all() and all(line.endswith(b"\n") for line in after_kill)
@@ -134,7 +134,7 @@ def test_sigkill_of_the_trainer_mid_step_is_crashed_and_resumes_from_the_last_co
     resumed = cli("resume", run.run_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     status = run.read_status()
-    assert (status["state"], status["step"]) == ("completed", 12)
+    assert (status.state, status.step) == ("completed", 12)
     assert f"resuming from {good.name}" in run.log.read_text()
     final = metric_lines(run)
     assert final[: len(before)] == before, "resume rewrote history"
@@ -163,20 +163,20 @@ def test_a_killed_supervisor_leaves_a_trainer_that_resume_refuses_and_stop_ends(
     run = start_detached("grpo.max_steps=400", "grpo.save_steps=50")
     wait_until(lambda: len(steps_logged(run)) >= 1, 240, "the first step")
     manifest = run.read_manifest()
-    trainer = manifest["trainer_pid"]
-    os.kill(manifest["pid"], signal.SIGKILL)
+    trainer = manifest.trainer_pid
+    os.kill(manifest.pid, signal.SIGKILL)
     crash_seconds = wait_until(lambda: resolve_state(run)[:2] == ("crashed", False), CRASH_WINDOW, "crashed")
     assert launch.orphan_trainer(run) == trainer
 
     refused = cli("resume", run.run_id, "--detach")
     assert refused.returncode == 2
     assert f"trainer (pid {trainer}) is still running" in refused.stderr
-    assert run.read_manifest()["attempt"] == 1, "no second attempt was started"
+    assert run.read_manifest().attempt == 1, "no second attempt was started"
 
     before = metric_lines(run)
     stopped = cli("stop", run.run_id, "--timeout", "120")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped
-    assert not process_matches(trainer, manifest["trainer_create_time"])
+    assert not process_matches(trainer, manifest.trainer_create_time)
     assert metric_lines(run)[: len(before)] == before
     stop_step = max(steps_logged(run))
     assert (run.checkpoints / f"checkpoint-{stop_step}" / "trainer_state.json").is_file()
@@ -347,8 +347,8 @@ def test_read_only_and_full_checkpoint_storage_fail_clearly_and_keep_the_previou
         run.checkpoints.chmod(0o700)
     assert failed.returncode == 1, failed.stderr[-2000:]
     status = run.read_status()
-    assert status["state"] == "failed", status
-    assert "Permission denied" in status["error"] and "checkpoint-" in status["error"], status["error"]
+    assert status.state == "failed", status
+    assert "Permission denied" in status.error and "checkpoint-" in status.error, status.error
     unchanged("read-only", lines)
 
     # Full: every file is capped at 128 KiB, less than a checkpoint's tokenizer and optimizer.
@@ -357,8 +357,8 @@ def test_read_only_and_full_checkpoint_storage_fail_clearly_and_keep_the_previou
     assert crashed.returncode == 1, crashed.stderr[-2000:]
     status = run.read_status()
     # Python processes ignore SIGXFSZ, so the write fails with EFBIG, as it would with ENOSPC.
-    assert status["state"] == "failed" and "File too large" in status["error"], status
-    assert "the disk is full or a file-size limit" in status["error"] and "then resume" in status["error"]
+    assert status.state == "failed" and "File too large" in status.error, status
+    assert "the disk is full or a file-size limit" in status.error and "then resume" in status.error
     unchanged("full", lines)
     half = [path for _, path, complete in checkpoints(run) if not complete]
     assert half, "the cut-off save left a half-written checkpoint"
@@ -712,9 +712,8 @@ def test_stop_signals_the_supervisor_group_it_verified_never_a_group_named_in_th
             pid=supervisor.pid,
             create_time=process_start_time(supervisor.pid),
         )
-        manifest = run.read_manifest()
-        manifest["pgid"] = 0
-        run.manifest.write_text(json.dumps(manifest))
+        manifest = run.read_manifest().replace(pgid=0)
+        run.manifest.write_text(json.dumps(manifest.to_json()))
         assert launch.stop(run, wait=10) in ("crashed", "stopped")
         assert supervisor.wait(timeout=10) == -signal.SIGTERM
     finally:

@@ -70,8 +70,8 @@ def test_unsloth_trains_stops_and_resumes(gpu_home: Path) -> None:
     assert resolve_state(run)[0] != "failed", run.log.read_text()[-4000:]
     assert cli("stop", run.run_id).returncode == 0
     status = run.read_status()
-    assert status["state"] == "stopped", run.log.read_text()[-4000:]
-    stop_step = status["step"]
+    assert status.state == "stopped", run.log.read_text()[-4000:]
+    stop_step = status.step
     assert (run.checkpoints / f"checkpoint-{stop_step}" / "adapter_model.safetensors").is_file()
     assert read_jsonl(run.gpu), "gpu.jsonl has NVML samples"
     metrics = [r for r in read_jsonl(run.metrics) if "reward" in r]
@@ -85,7 +85,7 @@ def test_unsloth_trains_stops_and_resumes(gpu_home: Path) -> None:
 
     resumed = cli("resume", run.run_id, timeout=900)
     assert resumed.returncode == 0, run.log.read_text()[-4000:]
-    assert (run.read_status()["state"], run.read_status()["step"]) == ("completed", 30)
+    assert (run.read_status().state, run.read_status().step) == ("completed", 30)
     records = read_jsonl(run.metrics)
     marker = next(i for i, r in enumerate(records) if r.get("event") == "resume")
     assert [r["step"] for r in records[marker + 1 :] if "reward" in r] == list(range(stop_step + 1, 31))
@@ -161,12 +161,12 @@ def test_two_gpus_stop_and_resume(gpu_home: Path) -> None:
     assert resolve_state(run)[0] != "failed", run.log.read_text()[-4000:]
     assert cli("stop", run.run_id).returncode == 0
     status = run.read_status()
-    assert status["state"] == "stopped", run.log.read_text()[-4000:]
+    assert status.state == "stopped", run.log.read_text()[-4000:]
     assert (run.checkpoints / f"checkpoint-{status['step']}" / "adapter_model.safetensors").is_file()
     assert _run_processes(run.path) == []
     resumed = cli("resume", run.run_id, timeout=900)
     assert resumed.returncode == 0, run.log.read_text()[-4000:]
-    assert (run.read_status()["state"], run.read_status()["step"]) == ("completed", 8)
+    assert (run.read_status().state, run.read_status().step) == ("completed", 8)
 
 
 @two_gpus
@@ -246,7 +246,7 @@ def test_vllm_serves_a_trained_runs_adapter(gpu_home: Path) -> None:
         manifest = serve.read_manifest()
         stopped = cli("serve", "--stop", serve_id, timeout=180)
     assert stopped.returncode == 0, stopped
-    assert not process_matches(manifest["pid"], manifest["create_time"])
+    assert not process_matches(manifest.pid, manifest.create_time)
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()

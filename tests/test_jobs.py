@@ -54,7 +54,7 @@ def test_train_in_the_foreground_writes_the_whole_run_directory() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     run = find_run(result.stdout.strip().splitlines()[0])
     status = run.read_status()
-    assert (status["state"], status["step"], status["exit_code"]) == ("completed", 4, 0)
+    assert (status.state, status.step, status.exit_code) == ("completed", 4, 0)
     metrics = [r for r in read_jsonl(run.metrics) if "reward" in r]
     assert [r["step"] for r in metrics] == [1, 2, 3, 4]
     for record in metrics:
@@ -85,8 +85,8 @@ def test_stop_saves_a_checkpoint_and_resume_continues_at_the_right_step() -> Non
     assert stopped.returncode == 0 and "stop requested" in stopped.stdout, stopped
     wait_until(lambda: resolve_state(run)[:2] == ("stopped", False), 120, "the stop")
     status = run.read_status()
-    assert status["state"] == "stopped"
-    stop_step = status["step"]
+    assert status.state == "stopped"
+    stop_step = status.step
     assert 3 <= stop_step < 14
     # save_steps=50 never fires by itself: the checkpoint is the one the stop asked for.
     assert (run.checkpoints / f"checkpoint-{stop_step}" / "trainer_state.json").is_file()
@@ -94,7 +94,7 @@ def test_stop_saves_a_checkpoint_and_resume_continues_at_the_right_step() -> Non
     resumed = cli("resume", run.run_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     status = run.read_status()
-    assert (status["state"], status["step"]) == ("completed", 14)
+    assert (status.state, status.step) == ("completed", 14)
     records = read_jsonl(run.metrics)
     marker = next(i for i, r in enumerate(records) if r.get("event") == "resume")
     assert records[marker]["step"] == stop_step
@@ -102,15 +102,15 @@ def test_stop_saves_a_checkpoint_and_resume_continues_at_the_right_step() -> Non
     assert after == list(range(stop_step + 1, 15))
     state = json.loads((run.checkpoints / "checkpoint-14" / "trainer_state.json").read_text())
     assert state["global_step"] == 14
-    assert run.read_manifest()["attempt"] == 2
+    assert run.read_manifest().attempt == 2
 
 
 def test_detached_run_survives_its_parent_and_lives_in_its_own_session() -> None:
     result = cli("train", "--detach", *sets("grpo.max_steps=3"))
     assert result.returncode == 0  # the parent CLI has exited
     run = find_run(result.stdout.strip())
-    wait_until(lambda: run.read_manifest().get("pid"), 30, "the manifest")
-    pid = run.read_manifest()["pid"]
+    wait_until(lambda: run.read_manifest().pid, 30, "the manifest")
+    pid = run.read_manifest().pid
     assert os.getsid(pid) == pid, "the supervisor must lead its own session (SIGHUP-proof)"
     wait_until(lambda: resolve_state(run)[0] == "completed", 240, "completion")
     assert steps_logged(run) == [1, 2, 3]
@@ -121,9 +121,9 @@ def test_a_killed_trainer_is_recorded_as_crashed_and_can_resume() -> None:
     run = find_run(result.stdout.strip())
     wait_until(lambda: len(steps_logged(run)) >= 3, 180, "three logged steps")
     kept = steps_logged(run)
-    os.kill(run.read_manifest()["trainer_pid"], signal.SIGKILL)
+    os.kill(run.read_manifest().trainer_pid, signal.SIGKILL)
     wait_until(lambda: resolve_state(run)[0] == "crashed", 10, "state crashed")
-    assert "SIGKILL" in run.read_status()["error"]
+    assert "SIGKILL" in run.read_status().error
     assert steps_logged(run)[: len(kept)] == kept  # every flushed line survived
     resumed = cli("resume", run.run_id, "--detach")
     assert resumed.returncode == 0, resumed.stderr

@@ -181,7 +181,7 @@ def test_hub_token_and_shell_strings_in_a_real_run(home_with_tiny: Path, tmp_pat
     )
     assert result.returncode == 0, result.stderr[-3000:]
     run = find_run(result.stdout.strip().splitlines()[0])
-    assert run.read_status()["state"] == "completed"
+    assert run.read_status().state == "completed"
 
     config = tomllib.loads(run.config.read_text(encoding="utf-8"))
     assert (config["name"], config["model"]["name"], config["data"]["source"]) == (

@@ -26,6 +26,7 @@ import pytest
 
 from jobs import serve as jserve
 from jobs.chat_bench import metric_deltas, parse_prometheus
+from jobs.process import group_alive
 from tests.conftest import FAST, install_tiny_preset
 from workbench import presets, serving
 from workbench.chat import (
@@ -248,7 +249,7 @@ def server(trained: tuple[Path, str]) -> Iterator[Served]:
         serve, process = jserve.start(spec)
         try:
             status = jserve.wait_ready(serve, timeout=240)
-            yield Served(serve, status["url"], serve.read_key())
+            yield Served(serve, status.url, serve.read_key())
         finally:
             jserve.stop(serve, wait=30)
             process.wait(timeout=30)
@@ -345,7 +346,7 @@ def test_unknown_models_and_bad_requests_get_openai_errors(server: Served) -> No
 
 @pytest.mark.slow
 def test_the_server_listens_on_loopback_only(server: Served) -> None:
-    pid = server.serve.read_manifest()["server_pid"]
+    pid = server.serve.read_manifest().server_pid
     listening = [c for c in psutil.Process(pid).net_connections("tcp") if c.status == psutil.CONN_LISTEN]
     assert listening and {c.laddr.ip for c in listening} == {"127.0.0.1"}
     port = listening[0].laddr.port
@@ -368,7 +369,7 @@ def test_the_key_is_private_and_never_written_elsewhere(server: Served) -> None:
     for path in (serve.log, serve.manifest, serve.status, serve.spec_file):
         assert server.key not in path.read_text(encoding="utf-8"), path.name
     manifest = serve.read_manifest()
-    for pid in (manifest["pid"], manifest["server_pid"]):
+    for pid in (manifest.pid, manifest.server_pid):
         process = psutil.Process(pid)
         assert not any(server.key in arg for arg in process.cmdline())
         assert server.key not in "".join(process.environ().values())
@@ -404,21 +405,21 @@ def test_the_cli_serves_a_checkpoint_lists_it_and_stop_frees_everything(home: Pa
     assert started.returncode == 0, started.stderr[-3000:]
     serve_id, url_line, key_line, models_line = started.stdout.strip().splitlines()
     serve = serving.find_serve(serve_id)
-    assert url_line == f"url: {serve.read_status()['url']}" and url_line.startswith("url: http://127.0.0.1:")
+    assert url_line == f"url: {serve.read_status().url}" and url_line.startswith("url: http://127.0.0.1:")
     assert key_line == f"key file: {serve.key_file}"
     assert models_line == "models: base, checkpoint-1"
     listed = {s["serve_id"]: s for s in json.loads(cli(home, "serve", "--list", "--json").stdout)}
     assert listed[serve_id]["state"] == "ready" and listed[serve_id]["alive"]
     manifest = serve.read_manifest()
-    port = int(serve.read_status()["url"].rsplit(":", 1)[1].split("/")[0])
+    port = int(serve.read_status().url.rsplit(":", 1)[1].split("/")[0])
 
     stopped = cli(home, "serve", "--stop", serve_id)
     assert stopped.returncode == 0 and stopped.stdout.strip() == f"{serve_id}: stopped", stopped
-    assert not process_matches(manifest["pid"], manifest["create_time"])
-    assert not jserve.group_alive(manifest["server_pgid"])
+    assert not process_matches(manifest.pid, manifest.create_time)
+    assert not group_alive(manifest.server_pgid)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    assert serving.resolve_state(serve)[0] == "stopped"
+    assert serve.resolve().state == "stopped"
 
 
 @pytest.mark.slow
@@ -428,12 +429,12 @@ def test_stop_frees_a_server_whose_supervisor_was_killed(home: Path, trained: An
     try:
         jserve.wait_ready(serve, timeout=240)
         manifest = serve.read_manifest()
-        os.kill(manifest["pid"], signal.SIGKILL)
+        os.kill(manifest.pid, signal.SIGKILL)
         process.wait(timeout=10)
-        assert serving.resolve_state(serve)[0] == "crashed"
-        assert jserve.group_alive(manifest["server_pgid"]), "the server outlives its supervisor..."
+        assert serve.resolve().state == "crashed"
+        assert group_alive(manifest.server_pgid), "the server outlives its supervisor..."
         jserve.stop(serve, wait=30)
-        assert not jserve.group_alive(manifest["server_pgid"]), "...until stop reaches its group"
+        assert not group_alive(manifest.server_pgid), "...until stop reaches its group"
     finally:
         jserve.stop(serve, wait=30)
 
@@ -453,7 +454,7 @@ def test_a_server_that_dies_while_starting_reports_its_log(home: Path, trained: 
             jserve.stop(serve, wait=30)
             process.wait(timeout=30)
     assert "address already in use" in str(caught.value).lower()
-    assert serving.resolve_state(serve)[0] == "failed"
+    assert serve.resolve().state == "failed"
 
 
 @pytest.mark.slow

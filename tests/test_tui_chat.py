@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import Input, Select, Static
 from tui_helpers import CPU_RUN, frozen_app, wait_until
 
-from jobs.serve import group_alive
+from jobs.process import group_alive
 from screens.app import WorkbenchApp
 from screens.chat import ChatScreen
 from screens.widgets.chat_view import ChatColumn
@@ -145,8 +145,8 @@ async def test_chat_pane_serves_streams_side_by_side_cancels_and_judges(chat_hom
         assert screen.models == []
 
     manifest = ServeDir(home / "serves" / serve_id).read_manifest()
-    assert not process_matches(manifest["pid"], manifest["create_time"])
-    assert not group_alive(manifest["server_pgid"])
+    assert not process_matches(manifest.pid, manifest.create_time)
+    assert not group_alive(manifest.server_pgid)
 
 
 async def test_a_run_with_nothing_to_serve_is_refused_with_the_reason(tmp_path: Path) -> None:

@@ -23,8 +23,7 @@ from screens.app import WorkbenchApp
 from screens.dialogs import HelpScreen
 from screens.evaluate import EvaluateScreen, accuracy_lines
 from screens.widgets import MetricPlot
-from workbench.evaluation import EvalDir
-from workbench.runs import RunDir
+from workbench.runs import EvalDir, RunDir
 
 EVAL_RUNS = Path(__file__).resolve().parent / "fixtures" / "eval_runs"
 EVAL_RUN = "20261121-090000-eval-demo-f7a8"
@@ -215,7 +214,7 @@ async def test_evaluate_from_the_screen_then_cancel(live_run: RunDir) -> None:
         assert [line.xs for line in accuracy_lines(screen.results, 2)] == [[0.0, 2.0], [0.0, 2.0]]
         assert (EvalDir.of(live_run).path / "eval.log").is_file()
         assert screen.view is not None
-        first_pid = screen.view.progress["pid"]
+        first_pid = screen.view.progress.pid
 
         # A long evaluation (every target, 24 rows of 4 samples, one row per batch), cancelled from the
         # screen once its first rows are in.
@@ -233,7 +232,7 @@ async def test_evaluate_from_the_screen_then_cancel(live_run: RunDir) -> None:
             lambda: (
                 screen.view is not None
                 and screen.view.pid not in (None, first_pid)
-                and bool(screen.view.progress.get("done"))
+                and bool(screen.view.progress.done)
             ),
             "the second evaluation's first rows",
             180,

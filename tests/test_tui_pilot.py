@@ -161,9 +161,7 @@ async def test_run_outlives_the_app_and_is_reattached(tui_home: Path) -> None:
 
     run = RunDir(tui_home / "runs" / run_id)
     manifest = run.read_manifest()
-    assert process_matches(manifest.get("pid"), manifest.get("create_time")), (
-        "quitting the app stopped the run"
-    )
+    assert process_matches(manifest.pid, manifest.create_time), "quitting the app stopped the run"
     state, alive, _ = resolve_state(run)
     assert alive and state == "running"
 

@@ -31,9 +31,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from workbench.atomic import JsonlWriter, read_json, write_json_atomic, write_text_atomic
+from workbench.atomic import JsonlWriter, write_text_atomic
+from workbench.jobdir import process_start_time
 from workbench.rewards import extract_solution, is_equivalent, match_format_exactly
-from workbench.runs import RunDir, checkpoint_step, checkpoints
+from workbench.runs import (
+    Estimate,
+    EvalDir,
+    EvalProgress,
+    EvalResult,
+    GroupMetrics,
+    RunDir,
+    checkpoint_step,
+    checkpoints,
+)
 
 Z95 = 1.959963984540054
 """The two-sided 95% normal quantile."""
@@ -287,71 +297,10 @@ def resolve_targets(run: RunDir, spec: str | None) -> list[Target]:
 # --------------------------------------------------------------------------- files
 
 
-@dataclass(frozen=True)
-class EvalDir:
-    """Paths inside `<run>/eval/`."""
-
-    path: Path
-
-    @classmethod
-    def of(cls, run: RunDir) -> EvalDir:
-        return cls(run.path / "eval")
-
-    @property
-    def progress(self) -> Path:
-        return self.path / "progress.json"
-
-    @property
-    def summary_csv(self) -> Path:
-        return self.path / "summary.csv"
-
-    def rows(self, target: str, decoding: str) -> Path:
-        return self.path / f"rows-{target}-{decoding}.jsonl"
-
-    def result(self, target: str, decoding: str) -> Path:
-        return self.path / f"eval-{target}-{decoding}.json"
-
-    def results(self) -> list[dict[str, Any]]:
-        """Every eval-*.json of the run, by file name."""
-        found = [read_json(p) for p in sorted(self.path.glob("eval-*.json"))] if self.path.is_dir() else []
-        return [r for r in found if isinstance(r, dict)]
-
-    def read_progress(self) -> dict[str, Any]:
-        """progress.json, or {} when there is none (no evaluation yet) or it cannot be read."""
-        state = read_json(self.progress)
-        return state if isinstance(state, dict) else {}
-
-    def results_signature(self) -> tuple[tuple[str, int, int], ...]:
-        """(name, size, mtime) of every eval-*.json: a watcher re-reads the results only when it changes."""
-        if not self.path.is_dir():
-            return ()
-        found = []
-        for path in sorted(self.path.glob("eval-*.json")):
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            found.append((path.name, stat.st_size, stat.st_mtime_ns))
-        return tuple(found)
-
-
-def read_heldout(run: RunDir, limit: int | None = None) -> list[dict[str, Any]]:
-    """The run's held-out rows (the first `limit` of them)."""
-    import json
-
-    if not run.held_out.is_file():
-        raise FileNotFoundError(
-            f"{run.held_out} does not exist: the run never got as far as preparing its data "
-            "(or data.held_out was 0)"
-        )
-    rows = [json.loads(line) for line in run.held_out.read_text(encoding="utf-8").splitlines() if line]
-    return rows[:limit] if limit else rows
-
-
 def final_step(run: RunDir) -> int | None:
     """The training step the final adapter was saved at: status.json's step, else the newest checkpoint's."""
-    step = run.read_status().get("step")
-    if isinstance(step, int) and not isinstance(step, bool) and step > 0:
+    step = run.read_status().step
+    if step > 0:
         return step
     steps = [s for s, _, complete in checkpoints(run) if complete]
     return steps[-1] if steps else None
@@ -397,29 +346,34 @@ CSV_FIELDS = (
 )
 
 
-def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+def result_groups(result: EvalResult, *, types: bool = True) -> list[tuple[str, GroupMetrics]]:
+    """(name, metrics) of every group of one result that holds rows: `all`, then `family:GSM`, ..., then
+    (with `types`) `type:GSM_Rephrased`, ..."""
+    groups = [("all", result.overall)]
+    groups += [(f"family:{k}", v) for k, v in result.by_family.items()]
+    if types:
+        groups += [(f"type:{k}", v) for k, v in result.by_type.items()]
+    return [(name, m) for name, m in groups if m.rows]
+
+
+def summary_rows(result: EvalResult) -> list[dict[str, Any]]:
     """One CSV row per group (`all`, `family:GSM`, `type:GSM_Rephrased`, ...) of one eval result."""
-    metrics = result.get("metrics") or {}
-    groups: list[tuple[str, dict[str, Any]]] = [("all", metrics.get("overall") or {})]
-    groups += [(f"family:{k}", v) for k, v in (metrics.get("by_family") or {}).items()]
-    groups += [(f"type:{k}", v) for k, v in (metrics.get("by_type") or {}).items()]
     out = []
-    for group, m in groups:
-        if not m:
-            continue
+    for group, m in result_groups(result):
         row: dict[str, Any] = {
-            "target": result.get("target"),
-            "decoding": (result.get("decoding") or {}).get("name"),
+            "target": result.target,
+            "decoding": result.decoding,
             "group": group,
-            "rows": m["rows"],
-            "samples": m["samples"],
-            "partial": bool(result.get("partial")),
-            "pass_at_k": " ".join(f"{k}:{v['value']:.4f}" for k, v in m.get("pass_at_k", {}).items()),
+            "rows": m.rows,
+            "samples": m.samples,
+            "partial": result.partial,
+            "pass_at_k": " ".join(f"{k}:{v.value:.4f}" for k, v in m.pass_at_k.items()),
         }
-        for key in ("accuracy", "format", "mean_length"):
-            row[key] = round(m[key]["value"], 6)
-            row[f"{key}_ci_low"] = round(m[key]["ci_low"], 6)
-            row[f"{key}_ci_high"] = round(m[key]["ci_high"], 6)
+        for key, estimate in (("accuracy", m.accuracy), ("format", m.format), ("mean_length", m.mean_length)):
+            e = estimate or Estimate()
+            row[key] = round(e.value, 6)
+            row[f"{key}_ci_low"] = round(e.ci_low, 6)
+            row[f"{key}_ci_high"] = round(e.ci_high, 6)
         out.append(row)
     return out
 
@@ -450,19 +404,20 @@ class Generator(Protocol):
 class ProgressWriter:
     """Writes eval/progress.json and one progress line per batch (rows/s and ETA over the whole job)."""
 
-    path: Path
+    eval_dir: EvalDir
     total: int
     echo: Callable[[str], None] | None = None
     done: int = 0
-    state: dict[str, Any] = field(default_factory=dict)
+    state: EvalProgress = field(default_factory=EvalProgress)
     started: float = field(default_factory=time.monotonic)
 
     def update(self, **fields: Any) -> None:
+        """Merge `fields` (`EvalProgress` fields; another name raises) and the rates, and write the file."""
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 and self.done else 0.0
         eta = (self.total - self.done) / rate if rate else None
-        self.state.update(fields)
-        self.state.update(
+        self.state = self.state.replace(
+            **fields,
             done=self.done,
             total=self.total,
             elapsed_s=round(elapsed, 3),
@@ -470,18 +425,18 @@ class ProgressWriter:
             eta_s=round(eta, 1) if eta is not None else None,
             updated_at=time.time(),
         )
-        write_json_atomic(self.path, self.state)
+        self.eval_dir.write_progress(self.state)
 
     def line(self) -> str:
         """`[eval] adapter greedy  12/40 rows  30% |######    |  2.10 rows/s  ETA 0:13`."""
         s = self.state
         fraction = self.done / self.total if self.total else 1.0
         bar = "#" * int(fraction * 20)
-        eta = s.get("eta_s")
+        eta = s.eta_s
         eta_text = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta is not None else "--:--:--"
         return (
-            f"[eval] {s.get('target', '')} {s.get('decoding', '')}  {self.done}/{self.total} rows  "
-            f"{fraction:4.0%} |{bar:<20}|  {s.get('rows_per_s', 0.0):.2f} rows/s  ETA {eta_text}"
+            f"[eval] {s.target or ''} {s.decoding or ''}  {self.done}/{self.total} rows  "
+            f"{fraction:4.0%} |{bar:<20}|  {s.rows_per_s or 0.0:.2f} rows/s  ETA {eta_text}"
         )
 
     def say(self, message: str) -> None:
@@ -500,7 +455,7 @@ def evaluate(
     should_stop: Callable[[], bool] = lambda: False,
     echo: Callable[[str], None] | None = None,
     extra: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[EvalResult]:
     """Evaluate every target with every decoding on the held-out rows, writing eval/ as it goes.
 
     Rows are generated `batch_size` at a time; each batch's scored rows are appended to the rows file
@@ -522,21 +477,21 @@ def evaluate(
     Returns:
         The eval-*.json contents written, in order.
     """
-    rows = read_heldout(run, limit)
-    eval_dir = EvalDir.of(run)
-    eval_dir.path.mkdir(mode=0o700, exist_ok=True)
+    rows = run.read_held_out(limit)
+    eval_dir = run.eval.ensure()
     tasks = [(t, d) for t in targets for d in decodings]
-    progress = ProgressWriter(eval_dir.progress, total=len(rows) * len(tasks), echo=echo)
+    progress = ProgressWriter(eval_dir, total=len(rows) * len(tasks), echo=echo)
     progress.update(
         state="running",
-        tasks=[f"{t.name}/{d.name}" for t, d in tasks],
+        tasks=tuple(f"{t.name}/{d.name}" for t, d in tasks),
         started_at=time.time(),
         target=None,
         decoding=None,
         task=0,
         pid=os.getpid(),
+        create_time=process_start_time(os.getpid()),
     )
-    results: list[dict[str, Any]] = []
+    results: list[EvalResult] = []
     stopped = False
     for task_index, (target, decoding) in enumerate(tasks, start=1):
         if should_stop():
@@ -580,9 +535,8 @@ def evaluate(
                 **(extra or {}),
                 "metrics": summarize(records),
             }
-            write_json_atomic(eval_dir.result(target.name, decoding.name), result)
+            results.append(eval_dir.write_result(result))
             write_summary_csv(eval_dir)
-            results.append(result)
         if stopped:
             break
     progress.update(state="stopped" if stopped else "completed", finished_at=time.time())
@@ -591,42 +545,55 @@ def evaluate(
 
 def mark_failed(run: RunDir, error: str) -> None:
     """Record a failed evaluation in progress.json (keeping what it said so far)."""
-    eval_dir = EvalDir.of(run)
-    eval_dir.path.mkdir(mode=0o700, exist_ok=True)
-    state = read_json(eval_dir.progress) or {}
-    state.update(state="failed", error=error, updated_at=time.time())
-    write_json_atomic(eval_dir.progress, state)
+    eval_dir = run.eval.ensure()
+    eval_dir.write_progress(
+        eval_dir.read_progress().replace(state="failed", error=error, updated_at=time.time())
+    )
 
 
 # --------------------------------------------------------------------------- reporting
 
 
-def _pct(metric: dict[str, float]) -> str:
-    return f"{metric['value']:6.1%} [{metric['ci_low']:5.1%}, {metric['ci_high']:5.1%}]"
+def percent(estimate: Estimate | None, digits: int = 0) -> str:
+    """`42%` (with `digits` decimals), or `–` when there is no value."""
+    return "–" if estimate is None else f"{estimate.value:.{digits}%}"
 
 
-def format_table(results: Iterable[dict[str, Any]], by_family: bool = True) -> str:
+def percent_interval(estimate: Estimate | None, wide: bool = False) -> str:
+    """A proportion with its 95% interval: `42.5% [30–55]` (compact), or `` 42.5% [30.1%, 55.0%]``
+    (`wide`, aligned for plain-text tables); `–` when there is no value."""
+    if estimate is None:
+        return "–"
+    if wide:
+        return f"{estimate.value:6.1%} [{estimate.ci_low:5.1%}, {estimate.ci_high:5.1%}]"
+    return f"{estimate.value:.1%} [{100 * estimate.ci_low:.0f}–{100 * estimate.ci_high:.0f}]"
+
+
+def top_pass_at_k(metrics: GroupMetrics) -> str:
+    """pass@k at the largest k (`@8 63%`), or `–` without sampling."""
+    if not metrics.pass_at_k:
+        return "–"
+    top = max(metrics.pass_at_k)
+    return f"@{top} {metrics.pass_at_k[top].value:.0%}"
+
+
+def format_table(results: Iterable[EvalResult], by_family: bool = True) -> str:
     """A plain-text table of accuracy, format and length with their 95% intervals, per target."""
+    results = list(results)
     header = (
         f"{'TARGET':<16} {'DECODING':<12} {'GROUP':<8} {'ROWS':>5}  {'ACCURACY [95% CI]':<23}  "
         f"{'FORMAT [95% CI]':<23}  {'LENGTH':>7}  PASS@K"
     )
     lines = [header]
     for result in results:
-        metrics = result.get("metrics") or {}
-        groups = [("all", metrics.get("overall") or {})]
-        if by_family:
-            groups += list((metrics.get("by_family") or {}).items())
-        name = str(result.get("target")) + ("*" if result.get("partial") else "")
-        for group, m in groups:
-            if not m or not m.get("rows"):
-                continue
-            passes = " ".join(f"@{k} {v['value']:.1%}" for k, v in m.get("pass_at_k", {}).items())
+        for group, m in result_groups(result, types=False)[: None if by_family else 1]:
+            passes = " ".join(f"@{k} {v.value:.1%}" for k, v in m.pass_at_k.items())
+            length = m.mean_length.value if m.mean_length else 0.0
             lines.append(
-                f"{name:<16} {(result.get('decoding') or {}).get('name', ''):<12} {group:<8} "
-                f"{m['rows']:>5}  {_pct(m['accuracy']):<23}  {_pct(m['format']):<23}  "
-                f"{m['mean_length']['value']:7.1f}  {passes}"
+                f"{result.label:<16} {result.decoding:<12} {group.removeprefix('family:'):<8} "
+                f"{m.rows:>5}  {percent_interval(m.accuracy, wide=True):<23}  "
+                f"{percent_interval(m.format, wide=True):<23}  {length:7.1f}  {passes}"
             )
-    if any(r.get("partial") for r in results):
+    if any(r.partial for r in results):
         lines.append("* partial: the evaluation was stopped before every row was done")
     return "\n".join(lines)

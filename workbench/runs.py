@@ -1,95 +1,141 @@
-"""Run directories: the only contract between a training job and whoever watches it.
+"""The run directory: the only contract between a training run's processes and whoever watches it.
 
-Layout of `<runs home>/<run id>/`:
+This module owns every file a run has, as typed records with the functions that read and write them;
+the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run id>/`:
 
-| file | written by | what |
-| --- | --- | --- |
-| config.toml | launcher, before the job starts | the validated RunConfig |
-| manifest.json | supervisor | pid, pgid, process start time, host, command, attempts |
-| status.json | supervisor (merging the trainer's progress.json) | state, heartbeat, step, exit code, error |
-| progress.json | trainer | phase, step, max_steps, outcome |
-| metrics.jsonl | trainer | one object per logged step, TRL's key names + `time/<phase>` seconds |
-| samples.jsonl | trainer | a few prompt/completion/per-reward rows per step |
-| gpu.jsonl | trainer | NVML memory and utilisation samples (GPU machines only) |
-| data.json, heldout.jsonl | trainer | data statistics and the held-out rows (never trained on) |
-| train.log | trainer and supervisor (stdout/stderr, append mode) | the human log |
-| checkpoints/checkpoint-N/ | trainer | adapter, optimizer, scheduler, RNG, trainer state |
-| adapter/ | trainer | the final LoRA adapter |
+| file | written by | record | what |
+| --- | --- | --- | --- |
+| config.toml | launcher, before the job starts | `RunConfig` | the validated config |
+| manifest.json | supervisor | `jobdir.Manifest` | pid, pgid, process start time, host, command, attempts |
+| status.json | supervisor (merges progress.json) | `jobdir.Status` | state, heartbeat, step, exit, error |
+| progress.json | trainer | `Progress` | phase, step, max_steps, outcome |
+| plan.json | trainer | `Plan` | the batch shape, vLLM share and memory estimate it chose |
+| distributed.json, accelerate.yaml | supervisor (several GPUs) | `distributed.Ports` | GPUs, ports |
+| metrics.jsonl | trainer | `MetricsRecord` | one object per logged step, TRL's key names + `time/<phase>` |
+| samples.jsonl | trainer | `Sample` | a few prompt/completion/per-reward rows per step |
+| gpu.jsonl | trainer | `gpu.GpuSample` | NVML memory and utilisation samples (GPU machines only) |
+| data.json | trainer | `data.DataStats` | data statistics |
+| heldout.jsonl | trainer | `HeldOutRow` | the held-out rows (never trained on) |
+| train.log | trainer and supervisor (append mode) | text | the human log |
+| checkpoints/checkpoint-N/ | trainer | TRL | adapter, optimizer, scheduler, RNG, trainer state |
+| adapter/ | trainer | PEFT | the final LoRA adapter |
+| eval/ | evaluation job | `EvalDir` | progress.json, eval-*.json, rows-*.jsonl, summary.csv, eval.log |
 
+Serve jobs live beside runs (`workbench.serving.ServeDir`), on the same job model (`workbench.jobdir`).
 A run is alive only if its supervisor pid exists, is not a zombie and started at the time the manifest
-recorded (pid reuse guard); otherwise status.json is believed, and a non-final state with a dead
+recorded (pid-reuse guard); otherwise status.json is believed, and a non-final state with a dead
 supervisor means the run crashed.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import os
 import re
-import secrets
-import socket
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from workbench import paths
-from workbench.atomic import read_json, write_json_atomic
-
-FINAL_STATES = frozenset({"completed", "stopped", "failed", "crashed"})
-LIVE_STATES = frozenset({"pending", "starting", "running", "stopping"})
-HEARTBEAT_SECONDS = 2.0
-"""How often the supervisor refreshes status.json."""
-STALE_AFTER = 15.0
-"""A heartbeat older than this, with no live supervisor, means the run is gone."""
-_SAFE = re.compile(r"[^a-z0-9]+")
-_NUMERIC_STATUS = (
-    "step",
-    "max_steps",
-    "heartbeat",
-    "updated_at",
-    "finished_at",
-    "exit_code",
-    "pid",
-    "attempt",
-    "build_step",
-    "build_total",
+from workbench.atomic import JsonlWriter, read_json, write_json_atomic
+from workbench.jobdir import (
+    FINAL_STATES,
+    HEARTBEAT_SECONDS,
+    LIVE_STATES,
+    STALE_AFTER,
+    JobDir,
+    JobState,
+    JobView,
+    Manifest,
+    ProcessRef,
+    Record,
+    Status,
+    as_mapping,
+    create_job_dir,
+    find_job,
+    job_dirs,
+    number,
+    process_matches,
+    process_start_time,
 )
 
+__all__ = [
+    "FINAL_STATES",
+    "HEARTBEAT_SECONDS",
+    "LIVE_STATES",
+    "STALE_AFTER",
+    "JobState",
+    "Manifest",
+    "ProcessRef",
+    "Status",
+    "process_matches",
+    "process_start_time",
+]
+"""The job-model names the run contract re-exports: a run's manifest and status are those of any job."""
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    """A JSON state file's object, or {} when it held something else (a list, a number, garbage): the
-    run directory is read by viewers that must survive whatever a crash or a hand edit left there."""
-    return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any) -> float | None:
-    """A finite number from a state file, or None for anything else (strings, bools, null)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _int(value: Any) -> int:
-    number = _number(value)
-    return int(number) if number is not None else 0
-
-
-def new_run_id(label: str, now: datetime | None = None) -> str:
-    """A sortable, unique, filesystem-safe id: `20261123-083012-<label>-<4 hex>`."""
-    now = now or datetime.now()
-    slug = _SAFE.sub("-", label.lower()).strip("-")[:32] or "run"
-    return f"{now:%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
+MetricsRecord = dict[str, Any]
+"""One metrics.jsonl line: TRL's logged keys (`reward`, `rewards/<name>/mean`, `loss`, ...) as numbers,
+`step`, `time`, and `time/<phase>` seconds (`workbench.series.phase_key`); an `event` line marks a resume."""
+HeldOutRow = dict[str, Any]
+"""One heldout.jsonl line: a formatted row of `workbench.data` (prompt, answer, question, type, ...)."""
 
 
 @dataclass(frozen=True)
-class RunDir:
-    """Paths inside one run directory; creating one never touches the files."""
+class Progress(Record):
+    """progress.json: what the trainer is doing, merged into status.json by the supervisor."""
 
-    path: Path
+    phase: str = "starting"
+    step: int | None = None
+    """None until the trainer knows it (a resume's status keeps the last attempt's step until then)."""
+    max_steps: int | None = None
+    build_step: int = 0
+    build_total: int = 0
+    last_checkpoint: int | None = None
+    outcome: str | None = None
+    """How training ended as the trainer saw it: `completed`, `stopped` or `failed`."""
+    error: str | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan(Record):
+    """plan.json: what the run actually uses (the batch shape chosen by `workbench.shaping`)."""
+
+    per_device_train_batch_size: int = 0
+    gradient_accumulation_steps: int = 0
+    vllm_share: float | None = None
+    gpu_total_gib: float | None = None
+    estimate: dict[str, Any] | None = None
+    """The memory estimate (`workbench.memory`), GiB by part."""
+    gradient_checkpointing: bool = True
+    describe: str = ""
+    num_processes: int = 1
+
+
+@dataclass(frozen=True)
+class Sample(Record):
+    """One samples.jsonl line: a completion of a training step with each reward's score."""
+
+    step: int = 0
+    time: float | None = None
+    index: int = 0
+    """The completion's position in the step's batch."""
+    question: str = ""
+    answer: str | None = None
+    completion: str = ""
+    rewards: dict[str, Any] = field(default_factory=dict)
+    """Reward function name -> score (None where the function gave none)."""
+    total: float | None = None
+    """The weighted sum TRL logs as `reward`."""
+
+
+@dataclass(frozen=True)
+class RunDir(JobDir):
+    """Paths inside one run directory, and the reads and writes of its records."""
+
+    LOG_NAME = "train.log"
 
     @property
     def run_id(self) -> str:
@@ -100,16 +146,20 @@ class RunDir:
         return self.path / "config.toml"
 
     @property
-    def manifest(self) -> Path:
-        return self.path / "manifest.json"
-
-    @property
-    def status(self) -> Path:
-        return self.path / "status.json"
-
-    @property
     def progress(self) -> Path:
         return self.path / "progress.json"
+
+    @property
+    def plan(self) -> Path:
+        return self.path / "plan.json"
+
+    @property
+    def distributed(self) -> Path:
+        return self.path / "distributed.json"
+
+    @property
+    def accelerate_config(self) -> Path:
+        return self.path / "accelerate.yaml"
 
     @property
     def metrics(self) -> Path:
@@ -122,10 +172,6 @@ class RunDir:
     @property
     def gpu(self) -> Path:
         return self.path / "gpu.jsonl"
-
-    @property
-    def log(self) -> Path:
-        return self.path / "train.log"
 
     @property
     def data_stats(self) -> Path:
@@ -143,43 +189,254 @@ class RunDir:
     def adapter(self) -> Path:
         return self.path / "adapter"
 
-    def read_status(self) -> dict[str, Any]:
-        """status.json, with numeric fields that are not numbers (a hand edit, a foreign writer) left out,
-        so every reader can use them as numbers."""
-        status = _as_dict(read_json(self.status))
-        for key in _NUMERIC_STATUS:
-            if status.get(key) is not None and _number(status[key]) is None:
-                del status[key]
-        if status.get("error") is not None and not isinstance(status["error"], str):
-            status["error"] = str(status["error"])
-        return status
+    @property
+    def eval(self) -> EvalDir:
+        return EvalDir(self.path / "eval")
 
-    def read_manifest(self) -> dict[str, Any]:
-        return _as_dict(read_json(self.manifest))
+    def read_progress(self) -> Progress:
+        return Progress.from_json(read_json(self.progress))
 
-    def read_progress(self) -> dict[str, Any]:
-        return _as_dict(read_json(self.progress))
+    def write_progress(self, progress: Progress) -> None:
+        write_json_atomic(self.progress, progress.to_json())
 
-    def write_status(self, **fields: Any) -> dict[str, Any]:
-        """Merge `fields` into status.json (single writer: the supervisor, or a launcher before it starts)."""
-        status = self.read_status()
-        status.update(fields)
-        status["updated_at"] = time.time()
-        write_json_atomic(self.status, status)
-        return status
+    def read_plan(self) -> Plan | None:
+        """plan.json, or None before the trainer chose its batch shape."""
+        data = read_json(self.plan)
+        return Plan.from_json(data) if isinstance(data, Mapping) else None
+
+    def write_plan(self, plan: Plan) -> None:
+        write_json_atomic(self.plan, plan.to_json())
+
+    def read_data_stats(self) -> dict[str, Any]:
+        """data.json (`workbench.data.DataStats.to_dict`), or {} before the data was prepared."""
+        return dict(as_mapping(read_json(self.data_stats)))
+
+    def write_data_stats(self, stats: Mapping[str, Any]) -> None:
+        write_json_atomic(self.data_stats, dict(stats))
+
+    def write_held_out(self, rows: Iterable[HeldOutRow]) -> None:
+        """Write heldout.jsonl whole (a resume keeps the first attempt's rows: call only when absent)."""
+        with self.held_out.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def read_held_out(self, limit: int | None = None) -> list[HeldOutRow]:
+        """The run's held-out rows (the first `limit` of them).
+
+        Raises:
+            FileNotFoundError: the run never got as far as preparing its data (or data.held_out was 0).
+        """
+        if not self.held_out.is_file():
+            raise FileNotFoundError(
+                f"{self.held_out} does not exist: the run never got as far as preparing its data "
+                "(or data.held_out was 0)"
+            )
+        text = self.held_out.read_text(encoding="utf-8")
+        rows = [json.loads(line) for line in text.splitlines() if line]
+        return rows[:limit] if limit else rows
+
+    def metrics_writer(self) -> JsonlWriter:
+        return JsonlWriter(self.metrics)
+
+    def samples_writer(self) -> JsonlWriter:
+        return JsonlWriter(self.samples)
+
+    def gpu_writer(self) -> JsonlWriter:
+        return JsonlWriter(self.gpu)
+
+
+# ------------------------------------------------------------------------------------------ eval/
+
+EVAL_LOG = "eval.log"
+"""The evaluation job's log inside eval/ (jobs started from the TUI append their output there)."""
+
+
+@dataclass(frozen=True)
+class EvalProgress(Record):
+    """eval/progress.json: the evaluation job's status (its state and process, and how far it got).
+
+    The launcher writes it (`starting`, with the job's pid and start time) before the job runs; from its
+    first batch on the job rewrites it.
+    """
+
+    state: str | None = None
+    """A `JobState`: starting, running, completed, stopped, failed (crashed is judged, never written)."""
+    pid: int | None = None
+    create_time: float | None = None
+    tasks: tuple[str, ...] = ()
+    """`<target>/<decoding>` of every task, in order."""
+    task: int = 0
+    target: str | None = None
+    decoding: str | None = None
+    done: int = 0
+    total: int | None = None
+    elapsed_s: float | None = None
+    rows_per_s: float | None = None
+    eta_s: float | None = None
+    started_at: float | None = None
+    updated_at: float | None = None
+    finished_at: float | None = None
+    command: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def process(self) -> ProcessRef:
+        return ProcessRef(self.pid, self.create_time)
+
+
+@dataclass(frozen=True)
+class Estimate(Record):
+    """A proportion or mean with its 95% interval."""
+
+    value: float = 0.0
+    ci_low: float = 0.0
+    ci_high: float = 0.0
+
+
+@dataclass(frozen=True)
+class GroupMetrics:
+    """The metrics of one group of rows (all, a family such as GSM, a type) in an eval result."""
+
+    rows: int = 0
+    samples: int = 0
+    accuracy: Estimate | None = None
+    format: Estimate | None = None
+    mean_length: Estimate | None = None
+    pass_at_k: dict[int, Estimate] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any) -> GroupMetrics:
+        m = as_mapping(data)
+
+        def estimate(key: str) -> Estimate | None:
+            return Estimate.from_json(m[key]) if isinstance(m.get(key), Mapping) else None
+
+        passes = {
+            int(k): Estimate.from_json(v) for k, v in as_mapping(m.get("pass_at_k")).items() if k.isdigit()
+        }
+        return cls(
+            rows=int(number(m.get("rows")) or 0),
+            samples=int(number(m.get("samples")) or 0),
+            accuracy=estimate("accuracy"),
+            format=estimate("format"),
+            mean_length=estimate("mean_length"),
+            pass_at_k=dict(sorted(passes.items())),
+        )
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One eval-<target>-<decoding>.json, typed for readers; `data` keeps the whole file."""
+
+    target: str
+    decoding: str
+    """The decoding's name: `greedy` or `sample-n<N>`."""
+    rows_done: int
+    rows_total: int
+    partial: bool
+    overall: GroupMetrics
+    by_family: dict[str, GroupMetrics]
+    by_type: dict[str, GroupMetrics]
+    data: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, data: Any) -> EvalResult:
+        d = dict(as_mapping(data))
+        metrics = as_mapping(d.get("metrics"))
+        return cls(
+            target=str(d.get("target", "?")),
+            decoding=str(as_mapping(d.get("decoding")).get("name", "?")),
+            rows_done=int(number(d.get("rows_done")) or 0),
+            rows_total=int(number(d.get("rows_total")) or 0),
+            partial=bool(d.get("partial")),
+            overall=GroupMetrics.from_json(metrics.get("overall")),
+            by_family={
+                str(k): GroupMetrics.from_json(v) for k, v in as_mapping(metrics.get("by_family")).items()
+            },
+            by_type={
+                str(k): GroupMetrics.from_json(v) for k, v in as_mapping(metrics.get("by_type")).items()
+            },
+            data=d,
+        )
+
+    @property
+    def label(self) -> str:
+        """The target, with `*` when the evaluation was cut short (as every table marks it)."""
+        return self.target + ("*" if self.partial else "")
+
+
+@dataclass(frozen=True)
+class EvalDir:
+    """`<run>/eval/`: the evaluation job's directory inside its run."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, run: RunDir) -> EvalDir:
+        return run.eval
+
+    @property
+    def progress(self) -> Path:
+        return self.path / "progress.json"
+
+    @property
+    def summary_csv(self) -> Path:
+        return self.path / "summary.csv"
+
+    @property
+    def log(self) -> Path:
+        return self.path / EVAL_LOG
+
+    def rows(self, target: str, decoding: str) -> Path:
+        return self.path / f"rows-{target}-{decoding}.jsonl"
+
+    def result(self, target: str, decoding: str) -> Path:
+        return self.path / f"eval-{target}-{decoding}.json"
+
+    def ensure(self) -> EvalDir:
+        """Create the directory (0700) if missing."""
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self
+
+    def results(self) -> list[EvalResult]:
+        """Every eval-*.json of the run, by file name."""
+        found = [read_json(p) for p in sorted(self.path.glob("eval-*.json"))] if self.path.is_dir() else []
+        return [EvalResult.from_json(r) for r in found if isinstance(r, Mapping)]
+
+    def write_result(self, result: Mapping[str, Any]) -> EvalResult:
+        """Write one eval result (`workbench.evaluation` builds it) as eval-<target>-<decoding>.json."""
+        typed = EvalResult.from_json(result)
+        write_json_atomic(self.result(typed.target, typed.decoding), dict(result))
+        return typed
+
+    def read_progress(self) -> EvalProgress:
+        """progress.json; an empty record (state None) when there is none or it cannot be read."""
+        return EvalProgress.from_json(read_json(self.progress))
+
+    def write_progress(self, progress: EvalProgress) -> None:
+        self.ensure()
+        write_json_atomic(self.progress, progress.to_json())
+
+    def results_signature(self) -> tuple[tuple[str, int, int], ...]:
+        """(name, size, mtime) of every eval-*.json: a watcher re-reads the results only when it changes."""
+        if not self.path.is_dir():
+            return ()
+        found = []
+        for path in sorted(self.path.glob("eval-*.json")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found.append((path.name, stat.st_size, stat.st_mtime_ns))
+        return tuple(found)
+
+
+# ------------------------------------------------------------------------------------- run lookup
 
 
 def create_run_dir(label: str, root: Path | None = None) -> RunDir:
     """Make a fresh, private (0700) run directory."""
-    root = root or paths.runs_dir()
-    for _ in range(10):
-        path = root / new_run_id(label)
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        return RunDir(path)
-    raise RuntimeError(f"could not create a unique run directory under {root}")
+    return create_job_dir(RunDir, root or paths.runs_dir(), label)
 
 
 def find_run(ref: str, root: Path | None = None) -> RunDir:
@@ -188,79 +445,94 @@ def find_run(ref: str, root: Path | None = None) -> RunDir:
     Raises:
         LookupError: no run or several runs match.
     """
-    if not ref.strip():
-        raise LookupError("no run given (an empty RUN would match every run); give a run id or directory")
-    candidate = Path(ref).expanduser()
-    if candidate.is_dir() and (candidate / "config.toml").exists():
-        return RunDir(candidate.resolve())
-    root = root or paths.runs_dir()
-    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
-    exact = [n for n in names if n == ref]
-    matches = exact or [n for n in names if n.startswith(ref)] or [n for n in names if ref in n]
-    if not matches:
-        raise LookupError(f"no run matches {ref!r} under {root}; `grpo-workbench runs` lists them")
-    if len(matches) > 1:
-        raise LookupError(
-            f"{ref!r} matches {len(matches)} runs ({', '.join(matches[:5])}...); give more of the id"
+    path = find_job(ref, root or paths.runs_dir(), "config.toml", "run", "grpo-workbench runs")
+    return RunDir(path)
+
+
+def resolve_state(job: JobDir, now: float | None = None) -> tuple[JobState, bool, Status]:
+    """(state, process alive, status) of a run or any job: `JobDir.resolve` as a tuple."""
+    view = job.resolve(now)
+    return view.state, view.alive, view.status
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What a viewer shows of a run's status: status.json resolved against the process table (cheap: two
+    small JSON files and one process lookup). Compared by value, so a watcher posts only real changes
+    (heartbeats alone are not one)."""
+
+    state: str = "unknown"
+    """A `JobState`, or `unknown` before the first read."""
+    alive: bool = False
+    step: int = 0
+    max_steps: int = 0
+    phase: str = ""
+    error: str | None = None
+    build_step: int = 0
+    """Progress of a first-use model build (the tiny preset's warm start) before training starts."""
+    build_total: int = 0
+
+    @classmethod
+    def of(cls, view: JobView) -> RunStatus:
+        status = view.status
+        return cls(
+            state=view.state,
+            alive=view.alive,
+            step=status.step,
+            max_steps=status.max_steps,
+            phase=status.phase,
+            error=status.error,
+            build_step=status.build_step,
+            build_total=status.build_total,
         )
-    return RunDir(root / matches[0])
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES and not self.alive
 
 
-def process_start_time(pid: int) -> float | None:
-    """The start time the OS reports for `pid` (None if it does not exist)."""
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
-        return None
+def read_run_status(run: RunDir) -> RunStatus:
+    """The run's state now (see `RunStatus`)."""
+    return RunStatus.of(run.resolve())
 
 
-def process_matches(pid: int | None, create_time: float | None) -> bool:
-    """True when `pid` is running, is not a zombie, and is the same process the manifest recorded."""
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        return False  # a missing or mangled manifest names no process we could vouch for
-    if create_time is not None and _number(create_time) is None:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return create_time is None or abs(proc.create_time() - create_time) < 1.0
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError, OverflowError):
-        return False
-
-
-def describe_manifest(argv: list[str], pid: int, attempt: int) -> dict[str, Any]:
-    """The manifest fields of the current process."""
-    return {
-        "pid": pid,
-        "pgid": os.getpgid(pid),
-        "create_time": process_start_time(pid),
-        "host": socket.gethostname(),
-        "argv": argv,
-        "started_at": time.time(),
-        "started_at_iso": datetime.now(UTC).isoformat(timespec="seconds"),
-        "attempt": attempt,
-    }
-
-
-@dataclass
+@dataclass(frozen=True)
 class RunInfo:
-    """A run as the runs list shows it: state resolved against the live process table."""
+    """A run as lists show it: its `RunStatus`, and the few facts that come from its manifest, its config
+    and its last metrics line (no full metrics replay)."""
 
     run: RunDir
-    state: str
-    step: int
-    max_steps: int
-    alive: bool
+    status: RunStatus
     label: str
     model: str
+    max_steps: int
+    """status.json's max_steps, else the config's grpo.max_steps."""
     started_at: float | None
     updated_at: float | None
     latest_reward: float | None
-    error: str | None
-    phase: str
+
+    @property
+    def state(self) -> str:
+        return self.status.state
+
+    @property
+    def alive(self) -> bool:
+        return self.status.alive
+
+    @property
+    def step(self) -> int:
+        return self.status.step
+
+    @property
+    def phase(self) -> str:
+        return self.status.phase
+
+    @property
+    def error(self) -> str | None:
+        return self.status.error
 
     def to_dict(self) -> dict[str, Any]:
+        """The `runs --json` object."""
         return {
             "run_id": self.run.run_id,
             "path": str(self.run.path),
@@ -278,30 +550,8 @@ class RunInfo:
         }
 
 
-def resolve_state(run: RunDir, now: float | None = None) -> tuple[str, bool, dict[str, Any]]:
-    """The run's real state: (state, supervisor alive, status dict).
-
-    A live state whose supervisor is gone (or is another process with a reused pid) becomes `crashed`.
-    """
-    status = run.read_status()
-    manifest = run.read_manifest()
-    state = status.get("state", "pending" if not manifest else "crashed")
-    alive = process_matches(manifest.get("pid"), manifest.get("create_time"))
-    if state not in LIVE_STATES and state not in FINAL_STATES:
-        # Not a state our writers record (a hand edit, a foreign file): judge by the process alone.
-        state = ("running" if alive else "crashed") if manifest else "pending"
-    if state in LIVE_STATES and not alive:
-        heartbeat = _number(status.get("heartbeat")) or _number(status.get("updated_at")) or 0.0
-        fresh = (now or time.time()) - heartbeat < STALE_AFTER
-        if state != "pending" or not fresh:
-            state = "crashed"
-    return state, alive, status
-
-
 def last_reward(run: RunDir) -> float | None:
     """The `reward` of the last metrics line, read from the file's tail only."""
-    import json
-
     try:
         with run.metrics.open("rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -315,36 +565,34 @@ def last_reward(run: RunDir) -> float | None:
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict) and _number(record.get("reward")) is not None:
+        if isinstance(record, dict) and number(record.get("reward")) is not None:
             return float(record["reward"])
     return None
 
 
+def read_config_table(run: RunDir) -> dict[str, Any]:
+    """config.toml as plain TOML (not validated: a list must show a run whose config no longer loads)."""
+    try:
+        return tomllib.loads(run.config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def run_info(run: RunDir) -> RunInfo:
     """Everything the runs list needs about one run, cheaply (no full metrics replay)."""
-    import tomllib
-
-    state, alive, status = resolve_state(run)
-    try:
-        config = tomllib.loads(run.config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        config = {}
-    manifest = run.read_manifest()
-    grpo, model = _as_dict(config.get("grpo")), _as_dict(config.get("model"))
-    error = status.get("error")
+    view = run.resolve()
+    config = read_config_table(run)
+    grpo, model = as_mapping(config.get("grpo")), as_mapping(config.get("model"))
+    configured = number(grpo.get("max_steps"))
     return RunInfo(
         run=run,
-        state=state,
-        step=_int(status.get("step")),
-        max_steps=_int(status.get("max_steps")) or _int(grpo.get("max_steps")),
-        alive=alive,
+        status=RunStatus.of(view),
         label=str(config.get("name") or ""),
         model=str(model.get("name", "?")),
-        started_at=_number(manifest.get("started_at")),
-        updated_at=_number(status.get("updated_at")),
+        max_steps=view.status.max_steps or (int(configured) if configured else 0),
+        started_at=view.manifest.started_at,
+        updated_at=view.status.updated_at,
         latest_reward=last_reward(run),
-        error=None if error is None else str(error),
-        phase=str(status.get("phase") or ""),
     )
 
 
@@ -354,21 +602,8 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
 
 
 def run_dirs(root: Path | None = None) -> list[RunDir]:
-    """Every run directory under the runs home, newest first. Entries that cannot be inspected (another
-    user's directory, a chmod 000 one) are left out instead of failing the whole list."""
-    root = root or paths.runs_dir()
-    try:
-        entries = sorted(root.iterdir(), reverse=True)
-    except OSError:
-        return []
-    runs = []
-    for path in entries:
-        try:
-            if path.is_dir() and (path / "config.toml").is_file():
-                runs.append(RunDir(path))
-        except OSError:
-            continue
-    return runs
+    """Every run directory under the runs home, newest first (unreadable entries left out)."""
+    return [RunDir(p) for p in job_dirs(root or paths.runs_dir(), "config.toml")]
 
 
 def checkpoint_step(path: Path) -> int | None:

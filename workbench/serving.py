@@ -35,23 +35,25 @@ import os
 import re
 import secrets
 import socket
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from workbench import paths
 from workbench.atomic import read_json, write_json_atomic, write_text_atomic
-from workbench.runs import LIVE_STATES as RUN_LIVE_STATES
-from workbench.runs import STALE_AFTER, list_runs, process_matches
+from workbench.jobdir import (
+    LIVE_STATES,
+    JobDir,
+    JobState,
+    JobView,
+    create_job_dir,
+    find_job,
+    job_dirs,
+)
+from workbench.runs import list_runs
 
 Backend = Literal["vllm", "transformers"]
-FINAL_STATES = frozenset({"stopped", "failed", "crashed"})
-LIVE_STATES = frozenset({"pending", "starting", "ready", "stopping"})
-STARTING_STATES = frozenset({"pending", "starting"})
-"""A server on its way up: not answering yet (vLLM spends minutes here on a GPU)."""
 HOST = "127.0.0.1"
 """Loopback only: the server is for this machine's user (reach it from elsewhere over SSH port forwarding)."""
 BASE_NAME = "base"
@@ -173,18 +175,11 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
-def new_serve_id(label: str, now: datetime | None = None) -> str:
-    """A sortable, unique id: `20261123-083012-serve-<label>-<4 hex>`."""
-    now = now or datetime.now()
-    slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")[:24] or "model"
-    return f"{now:%Y%m%d-%H%M%S}-serve-{slug}-{secrets.token_hex(2)}"
-
-
 @dataclass(frozen=True)
-class ServeDir:
-    """Paths inside one serve directory."""
+class ServeDir(JobDir):
+    """Paths inside one serve directory (manifest.json and status.json as for every job)."""
 
-    path: Path
+    LOG_NAME = "serve.log"
 
     @property
     def serve_id(self) -> str:
@@ -198,37 +193,11 @@ class ServeDir:
     def key_file(self) -> Path:
         return self.path / "key"
 
-    @property
-    def manifest(self) -> Path:
-        return self.path / "manifest.json"
-
-    @property
-    def status(self) -> Path:
-        return self.path / "status.json"
-
-    @property
-    def log(self) -> Path:
-        return self.path / "serve.log"
-
     def read_spec(self) -> ServeSpec:
         return ServeSpec.from_dict(read_json(self.spec_file) or {"base_model": ""})
 
     def read_key(self) -> str:
         return self.key_file.read_text(encoding="utf-8").strip()
-
-    def read_status(self) -> dict[str, Any]:
-        return read_json(self.status) or {}
-
-    def read_manifest(self) -> dict[str, Any]:
-        return read_json(self.manifest) or {}
-
-    def write_status(self, **fields: Any) -> dict[str, Any]:
-        """Merge `fields` into status.json (single writer: the supervisor, or the launcher before it)."""
-        status = self.read_status()
-        status.update(fields)
-        status["updated_at"] = time.time()
-        write_json_atomic(self.status, status)
-        return status
 
     def log_tail(self, lines: int = 12) -> str:
         """The last meaningful lines of serve.log (the error when a server dies while loading)."""
@@ -253,51 +222,48 @@ class ServeDir:
 
 def create_serve_dir(spec: ServeSpec, root: Path | None = None) -> ServeDir:
     """A fresh private serve directory holding spec.json and a new key (0600)."""
-    root = root or serves_dir()
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for _ in range(10):
-        path = root / new_serve_id(spec.label or spec.run_id or Path(spec.base_model).name)
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        serve = ServeDir(path)
-        write_json_atomic(serve.spec_file, spec.to_dict())
-        write_text_atomic(serve.key_file, secrets.token_urlsafe(32) + "\n", mode=0o600)
-        return serve
-    raise RuntimeError(f"could not create a unique serve directory under {root}")
+    label = spec.label or spec.run_id or Path(spec.base_model).name
+    serve = create_job_dir(ServeDir, root or serves_dir(), label, kind="serve")
+    write_json_atomic(serve.spec_file, spec.to_dict())
+    write_text_atomic(serve.key_file, secrets.token_urlsafe(32) + "\n", mode=0o600)
+    return serve
 
 
-def resolve_state(serve: ServeDir, now: float | None = None) -> tuple[str, bool, dict[str, Any]]:
-    """The job's real state: (state, supervisor alive, status). A live state without its supervisor
-    (or with a reused pid) is `crashed`, unless it is a fresh `pending` the supervisor has yet to pick up."""
-    status = serve.read_status()
-    manifest = serve.read_manifest()
-    state = status.get("state", "pending" if not manifest else "crashed")
-    alive = process_matches(manifest.get("pid"), manifest.get("create_time"))
-    if state in LIVE_STATES and not alive:
-        heartbeat = status.get("heartbeat") or status.get("updated_at") or 0.0
-        if state != "pending" or (now or time.time()) - heartbeat >= STALE_AFTER:
-            state = "crashed"
-    return state, alive, status
-
-
-@dataclass
+@dataclass(frozen=True)
 class ServeInfo:
     """A serve job as lists show it."""
 
     serve: ServeDir
-    state: str
-    alive: bool
+    view: JobView
     spec: ServeSpec
-    url: str | None
-    models: list[str]
-    error: str | None
-    started_at: float | None
 
     @property
     def serve_id(self) -> str:
         return self.serve.serve_id
+
+    @property
+    def state(self) -> JobState:
+        return self.view.state
+
+    @property
+    def alive(self) -> bool:
+        return self.view.alive
+
+    @property
+    def url(self) -> str | None:
+        return self.view.status.url or (self.spec.url if self.spec.port else None)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.view.status.models or self.spec.models)
+
+    @property
+    def error(self) -> str | None:
+        return self.view.status.error
+
+    @property
+    def started_at(self) -> float | None:
+        return self.view.manifest.started_at
 
     @property
     def ready(self) -> bool:
@@ -321,27 +287,12 @@ class ServeInfo:
 
 
 def serve_info(serve: ServeDir) -> ServeInfo:
-    state, alive, status = resolve_state(serve)
-    spec = serve.read_spec()
-    return ServeInfo(
-        serve=serve,
-        state=state,
-        alive=alive,
-        spec=spec,
-        url=status.get("url") or (spec.url if spec.port else None),
-        models=list(status.get("models") or spec.models),
-        error=status.get("error"),
-        started_at=serve.read_manifest().get("started_at"),
-    )
+    return ServeInfo(serve=serve, view=serve.resolve(), spec=serve.read_spec())
 
 
 def list_serves(root: Path | None = None) -> list[ServeInfo]:
     """Every serve job, newest first."""
-    root = root or serves_dir()
-    if not root.is_dir():
-        return []
-    found = [ServeDir(p) for p in sorted(root.iterdir(), reverse=True) if (p / "spec.json").is_file()]
-    return [serve_info(s) for s in found]
+    return [serve_info(ServeDir(p)) for p in job_dirs(root or serves_dir(), "spec.json")]
 
 
 def find_serve(ref: str, root: Path | None = None) -> ServeDir:
@@ -350,22 +301,9 @@ def find_serve(ref: str, root: Path | None = None) -> ServeDir:
     Raises:
         LookupError: none or several match.
     """
-    candidate = Path(ref).expanduser()
-    if candidate.is_dir() and (candidate / "spec.json").is_file():
-        return ServeDir(candidate.resolve())
-    root = root or serves_dir()
-    names = sorted(p.name for p in root.iterdir() if (p / "spec.json").is_file()) if root.is_dir() else []
-    matches = [n for n in names if n == ref] or [n for n in names if n.startswith(ref)]
-    matches = matches or [n for n in names if ref in n]
-    if not matches:
-        raise LookupError(
-            f"no serve job matches {ref!r} under {root}; `grpo-workbench serve --list` lists them"
-        )
-    if len(matches) > 1:
-        raise LookupError(
-            f"{ref!r} matches {len(matches)} serve jobs ({', '.join(matches[:4])}...); give more"
-        )
-    return ServeDir(root / matches[0])
+    return ServeDir(
+        find_job(ref, root or serves_dir(), "spec.json", "serve job", "grpo-workbench serve --list")
+    )
 
 
 def live_training_runs(root: Path | None = None) -> list[str]:
@@ -374,4 +312,4 @@ def live_training_runs(root: Path | None = None) -> list[str]:
         infos = list_runs(root)
     except OSError:
         return []
-    return [i.run.run_id for i in infos if i.alive or i.state in RUN_LIVE_STATES - {"pending"}]
+    return [i.run.run_id for i in infos if i.alive or i.state in LIVE_STATES - {"pending"}]
