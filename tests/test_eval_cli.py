@@ -27,7 +27,7 @@ from conftest import FAST, install_tiny_preset
 
 from jobs.evaluate import EvalLaunchError, cancel, launch, running_pid
 from workbench.evaluation import TargetError, format_table, summarize
-from workbench.runs import EvalDir, RunDir
+from workbench.runs import EvalDir, EvalResult, RunDir
 from workbench.tail import read_jsonl
 
 pytestmark = pytest.mark.slow
@@ -99,7 +99,7 @@ def run(trained_run: Path, home_with_tiny: Path) -> RunDir:
 
 def results_in(run: RunDir) -> dict[tuple[str, str], dict[str, Any]]:
     eval_dir = EvalDir.of(run)
-    return {(r["target"], r["decoding"]["name"]): r for r in eval_dir.results()}
+    return {(r.target, r.decoding): r.data for r in eval_dir.results()}
 
 
 def test_eval_base_checkpoint_and_adapter_greedy_and_sampled(run: RunDir) -> None:
@@ -143,7 +143,7 @@ def test_eval_base_checkpoint_and_adapter_greedy_and_sampled(run: RunDir) -> Non
             assert set(passes) == (set() if decoding == "greedy" else {"1", "2"})
 
     # the table printed is the one the JSON gives, in the order the tasks ran
-    assert format_table(ordered) in result.stdout
+    assert format_table(EvalResult.from_json(r) for r in ordered) in result.stdout
     with eval_dir.summary_csv.open(encoding="utf-8") as handle:
         lines = list(csv.DictReader(handle))
     overall = {(r["target"], r["decoding"]): r for r in lines if r["group"] == "all"}
@@ -186,13 +186,13 @@ def test_background_eval_refuses_a_second_and_cancel_keeps_finished_rows(run: Ru
 
     progress = eval_dir.read_progress()
     assert progress.state == "stopped", progress
-    results = sorted(eval_dir.results(), key=lambda r: r["finished_at"])
+    results = sorted((r.data for r in eval_dir.results()), key=lambda r: r["finished_at"])
     assert results and results[-1]["partial"] and not any(r["partial"] for r in results[:-1])
     for res in results:
         kept = read_jsonl(eval_dir.rows(res["target"], res["decoding"]["name"]))
         assert res["rows_done"] == len(kept) and res["metrics"]["overall"]["rows"] == len(kept)
     assert 1 <= sum(r["rows_done"] for r in results) < 4 * 2 * 24
-    assert "partial" in format_table(results)
+    assert "partial" in format_table(EvalResult.from_json(r) for r in results)
     with eval_dir.summary_csv.open(encoding="utf-8") as handle:
         assert any(line["partial"] == "True" for line in csv.DictReader(handle))
     log = (eval_dir.path / "eval.log").read_text(encoding="utf-8")

@@ -245,7 +245,7 @@ async def test_evaluate_from_the_screen_then_cancel(live_run: RunDir) -> None:
             "the cancelled evaluation to stop",
             120,
         )
-        partial = [r for r in screen.results if r.get("partial")]
+        partial = [r.data for r in screen.results if r.partial]
         assert len(partial) == 1 and partial[0]["rows_done"] < 24
         key = f"{partial[0]['target']}/{partial[0]['decoding']['name']}"
         await wait_until(pilot, lambda: _cells(table, key)[-1] == "partial", "the partial flag", 10)
