@@ -14,7 +14,13 @@ machine translation that the answer extractor has to survive:
 
 Every problem comes from a template that computes its numbers in code (exact `Fraction` arithmetic), so
 the worked solutions are correct. The module is stdlib-only and deterministic: all randomness flows from
-one `random.Random(seed)`. Run `python -m workbench.sample_data.generate` to rewrite the file.
+one `random.Random(seed)`.
+
+A development tool, not part of the installed package: the wheel ships only its output,
+`workbench/sample_data/vi_math_sample.jsonl`, and `tests/test_sample_data.py` checks that regenerating it
+is byte-identical. From the repository root, rewrite the file with
+
+    python -m tools.generate_sample_data
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from math import gcd, lcm
 from pathlib import Path
 from typing import NamedTuple
 
-OUTPUT = Path(__file__).with_name("vi_math_sample.jsonl")
-"""Where `main()` writes the rows (next to this module, so the package ships it)."""
+OUTPUT = Path(__file__).resolve().parents[1] / "workbench" / "sample_data" / "vi_math_sample.jsonl"
+"""Where `main()` writes the rows: the package data `workbench.paths.bundled_sample()` reads."""
 
 KEYS = ("query_vi", "response_vi", "query_en", "response_en", "type")
 """The dataset's columns, in the order each JSON line lists them."""
@@ -2928,7 +2934,7 @@ def dumps(rows: Sequence[dict[str, str]]) -> str:
 
 
 def main() -> None:
-    """Regenerate `vi_math_sample.jsonl` next to this module."""
+    """Regenerate `workbench/sample_data/vi_math_sample.jsonl` in this checkout."""
     rows = generate_rows()
     OUTPUT.write_text(dumps(rows), encoding="utf-8", newline="\n")
     print(f"wrote {len(rows)} rows to {OUTPUT}")
