@@ -1,4 +1,5 @@
-"""The bundled sample: regenerable from its generator, in the dataset's schema, with its promised quirks."""
+"""The bundled sample: regenerable byte for byte by its generator (`tools/generate_sample_data.py`, a
+development tool the wheel does not ship), in the dataset's schema, with its promised quirks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.sample_data.generate import KEYS, OUTPUT, dumps, generate_rows
+from tools.generate_sample_data import KEYS, OUTPUT, dumps, generate_rows
+from workbench import data, paths
 
 SAMPLE = Path(__file__).resolve().parents[1] / "workbench" / "sample_data" / "vi_math_sample.jsonl"
 TYPES = {f"{family}_{kind}" for family in ("GSM", "MATH") for kind in ("AnsAug", "Rephrased", "SV", "FOBAR")}
@@ -25,11 +27,13 @@ def rows() -> list[dict[str, str]]:
         return [json.loads(line) for line in fh]
 
 
-def test_shipped_file_is_the_generator_output(rows: list[dict[str, str]]) -> None:
-    assert OUTPUT == SAMPLE
+def test_regenerating_the_sample_is_byte_identical_to_the_shipped_file(rows: list[dict[str, str]]) -> None:
+    """The generator writes the file the runtime reads, and regenerating it reproduces it byte for byte."""
+    assert OUTPUT == SAMPLE == paths.bundled_sample().resolve()
     generated = generate_rows()
-    assert rows == generated, "run `python -m workbench.sample_data.generate` to regenerate the sample"
+    assert rows == generated, "run `python -m tools.generate_sample_data` to regenerate the sample"
     assert SAMPLE.read_text(encoding="utf-8") == dumps(generated)
+    assert SAMPLE.read_bytes() == dumps(generated).encode("utf-8")  # what `main()` writes, newlines included
 
 
 def test_generation_is_deterministic_and_seeded() -> None:
@@ -40,7 +44,12 @@ def test_generation_is_deterministic_and_seeded() -> None:
 def test_schema(rows: list[dict[str, str]]) -> None:
     assert len(rows) >= 300
     for row in rows:
-        assert tuple(row) == KEYS == ("query_vi", "response_vi", "query_en", "response_en", "type")
+        assert (
+            tuple(row)
+            == KEYS
+            == data.COLUMNS
+            == ("query_vi", "response_vi", "query_en", "response_en", "type")
+        )
         assert all(isinstance(value, str) and value.strip() for value in row.values())
         assert len(row["query_vi"]) < 600
 

@@ -14,7 +14,13 @@ machine translation that the answer extractor has to survive:
 
 Every problem comes from a template that computes its numbers in code (exact `Fraction` arithmetic), so
 the worked solutions are correct. The module is stdlib-only and deterministic: all randomness flows from
-one `random.Random(seed)`. Run `python -m workbench.sample_data.generate` to rewrite the file.
+one `random.Random(seed)`.
+
+A development tool, not part of the installed package: the wheel ships only its output,
+`workbench/sample_data/vi_math_sample.jsonl`, and `tests/test_sample_data.py` checks that regenerating it
+is byte-identical. From the repository root, rewrite the file with
+
+    python -m tools.generate_sample_data
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from math import gcd, lcm
 from pathlib import Path
 from typing import NamedTuple
 
-OUTPUT = Path(__file__).with_name("vi_math_sample.jsonl")
-"""Where `main()` writes the rows (next to this module, so the package ships it)."""
+OUTPUT = Path(__file__).resolve().parents[1] / "workbench" / "sample_data" / "vi_math_sample.jsonl"
+"""Where `main()` writes the rows: the package data `workbench.paths.bundled_sample()` reads."""
 
 KEYS = ("query_vi", "response_vi", "query_en", "response_en", "type")
 """The dataset's columns, in the order each JSON line lists them."""
@@ -92,35 +98,38 @@ def _fmt(value: Number, thousands: str, point: str, grouped: bool) -> str:
     return sign + digits + (point + f"{frac:0{places}d}" if places else "")
 
 
-def vn(value: Number) -> str:
-    """Vietnamese convention: 15.000 and 2,5 (used in prose, LaTeX and answers alike)."""
+def vi_number(value: Number) -> str:
+    """A number the Vietnamese way, dotted thousands and a decimal comma: 15.000 and 2,5.
+
+    Vietnamese text uses it in prose, LaTeX and answers alike.
+    """
     return _fmt(value, ".", ",", True)
 
 
-def en(value: Number) -> str:
-    """English prose convention: 15,000 and 2.5."""
+def en_number(value: Number) -> str:
+    """A number the English prose way, comma thousands and a decimal point: 15,000 and 2.5."""
     return _fmt(value, ",", ".", True)
 
 
-def ep(value: Number) -> str:
-    """English plain form, as MetaMathQA writes answers and LaTeX: 15000 and 2.5."""
+def plain_number(value: Number) -> str:
+    """A number with no thousands separator, as MetaMathQA writes English answers and LaTeX: 15000 and 2.5."""
     return _fmt(value, ",", ".", False)
 
 
-def vx(coef: Number, var: str = "x") -> str:
+def vi_times_var(coef: Number, var: str = "x") -> str:
     """A coefficient times a variable in Vietnamese text: x, 12.000x, 2,5x or (3/10)x."""
     coef = Fraction(coef)
     if coef == 1:
         return var
-    return f"({vn(coef)}){var}" if not _terminating(coef) else f"{vn(coef)}{var}"
+    return f"({vi_number(coef)}){var}" if not _terminating(coef) else f"{vi_number(coef)}{var}"
 
 
-def ex(coef: Number, var: str = "x") -> str:
+def en_times_var(coef: Number, var: str = "x") -> str:
     """A coefficient times a variable in English text: x, 12,000x, 2.5x or (3/10)x."""
     coef = Fraction(coef)
     if coef == 1:
         return var
-    return f"({en(coef)}){var}" if not _terminating(coef) else f"{en(coef)}{var}"
+    return f"({en_number(coef)}){var}" if not _terminating(coef) else f"{en_number(coef)}{var}"
 
 
 def _wrap(text: str, value: Number) -> str:
@@ -163,7 +172,7 @@ def boxed(inner: str) -> str:
     return "\\boxed{" + inner + "}"
 
 
-def par(value: int) -> str:
+def paren_if_negative(value: int) -> str:
     """An integer inside a LaTeX product: negative ones get parentheses, as in 3 \\cdot (-2)."""
     return f"({value})" if value < 0 else str(value)
 
@@ -176,7 +185,7 @@ def signed(values: Sequence[int]) -> str:
     return text
 
 
-def lin(coef: int, const: int, var: str = "x") -> str:
+def linear_tex(coef: int, const: int, var: str = "x") -> str:
     """A linear expression in LaTeX: 5x + 3, x - 4, 2x."""
     term = var if coef == 1 else f"{coef}{var}"
     if const > 0:
@@ -201,16 +210,16 @@ def join_en(items: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-class Bi(NamedTuple):
+class Bilingual(NamedTuple):
     """One piece of text in Vietnamese and English."""
 
     vi: str
     en: str
 
 
-def cat(*parts: Bi) -> Bi:
-    """Join text pieces with spaces, skipping empty ones."""
-    return Bi(" ".join(p.vi for p in parts if p.vi), " ".join(p.en for p in parts if p.en))
+def join_bilingual(*parts: Bilingual) -> Bilingual:
+    """Join bilingual pieces with spaces, each language separately, skipping empty ones."""
+    return Bilingual(" ".join(p.vi for p in parts if p.vi), " ".join(p.en for p in parts if p.en))
 
 
 @dataclass(frozen=True)
@@ -224,25 +233,25 @@ class Answer:
     def vi(self) -> str:
         if self.as_fraction and self.value.denominator != 1:
             return tex_frac(self.value)
-        return vn(self.value)
+        return vi_number(self.value)
 
     def en(self) -> str:
         if self.as_fraction and self.value.denominator != 1:
             return tex_frac(self.value)
-        return ep(self.value)
+        return plain_number(self.value)
 
 
 @dataclass(frozen=True)
 class Backward:
     """The SV / FOBAR version: one given quantity becomes the unknown x (GSM) or X (MATH)."""
 
-    question: Bi
+    question: Bilingual
     """FOBAR: the question with the unknown in it (the "answer is ..." suffix is added later)."""
-    statement: Bi
+    statement: Bilingual
     """SV: the problem told as facts with the unknown, the result stated."""
-    meaning: Bi
+    meaning: Bilingual
     """What the unknown stands for, for the SV opening sentence."""
-    steps: list[Bi]
+    steps: list[Bilingual]
     value: Fraction
 
 
@@ -250,71 +259,84 @@ class Backward:
 class Problem:
     """One generated problem, in both languages."""
 
-    context: Bi
+    context: Bilingual
     """The facts (GSM); empty for MATH, whose `ask` is the whole question."""
-    ask: Bi
-    rephrased: Bi
+    ask: Bilingual
+    rephrased: Bilingual
     """A full rephrased query (MetaMathQA's *_Rephrased)."""
-    steps: list[Bi]
+    steps: list[Bilingual]
     answer: Answer
     backward: Backward | None = None
 
 
-def gsm_backward(xcontext: Bi, ask: Bi, claim: Bi, meaning: Bi, steps: list[Bi], value: Number) -> Backward:
+def gsm_backward(
+    xcontext: Bilingual,
+    ask: Bilingual,
+    claim: Bilingual,
+    meaning: Bilingual,
+    steps: list[Bilingual],
+    value: Number,
+) -> Backward:
     """A GSM backward problem: the facts with x, asked forward (FOBAR) or with the result stated (SV)."""
-    return Backward(cat(xcontext, ask), cat(xcontext, claim), meaning, steps, Fraction(value))
+    return Backward(
+        join_bilingual(xcontext, ask), join_bilingual(xcontext, claim), meaning, steps, Fraction(value)
+    )
 
 
-MATH_MEANING = Bi("giá trị chưa biết trong đề bài", "the unknown value in the problem")
+MATH_MEANING = Bilingual("giá trị chưa biết trong đề bài", "the unknown value in the problem")
 
 
 def math_backward(
-    question: Bi, answer: Answer, steps: list[Bi], value: Number, meaning: Bi = MATH_MEANING
+    question: Bilingual,
+    answer: Answer,
+    steps: list[Bilingual],
+    value: Number,
+    meaning: Bilingual = MATH_MEANING,
 ) -> Backward:
     """A MATH backward problem; SV states the answer MetaMathQA's way ("... The answer is 7.")."""
-    stated = Bi(f"Câu trả lời là {answer.vi()}.", f"The answer is {answer.en()}.")
-    return Backward(question, cat(question, stated), meaning, steps, Fraction(value))
+    stated = Bilingual(f"Câu trả lời là {answer.vi()}.", f"The answer is {answer.en()}.")
+    return Backward(question, join_bilingual(question, stated), meaning, steps, Fraction(value))
 
 
-def solve_linear(a: Number, b: Number, rhs: Number, expect: Number, var: str = "x") -> list[Bi]:
+def solve_linear(a: Number, b: Number, rhs: Number, expect: Number, var: str = "x") -> list[Bilingual]:
     """The lines solving `b + a*var = rhs` (an equation the caller has already written down).
 
     Why a helper: most GSM backward solutions end in the same two algebra steps; doing them in one place
     keeps the printed arithmetic consistent, and the assertion ties it to the template's true value.
     """
     a, b, rhs = Fraction(a), Fraction(b), Fraction(rhs)
-    lines: list[Bi] = []
+    lines: list[Bilingual] = []
     if a > 0:
         num = rhs - b
         if b > 0:
             lines.append(
-                Bi(
-                    f"Suy ra {vx(a, var)} = {vn(rhs)} - {vn(b)} = {vn(num)}.",
-                    f"So {ex(a, var)} = {en(rhs)} - {en(b)} = {en(num)}.",
+                Bilingual(
+                    f"Suy ra {vi_times_var(a, var)} = {vi_number(rhs)} - {vi_number(b)} = {vi_number(num)}.",
+                    f"So {en_times_var(a, var)} = {en_number(rhs)} - {en_number(b)} = {en_number(num)}.",
                 )
             )
         elif b < 0:
             lines.append(
-                Bi(
-                    f"Suy ra {vx(a, var)} = {vn(rhs)} + {vn(-b)} = {vn(num)}.",
-                    f"So {ex(a, var)} = {en(rhs)} + {en(-b)} = {en(num)}.",
+                Bilingual(
+                    f"Suy ra {vi_times_var(a, var)} = {vi_number(rhs)} + {vi_number(-b)} = {vi_number(num)}.",
+                    f"So {en_times_var(a, var)} = {en_number(rhs)} + {en_number(-b)} = {en_number(num)}.",
                 )
             )
     else:
         num = b - rhs
         lines.append(
-            Bi(
-                f"Suy ra {vx(-a, var)} = {vn(b)} - {vn(rhs)} = {vn(num)}.",
-                f"So {ex(-a, var)} = {en(b)} - {en(rhs)} = {en(num)}.",
+            Bilingual(
+                f"Suy ra {vi_times_var(-a, var)} = {vi_number(b)} - {vi_number(rhs)} = {vi_number(num)}.",
+                f"So {en_times_var(-a, var)} = {en_number(b)} - {en_number(rhs)} = {en_number(num)}.",
             )
         )
     coef = abs(a)
     value = num / coef
     if coef != 1:
         lines.append(
-            Bi(
-                f"Do đó {var} = {vn(num)} / {_wrap(vn(coef), coef)} = {vn(value)}.",
-                f"Therefore, {var} = {en(num)} / {_wrap(en(coef), coef)} = {en(value)}.",
+            Bilingual(
+                f"Do đó {var} = {vi_number(num)} / {_wrap(vi_number(coef), coef)} = {vi_number(value)}.",
+                f"Therefore, {var} = {en_number(num)} / {_wrap(en_number(coef), coef)} = {en_number(value)}.",
             )
         )
     if value != Fraction(expect):
@@ -431,8 +453,6 @@ def template(family: str, backward: bool = True) -> Callable[[Builder], Builder]
     return register
 
 
-F = Fraction
-
 # ---------------------------------------------------------------------------------------- GSM ----
 
 STATIONERY = (
@@ -459,66 +479,80 @@ def _shopping_change(rng: random.Random, need_backward: bool) -> Problem:
     note = next(v for v in (50000, 100000, 200000, 500000) if v > total)
     change = note - total
 
-    def facts(qty: str, qty_en: str) -> Bi:
-        return Bi(
-            f"{p.name} mua {qty} {c1} {n1}, mỗi {c1} giá {vn(p1)} đồng, và {b} {c2} {n2}, mỗi {c2} giá "
-            f"{vn(p2)} đồng. {p.name} đưa cho người bán hàng tờ tiền {vn(note)} đồng.",
-            f"{p.name} buys {qty_en} {e1} at {en(p1)} VND each and {b} {e2} at {en(p2)} VND each. "
-            f"{p.He} pays with a {en(note)} VND note.",
+    def facts(qty: str, qty_en: str) -> Bilingual:
+        return Bilingual(
+            f"{p.name} mua {qty} {c1} {n1}, mỗi {c1} giá {vi_number(p1)} đồng, và {b} {c2} {n2}, mỗi {c2} "
+            "giá "
+            f"{vi_number(p2)} đồng. {p.name} đưa cho người bán hàng tờ tiền {vi_number(note)} đồng.",
+            f"{p.name} buys {qty_en} {e1} at {en_number(p1)} VND each and {b} {e2} at {en_number(p2)} VND "
+            "each. "
+            f"{p.He} pays with a {en_number(note)} VND note.",
         )
 
-    ask = Bi(f"Hỏi {p.name} được trả lại bao nhiêu tiền?", f"How much change does {p.name} get back?")
-    rephrased = Bi(
-        f"Nếu {p.name} mua {a} {c1} {n1} giá {vn(p1)} đồng một {c1} và {b} {c2} {n2} giá {vn(p2)} đồng "
-        f"một {c2}, rồi trả bằng tờ {vn(note)} đồng, thì {p.name} sẽ nhận lại bao nhiêu tiền thừa?",
-        f"If {p.name} buys {a} {e1} for {en(p1)} VND each and {b} {e2} for {en(p2)} VND each, and pays "
-        f"with a {en(note)} VND note, how much change should {p.he} receive?",
+    ask = Bilingual(f"Hỏi {p.name} được trả lại bao nhiêu tiền?", f"How much change does {p.name} get back?")
+    rephrased = Bilingual(
+        f"Nếu {p.name} mua {a} {c1} {n1} giá {vi_number(p1)} đồng một {c1} và {b} {c2} {n2} giá "
+        f"{vi_number(p2)} đồng "
+        f"một {c2}, rồi trả bằng tờ {vi_number(note)} đồng, thì {p.name} sẽ nhận lại bao nhiêu tiền thừa?",
+        f"If {p.name} buys {a} {e1} for {en_number(p1)} VND each and {b} {e2} for {en_number(p2)} VND each, "
+        "and pays "
+        f"with a {en_number(note)} VND note, how much change should {p.he} receive?",
     )
     steps = [
-        Bi(
-            f"Số tiền mua {n1} là {a} * {vn(p1)} = {vn(cost1)} đồng.",
-            f"The {e1} cost {a} * {en(p1)} = {en(cost1)} VND.",
+        Bilingual(
+            f"Số tiền mua {n1} là {a} * {vi_number(p1)} = {vi_number(cost1)} đồng.",
+            f"The {e1} cost {a} * {en_number(p1)} = {en_number(cost1)} VND.",
         ),
-        Bi(
-            f"Số tiền mua {n2} là {b} * {vn(p2)} = {vn(cost2)} đồng.",
-            f"The {e2} cost {b} * {en(p2)} = {en(cost2)} VND.",
+        Bilingual(
+            f"Số tiền mua {n2} là {b} * {vi_number(p2)} = {vi_number(cost2)} đồng.",
+            f"The {e2} cost {b} * {en_number(p2)} = {en_number(cost2)} VND.",
         ),
-        Bi(
-            f"Tổng số tiền phải trả là {vn(cost1)} + {vn(cost2)} = {vn(total)} đồng.",
-            f"In total, {p.name} pays {en(cost1)} + {en(cost2)} = {en(total)} VND.",
+        Bilingual(
+            f"Tổng số tiền phải trả là {vi_number(cost1)} + {vi_number(cost2)} = {vi_number(total)} đồng.",
+            f"In total, {p.name} pays {en_number(cost1)} + {en_number(cost2)} = {en_number(total)} VND.",
         ),
-        Bi(
-            f"Số tiền được trả lại là {vn(note)} - {vn(total)} = {vn(change)} đồng.",
-            f"So {p.name} gets back {en(note)} - {en(total)} = {en(change)} VND in change.",
+        Bilingual(
+            f"Số tiền được trả lại là {vi_number(note)} - {vi_number(total)} = {vi_number(change)} đồng.",
+            f"So {p.name} gets back {en_number(note)} - {en_number(total)} = {en_number(change)} VND in "
+            "change.",
         ),
     ]
     rest = note - cost2
     xsteps = [
-        Bi(f"Số tiền mua x {c1} {n1} là {vx(p1)} đồng.", f"The x {e1} cost {ex(p1)} VND."),
+        Bilingual(
+            f"Số tiền mua x {c1} {n1} là {vi_times_var(p1)} đồng.", f"The x {e1} cost {en_times_var(p1)} VND."
+        ),
         steps[1],
-        Bi(
-            f"Tổng số tiền phải trả là {vx(p1)} + {vn(cost2)} đồng.",
-            f"In total, {p.name} pays {ex(p1)} + {en(cost2)} VND.",
+        Bilingual(
+            f"Tổng số tiền phải trả là {vi_times_var(p1)} + {vi_number(cost2)} đồng.",
+            f"In total, {p.name} pays {en_times_var(p1)} + {en_number(cost2)} VND.",
         ),
-        Bi(
-            f"Số tiền được trả lại là {vn(note)} - ({vx(p1)} + {vn(cost2)}) = {vn(rest)} - {vx(p1)} đồng.",
-            f"The change is {en(note)} - ({ex(p1)} + {en(cost2)}) = {en(rest)} - {ex(p1)} VND.",
+        Bilingual(
+            f"Số tiền được trả lại là {vi_number(note)} - ({vi_times_var(p1)} + {vi_number(cost2)}) = "
+            f"{vi_number(rest)} - {vi_times_var(p1)} đồng.",
+            f"The change is {en_number(note)} - ({en_times_var(p1)} + {en_number(cost2)}) = "
+            f"{en_number(rest)} - {en_times_var(p1)} VND.",
         ),
-        Bi(
-            f"Ta biết số tiền được trả lại là {vn(change)} đồng, nên {vn(rest)} - {vx(p1)} = {vn(change)}.",
-            f"We know the change is {en(change)} VND, so {en(rest)} - {ex(p1)} = {en(change)}.",
+        Bilingual(
+            f"Ta biết số tiền được trả lại là {vi_number(change)} đồng, nên {vi_number(rest)} - "
+            f"{vi_times_var(p1)} = {vi_number(change)}.",
+            f"We know the change is {en_number(change)} VND, so {en_number(rest)} - {en_times_var(p1)} = "
+            f"{en_number(change)}.",
         ),
         *solve_linear(-p1, rest, change, a),
     ]
     backward = gsm_backward(
         facts("x", "x"),
         ask,
-        Bi(f"{p.name} được trả lại {vn(change)} đồng.", f"{p.name} gets back {en(change)} VND in change."),
-        Bi(f"số {c1} {n1} mà {p.name} đã mua", f"the number of {e1} {p.name} buys"),
+        Bilingual(
+            f"{p.name} được trả lại {vi_number(change)} đồng.",
+            f"{p.name} gets back {en_number(change)} VND in change.",
+        ),
+        Bilingual(f"số {c1} {n1} mà {p.name} đã mua", f"the number of {e1} {p.name} buys"),
         xsteps,
         a,
     )
-    return Problem(facts(str(a), str(a)), ask, rephrased, steps, Answer(F(change)), backward)
+    return Problem(facts(str(a), str(a)), ask, rephrased, steps, Answer(Fraction(change)), backward)
 
 
 @template("GSM")
@@ -534,53 +568,55 @@ def _ages(rng: random.Random, need_backward: bool) -> Problem:
     pa = a * k
     total = a + pa + 2 * y
 
-    def facts(age: str, age_en: str) -> Bi:
-        return Bi(
+    def facts(age: str, age_en: str) -> Bilingual:
+        return Bilingual(
             f"Năm nay {p.name} {age} tuổi. Tuổi của {parent} {p.name} gấp {k} lần tuổi của {p.name}.",
             f"{p.name} is {age_en} years old this year. {p.name}'s {parent_en} is {k} times as old as "
             f"{p.name}.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi {y} năm nữa, tổng số tuổi của hai {parent} con là bao nhiêu?",
         f"What will be the sum of their ages in {y} years?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu năm nay {p.name} {a} tuổi và {parent} của {p.name} có số tuổi gấp {k} lần {p.name}, thì sau "
         f"{y} năm nữa tổng số tuổi của hai {parent} con là bao nhiêu?",
         f"If {p.name} is currently {a} years old and {p.his} {parent_en} is {k} times {p.his} age, what will "
         f"their combined age be {y} years from now?",
     )
     steps = [
-        Bi(
+        Bilingual(
             f"Năm nay {parent} {p.name} có số tuổi là {k} * {a} = {pa} tuổi.",
             f"This year {p.name}'s {parent_en} is {k} * {a} = {pa} years old.",
         ),
-        Bi(
+        Bilingual(
             f"Sau {y} năm nữa, {p.name} có số tuổi là {a} + {y} = {a + y} tuổi.",
             f"In {y} years, {p.name} will be {a} + {y} = {a + y} years old.",
         ),
-        Bi(
+        Bilingual(
             f"Sau {y} năm nữa, {parent} {p.name} có số tuổi là {pa} + {y} = {pa + y} tuổi.",
             f"In {y} years, {p.his} {parent_en} will be {pa} + {y} = {pa + y} years old.",
         ),
-        Bi(
+        Bilingual(
             f"Tổng số tuổi của hai {parent} con khi đó là {a + y} + {pa + y} = {total} tuổi.",
             f"The sum of their ages will then be {a + y} + {pa + y} = {total}.",
         ),
     ]
     xsteps = [
-        Bi(f"Năm nay {parent} {p.name} có số tuổi là {k}x.", f"This year {p.name}'s {parent_en} is {k}x."),
-        Bi(
+        Bilingual(
+            f"Năm nay {parent} {p.name} có số tuổi là {k}x.", f"This year {p.name}'s {parent_en} is {k}x."
+        ),
+        Bilingual(
             f"Sau {y} năm nữa, {p.name} có số tuổi là x + {y}, còn {parent} {p.name} có số tuổi là "
             f"{k}x + {y}.",
             f"In {y} years, {p.name} will be x + {y} and {p.his} {parent_en} will be {k}x + {y}.",
         ),
-        Bi(
+        Bilingual(
             f"Tổng số tuổi khi đó là (x + {y}) + ({k}x + {y}) = {k + 1}x + {2 * y}.",
             f"The sum of their ages will be (x + {y}) + ({k}x + {y}) = {k + 1}x + {2 * y}.",
         ),
-        Bi(
+        Bilingual(
             f"Ta biết tổng số tuổi là {total}, nên {k + 1}x + {2 * y} = {total}.",
             f"We know the sum is {total}, so {k + 1}x + {2 * y} = {total}.",
         ),
@@ -589,15 +625,15 @@ def _ages(rng: random.Random, need_backward: bool) -> Problem:
     backward = gsm_backward(
         facts("x", "x"),
         ask,
-        Bi(
+        Bilingual(
             f"Sau {y} năm nữa, tổng số tuổi của hai {parent} con là {total}.",
             f"In {y} years, the sum of their ages will be {total}.",
         ),
-        Bi(f"số tuổi năm nay của {p.name}", f"{p.name}'s age this year"),
+        Bilingual(f"số tuổi năm nay của {p.name}", f"{p.name}'s age this year"),
         xsteps,
         a,
     )
-    return Problem(facts(str(a), str(a)), ask, rephrased, steps, Answer(F(total)), backward)
+    return Problem(facts(str(a), str(a)), ask, rephrased, steps, Answer(Fraction(total)), backward)
 
 
 VEHICLES = (
@@ -614,48 +650,50 @@ def _distance(rng: random.Random, need_backward: bool) -> Problem:
     """Distance = speed * time with a decimal number of hours, so answers are often decimals."""
     p = person(rng)
     veh, veh_en, lo, hi = rng.choice(VEHICLES)
-    v, t = rng.randint(lo, hi), F(rng.choice(HOURS))
+    v, t = rng.randint(lo, hi), Fraction(rng.choice(HOURS))
     d = v * t
 
-    def facts(speed: str) -> Bi:
-        return Bi(
-            f"{p.name} đi {veh} với vận tốc {speed} km/giờ trong {vn(t)} giờ.",
-            f"{p.name} travels by {veh_en} at {speed} km/h for {en(t)} hours.",
+    def facts(speed: str) -> Bilingual:
+        return Bilingual(
+            f"{p.name} đi {veh} với vận tốc {speed} km/giờ trong {vi_number(t)} giờ.",
+            f"{p.name} travels by {veh_en} at {speed} km/h for {en_number(t)} hours.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi {p.name} đi được quãng đường dài bao nhiêu ki-lô-mét?",
         f"How many kilometres does {p.he} travel?",
     )
-    rephrased = Bi(
-        f"Nếu {p.name} đi {veh} liên tục trong {vn(t)} giờ với vận tốc {v} km/giờ, thì quãng đường "
+    rephrased = Bilingual(
+        f"Nếu {p.name} đi {veh} liên tục trong {vi_number(t)} giờ với vận tốc {v} km/giờ, thì quãng đường "
         f"{p.name} đi được dài bao nhiêu km?",
-        f"If {p.name} travels by {veh_en} for {en(t)} hours at a steady {v} km/h, what distance "
+        f"If {p.name} travels by {veh_en} for {en_number(t)} hours at a steady {v} km/h, what distance "
         f"does {p.he} cover, in kilometres?",
     )
     steps = [
-        Bi("Quãng đường = vận tốc * thời gian.", "Distance = speed * time."),
-        Bi(
-            f"Quãng đường {p.name} đi được là {v} * {vn(t)} = {vn(d)} km.",
-            f"{p.name} travels {v} * {en(t)} = {en(d)} km.",
+        Bilingual("Quãng đường = vận tốc * thời gian.", "Distance = speed * time."),
+        Bilingual(
+            f"Quãng đường {p.name} đi được là {v} * {vi_number(t)} = {vi_number(d)} km.",
+            f"{p.name} travels {v} * {en_number(t)} = {en_number(d)} km.",
         ),
     ]
     xsteps = [
-        Bi(
-            f"Quãng đường {p.name} đi được là x * {vn(t)} = {vx(t)} km.",
-            f"{p.name} travels x * {en(t)} = {ex(t)} km.",
+        Bilingual(
+            f"Quãng đường {p.name} đi được là x * {vi_number(t)} = {vi_times_var(t)} km.",
+            f"{p.name} travels x * {en_number(t)} = {en_times_var(t)} km.",
         ),
-        Bi(
-            f"Ta biết quãng đường là {vn(d)} km, nên {vx(t)} = {vn(d)}.",
-            f"We know the distance is {en(d)} km, so {ex(t)} = {en(d)}.",
+        Bilingual(
+            f"Ta biết quãng đường là {vi_number(d)} km, nên {vi_times_var(t)} = {vi_number(d)}.",
+            f"We know the distance is {en_number(d)} km, so {en_times_var(t)} = {en_number(d)}.",
         ),
         *solve_linear(t, 0, d, v),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(f"{p.name} đi được quãng đường dài {vn(d)} km.", f"{p.He} travels {en(d)} km."),
-        Bi(f"vận tốc của {p.name} (km/giờ)", f"{p.name}'s speed in km/h"),
+        Bilingual(
+            f"{p.name} đi được quãng đường dài {vi_number(d)} km.", f"{p.He} travels {en_number(d)} km."
+        ),
+        Bilingual(f"vận tốc của {p.name} (km/giờ)", f"{p.name}'s speed in km/h"),
         xsteps,
         v,
     )
@@ -677,45 +715,48 @@ def _travel_time(rng: random.Random, need_backward: bool) -> Problem:
     route_vi, route_en = rng.choice(ROUTES)
     route_vi, route_en = route_vi.format(n=p.name), route_en.format(n=p.name, his=p.his)
     v = rng.choice((32, 36, 40, 44, 48, 52, 56, 60))
-    t = F(rng.choice(("0.5", "0.75", "1.25", "1.5", "1.75", "2.25", "2.5", "3.5", "2", "3")))
+    t = Fraction(rng.choice(("0.5", "0.75", "1.25", "1.5", "1.75", "2.25", "2.5", "3.5", "2", "3")))
     d = int(v * t)
 
-    def facts(dist: str) -> Bi:
-        return Bi(
+    def facts(dist: str) -> Bilingual:
+        return Bilingual(
             f"Quãng đường {route_vi} dài {dist} km. Gia đình {p.name} đi ô tô với vận tốc {v} km/giờ.",
             f"The distance {route_en} is {dist} km. {p.name}'s family drives at {v} km/h.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi gia đình {p.name} đi hết quãng đường đó trong bao nhiêu giờ?",
         "How many hours does the trip take?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu quãng đường {route_vi} dài {d} km và gia đình {p.name} đi ô tô với vận tốc không đổi "
         f"{v} km/giờ, thì họ cần bao nhiêu giờ để đi hết quãng đường?",
         f"If the distance {route_en} is {d} km and {p.name}'s family drives at a steady {v} km/h, "
         "how many hours will the trip take?",
     )
     steps = [
-        Bi("Thời gian = quãng đường / vận tốc.", "Time = distance / speed."),
-        Bi(
-            f"Thời gian đi hết quãng đường là {d} / {v} = {vn(t)} giờ.",
-            f"The trip takes {d} / {v} = {en(t)} hours.",
+        Bilingual("Thời gian = quãng đường / vận tốc.", "Time = distance / speed."),
+        Bilingual(
+            f"Thời gian đi hết quãng đường là {d} / {v} = {vi_number(t)} giờ.",
+            f"The trip takes {d} / {v} = {en_number(t)} hours.",
         ),
     ]
     xsteps = [
-        Bi(f"Thời gian đi hết quãng đường là x / {v} giờ.", f"The trip takes x / {v} hours."),
-        Bi(
-            f"Ta biết thời gian là {vn(t)} giờ, nên x / {v} = {vn(t)}.",
-            f"We know the trip takes {en(t)} hours, so x / {v} = {en(t)}.",
+        Bilingual(f"Thời gian đi hết quãng đường là x / {v} giờ.", f"The trip takes x / {v} hours."),
+        Bilingual(
+            f"Ta biết thời gian là {vi_number(t)} giờ, nên x / {v} = {vi_number(t)}.",
+            f"We know the trip takes {en_number(t)} hours, so x / {v} = {en_number(t)}.",
         ),
-        Bi(f"Do đó x = {vn(t)} * {v} = {d}.", f"Therefore, x = {en(t)} * {v} = {d}."),
+        Bilingual(f"Do đó x = {vi_number(t)} * {v} = {d}.", f"Therefore, x = {en_number(t)} * {v} = {d}."),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(f"Gia đình {p.name} đi hết quãng đường đó trong {vn(t)} giờ.", f"The trip takes {en(t)} hours."),
-        Bi("độ dài quãng đường (km)", "the length of the route in kilometres"),
+        Bilingual(
+            f"Gia đình {p.name} đi hết quãng đường đó trong {vi_number(t)} giờ.",
+            f"The trip takes {en_number(t)} hours.",
+        ),
+        Bilingual("độ dài quãng đường (km)", "the length of the route in kilometres"),
         xsteps,
         d,
     )
@@ -742,62 +783,68 @@ def _discount(rng: random.Random, need_backward: bool) -> Problem:
     off = price * r // 100
     pay = price - off
 
-    def facts(rate: str) -> Bi:
-        return Bi(
-            f"Một {clf} {item} có giá niêm yết {vn(price)} đồng. Nhân dịp khai trương, cửa hàng giảm giá "
+    def facts(rate: str) -> Bilingual:
+        return Bilingual(
+            f"Một {clf} {item} có giá niêm yết {vi_number(price)} đồng. Nhân dịp khai trương, cửa hàng giảm "
+            "giá "
             f"{rate}% cho tất cả các mặt hàng.",
-            f"A {item_en} has a list price of {en(price)} VND. For its grand opening, the shop gives a "
+            f"A {item_en} has a list price of {en_number(price)} VND. For its grand opening, the shop gives "
+            "a "
             f"{rate}% discount on everything.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi {p.name} phải trả bao nhiêu tiền để mua {clf} {item} đó?",
         f"How much does {p.name} pay for the {item_en}?",
     )
-    rephrased = Bi(
-        f"Nếu {p.name} mua một {clf} {item} có giá niêm yết {vn(price)} đồng và được giảm giá {r}%, "
+    rephrased = Bilingual(
+        f"Nếu {p.name} mua một {clf} {item} có giá niêm yết {vi_number(price)} đồng và được giảm giá {r}%, "
         f"thì {p.name} phải trả bao nhiêu tiền?",
-        f"If {p.name} buys a {item_en} listed at {en(price)} VND with a {r}% discount, how much does "
+        f"If {p.name} buys a {item_en} listed at {en_number(price)} VND with a {r}% discount, how much does "
         f"{p.he} have to pay?",
     )
     steps = [
-        Bi(
-            f"Số tiền được giảm là {r}% * {vn(price)} = {r}/100 * {vn(price)} = {vn(off)} đồng.",
-            f"The discount is {r}% * {en(price)} = {r}/100 * {en(price)} = {en(off)} VND.",
+        Bilingual(
+            f"Số tiền được giảm là {r}% * {vi_number(price)} = {r}/100 * {vi_number(price)} = "
+            f"{vi_number(off)} đồng.",
+            f"The discount is {r}% * {en_number(price)} = {r}/100 * {en_number(price)} = {en_number(off)} "
+            "VND.",
         ),
-        Bi(
-            f"Số tiền {p.name} phải trả là {vn(price)} - {vn(off)} = {vn(pay)} đồng.",
-            f"{p.name} pays {en(price)} - {en(off)} = {en(pay)} VND.",
+        Bilingual(
+            f"Số tiền {p.name} phải trả là {vi_number(price)} - {vi_number(off)} = {vi_number(pay)} đồng.",
+            f"{p.name} pays {en_number(price)} - {en_number(off)} = {en_number(pay)} VND.",
         ),
     ]
-    c = F(price, 100)
+    c = Fraction(price, 100)
     xsteps = [
-        Bi(
-            f"Số tiền được giảm là x% * {vn(price)} = {vx(c)} đồng.",
-            f"The discount is x% * {en(price)} = {ex(c)} VND.",
+        Bilingual(
+            f"Số tiền được giảm là x% * {vi_number(price)} = {vi_times_var(c)} đồng.",
+            f"The discount is x% * {en_number(price)} = {en_times_var(c)} VND.",
         ),
-        Bi(
-            f"Số tiền phải trả là {vn(price)} - {vx(c)} đồng.",
-            f"The price paid is {en(price)} - {ex(c)} VND.",
+        Bilingual(
+            f"Số tiền phải trả là {vi_number(price)} - {vi_times_var(c)} đồng.",
+            f"The price paid is {en_number(price)} - {en_times_var(c)} VND.",
         ),
-        Bi(
-            f"Ta biết số tiền phải trả là {vn(pay)} đồng, nên {vn(price)} - {vx(c)} = {vn(pay)}.",
-            f"We know {p.name} pays {en(pay)} VND, so {en(price)} - {ex(c)} = {en(pay)}.",
+        Bilingual(
+            f"Ta biết số tiền phải trả là {vi_number(pay)} đồng, nên {vi_number(price)} - {vi_times_var(c)} "
+            f"= {vi_number(pay)}.",
+            f"We know {p.name} pays {en_number(pay)} VND, so {en_number(price)} - {en_times_var(c)} = "
+            f"{en_number(pay)}.",
         ),
         *solve_linear(-c, price, pay, r),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
-            f"{p.name} phải trả {vn(pay)} đồng để mua {clf} {item} đó.",
-            f"{p.name} pays {en(pay)} VND for the {item_en}.",
+        Bilingual(
+            f"{p.name} phải trả {vi_number(pay)} đồng để mua {clf} {item} đó.",
+            f"{p.name} pays {en_number(pay)} VND for the {item_en}.",
         ),
-        Bi("số phần trăm được giảm giá", "the discount percentage"),
+        Bilingual("số phần trăm được giảm giá", "the discount percentage"),
         xsteps,
         r,
     )
-    return Problem(facts(str(r)), ask, rephrased, steps, Answer(F(pay)), backward)
+    return Problem(facts(str(r)), ask, rephrased, steps, Answer(Fraction(pay)), backward)
 
 
 CLUBS = (("bóng đá", "football"), ("cờ vua", "chess"), ("bơi lội", "swimming"), ("cầu lông", "badminton"))
@@ -819,74 +866,76 @@ def _fraction_group(rng: random.Random, need_backward: bool) -> Problem:
     members = boys * r // s
     rest = boys - members
 
-    def facts(count: str) -> Bi:
-        return Bi(
+    def facts(count: str) -> Bilingual:
+        return Bilingual(
             f"Lớp {cls} có {count} học sinh, trong đó {pn}/{q} số học sinh là nữ. Trong số học sinh nam, "
             f"có {r}/{s} số bạn tham gia câu lạc bộ {club}.",
             f"Class {cls} has {count} students, and {pn}/{q} of them are girls. Of the boys, {r}/{s} are "
             f"in the {club_en} club.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi lớp {cls} có bao nhiêu học sinh nam không tham gia câu lạc bộ {club}?",
         f"How many boys in class {cls} are not in the {club_en} club?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu lớp {cls} có {n} học sinh, {pn}/{q} trong số đó là nữ và {r}/{s} số học sinh nam tham gia "
         f"câu lạc bộ {club}, thì có bao nhiêu học sinh nam không tham gia câu lạc bộ này?",
         f"If class {cls} has {n} students, {pn}/{q} of whom are girls, and {r}/{s} of the boys are in "
         f"the {club_en} club, how many boys are not in the club?",
     )
     steps = [
-        Bi(
+        Bilingual(
             f"Số học sinh nữ là {n} * {pn}/{q} = {girls}.",
             f"The number of girls is {n} * {pn}/{q} = {girls}.",
         ),
-        Bi(f"Số học sinh nam là {n} - {girls} = {boys}.", f"The number of boys is {n} - {girls} = {boys}."),
-        Bi(
+        Bilingual(
+            f"Số học sinh nam là {n} - {girls} = {boys}.", f"The number of boys is {n} - {girls} = {boys}."
+        ),
+        Bilingual(
             f"Số học sinh nam tham gia câu lạc bộ {club} là {boys} * {r}/{s} = {members}.",
             f"The number of boys in the {club_en} club is {boys} * {r}/{s} = {members}.",
         ),
-        Bi(
+        Bilingual(
             f"Số học sinh nam không tham gia câu lạc bộ là {boys} - {members} = {rest}.",
             f"So {boys} - {members} = {rest} boys are not in the club.",
         ),
     ]
-    coef = F(q - pn, q) * F(s - r, s)
+    coef = Fraction(q - pn, q) * Fraction(s - r, s)
     xsteps = [
-        Bi(
+        Bilingual(
             f"Số học sinh nữ là ({pn}/{q})x, nên số học sinh nam là x - ({pn}/{q})x = ({q - pn}/{q})x.",
             f"There are ({pn}/{q})x girls, so there are x - ({pn}/{q})x = ({q - pn}/{q})x boys.",
         ),
-        Bi(
+        Bilingual(
             f"Số học sinh nam không tham gia câu lạc bộ chiếm {s - r}/{s} số học sinh nam, tức là "
             f"{s - r}/{s} * ({q - pn}/{q})x = ({ratio(coef)})x.",
             f"The boys not in the club are {s - r}/{s} of the boys, that is "
             f"{s - r}/{s} * ({q - pn}/{q})x = ({ratio(coef)})x.",
         ),
-        Bi(
+        Bilingual(
             f"Ta biết có {rest} học sinh nam không tham gia câu lạc bộ, nên ({ratio(coef)})x = {rest}.",
             f"We know {rest} boys are not in the club, so ({ratio(coef)})x = {rest}.",
         ),
-        Bi(
+        Bilingual(
             f"Do đó x = {rest} * {ratio(1 / coef)} = {n}.",
             f"Therefore, x = {rest} * {ratio(1 / coef)} = {n}.",
         ),
     ]
-    if rest * coef.denominator / F(coef.numerator) != n:
+    if rest * coef.denominator / Fraction(coef.numerator) != n:
         raise AssertionError("fraction_group backward")
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
+        Bilingual(
             f"Lớp {cls} có {rest} học sinh nam không tham gia câu lạc bộ {club}.",
             f"{rest} boys in class {cls} are not in the {club_en} club.",
         ),
-        Bi(f"số học sinh của lớp {cls}", f"the number of students in class {cls}"),
+        Bilingual(f"số học sinh của lớp {cls}", f"the number of students in class {cls}"),
         xsteps,
         n,
     )
-    return Problem(facts(str(n)), ask, rephrased, steps, Answer(F(rest)), backward)
+    return Problem(facts(str(n)), ask, rephrased, steps, Answer(Fraction(rest)), backward)
 
 
 @template("GSM")
@@ -899,62 +948,66 @@ def _fence_cost(rng: random.Random, need_backward: bool) -> Problem:
     per = 2 * (length + width)
     cost = per * c
 
-    def facts(size: str) -> Bi:
-        return Bi(
+    def facts(size: str) -> Bilingual:
+        return Bilingual(
             f"Một mảnh vườn hình chữ nhật có chiều dài {size} m, chiều rộng {width} m. Bác {p.name} muốn "
-            f"rào xung quanh mảnh vườn, mỗi mét hàng rào có giá {vn(c)} đồng.",
+            f"rào xung quanh mảnh vườn, mỗi mét hàng rào có giá {vi_number(c)} đồng.",
             f"A rectangular garden is {size} m long and {width} m wide. {p.name} wants to put a fence "
-            f"around the garden, and each metre of fence costs {en(c)} VND.",
+            f"around the garden, and each metre of fence costs {en_number(c)} VND.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi bác {p.name} phải trả bao nhiêu tiền để rào hết mảnh vườn?",
         f"How much will {p.name} pay to fence the whole garden?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu bác {p.name} rào xung quanh một mảnh vườn hình chữ nhật dài {length} m, rộng {width} m "
-        f"với giá {vn(c)} đồng cho mỗi mét hàng rào, thì tổng chi phí là bao nhiêu?",
-        f"If {p.name} fences a rectangular garden that is {length} m by {width} m at {en(c)} VND per "
+        f"với giá {vi_number(c)} đồng cho mỗi mét hàng rào, thì tổng chi phí là bao nhiêu?",
+        f"If {p.name} fences a rectangular garden that is {length} m by {width} m at {en_number(c)} VND per "
         "metre, what is the total cost?",
     )
     steps = [
-        Bi(
+        Bilingual(
             f"Chu vi mảnh vườn là ({length} + {width}) * 2 = {per} m.",
             f"The perimeter of the garden is ({length} + {width}) * 2 = {per} m.",
         ),
-        Bi(
-            f"Số tiền làm hàng rào là {per} * {vn(c)} = {vn(cost)} đồng.",
-            f"The fence costs {per} * {en(c)} = {en(cost)} VND.",
+        Bilingual(
+            f"Số tiền làm hàng rào là {per} * {vi_number(c)} = {vi_number(cost)} đồng.",
+            f"The fence costs {per} * {en_number(c)} = {en_number(cost)} VND.",
         ),
     ]
     xsteps = [
-        Bi(
+        Bilingual(
             f"Chu vi mảnh vườn là (x + {width}) * 2 = 2x + {2 * width} m.",
             f"The perimeter of the garden is (x + {width}) * 2 = 2x + {2 * width} m.",
         ),
-        Bi(
-            f"Số tiền làm hàng rào là (2x + {2 * width}) * {vn(c)} = {vx(2 * c)} + {vn(2 * width * c)} đồng.",
-            f"The fence costs (2x + {2 * width}) * {en(c)} = {ex(2 * c)} + {en(2 * width * c)} VND.",
+        Bilingual(
+            f"Số tiền làm hàng rào là (2x + {2 * width}) * {vi_number(c)} = {vi_times_var(2 * c)} + "
+            f"{vi_number(2 * width * c)} đồng.",
+            f"The fence costs (2x + {2 * width}) * {en_number(c)} = {en_times_var(2 * c)} + "
+            f"{en_number(2 * width * c)} VND.",
         ),
-        Bi(
-            f"Ta biết số tiền làm hàng rào là {vn(cost)} đồng, nên {vx(2 * c)} + {vn(2 * width * c)} = "
-            f"{vn(cost)}.",
-            f"We know the fence costs {en(cost)} VND, so {ex(2 * c)} + {en(2 * width * c)} = {en(cost)}.",
+        Bilingual(
+            f"Ta biết số tiền làm hàng rào là {vi_number(cost)} đồng, nên {vi_times_var(2 * c)} + "
+            f"{vi_number(2 * width * c)} = "
+            f"{vi_number(cost)}.",
+            f"We know the fence costs {en_number(cost)} VND, so {en_times_var(2 * c)} + "
+            f"{en_number(2 * width * c)} = {en_number(cost)}.",
         ),
         *solve_linear(2 * c, 2 * width * c, cost, length),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
-            f"Bác {p.name} phải trả {vn(cost)} đồng để rào hết mảnh vườn.",
-            f"{p.name} pays {en(cost)} VND to fence the whole garden.",
+        Bilingual(
+            f"Bác {p.name} phải trả {vi_number(cost)} đồng để rào hết mảnh vườn.",
+            f"{p.name} pays {en_number(cost)} VND to fence the whole garden.",
         ),
-        Bi("chiều dài mảnh vườn (m)", "the length of the garden in metres"),
+        Bilingual("chiều dài mảnh vườn (m)", "the length of the garden in metres"),
         xsteps,
         length,
     )
-    return Problem(facts(str(length)), ask, rephrased, steps, Answer(F(cost)), backward)
+    return Problem(facts(str(length)), ask, rephrased, steps, Answer(Fraction(cost)), backward)
 
 
 @template("GSM")
@@ -967,67 +1020,70 @@ def _floor_tiles(rng: random.Random, need_backward: bool) -> Problem:
     tile = s * s
     tiles = area * 10000 // tile
 
-    def facts(size: str) -> Bi:
-        return Bi(
+    def facts(size: str) -> Bilingual:
+        return Bilingual(
             f"Nền một căn phòng hình chữ nhật có chiều dài {size} m, chiều rộng {width} m. Người ta lát kín "
             f"nền phòng bằng những viên gạch hình vuông cạnh {s} cm.",
             f"A rectangular room floor is {size} m long and {width} m wide. It is covered completely with "
             f"square tiles of side {s} cm.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         "Hỏi cần bao nhiêu viên gạch để lát kín nền căn phòng đó? (Coi như mạch vữa không đáng kể.)",
         "How many tiles are needed to cover the floor? (Ignore the grout between tiles.)",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu lát kín nền một căn phòng dài {length} m, rộng {width} m bằng các viên gạch vuông cạnh "
         f"{s} cm thì cần tất cả bao nhiêu viên gạch?",
         f"If a {length} m by {width} m floor is tiled with square tiles measuring {s} cm on each side, "
         "how many tiles are needed in total?",
     )
     steps = [
-        Bi(
-            f"Diện tích nền căn phòng là {length} * {width} = {area} m² = {vn(area * 10000)} cm².",
-            f"The floor area is {length} * {width} = {area} m² = {en(area * 10000)} cm².",
+        Bilingual(
+            f"Diện tích nền căn phòng là {length} * {width} = {area} m² = {vi_number(area * 10000)} cm².",
+            f"The floor area is {length} * {width} = {area} m² = {en_number(area * 10000)} cm².",
         ),
-        Bi(
-            f"Diện tích một viên gạch là {s} * {s} = {vn(tile)} cm².",
-            f"Each tile covers {s} * {s} = {en(tile)} cm².",
+        Bilingual(
+            f"Diện tích một viên gạch là {s} * {s} = {vi_number(tile)} cm².",
+            f"Each tile covers {s} * {s} = {en_number(tile)} cm².",
         ),
-        Bi(
-            f"Số viên gạch cần dùng là {vn(area * 10000)} / {vn(tile)} = {vn(tiles)} viên.",
-            f"The number of tiles is {en(area * 10000)} / {en(tile)} = {en(tiles)}.",
+        Bilingual(
+            f"Số viên gạch cần dùng là {vi_number(area * 10000)} / {vi_number(tile)} = {vi_number(tiles)} "
+            "viên.",
+            f"The number of tiles is {en_number(area * 10000)} / {en_number(tile)} = {en_number(tiles)}.",
         ),
     ]
-    coef = F(width * 10000, tile)
+    coef = Fraction(width * 10000, tile)
     xsteps = [
-        Bi(
-            f"Diện tích nền căn phòng là {width}x m² = {vx(width * 10000)} cm².",
-            f"The floor area is {width}x m² = {ex(width * 10000)} cm².",
+        Bilingual(
+            f"Diện tích nền căn phòng là {width}x m² = {vi_times_var(width * 10000)} cm².",
+            f"The floor area is {width}x m² = {en_times_var(width * 10000)} cm².",
         ),
         steps[1],
-        Bi(
-            f"Số viên gạch cần dùng là {vx(width * 10000)} / {vn(tile)} = {vx(coef)}.",
-            f"The number of tiles is {ex(width * 10000)} / {en(tile)} = {ex(coef)}.",
+        Bilingual(
+            f"Số viên gạch cần dùng là {vi_times_var(width * 10000)} / {vi_number(tile)} = "
+            f"{vi_times_var(coef)}.",
+            f"The number of tiles is {en_times_var(width * 10000)} / {en_number(tile)} = "
+            f"{en_times_var(coef)}.",
         ),
-        Bi(
-            f"Ta biết cần {vn(tiles)} viên gạch, nên {vx(coef)} = {vn(tiles)}.",
-            f"We know {en(tiles)} tiles are needed, so {ex(coef)} = {en(tiles)}.",
+        Bilingual(
+            f"Ta biết cần {vi_number(tiles)} viên gạch, nên {vi_times_var(coef)} = {vi_number(tiles)}.",
+            f"We know {en_number(tiles)} tiles are needed, so {en_times_var(coef)} = {en_number(tiles)}.",
         ),
         *solve_linear(coef, 0, tiles, length),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
-            f"Cần {vn(tiles)} viên gạch để lát kín nền căn phòng đó.",
-            f"{en(tiles)} tiles are needed to cover the floor.",
+        Bilingual(
+            f"Cần {vi_number(tiles)} viên gạch để lát kín nền căn phòng đó.",
+            f"{en_number(tiles)} tiles are needed to cover the floor.",
         ),
-        Bi("chiều dài căn phòng (m)", "the length of the room in metres"),
+        Bilingual("chiều dài căn phòng (m)", "the length of the room in metres"),
         xsteps,
         length,
     )
-    return Problem(facts(str(length)), ask, rephrased, steps, Answer(F(tiles)), backward)
+    return Problem(facts(str(length)), ask, rephrased, steps, Answer(Fraction(tiles)), backward)
 
 
 SUBJECTS = (("Toán", "math"), ("Tiếng Việt", "Vietnamese"), ("Tiếng Anh", "English"), ("Khoa học", "science"))
@@ -1039,65 +1095,70 @@ def _average_scores(rng: random.Random, need_backward: bool) -> Problem:
     p = person(rng)
     subject, subject_en = rng.choice(SUBJECTS)
     k = rng.choice((4, 5))
-    scores = [F(rng.randint(10, 20), 2) for _ in range(k)]
-    total = sum(scores, F(0))
+    scores = [Fraction(rng.randint(10, 20), 2) for _ in range(k)]
+    total = sum(scores, Fraction(0))
     mean = total / k
     last = scores[-1]
     head = total - last
 
-    def facts(items_vi: list[str], items_en: list[str]) -> Bi:
-        return Bi(
+    def facts(items_vi: list[str], items_en: list[str]) -> Bilingual:
+        return Bilingual(
             f"Trong học kì này, {p.name} được các điểm kiểm tra môn {subject} là {join_vi(items_vi)}.",
             f"This term {p.name} got the following {subject_en} test scores: {join_en(items_en)}.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi điểm trung bình các bài kiểm tra môn {subject} của {p.name} là bao nhiêu?",
         f"What is {p.name}'s average {subject_en} test score?",
     )
-    score_vi, score_en = [vn(v) for v in scores], [en(v) for v in scores]
-    rephrased = Bi(
+    score_vi, score_en = [vi_number(v) for v in scores], [en_number(v) for v in scores]
+    rephrased = Bilingual(
         f"Nếu {p.name} đạt các điểm {join_vi(score_vi)} trong {k} bài kiểm tra môn {subject}, thì điểm "
         f"trung bình của {p.name} là bao nhiêu?",
         f"If {p.name} scored {join_en(score_en)} on {k} {subject_en} tests, what is {p.his} average score?",
     )
     steps = [
-        Bi(
-            f"Tổng số điểm là {' + '.join(score_vi)} = {vn(total)}.",
-            f"The scores add up to {' + '.join(score_en)} = {en(total)}.",
+        Bilingual(
+            f"Tổng số điểm là {' + '.join(score_vi)} = {vi_number(total)}.",
+            f"The scores add up to {' + '.join(score_en)} = {en_number(total)}.",
         ),
-        Bi(
-            f"Điểm trung bình là {vn(total)} / {k} = {vn(mean)}.",
-            f"The average score is {en(total)} / {k} = {en(mean)}.",
+        Bilingual(
+            f"Điểm trung bình là {vi_number(total)} / {k} = {vi_number(mean)}.",
+            f"The average score is {en_number(total)} / {k} = {en_number(mean)}.",
         ),
     ]
     xsteps = [
-        Bi(
-            f"Tổng số điểm là {' + '.join(score_vi[:-1])} + x = {vn(head)} + x.",
-            f"The scores add up to {' + '.join(score_en[:-1])} + x = {en(head)} + x.",
+        Bilingual(
+            f"Tổng số điểm là {' + '.join(score_vi[:-1])} + x = {vi_number(head)} + x.",
+            f"The scores add up to {' + '.join(score_en[:-1])} + x = {en_number(head)} + x.",
         ),
-        Bi(f"Điểm trung bình là ({vn(head)} + x) / {k}.", f"The average is ({en(head)} + x) / {k}."),
-        Bi(
-            f"Ta biết điểm trung bình là {vn(mean)}, nên ({vn(head)} + x) / {k} = {vn(mean)}.",
-            f"We know the average is {en(mean)}, so ({en(head)} + x) / {k} = {en(mean)}.",
+        Bilingual(
+            f"Điểm trung bình là ({vi_number(head)} + x) / {k}.",
+            f"The average is ({en_number(head)} + x) / {k}.",
         ),
-        Bi(
-            f"Suy ra {vn(head)} + x = {vn(mean)} * {k} = {vn(total)}.",
-            f"So {en(head)} + x = {en(mean)} * {k} = {en(total)}.",
+        Bilingual(
+            f"Ta biết điểm trung bình là {vi_number(mean)}, nên ({vi_number(head)} + x) / {k} = "
+            f"{vi_number(mean)}.",
+            f"We know the average is {en_number(mean)}, so ({en_number(head)} + x) / {k} = "
+            f"{en_number(mean)}.",
         ),
-        Bi(
-            f"Do đó x = {vn(total)} - {vn(head)} = {vn(last)}.",
-            f"Therefore, x = {en(total)} - {en(head)} = {en(last)}.",
+        Bilingual(
+            f"Suy ra {vi_number(head)} + x = {vi_number(mean)} * {k} = {vi_number(total)}.",
+            f"So {en_number(head)} + x = {en_number(mean)} * {k} = {en_number(total)}.",
+        ),
+        Bilingual(
+            f"Do đó x = {vi_number(total)} - {vi_number(head)} = {vi_number(last)}.",
+            f"Therefore, x = {en_number(total)} - {en_number(head)} = {en_number(last)}.",
         ),
     ]
     backward = gsm_backward(
         facts(score_vi[:-1] + ["x"], score_en[:-1] + ["x"]),
         ask,
-        Bi(
-            f"Điểm trung bình các bài kiểm tra môn {subject} của {p.name} là {vn(mean)}.",
-            f"{p.name}'s average {subject_en} test score is {en(mean)}.",
+        Bilingual(
+            f"Điểm trung bình các bài kiểm tra môn {subject} của {p.name} là {vi_number(mean)}.",
+            f"{p.name}'s average {subject_en} test score is {en_number(mean)}.",
         ),
-        Bi("điểm của bài kiểm tra cuối cùng", "the score of the last test"),
+        Bilingual("điểm của bài kiểm tra cuối cùng", "the score of the last test"),
         xsteps,
         last,
     )
@@ -1120,48 +1181,54 @@ def _baking_flour(rng: random.Random, need_backward: bool) -> Problem:
     g = rng.choice((120, 125, 150, 175, 180, 200, 225, 250, 275, 350, 375, 400, 450))
     n = rng.randint(3, 16)
     grams = g * n
-    kg = F(grams, 1000)
+    kg = Fraction(grams, 1000)
 
-    def facts(count: str) -> Bi:
-        return Bi(
+    def facts(count: str) -> Bilingual:
+        return Bilingual(
             f"Để làm một {clf} {noun}, {p.name} cần {g} g {ingr}. {p.name} muốn làm {count} {clf} {noun}.",
             f"To make one {sing}, {p.name} needs {g} g of {ingr_en}. {p.He} wants to make {count} {plural}.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi {p.name} cần tất cả bao nhiêu ki-lô-gam {ingr}?",
         f"How many kilograms of {ingr_en} does {p.he} need in total?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu mỗi {clf} {noun} cần {g} g {ingr} thì để làm {n} {clf} {noun}, {p.name} cần bao nhiêu "
         f"ki-lô-gam {ingr}?",
         f"If each {sing} requires {g} g of {ingr_en}, how many kilograms of {ingr_en} does {p.name} "
         f"need to make {n} {plural}?",
     )
     steps = [
-        Bi(
-            f"Số {ingr} cần dùng là {n} * {g} = {vn(grams)} g.",
-            f"{p.name} needs {n} * {g} = {en(grams)} g of {ingr_en}.",
+        Bilingual(
+            f"Số {ingr} cần dùng là {n} * {g} = {vi_number(grams)} g.",
+            f"{p.name} needs {n} * {g} = {en_number(grams)} g of {ingr_en}.",
         ),
-        Bi(
-            f"Vì 1 kg = 1.000 g nên {vn(grams)} g = {vn(grams)} / 1.000 = {vn(kg)} kg.",
-            f"Since 1 kg = 1,000 g, {en(grams)} g = {en(grams)} / 1,000 = {en(kg)} kg.",
+        Bilingual(
+            f"Vì 1 kg = 1.000 g nên {vi_number(grams)} g = {vi_number(grams)} / 1.000 = {vi_number(kg)} kg.",
+            f"Since 1 kg = 1,000 g, {en_number(grams)} g = {en_number(grams)} / 1,000 = {en_number(kg)} kg.",
         ),
     ]
     xsteps = [
-        Bi(f"Số {ingr} cần dùng là {g}x g.", f"{p.name} needs {g}x g of {ingr_en}."),
-        Bi(
-            f"Đổi {vn(kg)} kg = {vn(kg)} * 1.000 = {vn(grams)} g.",
-            f"Convert {en(kg)} kg = {en(kg)} * 1,000 = {en(grams)} g.",
+        Bilingual(f"Số {ingr} cần dùng là {g}x g.", f"{p.name} needs {g}x g of {ingr_en}."),
+        Bilingual(
+            f"Đổi {vi_number(kg)} kg = {vi_number(kg)} * 1.000 = {vi_number(grams)} g.",
+            f"Convert {en_number(kg)} kg = {en_number(kg)} * 1,000 = {en_number(grams)} g.",
         ),
-        Bi(f"Ta có phương trình {g}x = {vn(grams)}.", f"So we have the equation {g}x = {en(grams)}."),
+        Bilingual(
+            f"Ta có phương trình {g}x = {vi_number(grams)}.",
+            f"So we have the equation {g}x = {en_number(grams)}.",
+        ),
         *solve_linear(g, 0, grams, n),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(f"{p.name} cần tất cả {vn(kg)} kg {ingr}.", f"{p.He} needs {en(kg)} kg of {ingr_en} in total."),
-        Bi(f"số {clf} {noun} mà {p.name} muốn làm", f"the number of {plural} {p.name} makes"),
+        Bilingual(
+            f"{p.name} cần tất cả {vi_number(kg)} kg {ingr}.",
+            f"{p.He} needs {en_number(kg)} kg of {ingr_en} in total.",
+        ),
+        Bilingual(f"số {clf} {noun} mà {p.name} muốn làm", f"the number of {plural} {p.name} makes"),
         xsteps,
         n,
     )
@@ -1178,7 +1245,7 @@ WORK_PAIRS = tuple(
     (a, b)
     for a in range(2, 25)
     for b in range(a, 41)
-    if _terminating(F(a * b, a + b)) and (F(a * b, a + b) * 100).denominator == 1
+    if _terminating(Fraction(a * b, a + b)) and (Fraction(a * b, a + b) * 100).denominator == 1
 )
 
 
@@ -1190,22 +1257,22 @@ def _work_rate(rng: random.Random, need_backward: bool) -> Problem:
     a, b = rng.choice(WORK_PAIRS)
     if rng.random() < 0.5:
         a, b = b, a
-    rate = F(1, a) + F(1, b)
+    rate = Fraction(1, a) + Fraction(1, b)
     t = 1 / rate
 
-    def facts(hours: str) -> Bi:
-        return Bi(
+    def facts(hours: str) -> Bilingual:
+        return Bilingual(
             f"Nếu làm một mình, {first.name} {task} trong {a} giờ, còn {second.name} {task} trong {hours} "
             "giờ.",
             f"Working alone, {first.name} can {task_en} in {a} hours, while {second.name} can do it in "
             f"{hours} hours.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi nếu cả hai cùng làm thì sau bao nhiêu giờ sẽ {task}?",
         f"If they work together, how many hours will it take them to {task_en}?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu {first.name} có thể {task} một mình trong {a} giờ và {second.name} có thể làm việc đó một "
         f"mình trong {b} giờ, thì khi hai người cùng làm, họ cần bao nhiêu giờ?",
         f"If {first.name} can {task_en} alone in {a} hours and {second.name} can do it alone in {b} "
@@ -1214,47 +1281,51 @@ def _work_rate(rng: random.Random, need_backward: bool) -> Problem:
     if t.denominator == 1:
         inv_vi = inv_en = f"1 / ({ratio(rate)}) = {t}"
     else:
-        inv_vi = f"1 / ({ratio(rate)}) = {ratio(t)} = {vn(t)}"
-        inv_en = f"1 / ({ratio(rate)}) = {ratio(t)} = {en(t)}"
+        inv_vi = f"1 / ({ratio(rate)}) = {ratio(t)} = {vi_number(t)}"
+        inv_en = f"1 / ({ratio(rate)}) = {ratio(t)} = {en_number(t)}"
     steps = [
-        Bi(
+        Bilingual(
             f"Trong 1 giờ, {first.name} làm được 1/{a} công việc, {second.name} làm được 1/{b} công việc.",
             f"In 1 hour, {first.name} does 1/{a} of the job and {second.name} does 1/{b} of the job.",
         ),
-        Bi(
+        Bilingual(
             f"Trong 1 giờ, cả hai làm được 1/{a} + 1/{b} = {ratio(rate)} công việc.",
             f"Together they do 1/{a} + 1/{b} = {ratio(rate)} of the job per hour.",
         ),
-        Bi(f"Thời gian để cả hai cùng làm xong là {inv_vi} giờ.", f"So together they need {inv_en} hours."),
+        Bilingual(
+            f"Thời gian để cả hai cùng làm xong là {inv_vi} giờ.", f"So together they need {inv_en} hours."
+        ),
     ]
     xsteps = [
-        Bi(
+        Bilingual(
             f"Trong 1 giờ, {first.name} làm được 1/{a} công việc, {second.name} làm được 1/x công việc.",
             f"In 1 hour, {first.name} does 1/{a} of the job and {second.name} does 1/x of the job.",
         ),
-        Bi(
-            f"Cả hai cùng làm xong trong {vn(t)} giờ, nên trong 1 giờ cả hai làm được 1 / {vn(t)} = "
+        Bilingual(
+            f"Cả hai cùng làm xong trong {vi_number(t)} giờ, nên trong 1 giờ cả hai làm được 1 / "
+            f"{vi_number(t)} = "
             f"{ratio(rate)} công việc.",
-            f"Together they finish in {en(t)} hours, so they do 1 / {en(t)} = {ratio(rate)} of the job per "
+            f"Together they finish in {en_number(t)} hours, so they do 1 / {en_number(t)} = {ratio(rate)} of "
+            "the job per "
             "hour.",
         ),
-        Bi(f"Ta có phương trình 1/{a} + 1/x = {ratio(rate)}.", f"So 1/{a} + 1/x = {ratio(rate)}."),
-        Bi(
-            f"Suy ra 1/x = {ratio(rate)} - 1/{a} = {ratio(rate - F(1, a))}.",
-            f"Then 1/x = {ratio(rate)} - 1/{a} = {ratio(rate - F(1, a))}.",
+        Bilingual(f"Ta có phương trình 1/{a} + 1/x = {ratio(rate)}.", f"So 1/{a} + 1/x = {ratio(rate)}."),
+        Bilingual(
+            f"Suy ra 1/x = {ratio(rate)} - 1/{a} = {ratio(rate - Fraction(1, a))}.",
+            f"Then 1/x = {ratio(rate)} - 1/{a} = {ratio(rate - Fraction(1, a))}.",
         ),
-        Bi(f"Do đó x = {b}.", f"Therefore, x = {b}."),
+        Bilingual(f"Do đó x = {b}.", f"Therefore, x = {b}."),
     ]
-    if rate - F(1, a) != F(1, b):
+    if rate - Fraction(1, a) != Fraction(1, b):
         raise AssertionError("work_rate backward")
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
-            f"Nếu cả hai cùng làm thì sau {vn(t)} giờ sẽ {task}.",
-            f"Working together, they {task_en} in {en(t)} hours.",
+        Bilingual(
+            f"Nếu cả hai cùng làm thì sau {vi_number(t)} giờ sẽ {task}.",
+            f"Working together, they {task_en} in {en_number(t)} hours.",
         ),
-        Bi(
+        Bilingual(
             f"số giờ {second.name} cần để làm một mình",
             f"the number of hours {second.name} needs working alone",
         ),
@@ -1275,38 +1346,40 @@ def _think_number(rng: random.Random, need_backward: bool) -> Problem:
     )
     res = m * n + c if add else m * n - c
 
-    def facts(const: str) -> Bi:
-        return Bi(
+    def facts(const: str) -> Bilingual:
+        return Bilingual(
             f"{p.name} nghĩ ra một số. Nếu lấy số đó nhân với {m} rồi {op_vi} {const} thì được {res}.",
             f"{p.name} thinks of a number. If {p.he} multiplies it by {m} and then {op_en} {const}, {p.he} "
             f"gets {res}.",
         )
 
-    ask = Bi(f"Hỏi số {p.name} nghĩ là bao nhiêu?", f"What number is {p.name} thinking of?")
-    rephrased = Bi(
+    ask = Bilingual(f"Hỏi số {p.name} nghĩ là bao nhiêu?", f"What number is {p.name} thinking of?")
+    rephrased = Bilingual(
         f"Nếu nhân một số với {m} rồi {op_vi} {c} thì được {res}, vậy số đó là bao nhiêu?",
         f"If multiplying a number by {m} and then {op_ing} {c} gives {res}, what is the number?",
     )
     undo = "-" if add else "+"
     steps = [
-        Bi(
+        Bilingual(
             f"Gọi số cần tìm là n. Ta có n * {m} {sign} {c} = {res}.",
             f"Let n be the number. Then n * {m} {sign} {c} = {res}.",
         ),
-        Bi(f"Suy ra n * {m} = {res} {undo} {c} = {m * n}.", f"So n * {m} = {res} {undo} {c} = {m * n}."),
-        Bi(f"Do đó n = {m * n} / {m} = {n}.", f"Therefore, n = {m * n} / {m} = {n}."),
+        Bilingual(
+            f"Suy ra n * {m} = {res} {undo} {c} = {m * n}.", f"So n * {m} = {res} {undo} {c} = {m * n}."
+        ),
+        Bilingual(f"Do đó n = {m * n} / {m} = {n}.", f"Therefore, n = {m * n} / {m} = {n}."),
     ]
     solve = (
-        Bi(f"Do đó x = {res} - {m * n} = {c}.", f"Therefore, x = {res} - {m * n} = {c}.")
+        Bilingual(f"Do đó x = {res} - {m * n} = {c}.", f"Therefore, x = {res} - {m * n} = {c}.")
         if add
-        else Bi(f"Do đó x = {m * n} - {res} = {c}.", f"Therefore, x = {m * n} - {res} = {c}.")
+        else Bilingual(f"Do đó x = {m * n} - {res} = {c}.", f"Therefore, x = {m * n} - {res} = {c}.")
     )
     xsteps = [
-        Bi(
+        Bilingual(
             f"Gọi số {p.name} nghĩ là n. Ta có n * {m} {sign} x = {res}.",
             f"Let n be the number. Then n * {m} {sign} x = {res}.",
         ),
-        Bi(
+        Bilingual(
             f"Ta biết n = {n}, nên {n} * {m} {sign} x = {res}, tức là {m * n} {sign} x = {res}.",
             f"We know n = {n}, so {n} * {m} {sign} x = {res}, that is {m * n} {sign} x = {res}.",
         ),
@@ -1315,12 +1388,12 @@ def _think_number(rng: random.Random, need_backward: bool) -> Problem:
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(f"Số {p.name} nghĩ là {n}.", f"The number {p.name} is thinking of is {n}."),
-        Bi(f"số được {op_vi}", f"the number that is {'added' if add else 'subtracted'}"),
+        Bilingual(f"Số {p.name} nghĩ là {n}.", f"The number {p.name} is thinking of is {n}."),
+        Bilingual(f"số được {op_vi}", f"the number that is {'added' if add else 'subtracted'}"),
         xsteps,
         c,
     )
-    return Problem(facts(str(c)), ask, rephrased, steps, Answer(F(n)), backward)
+    return Problem(facts(str(c)), ask, rephrased, steps, Answer(Fraction(n)), backward)
 
 
 @template("GSM")
@@ -1336,57 +1409,67 @@ def _ratio_split(rng: random.Random, need_backward: bool) -> Problem:
     total = (a + b) * unit
     share = b * unit
 
-    def facts(amount: str, amount_en: str) -> Bi:
-        return Bi(
+    def facts(amount: str, amount_en: str) -> Bilingual:
+        return Bilingual(
             f"{giver} chia {amount} đồng tiền mừng tuổi cho {first.name} và {second.name} theo tỉ lệ "
             f"{a} : {b}.",
             f"{giver_en} shares {amount_en} VND of lucky money between {first.name} and {second.name} in "
             f"the ratio {a} : {b}.",
         )
 
-    ask = Bi(f"Hỏi {second.name} nhận được bao nhiêu tiền?", f"How much money does {second.name} receive?")
-    rephrased = Bi(
-        f"Nếu {vn(total)} đồng được chia cho {first.name} và {second.name} theo tỉ lệ {a} : {b}, thì "
+    ask = Bilingual(
+        f"Hỏi {second.name} nhận được bao nhiêu tiền?", f"How much money does {second.name} receive?"
+    )
+    rephrased = Bilingual(
+        f"Nếu {vi_number(total)} đồng được chia cho {first.name} và {second.name} theo tỉ lệ {a} : {b}, thì "
         f"phần của {second.name} là bao nhiêu tiền?",
-        f"If {en(total)} VND is divided between {first.name} and {second.name} in the ratio {a}:{b}, "
+        f"If {en_number(total)} VND is divided between {first.name} and {second.name} in the ratio {a}:{b}, "
         f"how much is {second.name}'s share?",
     )
     steps = [
-        Bi(f"Tổng số phần bằng nhau là {a} + {b} = {a + b} phần.", f"There are {a} + {b} = {a + b} parts."),
-        Bi(
-            f"Giá trị của mỗi phần là {vn(total)} / {a + b} = {vn(unit)} đồng.",
-            f"Each part is worth {en(total)} / {a + b} = {en(unit)} VND.",
+        Bilingual(
+            f"Tổng số phần bằng nhau là {a} + {b} = {a + b} phần.", f"There are {a} + {b} = {a + b} parts."
         ),
-        Bi(
-            f"{second.name} nhận được {b} * {vn(unit)} = {vn(share)} đồng.",
-            f"{second.name} receives {b} * {en(unit)} = {en(share)} VND.",
+        Bilingual(
+            f"Giá trị của mỗi phần là {vi_number(total)} / {a + b} = {vi_number(unit)} đồng.",
+            f"Each part is worth {en_number(total)} / {a + b} = {en_number(unit)} VND.",
+        ),
+        Bilingual(
+            f"{second.name} nhận được {b} * {vi_number(unit)} = {vi_number(share)} đồng.",
+            f"{second.name} receives {b} * {en_number(unit)} = {en_number(share)} VND.",
         ),
     ]
     xsteps = [
-        Bi(
+        Bilingual(
             f"Tổng số phần bằng nhau là {a} + {b} = {a + b} phần, nên {second.name} nhận được {b}/{a + b} "
             f"số tiền, tức là ({b}/{a + b})x đồng.",
             f"There are {a} + {b} = {a + b} parts, so {second.name} receives {b}/{a + b} of the money, "
             f"that is ({b}/{a + b})x VND.",
         ),
-        Bi(
-            f"Ta biết {second.name} nhận được {vn(share)} đồng, nên ({b}/{a + b})x = {vn(share)}.",
-            f"We know {second.name} receives {en(share)} VND, so ({b}/{a + b})x = {en(share)}.",
+        Bilingual(
+            f"Ta biết {second.name} nhận được {vi_number(share)} đồng, nên ({b}/{a + b})x = "
+            f"{vi_number(share)}.",
+            f"We know {second.name} receives {en_number(share)} VND, so ({b}/{a + b})x = {en_number(share)}.",
         ),
-        Bi(
-            f"Do đó x = {vn(share)} * {a + b} / {b} = {vn(total)}.",
-            f"Therefore, x = {en(share)} * {a + b} / {b} = {en(total)}.",
+        Bilingual(
+            f"Do đó x = {vi_number(share)} * {a + b} / {b} = {vi_number(total)}.",
+            f"Therefore, x = {en_number(share)} * {a + b} / {b} = {en_number(total)}.",
         ),
     ]
     backward = gsm_backward(
         facts("x", "x"),
         ask,
-        Bi(f"{second.name} nhận được {vn(share)} đồng.", f"{second.name} receives {en(share)} VND."),
-        Bi("tổng số tiền được chia", "the total amount of money shared"),
+        Bilingual(
+            f"{second.name} nhận được {vi_number(share)} đồng.",
+            f"{second.name} receives {en_number(share)} VND.",
+        ),
+        Bilingual("tổng số tiền được chia", "the total amount of money shared"),
         xsteps,
         total,
     )
-    return Problem(facts(vn(total), en(total)), ask, rephrased, steps, Answer(F(share)), backward)
+    return Problem(
+        facts(vi_number(total), en_number(total)), ask, rephrased, steps, Answer(Fraction(share)), backward
+    )
 
 
 PACKING = (
@@ -1407,17 +1490,17 @@ def _remainder_packing(rng: random.Random, need_backward: bool) -> Problem:
         if n % k:
             break
     q, r = divmod(n, k)
-    context = Bi(
+    context = Bilingual(
         f"Một cửa hàng có {n} {full}. Người ta xếp {full} vào các {box}, mỗi {box} {k} {clf}.",
         f"A shop has {n} {items}. They are packed into {boxes}, {k} per {box_en}.",
     )
-    division = Bi(f"Ta có {n} / {k} = {q} (dư {r}).", f"{n} / {k} = {q} with remainder {r}.")
+    division = Bilingual(f"Ta có {n} / {k} = {q} (dư {r}).", f"{n} / {k} = {q} with remainder {r}.")
     if rng.random() < 0.5:
-        ask = Bi(
+        ask = Bilingual(
             f"Hỏi sau khi xếp được nhiều {box} đầy nhất có thể thì còn thừa bao nhiêu {full}?",
             f"After filling as many {boxes} as possible, how many {items} are left over?",
         )
-        rephrased = Bi(
+        rephrased = Bilingual(
             f"Nếu xếp {n} {full} vào các {box}, mỗi {box} {k} {clf}, thì sau khi xếp đầy được nhiều {box} "
             f"nhất sẽ còn lại bao nhiêu {full}?",
             f"If {n} {items} are packed into {boxes} of {k}, how many {items} remain after filling as "
@@ -1425,35 +1508,35 @@ def _remainder_packing(rng: random.Random, need_backward: bool) -> Problem:
         )
         steps = [
             division,
-            Bi(
+            Bilingual(
                 f"Vậy xếp được {q} {box} đầy và còn thừa {r} {full}.",
                 f"So {q} {boxes} are filled and {r} {items} are left over.",
             ),
         ]
         answer = r
     else:
-        ask = Bi(
+        ask = Bilingual(
             f"Hỏi cần ít nhất bao nhiêu {box} để xếp hết số {full} đó?",
             f"What is the least number of {boxes} needed to hold all the {items}?",
         )
-        rephrased = Bi(
+        rephrased = Bilingual(
             f"Nếu mỗi {box} chứa được {k} {full}, thì cần ít nhất bao nhiêu {box} để chứa {n} {full}?",
             f"If each {box_en} holds {k} {items}, what is the smallest number of {boxes} needed for "
             f"{n} {items}?",
         )
         steps = [
             division,
-            Bi(
+            Bilingual(
                 f"Xếp được {q} {box} đầy, còn thừa {r} {clf} nên cần thêm 1 {box} nữa.",
                 f"That fills {q} {boxes}, and the {r} left over need 1 more.",
             ),
-            Bi(
+            Bilingual(
                 f"Vậy cần ít nhất {q} + 1 = {q + 1} {box}.",
                 f"So at least {q} + 1 = {q + 1} {boxes} are needed.",
             ),
         ]
         answer = q + 1
-    return Problem(context, ask, rephrased, steps, Answer(F(answer)))
+    return Problem(context, ask, rephrased, steps, Answer(Fraction(answer)))
 
 
 @template("GSM")
@@ -1465,65 +1548,76 @@ def _daily_savings(rng: random.Random, need_backward: bool) -> Problem:
     total = (a + last) * n // 2
     extra = n * (n - 1) * d // 2
 
-    def facts(first: str, first_en: str) -> Bi:
-        return Bi(
+    def facts(first: str, first_en: str) -> Bilingual:
+        return Bilingual(
             f"{p.name} bắt đầu bỏ ống heo tiết kiệm. Ngày đầu tiên {p.name} bỏ vào {first} đồng, "
             f"mỗi ngày sau "
-            f"đó bỏ vào nhiều hơn ngày trước {vn(d)} đồng.",
+            f"đó bỏ vào nhiều hơn ngày trước {vi_number(d)} đồng.",
             f"{p.name} starts saving in a piggy bank. On the first day {p.he} puts in {first_en} VND, and "
-            f"each day after that {p.he} puts in {en(d)} VND more than the day before.",
+            f"each day after that {p.he} puts in {en_number(d)} VND more than the day before.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi sau {n} ngày, {p.name} đã tiết kiệm được tất cả bao nhiêu tiền?",
         f"How much money has {p.name} saved after {n} days?",
     )
-    rephrased = Bi(
-        f"Nếu {p.name} tiết kiệm {vn(a)} đồng vào ngày đầu tiên và mỗi ngày tiếp theo tiết kiệm nhiều "
-        f"hơn ngày trước {vn(d)} đồng, thì sau {n} ngày {p.name} có tổng cộng bao nhiêu tiền?",
-        f"If {p.name} saves {en(a)} VND on the first day and {en(d)} VND more each following day than "
+    rephrased = Bilingual(
+        f"Nếu {p.name} tiết kiệm {vi_number(a)} đồng vào ngày đầu tiên và mỗi ngày tiếp theo tiết kiệm nhiều "
+        f"hơn ngày trước {vi_number(d)} đồng, thì sau {n} ngày {p.name} có tổng cộng bao nhiêu tiền?",
+        f"If {p.name} saves {en_number(a)} VND on the first day and {en_number(d)} VND more each following "
+        "day than "
         f"the day before, how much will {p.he} have saved in total after {n} days?",
     )
     steps = [
-        Bi(
-            f"Số tiền bỏ vào ngày thứ {n} là {vn(a)} + ({n} - 1) * {vn(d)} = {vn(last)} đồng.",
-            f"On day {n}, {p.name} puts in {en(a)} + ({n} - 1) * {en(d)} = {en(last)} VND.",
+        Bilingual(
+            f"Số tiền bỏ vào ngày thứ {n} là {vi_number(a)} + ({n} - 1) * {vi_number(d)} = {vi_number(last)} "
+            "đồng.",
+            f"On day {n}, {p.name} puts in {en_number(a)} + ({n} - 1) * {en_number(d)} = {en_number(last)} "
+            "VND.",
         ),
-        Bi(
+        Bilingual(
             f"Số tiền mỗi ngày tạo thành một dãy số cách đều, nên tổng số tiền sau {n} ngày là "
-            f"({vn(a)} + {vn(last)}) * {n} / 2 = {vn(total)} đồng.",
+            f"({vi_number(a)} + {vi_number(last)}) * {n} / 2 = {vi_number(total)} đồng.",
             f"The daily amounts form an arithmetic sequence, so the total after {n} days is "
-            f"({en(a)} + {en(last)}) * {n} / 2 = {en(total)} VND.",
+            f"({en_number(a)} + {en_number(last)}) * {n} / 2 = {en_number(total)} VND.",
         ),
     ]
     step = (n - 1) * d
     xsteps = [
-        Bi(
-            f"Số tiền bỏ vào ngày thứ {n} là x + ({n} - 1) * {vn(d)} = x + {vn(step)} đồng.",
-            f"On day {n}, {p.name} puts in x + ({n} - 1) * {en(d)} = x + {en(step)} VND.",
+        Bilingual(
+            f"Số tiền bỏ vào ngày thứ {n} là x + ({n} - 1) * {vi_number(d)} = x + {vi_number(step)} đồng.",
+            f"On day {n}, {p.name} puts in x + ({n} - 1) * {en_number(d)} = x + {en_number(step)} VND.",
         ),
-        Bi(
-            f"Tổng số tiền sau {n} ngày là (x + x + {vn(step)}) * {n} / 2 = {n}x + {vn(extra)} đồng.",
-            f"The total after {n} days is (x + x + {en(step)}) * {n} / 2 = {n}x + {en(extra)} VND.",
+        Bilingual(
+            f"Tổng số tiền sau {n} ngày là (x + x + {vi_number(step)}) * {n} / 2 = {n}x + {vi_number(extra)} "
+            "đồng.",
+            f"The total after {n} days is (x + x + {en_number(step)}) * {n} / 2 = {n}x + {en_number(extra)} "
+            "VND.",
         ),
-        Bi(
-            f"Ta biết tổng số tiền là {vn(total)} đồng, nên {n}x + {vn(extra)} = {vn(total)}.",
-            f"We know the total is {en(total)} VND, so {n}x + {en(extra)} = {en(total)}.",
+        Bilingual(
+            f"Ta biết tổng số tiền là {vi_number(total)} đồng, nên {n}x + {vi_number(extra)} = "
+            f"{vi_number(total)}.",
+            f"We know the total is {en_number(total)} VND, so {n}x + {en_number(extra)} = "
+            f"{en_number(total)}.",
         ),
         *solve_linear(n, extra, total, a),
     ]
     backward = gsm_backward(
         facts("x", "x"),
         ask,
-        Bi(
-            f"Sau {n} ngày, {p.name} đã tiết kiệm được tất cả {vn(total)} đồng.",
-            f"After {n} days, {p.name} has saved {en(total)} VND.",
+        Bilingual(
+            f"Sau {n} ngày, {p.name} đã tiết kiệm được tất cả {vi_number(total)} đồng.",
+            f"After {n} days, {p.name} has saved {en_number(total)} VND.",
         ),
-        Bi(f"số tiền {p.name} bỏ vào ống heo ngày đầu tiên", f"the amount {p.name} puts in on the first day"),
+        Bilingual(
+            f"số tiền {p.name} bỏ vào ống heo ngày đầu tiên", f"the amount {p.name} puts in on the first day"
+        ),
         xsteps,
         a,
     )
-    return Problem(facts(vn(a), en(a)), ask, rephrased, steps, Answer(F(total)), backward)
+    return Problem(
+        facts(vi_number(a), en_number(a)), ask, rephrased, steps, Answer(Fraction(total)), backward
+    )
 
 
 WORKPLACES = (
@@ -1543,66 +1637,73 @@ def _wages(rng: random.Random, need_backward: bool) -> Problem:
     day, week = h * w, d * h * w
     total = k * week
 
-    def facts(hours: str) -> Bi:
-        return Bi(
-            f"{p.Adult} làm thêm ở một {place} với mức lương {vn(w)} đồng mỗi giờ. Mỗi ngày "
+    def facts(hours: str) -> Bilingual:
+        return Bilingual(
+            f"{p.Adult} làm thêm ở một {place} với mức lương {vi_number(w)} đồng mỗi giờ. Mỗi ngày "
             f"{p.adult} làm {hours} giờ và mỗi tuần làm {d} ngày.",
-            f"{p.name} works part-time at a {place_en} and earns {en(w)} VND per hour. {p.He} works "
+            f"{p.name} works part-time at a {place_en} and earns {en_number(w)} VND per hour. {p.He} works "
             f"{hours} hours a day, {d} days a week.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi trong {k} tuần, {p.adult} kiếm được bao nhiêu tiền?",
         f"How much does {p.name} earn in {k} weeks?",
     )
-    rephrased = Bi(
-        f"Nếu {p.adult} được trả {vn(w)} đồng mỗi giờ, làm {h} giờ mỗi ngày và {d} ngày mỗi tuần, thì "
+    rephrased = Bilingual(
+        f"Nếu {p.adult} được trả {vi_number(w)} đồng mỗi giờ, làm {h} giờ mỗi ngày và {d} ngày mỗi tuần, thì "
         f"sau {k} tuần {p.adult} nhận được bao nhiêu tiền?",
-        f"If {p.name} is paid {en(w)} VND an hour and works {h} hours a day, {d} days a week, how much "
+        f"If {p.name} is paid {en_number(w)} VND an hour and works {h} hours a day, {d} days a week, how "
+        "much "
         f"will {p.he} earn in {k} weeks?",
     )
     steps = [
-        Bi(
-            f"Mỗi ngày {p.adult} kiếm được {h} * {vn(w)} = {vn(day)} đồng.",
-            f"Each day {p.name} earns {h} * {en(w)} = {en(day)} VND.",
+        Bilingual(
+            f"Mỗi ngày {p.adult} kiếm được {h} * {vi_number(w)} = {vi_number(day)} đồng.",
+            f"Each day {p.name} earns {h} * {en_number(w)} = {en_number(day)} VND.",
         ),
-        Bi(
-            f"Mỗi tuần {p.adult} kiếm được {d} * {vn(day)} = {vn(week)} đồng.",
-            f"Each week {p.he} earns {d} * {en(day)} = {en(week)} VND.",
+        Bilingual(
+            f"Mỗi tuần {p.adult} kiếm được {d} * {vi_number(day)} = {vi_number(week)} đồng.",
+            f"Each week {p.he} earns {d} * {en_number(day)} = {en_number(week)} VND.",
         ),
-        Bi(
-            f"Trong {k} tuần, {p.adult} kiếm được {k} * {vn(week)} = {vn(total)} đồng.",
-            f"In {k} weeks {p.he} earns {k} * {en(week)} = {en(total)} VND.",
+        Bilingual(
+            f"Trong {k} tuần, {p.adult} kiếm được {k} * {vi_number(week)} = {vi_number(total)} đồng.",
+            f"In {k} weeks {p.he} earns {k} * {en_number(week)} = {en_number(total)} VND.",
         ),
     ]
     xsteps = [
-        Bi(f"Mỗi ngày {p.adult} kiếm được {vx(w)} đồng.", f"Each day {p.name} earns {ex(w)} VND."),
-        Bi(
-            f"Mỗi tuần {p.adult} kiếm được {d} * {vx(w)} = {vx(d * w)} đồng.",
-            f"Each week {p.he} earns {d} * {ex(w)} = {ex(d * w)} VND.",
+        Bilingual(
+            f"Mỗi ngày {p.adult} kiếm được {vi_times_var(w)} đồng.",
+            f"Each day {p.name} earns {en_times_var(w)} VND.",
         ),
-        Bi(
-            f"Trong {k} tuần, {p.adult} kiếm được {k} * {vx(d * w)} = {vx(k * d * w)} đồng.",
-            f"In {k} weeks {p.he} earns {k} * {ex(d * w)} = {ex(k * d * w)} VND.",
+        Bilingual(
+            f"Mỗi tuần {p.adult} kiếm được {d} * {vi_times_var(w)} = {vi_times_var(d * w)} đồng.",
+            f"Each week {p.he} earns {d} * {en_times_var(w)} = {en_times_var(d * w)} VND.",
         ),
-        Bi(
-            f"Ta biết {p.adult} kiếm được {vn(total)} đồng, nên {vx(k * d * w)} = {vn(total)}.",
-            f"We know {p.he} earns {en(total)} VND, so {ex(k * d * w)} = {en(total)}.",
+        Bilingual(
+            f"Trong {k} tuần, {p.adult} kiếm được {k} * {vi_times_var(d * w)} = {vi_times_var(k * d * w)} "
+            "đồng.",
+            f"In {k} weeks {p.he} earns {k} * {en_times_var(d * w)} = {en_times_var(k * d * w)} VND.",
+        ),
+        Bilingual(
+            f"Ta biết {p.adult} kiếm được {vi_number(total)} đồng, nên {vi_times_var(k * d * w)} = "
+            f"{vi_number(total)}.",
+            f"We know {p.he} earns {en_number(total)} VND, so {en_times_var(k * d * w)} = "
+            f"{en_number(total)}.",
         ),
         *solve_linear(k * d * w, 0, total, h),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
-            f"Trong {k} tuần, {p.adult} kiếm được {vn(total)} đồng.",
-            f"In {k} weeks, {p.name} earns {en(total)} VND.",
+        Bilingual(
+            f"Trong {k} tuần, {p.adult} kiếm được {vi_number(total)} đồng.",
+            f"In {k} weeks, {p.name} earns {en_number(total)} VND.",
         ),
-        Bi(f"số giờ {p.adult} làm mỗi ngày", f"the number of hours {p.name} works each day"),
+        Bilingual(f"số giờ {p.adult} làm mỗi ngày", f"the number of hours {p.name} works each day"),
         xsteps,
         h,
     )
-    return Problem(facts(str(h)), ask, rephrased, steps, Answer(F(total)), backward)
+    return Problem(facts(str(h)), ask, rephrased, steps, Answer(Fraction(total)), backward)
 
 
 GOALS = (
@@ -1627,116 +1728,132 @@ def _savings_goal(rng: random.Random, need_backward: bool) -> Problem:
     price = saved + weeks * m
     missing = price - saved
 
-    def facts(per_week: str, per_week_en: str) -> Bi:
-        return Bi(
-            f"{p.name} muốn mua một {clf} {good} giá {vn(price)} đồng. {p.name} đã có sẵn "
-            f"{vn(saved)} đồng và "
+    def facts(per_week: str, per_week_en: str) -> Bilingual:
+        return Bilingual(
+            f"{p.name} muốn mua một {clf} {good} giá {vi_number(price)} đồng. {p.name} đã có sẵn "
+            f"{vi_number(saved)} đồng và "
             f"mỗi tuần để dành thêm được {per_week} đồng.",
-            f"{p.name} wants to buy a {good_en} that costs {en(price)} VND. {p.He} already has "
-            f"{en(saved)} VND "
+            f"{p.name} wants to buy a {good_en} that costs {en_number(price)} VND. {p.He} already has "
+            f"{en_number(saved)} VND "
             f"and saves {per_week_en} VND every week.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi sau bao nhiêu tuần thì {p.name} có vừa đủ tiền để mua {clf} {good}?",
         f"How many weeks will it take {p.name} to have exactly enough money for the {good_en}?",
     )
-    rephrased = Bi(
-        f"Nếu {p.name} đã có {vn(saved)} đồng và mỗi tuần tiết kiệm thêm {vn(m)} đồng, thì sau bao nhiêu "
-        f"tuần {p.name} sẽ đủ tiền mua {clf} {good} giá {vn(price)} đồng?",
-        f"If {p.name} has {en(saved)} VND saved and adds {en(m)} VND each week, how many weeks until "
-        f"{p.he} can afford a {good_en} costing {en(price)} VND?",
+    rephrased = Bilingual(
+        f"Nếu {p.name} đã có {vi_number(saved)} đồng và mỗi tuần tiết kiệm thêm {vi_number(m)} đồng, thì sau "
+        "bao nhiêu "
+        f"tuần {p.name} sẽ đủ tiền mua {clf} {good} giá {vi_number(price)} đồng?",
+        f"If {p.name} has {en_number(saved)} VND saved and adds {en_number(m)} VND each week, how many weeks "
+        "until "
+        f"{p.he} can afford a {good_en} costing {en_number(price)} VND?",
     )
     steps = [
-        Bi(
-            f"Số tiền {p.name} còn thiếu là {vn(price)} - {vn(saved)} = {vn(missing)} đồng.",
-            f"{p.name} still needs {en(price)} - {en(saved)} = {en(missing)} VND.",
+        Bilingual(
+            f"Số tiền {p.name} còn thiếu là {vi_number(price)} - {vi_number(saved)} = {vi_number(missing)} "
+            "đồng.",
+            f"{p.name} still needs {en_number(price)} - {en_number(saved)} = {en_number(missing)} VND.",
         ),
-        Bi(
-            f"Số tuần cần để dành là {vn(missing)} / {vn(m)} = {weeks} tuần.",
-            f"That takes {en(missing)} / {en(m)} = {weeks} weeks.",
+        Bilingual(
+            f"Số tuần cần để dành là {vi_number(missing)} / {vi_number(m)} = {weeks} tuần.",
+            f"That takes {en_number(missing)} / {en_number(m)} = {weeks} weeks.",
         ),
     ]
     xsteps = [
         steps[0],
-        Bi(
+        Bilingual(
             f"Sau {weeks} tuần, {p.name} để dành được {weeks}x đồng.",
             f"In {weeks} weeks {p.he} saves {weeks}x VND.",
         ),
-        Bi(f"Ta có phương trình {weeks}x = {vn(missing)}.", f"So {weeks}x = {en(missing)}."),
+        Bilingual(
+            f"Ta có phương trình {weeks}x = {vi_number(missing)}.", f"So {weeks}x = {en_number(missing)}."
+        ),
         *solve_linear(weeks, 0, missing, m),
     ]
     backward = gsm_backward(
         facts("x", "x"),
         ask,
-        Bi(
+        Bilingual(
             f"Sau {weeks} tuần thì {p.name} có vừa đủ tiền để mua {clf} {good}.",
             f"After {weeks} weeks, {p.name} has exactly enough money for the {good_en}.",
         ),
-        Bi(f"số tiền {p.name} để dành mỗi tuần", f"the amount {p.name} saves each week"),
+        Bilingual(f"số tiền {p.name} để dành mỗi tuần", f"the amount {p.name} saves each week"),
         xsteps,
         m,
     )
-    return Problem(facts(vn(m), en(m)), ask, rephrased, steps, Answer(F(weeks)), backward)
+    return Problem(
+        facts(vi_number(m), en_number(m)), ask, rephrased, steps, Answer(Fraction(weeks)), backward
+    )
 
 
 @template("GSM")
 def _fuel_cost(rng: random.Random, need_backward: bool) -> Problem:
     """Fuel use per 100 km and a price per litre: decimal litres, then a large money answer."""
     p = person(rng)
-    f = F(rng.choice(("5", "5.5", "6", "6.5", "7", "7.5", "8")))
+    f = Fraction(rng.choice(("5", "5.5", "6", "6.5", "7", "7.5", "8")))
     d, price = rng.randrange(100, 501, 50), rng.randrange(21000, 26001, 500)
     litres = f * d / 100
     cost = litres * price
 
-    def facts(dist: str) -> Bi:
-        return Bi(
-            f"Một chiếc ô tô tiêu thụ {vn(f)} lít xăng cho mỗi 100 km. Gia đình {p.name} lái chiếc "
+    def facts(dist: str) -> Bilingual:
+        return Bilingual(
+            f"Một chiếc ô tô tiêu thụ {vi_number(f)} lít xăng cho mỗi 100 km. Gia đình {p.name} lái chiếc "
             f"ô tô đó đi "
-            f"một chuyến dài {dist} km. Giá xăng là {vn(price)} đồng một lít.",
-            f"A car uses {en(f)} litres of petrol per 100 km. {p.name}'s family drives it on a "
+            f"một chuyến dài {dist} km. Giá xăng là {vi_number(price)} đồng một lít.",
+            f"A car uses {en_number(f)} litres of petrol per 100 km. {p.name}'s family drives it on a "
             f"{dist} km trip. "
-            f"Petrol costs {en(price)} VND per litre.",
+            f"Petrol costs {en_number(price)} VND per litre.",
         )
 
-    ask = Bi("Hỏi tiền xăng cho chuyến đi là bao nhiêu?", "How much does the petrol for the trip cost?")
-    rephrased = Bi(
-        f"Nếu một chiếc ô tô tiêu thụ {vn(f)} lít xăng trên 100 km và giá xăng là {vn(price)} đồng/lít, "
+    ask = Bilingual(
+        "Hỏi tiền xăng cho chuyến đi là bao nhiêu?", "How much does the petrol for the trip cost?"
+    )
+    rephrased = Bilingual(
+        f"Nếu một chiếc ô tô tiêu thụ {vi_number(f)} lít xăng trên 100 km và giá xăng là {vi_number(price)} "
+        "đồng/lít, "
         f"thì chi phí xăng cho quãng đường {d} km là bao nhiêu?",
-        f"If a car burns {en(f)} litres of petrol per 100 km and petrol costs {en(price)} VND per litre, "
+        f"If a car burns {en_number(f)} litres of petrol per 100 km and petrol costs {en_number(price)} VND "
+        "per litre, "
         f"how much does the petrol cost for a {d} km trip?",
     )
     steps = [
-        Bi(
-            f"Số lít xăng cần dùng là {d} / 100 * {vn(f)} = {vn(litres)} lít.",
-            f"The trip uses {d} / 100 * {en(f)} = {en(litres)} litres of petrol.",
+        Bilingual(
+            f"Số lít xăng cần dùng là {d} / 100 * {vi_number(f)} = {vi_number(litres)} lít.",
+            f"The trip uses {d} / 100 * {en_number(f)} = {en_number(litres)} litres of petrol.",
         ),
-        Bi(
-            f"Tiền xăng cho chuyến đi là {vn(litres)} * {vn(price)} = {vn(cost)} đồng.",
-            f"The petrol costs {en(litres)} * {en(price)} = {en(cost)} VND.",
+        Bilingual(
+            f"Tiền xăng cho chuyến đi là {vi_number(litres)} * {vi_number(price)} = {vi_number(cost)} đồng.",
+            f"The petrol costs {en_number(litres)} * {en_number(price)} = {en_number(cost)} VND.",
         ),
     ]
     per_km, per_km_cost = f / 100, f * price / 100
     xsteps = [
-        Bi(
-            f"Số lít xăng cần dùng là x / 100 * {vn(f)} = {vx(per_km)} lít.",
-            f"The trip uses x / 100 * {en(f)} = {ex(per_km)} litres.",
+        Bilingual(
+            f"Số lít xăng cần dùng là x / 100 * {vi_number(f)} = {vi_times_var(per_km)} lít.",
+            f"The trip uses x / 100 * {en_number(f)} = {en_times_var(per_km)} litres.",
         ),
-        Bi(
-            f"Tiền xăng là {vx(per_km)} * {vn(price)} = {vx(per_km_cost)} đồng.",
-            f"The petrol costs {ex(per_km)} * {en(price)} = {ex(per_km_cost)} VND.",
+        Bilingual(
+            f"Tiền xăng là {vi_times_var(per_km)} * {vi_number(price)} = {vi_times_var(per_km_cost)} đồng.",
+            f"The petrol costs {en_times_var(per_km)} * {en_number(price)} = {en_times_var(per_km_cost)} "
+            "VND.",
         ),
-        Bi(
-            f"Ta biết tiền xăng là {vn(cost)} đồng, nên {vx(per_km_cost)} = {vn(cost)}.",
-            f"We know the petrol costs {en(cost)} VND, so {ex(per_km_cost)} = {en(cost)}.",
+        Bilingual(
+            f"Ta biết tiền xăng là {vi_number(cost)} đồng, nên {vi_times_var(per_km_cost)} = "
+            f"{vi_number(cost)}.",
+            f"We know the petrol costs {en_number(cost)} VND, so {en_times_var(per_km_cost)} = "
+            f"{en_number(cost)}.",
         ),
         *solve_linear(per_km_cost, 0, cost, d),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(f"Tiền xăng cho chuyến đi là {vn(cost)} đồng.", f"The petrol costs {en(cost)} VND."),
-        Bi("độ dài chuyến đi (km)", "the length of the trip in kilometres"),
+        Bilingual(
+            f"Tiền xăng cho chuyến đi là {vi_number(cost)} đồng.", f"The petrol costs {en_number(cost)} VND."
+        ),
+        Bilingual("độ dài chuyến đi (km)", "the length of the trip in kilometres"),
         xsteps,
         d,
     )
@@ -1761,63 +1878,75 @@ def _buy_by_weight(rng: random.Random, need_backward: bool) -> Problem:
     """Buying produce by decimal kilograms: decimal times price, then a sum."""
     p = person(rng)
     (n1, e1, lo1, hi1), (n2, e2, lo2, hi2) = rng.sample(PRODUCE, 2)
-    w1, w2 = F(rng.choice(WEIGHTS)), F(rng.choice(WEIGHTS))
+    w1, w2 = Fraction(rng.choice(WEIGHTS)), Fraction(rng.choice(WEIGHTS))
     p1, p2 = rng.randrange(lo1, hi1 + 1, 2000), rng.randrange(lo2, hi2 + 1, 2000)
     c1, c2 = w1 * p1, w2 * p2
     total = c1 + c2
 
-    def facts(price1: str, price1_en: str) -> Bi:
-        return Bi(
-            f"{p.name} đi chợ mua {vn(w1)} kg {n1} với giá {price1} đồng một ki-lô-gam và {vn(w2)} "
+    def facts(price1: str, price1_en: str) -> Bilingual:
+        return Bilingual(
+            f"{p.name} đi chợ mua {vi_number(w1)} kg {n1} với giá {price1} đồng một ki-lô-gam và "
+            f"{vi_number(w2)} "
             f"kg {n2} với "
-            f"giá {vn(p2)} đồng một ki-lô-gam.",
-            f"{p.name} goes to the market and buys {en(w1)} kg of {e1} at {price1_en} VND per kilogram and "
-            f"{en(w2)} kg of {e2} at {en(p2)} VND per kilogram.",
+            f"giá {vi_number(p2)} đồng một ki-lô-gam.",
+            f"{p.name} goes to the market and buys {en_number(w1)} kg of {e1} at {price1_en} VND per "
+            "kilogram and "
+            f"{en_number(w2)} kg of {e2} at {en_number(p2)} VND per kilogram.",
         )
 
-    ask = Bi(f"Hỏi {p.name} phải trả tất cả bao nhiêu tiền?", f"How much does {p.name} pay in total?")
-    rephrased = Bi(
-        f"Nếu {p.name} mua {vn(w1)} kg {n1} giá {vn(p1)} đồng/kg và {vn(w2)} kg {n2} giá {vn(p2)} đồng/kg, "
+    ask = Bilingual(f"Hỏi {p.name} phải trả tất cả bao nhiêu tiền?", f"How much does {p.name} pay in total?")
+    rephrased = Bilingual(
+        f"Nếu {p.name} mua {vi_number(w1)} kg {n1} giá {vi_number(p1)} đồng/kg và {vi_number(w2)} kg {n2} "
+        f"giá {vi_number(p2)} đồng/kg, "
         f"thì tổng số tiền {p.name} phải trả là bao nhiêu?",
-        f"If {p.name} buys {en(w1)} kg of {e1} at {en(p1)} VND/kg and {en(w2)} kg of {e2} at {en(p2)} "
+        f"If {p.name} buys {en_number(w1)} kg of {e1} at {en_number(p1)} VND/kg and {en_number(w2)} kg of "
+        f"{e2} at {en_number(p2)} "
         f"VND/kg, how much does {p.he} pay altogether?",
     )
     steps = [
-        Bi(
-            f"Tiền mua {n1} là {vn(w1)} * {vn(p1)} = {vn(c1)} đồng.",
-            f"The {e1} cost {en(w1)} * {en(p1)} = {en(c1)} VND.",
+        Bilingual(
+            f"Tiền mua {n1} là {vi_number(w1)} * {vi_number(p1)} = {vi_number(c1)} đồng.",
+            f"The {e1} cost {en_number(w1)} * {en_number(p1)} = {en_number(c1)} VND.",
         ),
-        Bi(
-            f"Tiền mua {n2} là {vn(w2)} * {vn(p2)} = {vn(c2)} đồng.",
-            f"The {e2} cost {en(w2)} * {en(p2)} = {en(c2)} VND.",
+        Bilingual(
+            f"Tiền mua {n2} là {vi_number(w2)} * {vi_number(p2)} = {vi_number(c2)} đồng.",
+            f"The {e2} cost {en_number(w2)} * {en_number(p2)} = {en_number(c2)} VND.",
         ),
-        Bi(
-            f"Tổng số tiền phải trả là {vn(c1)} + {vn(c2)} = {vn(total)} đồng.",
-            f"In total {p.name} pays {en(c1)} + {en(c2)} = {en(total)} VND.",
+        Bilingual(
+            f"Tổng số tiền phải trả là {vi_number(c1)} + {vi_number(c2)} = {vi_number(total)} đồng.",
+            f"In total {p.name} pays {en_number(c1)} + {en_number(c2)} = {en_number(total)} VND.",
         ),
     ]
     xsteps = [
-        Bi(f"Tiền mua {n1} là {vn(w1)} * x = {vx(w1)} đồng.", f"The {e1} cost {en(w1)} * x = {ex(w1)} VND."),
-        steps[1],
-        Bi(
-            f"Tổng số tiền phải trả là {vx(w1)} + {vn(c2)} đồng.",
-            f"In total {p.name} pays {ex(w1)} + {en(c2)} VND.",
+        Bilingual(
+            f"Tiền mua {n1} là {vi_number(w1)} * x = {vi_times_var(w1)} đồng.",
+            f"The {e1} cost {en_number(w1)} * x = {en_times_var(w1)} VND.",
         ),
-        Bi(
-            f"Ta biết tổng số tiền là {vn(total)} đồng, nên {vx(w1)} + {vn(c2)} = {vn(total)}.",
-            f"We know the total is {en(total)} VND, so {ex(w1)} + {en(c2)} = {en(total)}.",
+        steps[1],
+        Bilingual(
+            f"Tổng số tiền phải trả là {vi_times_var(w1)} + {vi_number(c2)} đồng.",
+            f"In total {p.name} pays {en_times_var(w1)} + {en_number(c2)} VND.",
+        ),
+        Bilingual(
+            f"Ta biết tổng số tiền là {vi_number(total)} đồng, nên {vi_times_var(w1)} + {vi_number(c2)} = "
+            f"{vi_number(total)}.",
+            f"We know the total is {en_number(total)} VND, so {en_times_var(w1)} + {en_number(c2)} = "
+            f"{en_number(total)}.",
         ),
         *solve_linear(w1, c2, total, p1),
     ]
     backward = gsm_backward(
         facts("x", "x"),
         ask,
-        Bi(f"{p.name} phải trả tất cả {vn(total)} đồng.", f"{p.name} pays {en(total)} VND in total."),
-        Bi(f"giá một ki-lô-gam {n1} (đồng)", f"the price of one kilogram of {e1} in VND"),
+        Bilingual(
+            f"{p.name} phải trả tất cả {vi_number(total)} đồng.",
+            f"{p.name} pays {en_number(total)} VND in total.",
+        ),
+        Bilingual(f"giá một ki-lô-gam {n1} (đồng)", f"the price of one kilogram of {e1} in VND"),
         xsteps,
         p1,
     )
-    return Problem(facts(vn(p1), en(p1)), ask, rephrased, steps, Answer(total), backward)
+    return Problem(facts(vi_number(p1), en_number(p1)), ask, rephrased, steps, Answer(total), backward)
 
 
 @template("GSM")
@@ -1830,36 +1959,38 @@ def _reading_pages(rng: random.Random, need_backward: bool) -> Problem:
             break
     left = pages - a * d
 
-    def facts(per_day: str) -> Bi:
-        return Bi(
+    def facts(per_day: str) -> Bilingual:
+        return Bilingual(
             f"Một cuốn sách dày {pages} trang. Mỗi ngày {p.name} đọc được {per_day} trang.",
             f"A book has {pages} pages. {p.name} reads {per_day} pages every day.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi sau {d} ngày, {p.name} còn phải đọc bao nhiêu trang nữa mới hết cuốn sách?",
         f"After {d} days, how many pages does {p.name} still have to read to finish the book?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu {p.name} đọc một cuốn sách dày {pages} trang, mỗi ngày {a} trang, thì sau {d} ngày số trang "
         "chưa đọc là bao nhiêu?",
         f"If {p.name} reads {a} pages a day from a {pages}-page book, how many pages are left unread after "
         f"{d} days?",
     )
     steps = [
-        Bi(
+        Bilingual(
             f"Sau {d} ngày, {p.name} đọc được {d} * {a} = {a * d} trang.",
             f"In {d} days, {p.name} reads {d} * {a} = {a * d} pages.",
         ),
-        Bi(
+        Bilingual(
             f"Số trang còn phải đọc là {pages} - {a * d} = {left} trang.",
             f"{p.He} still has {pages} - {a * d} = {left} pages to read.",
         ),
     ]
     xsteps = [
-        Bi(f"Sau {d} ngày, {p.name} đọc được {d}x trang.", f"In {d} days, {p.name} reads {d}x pages."),
-        Bi(f"Số trang còn phải đọc là {pages} - {d}x.", f"{p.He} still has {pages} - {d}x pages to read."),
-        Bi(
+        Bilingual(f"Sau {d} ngày, {p.name} đọc được {d}x trang.", f"In {d} days, {p.name} reads {d}x pages."),
+        Bilingual(
+            f"Số trang còn phải đọc là {pages} - {d}x.", f"{p.He} still has {pages} - {d}x pages to read."
+        ),
+        Bilingual(
             f"Ta biết số trang còn phải đọc là {left}, nên {pages} - {d}x = {left}.",
             f"We know {left} pages are left, so {pages} - {d}x = {left}.",
         ),
@@ -1868,15 +1999,15 @@ def _reading_pages(rng: random.Random, need_backward: bool) -> Problem:
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
+        Bilingual(
             f"Sau {d} ngày, {p.name} còn phải đọc {left} trang nữa mới hết cuốn sách.",
             f"After {d} days, {p.name} still has {left} pages to read.",
         ),
-        Bi(f"số trang {p.name} đọc mỗi ngày", f"the number of pages {p.name} reads per day"),
+        Bilingual(f"số trang {p.name} đọc mỗi ngày", f"the number of pages {p.name} reads per day"),
         xsteps,
         a,
     )
-    return Problem(facts(str(a)), ask, rephrased, steps, Answer(F(left)), backward)
+    return Problem(facts(str(a)), ask, rephrased, steps, Answer(Fraction(left)), backward)
 
 
 @template("GSM")
@@ -1884,54 +2015,66 @@ def _water_tank(rng: random.Random, need_backward: bool) -> Problem:
     """Filling the rest of a tank at a fixed rate: subtraction, then a division with a decimal answer."""
     while True:
         r = rng.choice((8, 10, 12, 15, 16, 20, 24, 25, 30, 40))
-        t = F(rng.choice(("12.5", "17.5", "22.5", "37.5", "8.75", "12.25", "15", "25", "30", "45")))
+        t = Fraction(rng.choice(("12.5", "17.5", "22.5", "37.5", "8.75", "12.25", "15", "25", "30", "45")))
         cap = rng.choice((500, 800, 1000, 1200, 1500, 2000))
         amount = r * t
         have = cap - amount
         if amount.denominator == 1 and 50 <= have < cap:
             break
 
-    def facts(rate: str) -> Bi:
-        return Bi(
-            f"Một bể nước chứa được nhiều nhất {vn(cap)} lít nước. Trong bể đang có {vn(have)} lít "
+    def facts(rate: str) -> Bilingual:
+        return Bilingual(
+            f"Một bể nước chứa được nhiều nhất {vi_number(cap)} lít nước. Trong bể đang có {vi_number(have)} "
+            "lít "
             f"nước. Người "
             f"ta mở một vòi nước chảy vào bể, mỗi phút chảy được {rate} lít.",
-            f"A water tank holds at most {en(cap)} litres. It currently contains {en(have)} litres. "
+            f"A water tank holds at most {en_number(cap)} litres. It currently contains {en_number(have)} "
+            "litres. "
             f"A tap that "
             f"fills {rate} litres per minute is turned on.",
         )
 
-    ask = Bi("Hỏi sau bao nhiêu phút thì bể đầy nước?", "After how many minutes will the tank be full?")
-    rephrased = Bi(
-        f"Nếu một bể có sức chứa {vn(cap)} lít đang có sẵn {vn(have)} lít nước và một vòi chảy vào bể {r} "
+    ask = Bilingual(
+        "Hỏi sau bao nhiêu phút thì bể đầy nước?", "After how many minutes will the tank be full?"
+    )
+    rephrased = Bilingual(
+        f"Nếu một bể có sức chứa {vi_number(cap)} lít đang có sẵn {vi_number(have)} lít nước và một vòi chảy "
+        f"vào bể {r} "
         "lít mỗi phút, thì sau bao nhiêu phút bể sẽ đầy?",
-        f"If a tank with a capacity of {en(cap)} litres already holds {en(have)} litres and a tap adds {r} "
+        f"If a tank with a capacity of {en_number(cap)} litres already holds {en_number(have)} litres and a "
+        f"tap adds {r} "
         "litres per minute, how many minutes will it take to fill the tank?",
     )
     steps = [
-        Bi(
-            f"Lượng nước cần chảy thêm vào bể là {vn(cap)} - {vn(have)} = {vn(amount)} lít.",
-            f"The tank needs {en(cap)} - {en(have)} = {en(amount)} more litres.",
+        Bilingual(
+            f"Lượng nước cần chảy thêm vào bể là {vi_number(cap)} - {vi_number(have)} = {vi_number(amount)} "
+            "lít.",
+            f"The tank needs {en_number(cap)} - {en_number(have)} = {en_number(amount)} more litres.",
         ),
-        Bi(
-            f"Thời gian để bể đầy là {vn(amount)} / {r} = {vn(t)} phút.",
-            f"Filling it takes {en(amount)} / {r} = {en(t)} minutes.",
+        Bilingual(
+            f"Thời gian để bể đầy là {vi_number(amount)} / {r} = {vi_number(t)} phút.",
+            f"Filling it takes {en_number(amount)} / {r} = {en_number(t)} minutes.",
         ),
     ]
     xsteps = [
         steps[0],
-        Bi(
-            f"Sau {vn(t)} phút, vòi chảy được {vx(t)} lít.",
-            f"In {en(t)} minutes the tap adds {ex(t)} litres.",
+        Bilingual(
+            f"Sau {vi_number(t)} phút, vòi chảy được {vi_times_var(t)} lít.",
+            f"In {en_number(t)} minutes the tap adds {en_times_var(t)} litres.",
         ),
-        Bi(f"Ta có phương trình {vx(t)} = {vn(amount)}.", f"So {ex(t)} = {en(amount)}."),
+        Bilingual(
+            f"Ta có phương trình {vi_times_var(t)} = {vi_number(amount)}.",
+            f"So {en_times_var(t)} = {en_number(amount)}.",
+        ),
         *solve_linear(t, 0, amount, r),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(f"Sau {vn(t)} phút thì bể đầy nước.", f"The tank is full after {en(t)} minutes."),
-        Bi("số lít nước vòi chảy được mỗi phút", "the number of litres the tap adds per minute"),
+        Bilingual(
+            f"Sau {vi_number(t)} phút thì bể đầy nước.", f"The tank is full after {en_number(t)} minutes."
+        ),
+        Bilingual("số lít nước vòi chảy được mỗi phút", "the number of litres the tap adds per minute"),
         xsteps,
         r,
     )
@@ -1959,58 +2102,63 @@ def _profit(rng: random.Random, need_backward: bool) -> Problem:
     profit = m * margin
     title = "Cô" if p.female else "Chú"
 
-    def facts(count: str) -> Bi:
-        return Bi(
-            f"{title} {p.name} nhập về {count} {clf} {noun} với giá {vn(cost)} đồng một {clf} và "
+    def facts(count: str) -> Bilingual:
+        return Bilingual(
+            f"{title} {p.name} nhập về {count} {clf} {noun} với giá {vi_number(cost)} đồng một {clf} và "
             f"bán ra với giá "
-            f"{vn(sell)} đồng một {clf}.",
-            f"{p.name} buys {count} {plural} at {en(cost)} VND each and sells them at {en(sell)} VND each.",
+            f"{vi_number(sell)} đồng một {clf}.",
+            f"{p.name} buys {count} {plural} at {en_number(cost)} VND each and sells them at "
+            f"{en_number(sell)} VND each.",
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi nếu bán hết số {noun} đó thì {title.lower()} {p.name} lãi bao nhiêu tiền?",
         f"How much profit does {p.name} make by selling all of them?",
     )
-    rephrased = Bi(
-        f"Nếu mua {m} {clf} {noun} với giá {vn(cost)} đồng một {clf} rồi bán lại với giá {vn(sell)} đồng "
+    rephrased = Bilingual(
+        f"Nếu mua {m} {clf} {noun} với giá {vi_number(cost)} đồng một {clf} rồi bán lại với giá "
+        f"{vi_number(sell)} đồng "
         f"một {clf}, thì tổng tiền lãi là bao nhiêu?",
-        f"If {p.name} buys {m} {plural} for {en(cost)} VND each and resells them for {en(sell)} VND each, "
+        f"If {p.name} buys {m} {plural} for {en_number(cost)} VND each and resells them for "
+        f"{en_number(sell)} VND each, "
         "what is the total profit?",
     )
     steps = [
-        Bi(
-            f"Mỗi {clf} {noun} lãi {vn(sell)} - {vn(cost)} = {vn(margin)} đồng.",
-            f"The profit on each {sing} is {en(sell)} - {en(cost)} = {en(margin)} VND.",
+        Bilingual(
+            f"Mỗi {clf} {noun} lãi {vi_number(sell)} - {vi_number(cost)} = {vi_number(margin)} đồng.",
+            f"The profit on each {sing} is {en_number(sell)} - {en_number(cost)} = {en_number(margin)} VND.",
         ),
-        Bi(
-            f"Bán hết {m} {clf} thì lãi {m} * {vn(margin)} = {vn(profit)} đồng.",
-            f"Selling all {m} gives a profit of {m} * {en(margin)} = {en(profit)} VND.",
+        Bilingual(
+            f"Bán hết {m} {clf} thì lãi {m} * {vi_number(margin)} = {vi_number(profit)} đồng.",
+            f"Selling all {m} gives a profit of {m} * {en_number(margin)} = {en_number(profit)} VND.",
         ),
     ]
     xsteps = [
         steps[0],
-        Bi(
-            f"Bán hết x {clf} thì lãi {vx(margin)} đồng.",
-            f"Selling all x gives a profit of {ex(margin)} VND.",
+        Bilingual(
+            f"Bán hết x {clf} thì lãi {vi_times_var(margin)} đồng.",
+            f"Selling all x gives a profit of {en_times_var(margin)} VND.",
         ),
-        Bi(
-            f"Ta biết tiền lãi là {vn(profit)} đồng, nên {vx(margin)} = {vn(profit)}.",
-            f"We know the profit is {en(profit)} VND, so {ex(margin)} = {en(profit)}.",
+        Bilingual(
+            f"Ta biết tiền lãi là {vi_number(profit)} đồng, nên {vi_times_var(margin)} = "
+            f"{vi_number(profit)}.",
+            f"We know the profit is {en_number(profit)} VND, so {en_times_var(margin)} = "
+            f"{en_number(profit)}.",
         ),
         *solve_linear(margin, 0, profit, m),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
-            f"Bán hết số {noun} đó thì {title.lower()} {p.name} lãi {vn(profit)} đồng.",
-            f"Selling all of them gives {p.name} a profit of {en(profit)} VND.",
+        Bilingual(
+            f"Bán hết số {noun} đó thì {title.lower()} {p.name} lãi {vi_number(profit)} đồng.",
+            f"Selling all of them gives {p.name} a profit of {en_number(profit)} VND.",
         ),
-        Bi(f"số {clf} {noun} đã nhập về", f"the number of {plural} bought"),
+        Bilingual(f"số {clf} {noun} đã nhập về", f"the number of {plural} bought"),
         xsteps,
         m,
     )
-    return Problem(facts(str(m)), ask, rephrased, steps, Answer(F(profit)), backward)
+    return Problem(facts(str(m)), ask, rephrased, steps, Answer(Fraction(profit)), backward)
 
 
 @template("GSM")
@@ -2021,89 +2169,98 @@ def _percent_increase(rng: random.Random, need_backward: bool) -> Problem:
         base, r = rng.randrange(200, 2001, 20), rng.randrange(5, 51, 5)
         unit_vi, unit_en = "con gà", "chickens"
 
-        def facts(rate: str) -> Bi:
-            return Bi(
-                f"Năm ngoái, trang trại của bác {p.name} nuôi {vn(base)} con gà. Năm nay, số gà "
+        def facts(rate: str) -> Bilingual:
+            return Bilingual(
+                f"Năm ngoái, trang trại của bác {p.name} nuôi {vi_number(base)} con gà. Năm nay, số gà "
                 f"tăng thêm {rate}% "
                 "so với năm ngoái.",
-                f"Last year, {p.name}'s farm raised {en(base)} chickens. This year the number of "
+                f"Last year, {p.name}'s farm raised {en_number(base)} chickens. This year the number of "
                 f"chickens grew "
                 f"by {rate}% compared with last year.",
             )
 
-        ask = Bi(
+        ask = Bilingual(
             f"Hỏi năm nay trang trại của bác {p.name} có bao nhiêu con gà?",
             f"How many chickens does {p.name}'s farm have this year?",
         )
-        rephrased = Bi(
-            f"Nếu năm ngoái trang trại của bác {p.name} có {vn(base)} con gà và năm nay số gà tăng {r}%, "
+        rephrased = Bilingual(
+            f"Nếu năm ngoái trang trại của bác {p.name} có {vi_number(base)} con gà và năm nay số gà tăng "
+            f"{r}%, "
             "thì năm nay trang trại có bao nhiêu con gà?",
-            f"If {p.name}'s farm had {en(base)} chickens last year and the flock grew by {r}%, how many "
+            f"If {p.name}'s farm had {en_number(base)} chickens last year and the flock grew by {r}%, how "
+            "many "
             "chickens does the farm have now?",
         )
         what_vi, what_en = "Số gà", "The number of chickens"
         claim_vi, claim_en = "Năm nay trang trại có", "This year the farm has"
-        meaning = Bi("số phần trăm gà tăng thêm", "the percentage increase in chickens")
+        meaning = Bilingual("số phần trăm gà tăng thêm", "the percentage increase in chickens")
     else:
         base, r = rng.randrange(5_000_000, 15_000_001, 500_000), rng.choice((5, 8, 10, 12, 15, 20))
         unit_vi, unit_en = "đồng", "VND"
 
-        def facts(rate: str) -> Bi:
-            return Bi(
-                f"Lương tháng của {p.adult} là {vn(base)} đồng. Từ tháng này, lương của {p.adult} "
+        def facts(rate: str) -> Bilingual:
+            return Bilingual(
+                f"Lương tháng của {p.adult} là {vi_number(base)} đồng. Từ tháng này, lương của {p.adult} "
                 f"được tăng thêm "
                 f"{rate}%.",
-                f"{p.name}'s monthly salary is {en(base)} VND. Starting this month, {p.his} salary "
+                f"{p.name}'s monthly salary is {en_number(base)} VND. Starting this month, {p.his} salary "
                 f"is raised by "
                 f"{rate}%.",
             )
 
-        ask = Bi(
+        ask = Bilingual(
             f"Hỏi lương tháng mới của {p.adult} là bao nhiêu?", f"What is {p.name}'s new monthly salary?"
         )
-        rephrased = Bi(
-            f"Nếu lương tháng của {p.adult} là {vn(base)} đồng và được tăng {r}%, thì lương mới là bao "
+        rephrased = Bilingual(
+            f"Nếu lương tháng của {p.adult} là {vi_number(base)} đồng và được tăng {r}%, thì lương mới là "
+            "bao "
             "nhiêu?",
-            f"If {p.name} earns {en(base)} VND a month and gets a {r}% raise, what is {p.his} new monthly "
+            f"If {p.name} earns {en_number(base)} VND a month and gets a {r}% raise, what is {p.his} new "
+            "monthly "
             "salary?",
         )
         what_vi, what_en = "Số tiền lương", "The salary"
         claim_vi, claim_en = "Lương tháng mới là", "The new monthly salary is"
-        meaning = Bi("số phần trăm lương được tăng thêm", "the percentage raise")
+        meaning = Bilingual("số phần trăm lương được tăng thêm", "the percentage raise")
     inc = base * r // 100
     new = base + inc
     steps = [
-        Bi(
-            f"{what_vi} tăng thêm là {r}% * {vn(base)} = {vn(inc)} {unit_vi}.",
-            f"{what_en} goes up by {r}% * {en(base)} = {en(inc)} {unit_en}.",
+        Bilingual(
+            f"{what_vi} tăng thêm là {r}% * {vi_number(base)} = {vi_number(inc)} {unit_vi}.",
+            f"{what_en} goes up by {r}% * {en_number(base)} = {en_number(inc)} {unit_en}.",
         ),
-        Bi(
-            f"{claim_vi} {vn(base)} + {vn(inc)} = {vn(new)} {unit_vi}.",
-            f"{claim_en} {en(base)} + {en(inc)} = {en(new)} {unit_en}.",
+        Bilingual(
+            f"{claim_vi} {vi_number(base)} + {vi_number(inc)} = {vi_number(new)} {unit_vi}.",
+            f"{claim_en} {en_number(base)} + {en_number(inc)} = {en_number(new)} {unit_en}.",
         ),
     ]
-    c = F(base, 100)
+    c = Fraction(base, 100)
     xsteps = [
-        Bi(
-            f"{what_vi} tăng thêm là x% * {vn(base)} = {vx(c)} {unit_vi}.",
-            f"{what_en} goes up by x% * {en(base)} = {ex(c)} {unit_en}.",
+        Bilingual(
+            f"{what_vi} tăng thêm là x% * {vi_number(base)} = {vi_times_var(c)} {unit_vi}.",
+            f"{what_en} goes up by x% * {en_number(base)} = {en_times_var(c)} {unit_en}.",
         ),
-        Bi(f"{claim_vi} {vn(base)} + {vx(c)} {unit_vi}.", f"{claim_en} {en(base)} + {ex(c)} {unit_en}."),
-        Bi(
-            f"Ta biết kết quả là {vn(new)} {unit_vi}, nên {vn(base)} + {vx(c)} = {vn(new)}.",
-            f"We know the result is {en(new)} {unit_en}, so {en(base)} + {ex(c)} = {en(new)}.",
+        Bilingual(
+            f"{claim_vi} {vi_number(base)} + {vi_times_var(c)} {unit_vi}.",
+            f"{claim_en} {en_number(base)} + {en_times_var(c)} {unit_en}.",
+        ),
+        Bilingual(
+            f"Ta biết kết quả là {vi_number(new)} {unit_vi}, nên {vi_number(base)} + {vi_times_var(c)} = "
+            f"{vi_number(new)}.",
+            f"We know the result is {en_number(new)} {unit_en}, so {en_number(base)} + {en_times_var(c)} = "
+            f"{en_number(new)}.",
         ),
         *solve_linear(c, base, new, r),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(f"{claim_vi} {vn(new)} {unit_vi}.", f"{claim_en} {en(new)} {unit_en}."),
+        Bilingual(f"{claim_vi} {vi_number(new)} {unit_vi}.", f"{claim_en} {en_number(new)} {unit_en}."),
         meaning,
         xsteps,
         r,
     )
-    return Problem(facts(str(r)), ask, rephrased, steps, Answer(F(new)), backward)
+    return Problem(facts(str(r)), ask, rephrased, steps, Answer(Fraction(new)), backward)
 
 
 ACTIVITIES = (
@@ -2122,52 +2279,58 @@ def _practice_hours(rng: random.Random, need_backward: bool) -> Problem:
     m, w = rng.choice((15, 30, 45, 75, 90, 105)), rng.randint(2, 6)
     days = 7 * w
     minutes = days * m
-    hours = F(minutes, 60)
+    hours = Fraction(minutes, 60)
 
-    def facts(per_day: str) -> Bi:
-        return Bi(
+    def facts(per_day: str) -> Bilingual:
+        return Bilingual(
             f"Mỗi ngày {p.name} {act} {per_day} phút.", f"{p.name} {act_en} for {per_day} minutes every day."
         )
 
-    ask = Bi(
+    ask = Bilingual(
         f"Hỏi trong {w} tuần, {p.name} {act} tổng cộng bao nhiêu giờ?",
         f"How many hours in total does {p.he} spend {act_ing} over {w} weeks?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu {p.name} dành {m} phút mỗi ngày để {act} thì sau {w} tuần, tổng thời gian {p.name} {act} là "
         "bao nhiêu giờ?",
         f"If {p.name} spends {m} minutes a day {act_ing}, how many hours will {p.he} have spent {act_ing} "
         f"after {w} weeks?",
     )
     steps = [
-        Bi(f"{w} tuần có {w} * 7 = {days} ngày.", f"{w} weeks have {w} * 7 = {days} days."),
-        Bi(
-            f"Tổng thời gian {p.name} {act} là {days} * {m} = {vn(minutes)} phút.",
-            f"In total {p.name} spends {days} * {m} = {en(minutes)} minutes {act_ing}.",
+        Bilingual(f"{w} tuần có {w} * 7 = {days} ngày.", f"{w} weeks have {w} * 7 = {days} days."),
+        Bilingual(
+            f"Tổng thời gian {p.name} {act} là {days} * {m} = {vi_number(minutes)} phút.",
+            f"In total {p.name} spends {days} * {m} = {en_number(minutes)} minutes {act_ing}.",
         ),
-        Bi(
-            f"Vì 1 giờ = 60 phút nên {vn(minutes)} phút = {vn(minutes)} / 60 = {vn(hours)} giờ.",
-            f"Since 1 hour = 60 minutes, {en(minutes)} minutes = {en(minutes)} / 60 = {en(hours)} hours.",
+        Bilingual(
+            f"Vì 1 giờ = 60 phút nên {vi_number(minutes)} phút = {vi_number(minutes)} / 60 = "
+            f"{vi_number(hours)} giờ.",
+            f"Since 1 hour = 60 minutes, {en_number(minutes)} minutes = {en_number(minutes)} / 60 = "
+            f"{en_number(hours)} hours.",
         ),
     ]
     xsteps = [
         steps[0],
-        Bi(f"Tổng thời gian {p.name} {act} là {days}x phút.", f"In total {p.name} spends {days}x minutes."),
-        Bi(
-            f"Đổi {vn(hours)} giờ = {vn(hours)} * 60 = {vn(minutes)} phút.",
-            f"Convert {en(hours)} hours = {en(hours)} * 60 = {en(minutes)} minutes.",
+        Bilingual(
+            f"Tổng thời gian {p.name} {act} là {days}x phút.", f"In total {p.name} spends {days}x minutes."
         ),
-        Bi(f"Ta có phương trình {days}x = {vn(minutes)}.", f"So {days}x = {en(minutes)}."),
+        Bilingual(
+            f"Đổi {vi_number(hours)} giờ = {vi_number(hours)} * 60 = {vi_number(minutes)} phút.",
+            f"Convert {en_number(hours)} hours = {en_number(hours)} * 60 = {en_number(minutes)} minutes.",
+        ),
+        Bilingual(
+            f"Ta có phương trình {days}x = {vi_number(minutes)}.", f"So {days}x = {en_number(minutes)}."
+        ),
         *solve_linear(days, 0, minutes, m),
     ]
     backward = gsm_backward(
         facts("x"),
         ask,
-        Bi(
-            f"Trong {w} tuần, {p.name} {act} tổng cộng {vn(hours)} giờ.",
-            f"Over {w} weeks, {p.he} spends {en(hours)} hours {act_ing}.",
+        Bilingual(
+            f"Trong {w} tuần, {p.name} {act} tổng cộng {vi_number(hours)} giờ.",
+            f"Over {w} weeks, {p.he} spends {en_number(hours)} hours {act_ing}.",
         ),
-        Bi(f"số phút {p.name} {act} mỗi ngày", f"the number of minutes {p.name} spends each day"),
+        Bilingual(f"số phút {p.name} {act} mỗi ngày", f"the number of minutes {p.name} spends each day"),
         xsteps,
         m,
     )
@@ -2176,7 +2339,7 @@ def _practice_hours(rng: random.Random, need_backward: bool) -> Problem:
 
 # --------------------------------------------------------------------------------------- MATH ----
 
-NO_CONTEXT = Bi("", "")
+NO_CONTEXT = Bilingual("", "")
 
 
 def _nonzero(rng: random.Random, lo: int, hi: int) -> int:
@@ -2192,39 +2355,39 @@ def _linear_equation(rng: random.Random, need_backward: bool) -> Problem:
     k = a - c
     b = _nonzero(rng, -15, 15)
     if need_backward or k == 1 or rng.random() < 0.5:
-        x0 = F(_nonzero(rng, -12, 12))
+        x0 = Fraction(_nonzero(rng, -12, 12))
         d = int(k * x0) + b
     else:
         while True:
             d = rng.randint(-25, 25)
             if (d - b) % k:
                 break
-        x0 = F(d - b, k)
-    lhs, rhs = lin(a, b), lin(c, d)
+        x0 = Fraction(d - b, k)
+    lhs, rhs = linear_tex(a, b), linear_tex(c, d)
     cx = "x" if c == 1 else f"{c}x"
-    question = Bi(f"Tìm $x$ thỏa mãn ${lhs} = {rhs}$.", f"Solve for $x$: ${lhs} = {rhs}$.")
-    rephrased = Bi(
+    question = Bilingual(f"Tìm $x$ thỏa mãn ${lhs} = {rhs}$.", f"Solve for $x$: ${lhs} = {rhs}$.")
+    rephrased = Bilingual(
         f"Giá trị nào của $x$ thỏa mãn phương trình ${lhs} = {rhs}$?",
         f"What value of $x$ satisfies the equation ${lhs} = {rhs}$?",
     )
     steps = [
-        Bi(
-            f"Trừ ${cx}$ ở cả hai vế, ta được ${lin(k, b)} = {d}$.",
-            f"Subtracting ${cx}$ from both sides gives ${lin(k, b)} = {d}$.",
+        Bilingual(
+            f"Trừ ${cx}$ ở cả hai vế, ta được ${linear_tex(k, b)} = {d}$.",
+            f"Subtracting ${cx}$ from both sides gives ${linear_tex(k, b)} = {d}$.",
         )
     ]
     kx = "x" if k == 1 else f"{k}x"
     right = boxed(str(d - b)) if k == 1 else str(d - b)
     if b > 0:
         steps.append(
-            Bi(
+            Bilingual(
                 f"Trừ ${b}$ ở cả hai vế, ta được ${kx} = {right}$.",
                 f"Subtracting ${b}$ from both sides gives ${kx} = {right}$.",
             )
         )
     else:
         steps.append(
-            Bi(
+            Bilingual(
                 f"Cộng ${-b}$ vào cả hai vế, ta được ${kx} = {right}$.",
                 f"Adding ${-b}$ to both sides gives ${kx} = {right}$.",
             )
@@ -2236,7 +2399,7 @@ def _linear_equation(rng: random.Random, need_backward: bool) -> Problem:
         else:
             chain = boxed(raw)
         steps.append(
-            Bi(
+            Bilingual(
                 f"Chia cả hai vế cho ${k}$, ta được $x = {chain}$.",
                 f"Dividing both sides by ${k}$ gives $x = {chain}$.",
             )
@@ -2244,17 +2407,21 @@ def _linear_equation(rng: random.Random, need_backward: bool) -> Problem:
     backward = None
     if x0.denominator == 1:
         xv = int(x0)
-        right_sub = f"{c} \\cdot {par(xv)}" + (f" + {d}" if d > 0 else f" - {-d}" if d < 0 else "")
-        xq = Bi(f"Tìm $x$ thỏa mãn ${a}x + X = {rhs}$.", f"Solve for $x$: ${a}x + X = {rhs}$.")
+        right_sub = f"{c} \\cdot {paren_if_negative(xv)}" + (
+            f" + {d}" if d > 0 else f" - {-d}" if d < 0 else ""
+        )
+        xq = Bilingual(f"Tìm $x$ thỏa mãn ${a}x + X = {rhs}$.", f"Solve for $x$: ${a}x + X = {rhs}$.")
         xsteps = [
-            Bi(
-                f"Thay $x = {xv}$ vào phương trình, ta được ${a} \\cdot {par(xv)} + X = {right_sub}$.",
-                f"Substituting $x = {xv}$ into the equation gives ${a} \\cdot {par(xv)} + X = {right_sub}$.",
+            Bilingual(
+                f"Thay $x = {xv}$ vào phương trình, ta được ${a} \\cdot {paren_if_negative(xv)} + X = "
+                f"{right_sub}$.",
+                f"Substituting $x = {xv}$ into the equation gives ${a} \\cdot {paren_if_negative(xv)} + X = "
+                f"{right_sub}$.",
             ),
-            Bi(f"Suy ra ${a * xv} + X = {c * xv + d}$.", f"So ${a * xv} + X = {c * xv + d}$."),
-            Bi(
-                f"Do đó $X = {c * xv + d} - {par(a * xv)} = {b}$.",
-                f"Therefore, $X = {c * xv + d} - {par(a * xv)} = {b}$.",
+            Bilingual(f"Suy ra ${a * xv} + X = {c * xv + d}$.", f"So ${a * xv} + X = {c * xv + d}$."),
+            Bilingual(
+                f"Do đó $X = {c * xv + d} - {paren_if_negative(a * xv)} = {b}$.",
+                f"Therefore, $X = {c * xv + d} - {paren_if_negative(a * xv)} = {b}$.",
             ),
         ]
         backward = math_backward(
@@ -2262,7 +2429,7 @@ def _linear_equation(rng: random.Random, need_backward: bool) -> Problem:
             Answer(x0),
             xsteps,
             b,
-            Bi("hằng số chưa biết trong phương trình", "the unknown constant in the equation"),
+            Bilingual("hằng số chưa biết trong phương trình", "the unknown constant in the equation"),
         )
     return Problem(NO_CONTEXT, question, rephrased, steps, Answer(x0, as_fraction=True), backward)
 
@@ -2280,55 +2447,60 @@ def _evaluate_expression(rng: random.Random, need_backward: bool) -> Problem:
         pdot = "" if pa == 1 else f"{pa} \\cdot "
         expr = f"{'' if pa == 1 else pa}a^2 - {'' if q == 1 else q}b + {rc}"
         qdot = "" if q == 1 else f"{q} \\cdot "
-        sub = f"{pdot}{par(a)}^2 - {qdot}{par(b)}"
+        sub = f"{pdot}{paren_if_negative(a)}^2 - {qdot}{paren_if_negative(b)}"
         head = [pa * a * a, -q * b]
     else:
         expr = f"(a - b)^2 + {rc}"
-        sub = f"({a} - {par(b)})^2"
+        sub = f"({a} - {paren_if_negative(b)})^2"
         head = [(a - b) ** 2]
     s = sum(head)
     value = s + r * c
-    question = Bi(
+    question = Bilingual(
         f"Tính giá trị của biểu thức ${expr}$ khi $a = {a}$, $b = {b}$ và $c = {c}$.",
         f"What is the value of ${expr}$ when $a = {a}$, $b = {b}$ and $c = {c}$?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Cho $a = {a}$, $b = {b}$, $c = {c}$. Hãy tính ${expr}$.",
         f"Given $a = {a}$, $b = {b}$ and $c = {c}$, evaluate ${expr}$.",
     )
-    full = f"{sub} + {rdot}{par(c)} = {signed(head + [r * c])} = {boxed(str(value))}"
+    full = f"{sub} + {rdot}{paren_if_negative(c)} = {signed(head + [r * c])} = {boxed(str(value))}"
     steps = [
-        Bi(
+        Bilingual(
             f"Thay $a = {a}$, $b = {b}$, $c = {c}$ vào biểu thức, ta được ${full}$.",
             f"Substituting $a = {a}$, $b = {b}$ and $c = {c}$ gives ${full}$.",
         )
     ]
     rx = "X" if r == 1 else f"{r}X"
-    xq = Bi(
+    xq = Bilingual(
         f"Tính giá trị của biểu thức ${expr}$ khi $a = {a}$, $b = {b}$ và $c = X$.",
         f"What is the value of ${expr}$ when $a = {a}$, $b = {b}$ and $c = X$?",
     )
     solve = (
-        Bi(f"Suy ra $X = {value} - {par(s)} = {c}$.", f"So $X = {value} - {par(s)} = {c}$.")
+        Bilingual(
+            f"Suy ra $X = {value} - {paren_if_negative(s)} = {c}$.",
+            f"So $X = {value} - {paren_if_negative(s)} = {c}$.",
+        )
         if r == 1
-        else Bi(
-            f"Suy ra ${rx} = {value} - {par(s)} = {r * c}$, nên $X = {frac(r * c, r)} = {c}$.",
-            f"So ${rx} = {value} - {par(s)} = {r * c}$, and $X = {frac(r * c, r)} = {c}$.",
+        else Bilingual(
+            f"Suy ra ${rx} = {value} - {paren_if_negative(s)} = {r * c}$, nên $X = {frac(r * c, r)} = {c}$.",
+            f"So ${rx} = {value} - {paren_if_negative(s)} = {r * c}$, and $X = {frac(r * c, r)} = {c}$.",
         )
     )
     xsteps = [
-        Bi(
+        Bilingual(
             f"Thay $a = {a}$, $b = {b}$, $c = X$ vào biểu thức, ta được ${sub} + {rx} = {s} + {rx}$.",
             f"Substituting $a = {a}$, $b = {b}$ and $c = X$ gives ${sub} + {rx} = {s} + {rx}$.",
         ),
-        Bi(
+        Bilingual(
             f"Ta biết giá trị của biểu thức là ${value}$, nên ${s} + {rx} = {value}$.",
             f"We know the value is ${value}$, so ${s} + {rx} = {value}$.",
         ),
         solve,
     ]
-    backward = math_backward(xq, Answer(F(value)), xsteps, c, Bi("giá trị của $c$", "the value of $c$"))
-    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(value)), backward)
+    backward = math_backward(
+        xq, Answer(Fraction(value)), xsteps, c, Bilingual("giá trị của $c$", "the value of $c$")
+    )
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(Fraction(value)), backward)
 
 
 @template("MATH")
@@ -2342,30 +2514,34 @@ def _simplify_fraction(rng: random.Random, need_backward: bool) -> Problem:
     k = rng.randint(3, 15)
     num, den = pn * k, q * k
     shown = frac(num, den)
-    answer = Answer(F(pn, q), as_fraction=True)
-    question = Bi(f"Rút gọn phân số ${shown}$.", f"Simplify ${shown}$.")
-    rephrased = Bi(
+    answer = Answer(Fraction(pn, q), as_fraction=True)
+    question = Bilingual(f"Rút gọn phân số ${shown}$.", f"Simplify ${shown}$.")
+    rephrased = Bilingual(
         f"Viết phân số ${shown}$ dưới dạng phân số tối giản.", f"Express ${shown}$ in lowest terms."
     )
     steps = [
-        Bi(
+        Bilingual(
             f"Ước chung lớn nhất của ${num}$ và ${den}$ là ${k}$.",
             f"The greatest common divisor of ${num}$ and ${den}$ is ${k}$.",
         ),
-        Bi(
+        Bilingual(
             f"Chia cả tử số và mẫu số cho ${k}$, ta được ${shown} = {frac(f'{num} : {k}', f'{den} : {k}')} = "
             f"{boxed(frac(pn, q))}$.",
             f"Dividing the numerator and the denominator by ${k}$ gives "
             f"${shown} = {frac(div(num, k), div(den, k))} = {boxed(frac(pn, q))}$.",
         ),
     ]
-    xq = Bi(f"Rút gọn phân số ${frac('X', den)}$.", f"Simplify ${frac('X', den)}$.")
+    xq = Bilingual(f"Rút gọn phân số ${frac('X', den)}$.", f"Simplify ${frac('X', den)}$.")
     xsteps = [
-        Bi(f"Ta có ${frac('X', den)} = {frac(pn, q)}$.", f"We have ${frac('X', den)} = {frac(pn, q)}$."),
-        Bi(f"Suy ra $X = {frac(cdot(den, pn), q)} = {num}$.", f"So $X = {frac(cdot(den, pn), q)} = {num}$."),
+        Bilingual(
+            f"Ta có ${frac('X', den)} = {frac(pn, q)}$.", f"We have ${frac('X', den)} = {frac(pn, q)}$."
+        ),
+        Bilingual(
+            f"Suy ra $X = {frac(cdot(den, pn), q)} = {num}$.", f"So $X = {frac(cdot(den, pn), q)} = {num}$."
+        ),
     ]
     backward = math_backward(
-        xq, answer, xsteps, num, Bi("tử số của phân số", "the numerator of the fraction")
+        xq, answer, xsteps, num, Bilingual("tử số của phân số", "the numerator of the fraction")
     )
     return Problem(NO_CONTEXT, question, rephrased, steps, answer, backward)
 
@@ -2377,59 +2553,67 @@ def _arithmetic_series(rng: random.Random, need_backward: bool) -> Problem:
     last = a + (n - 1) * d
     total = n * (a + last) // 2
     terms = f"{a} + {a + d} + {a + 2 * d} + \\dots + {last}"
-    question = Bi(f"Tính tổng ${terms}$.", f"Compute the sum ${terms}$.")
-    rephrased = Bi(
+    question = Bilingual(f"Tính tổng ${terms}$.", f"Compute the sum ${terms}$.")
+    rephrased = Bilingual(
         f"Tổng của dãy số cách đều ${a}; {a + d}; {a + 2 * d}; \\dots; {last}$ bằng bao nhiêu?",
         f"Find the sum of the arithmetic sequence ${a}, {a + d}, {a + 2 * d}, \\dots, {last}$.",
     )
     steps = [
-        Bi(
+        Bilingual(
             f"Đây là tổng của một cấp số cộng có số hạng đầu ${a}$ và công sai ${d}$.",
             f"This is an arithmetic series with first term ${a}$ and common difference ${d}$.",
         ),
-        Bi(
+        Bilingual(
             f"Số số hạng là ${frac(f'{last} - {a}', d)} + 1 = {n}$.",
             f"The number of terms is ${frac(f'{last} - {a}', d)} + 1 = {n}$.",
         ),
-        Bi(
-            f"Tổng bằng ${frac(cdot(f'({a} + {last})', n), 2)} = {frac(vn((a + last) * n), 2)} = "
-            f"{boxed(vn(total))}$.",
-            f"The sum is ${frac(cdot(f'({a} + {last})', n), 2)} = {frac(ep((a + last) * n), 2)} = "
-            f"{boxed(ep(total))}$.",
+        Bilingual(
+            f"Tổng bằng ${frac(cdot(f'({a} + {last})', n), 2)} = {frac(vi_number((a + last) * n), 2)} = "
+            f"{boxed(vi_number(total))}$.",
+            f"The sum is ${frac(cdot(f'({a} + {last})', n), 2)} = {frac(plain_number((a + last) * n), 2)} = "
+            f"{boxed(plain_number(total))}$.",
         ),
     ]
-    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(total)))
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(Fraction(total)))
 
 
 @template("MATH")
 def _percent_of(rng: random.Random, need_backward: bool) -> Problem:
     """A percentage of a number; 12.5% and odd bases give decimal answers."""
     while True:
-        pct = F(rng.choice(("5", "10", "12.5", "15", "20", "25", "30", "35", "40", "45", "60", "75", "120")))
+        pct = Fraction(
+            rng.choice(("5", "10", "12.5", "15", "20", "25", "30", "35", "40", "45", "60", "75", "120"))
+        )
         base = rng.randrange(20, 1001, 2)
         value = pct * base / 100
         if (value * 100).denominator == 1:
             break
-    question = Bi(f"${vn(pct)}\\%$ của ${base}$ là bao nhiêu?", f"What is ${ep(pct)}\\%$ of ${base}$?")
-    rephrased = Bi(f"Tính ${vn(pct)}\\%$ của số ${base}$.", f"Compute ${ep(pct)}\\%$ of ${base}$.")
+    question = Bilingual(
+        f"${vi_number(pct)}\\%$ của ${base}$ là bao nhiêu?", f"What is ${plain_number(pct)}\\%$ of ${base}$?"
+    )
+    rephrased = Bilingual(
+        f"Tính ${vi_number(pct)}\\%$ của số ${base}$.", f"Compute ${plain_number(pct)}\\%$ of ${base}$."
+    )
     steps = [
-        Bi(
-            f"${vn(pct)}\\% \\cdot {base} = {frac(vn(pct), 100)} \\cdot {base} = {boxed(vn(value))}$.",
-            f"${ep(pct)}\\% \\cdot {base} = {frac(ep(pct), 100)} \\cdot {base} = {boxed(ep(value))}$.",
+        Bilingual(
+            f"${vi_number(pct)}\\% \\cdot {base} = {frac(vi_number(pct), 100)} \\cdot {base} = "
+            f"{boxed(vi_number(value))}$.",
+            f"${plain_number(pct)}\\% \\cdot {base} = {frac(plain_number(pct), 100)} \\cdot {base} = "
+            f"{boxed(plain_number(value))}$.",
         )
     ]
-    xq = Bi(f"$X\\%$ của ${base}$ là bao nhiêu?", f"What is $X\\%$ of ${base}$?")
+    xq = Bilingual(f"$X\\%$ của ${base}$ là bao nhiêu?", f"What is $X\\%$ of ${base}$?")
     xsteps = [
-        Bi(
-            f"Ta có ${frac('X', 100)} \\cdot {base} = {vn(value)}$.",
-            f"We have ${frac('X', 100)} \\cdot {base} = {ep(value)}$.",
+        Bilingual(
+            f"Ta có ${frac('X', 100)} \\cdot {base} = {vi_number(value)}$.",
+            f"We have ${frac('X', 100)} \\cdot {base} = {plain_number(value)}$.",
         ),
-        Bi(
-            f"Suy ra $X = {frac(cdot(vn(value), 100), base)} = {vn(pct)}$.",
-            f"So $X = {frac(cdot(ep(value), 100), base)} = {ep(pct)}$.",
+        Bilingual(
+            f"Suy ra $X = {frac(cdot(vi_number(value), 100), base)} = {vi_number(pct)}$.",
+            f"So $X = {frac(cdot(plain_number(value), 100), base)} = {plain_number(pct)}$.",
         ),
     ]
-    backward = math_backward(xq, Answer(value), xsteps, pct, Bi("số phần trăm", "the percentage"))
+    backward = math_backward(xq, Answer(value), xsteps, pct, Bilingual("số phần trăm", "the percentage"))
     return Problem(NO_CONTEXT, question, rephrased, steps, Answer(value), backward)
 
 
@@ -2440,7 +2624,7 @@ def _fraction_sum(rng: random.Random, need_backward: bool) -> Problem:
         b, d = rng.randint(2, 12), rng.randint(2, 12)
         a, c = rng.randint(1, b - 1), rng.randint(1, d - 1)
         plus = rng.random() < 0.6
-        value = F(a, b) + F(c, d) if plus else F(a, b) - F(c, d)
+        value = Fraction(a, b) + Fraction(c, d) if plus else Fraction(a, b) - Fraction(c, d)
         if b != d and value != 0 and gcd(a, b) == 1 and gcd(c, d) == 1:
             break
     op = "+" if plus else "-"
@@ -2450,20 +2634,20 @@ def _fraction_sum(rng: random.Random, need_backward: bool) -> Problem:
     raw = ("-" if num < 0 else "") + frac(abs(num), m)
     chain = f"{frac(a * m // b, m)} {op} {frac(c * m // d, m)} = "
     chain += boxed(raw) if gcd(abs(num), m) == 1 else f"{raw} = {boxed(tex_frac(value))}"
-    question = Bi(
+    question = Bilingual(
         f"Tính ${expr}$. Viết kết quả dưới dạng phân số tối giản.",
         f"Compute ${expr}$. Express your answer as a common fraction.",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Giá trị của ${expr}$ dưới dạng phân số tối giản là bao nhiêu?",
         f"What is ${expr}$, written as a fraction in simplest form?",
     )
     steps = [
-        Bi(
+        Bilingual(
             f"Mẫu số chung nhỏ nhất của ${b}$ và ${d}$ là ${m}$.",
             f"The least common denominator of ${b}$ and ${d}$ is ${m}$.",
         ),
-        Bi(f"Ta có ${expr} = {chain}$.", f"So ${expr} = {chain}$."),
+        Bilingual(f"Ta có ${expr} = {chain}$.", f"So ${expr} = {chain}$."),
     ]
     return Problem(NO_CONTEXT, question, rephrased, steps, Answer(value, as_fraction=True))
 
@@ -2474,45 +2658,52 @@ def _mean_of_numbers(rng: random.Random, need_backward: bool) -> Problem:
     k = rng.choice((4, 5, 8))
     nums = rng.sample(range(10, 100), k)
     total = sum(nums)
-    mean = F(total, k)
+    mean = Fraction(total, k)
     head = total - nums[-1]
     listed_vi, listed_en = "; ".join(map(str, nums)), ", ".join(map(str, nums))
-    question = Bi(
+    question = Bilingual(
         f"Tìm trung bình cộng của các số ${listed_vi}$.",
         f"What is the arithmetic mean of the numbers ${listed_en}$?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Trung bình cộng của {k} số ${listed_vi}$ bằng bao nhiêu?", f"Find the average of ${listed_en}$."
     )
     plus = " + ".join(map(str, nums))
     steps = [
-        Bi(f"Tổng các số là ${plus} = {vn(total)}$.", f"The sum of the numbers is ${plus} = {ep(total)}$."),
-        Bi(
-            f"Trung bình cộng là ${frac(vn(total), k)} = {boxed(vn(mean))}$.",
-            f"The mean is ${frac(ep(total), k)} = {boxed(ep(mean))}$.",
+        Bilingual(
+            f"Tổng các số là ${plus} = {vi_number(total)}$.",
+            f"The sum of the numbers is ${plus} = {plain_number(total)}$.",
+        ),
+        Bilingual(
+            f"Trung bình cộng là ${frac(vi_number(total), k)} = {boxed(vi_number(mean))}$.",
+            f"The mean is ${frac(plain_number(total), k)} = {boxed(plain_number(mean))}$.",
         ),
     ]
     xlist_vi = "; ".join(map(str, nums[:-1])) + "; X"
     xlist_en = ", ".join(map(str, nums[:-1])) + ", X"
-    xq = Bi(
+    xq = Bilingual(
         f"Tìm trung bình cộng của các số ${xlist_vi}$.",
         f"What is the arithmetic mean of the numbers ${xlist_en}$?",
     )
     xsteps = [
-        Bi(
+        Bilingual(
             f"Tổng các số là ${' + '.join(map(str, nums[:-1]))} + X = {head} + X$.",
             f"The sum of the numbers is ${' + '.join(map(str, nums[:-1]))} + X = {head} + X$.",
         ),
-        Bi(
-            f"Ta có ${frac(f'{head} + X', k)} = {vn(mean)}$, nên ${head} + X = {vn(mean)} \\cdot "
+        Bilingual(
+            f"Ta có ${frac(f'{head} + X', k)} = {vi_number(mean)}$, nên ${head} + X = {vi_number(mean)} "
+            "\\cdot "
             f"{k} = {total}$.",
-            f"We have ${frac(f'{head} + X', k)} = {ep(mean)}$, so ${head} + X = {ep(mean)} \\cdot "
+            f"We have ${frac(f'{head} + X', k)} = {plain_number(mean)}$, so ${head} + X = "
+            f"{plain_number(mean)} \\cdot "
             f"{k} = {total}$.",
         ),
-        Bi(f"Do đó $X = {total} - {head} = {nums[-1]}$.", f"Therefore, $X = {total} - {head} = {nums[-1]}$."),
+        Bilingual(
+            f"Do đó $X = {total} - {head} = {nums[-1]}$.", f"Therefore, $X = {total} - {head} = {nums[-1]}$."
+        ),
     ]
     backward = math_backward(
-        xq, Answer(mean), xsteps, nums[-1], Bi("số cuối cùng trong dãy", "the last number")
+        xq, Answer(mean), xsteps, nums[-1], Bilingual("số cuối cùng trong dãy", "the last number")
     )
     return Problem(NO_CONTEXT, question, rephrased, steps, Answer(mean), backward)
 
@@ -2523,25 +2714,25 @@ def _remainder_of_sum(rng: random.Random, need_backward: bool) -> Problem:
     n, m = rng.randint(10, 60), rng.randint(3, 13)
     total = n * (n + 1) // 2
     q, r = divmod(total, m)
-    question = Bi(
+    question = Bilingual(
         f"Tìm số dư khi chia tổng $1 + 2 + 3 + \\dots + {n}$ cho ${m}$.",
         f"What is the remainder when $1 + 2 + 3 + \\dots + {n}$ is divided by ${m}$?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Tổng $1 + 2 + \\dots + {n}$ chia cho ${m}$ thì dư bao nhiêu?",
         f"Find the remainder when the sum of the first ${n}$ positive integers is divided by ${m}$.",
     )
     steps = [
-        Bi(
-            f"Ta có $1 + 2 + \\dots + {n} = {frac(cdot(n, n + 1), 2)} = {vn(total)}$.",
-            f"We have $1 + 2 + \\dots + {n} = {frac(cdot(n, n + 1), 2)} = {ep(total)}$.",
+        Bilingual(
+            f"Ta có $1 + 2 + \\dots + {n} = {frac(cdot(n, n + 1), 2)} = {vi_number(total)}$.",
+            f"We have $1 + 2 + \\dots + {n} = {frac(cdot(n, n + 1), 2)} = {plain_number(total)}$.",
         ),
-        Bi(
-            f"Vì ${vn(total)} = {m} \\cdot {q} + {r}$ nên số dư là ${boxed(str(r))}$.",
-            f"Since ${ep(total)} = {m} \\cdot {q} + {r}$, the remainder is ${boxed(str(r))}$.",
+        Bilingual(
+            f"Vì ${vi_number(total)} = {m} \\cdot {q} + {r}$ nên số dư là ${boxed(str(r))}$.",
+            f"Since ${plain_number(total)} = {m} \\cdot {q} + {r}$, the remainder is ${boxed(str(r))}$.",
         ),
     ]
-    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(r)))
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(Fraction(r)))
 
 
 @template("MATH", backward=False)
@@ -2552,27 +2743,27 @@ def _system_product(rng: random.Random, need_backward: bool) -> Problem:
         if x0 != y0 and x0 and y0:
             break
     s, d = x0 + y0, x0 - y0
-    question = Bi(
+    question = Bilingual(
         f"Cho $x + y = {s}$ và $x - y = {d}$. Tính giá trị của $xy$.",
         f"If $x + y = {s}$ and $x - y = {d}$, what is the value of $xy$?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Hai số $x$ và $y$ có tổng bằng ${s}$ và hiệu $x - y$ bằng ${d}$. Tích $xy$ bằng bao nhiêu?",
         f"Two numbers $x$ and $y$ have sum ${s}$ and difference $x - y = {d}$. What is their product $xy$?",
     )
-    product = f"{x0} \\cdot {par(y0)} = {boxed(str(x0 * y0))}"
+    product = f"{x0} \\cdot {paren_if_negative(y0)} = {boxed(str(x0 * y0))}"
     steps = [
-        Bi(
-            f"Cộng hai phương trình, ta được $2x = {s} + {par(d)} = {2 * x0}$, nên $x = {x0}$.",
-            f"Adding the equations gives $2x = {s} + {par(d)} = {2 * x0}$, so $x = {x0}$.",
+        Bilingual(
+            f"Cộng hai phương trình, ta được $2x = {s} + {paren_if_negative(d)} = {2 * x0}$, nên $x = {x0}$.",
+            f"Adding the equations gives $2x = {s} + {paren_if_negative(d)} = {2 * x0}$, so $x = {x0}$.",
         ),
-        Bi(
-            f"Trừ hai phương trình, ta được $2y = {s} - {par(d)} = {2 * y0}$, nên $y = {y0}$.",
-            f"Subtracting them gives $2y = {s} - {par(d)} = {2 * y0}$, so $y = {y0}$.",
+        Bilingual(
+            f"Trừ hai phương trình, ta được $2y = {s} - {paren_if_negative(d)} = {2 * y0}$, nên $y = {y0}$.",
+            f"Subtracting them gives $2y = {s} - {paren_if_negative(d)} = {2 * y0}$, so $y = {y0}$.",
         ),
-        Bi(f"Vậy $xy = {product}$.", f"Hence $xy = {product}$."),
+        Bilingual(f"Vậy $xy = {product}$.", f"Hence $xy = {product}$."),
     ]
-    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(x0 * y0)))
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(Fraction(x0 * y0)))
 
 
 def _factor(n: int) -> str:
@@ -2597,27 +2788,27 @@ def _lcm(rng: random.Random, need_backward: bool) -> Problem:
         if a != b and a % b and b % a:
             break
     value = lcm(a, b)
-    question = Bi(
+    question = Bilingual(
         f"Tìm bội chung nhỏ nhất của ${a}$ và ${b}$.",
         f"What is the least common multiple of ${a}$ and ${b}$?",
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Số nguyên dương nhỏ nhất chia hết cho cả ${a}$ và ${b}$ là số nào?",
         f"What is the smallest positive integer divisible by both ${a}$ and ${b}$?",
     )
     steps = [
-        Bi(
+        Bilingual(
             f"Phân tích ra thừa số nguyên tố: ${a} = {_factor(a)}$ và ${b} = {_factor(b)}$.",
             f"The prime factorisations are ${a} = {_factor(a)}$ and ${b} = {_factor(b)}$.",
         ),
-        Bi(
+        Bilingual(
             f"Bội chung nhỏ nhất là tích các thừa số nguyên tố với số mũ lớn nhất: ${_factor(value)} = "
-            f"{boxed(vn(value))}$.",
+            f"{boxed(vi_number(value))}$.",
             f"The least common multiple takes each prime to its highest power: ${_factor(value)} = "
-            f"{boxed(ep(value))}$.",
+            f"{boxed(plain_number(value))}$.",
         ),
     ]
-    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(value)))
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(Fraction(value)))
 
 
 def _terms(terms: Sequence[tuple[int, str]], dot: bool) -> str:
@@ -2653,80 +2844,95 @@ def _function_value(rng: random.Random, need_backward: bool) -> Problem:
     vals = [a * k * k] + ([b * k] if b else [])
     s = sum(vals)
     value = s + c
-    sub = _terms([(a, f"{par(k)}^2"), (b, par(k))], dot=True)
-    question = Bi(
+    sub = _terms([(a, f"{paren_if_negative(k)}^2"), (b, paren_if_negative(k))], dot=True)
+    question = Bilingual(
         f"Cho $f(x) = {poly}$. Tính $f({k})$.", f"If $f(x) = {poly}$, what is the value of $f({k})$?"
     )
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Với $f(x) = {poly}$, giá trị của $f({k})$ bằng bao nhiêu?",
         f"Evaluate $f({k})$ for $f(x) = {poly}$.",
     )
-    full = _terms([(a, f"{par(k)}^2"), (b, par(k)), (c, "")], dot=True)
+    full = _terms([(a, f"{paren_if_negative(k)}^2"), (b, paren_if_negative(k)), (c, "")], dot=True)
     steps = [
-        Bi(
+        Bilingual(
             f"Thay $x = {k}$ vào, ta được $f({k}) = {full} = {signed(vals + [c])} = {boxed(str(value))}$.",
             f"Substituting $x = {k}$ gives $f({k}) = {full} = {signed(vals + [c])} = {boxed(str(value))}$.",
         )
     ]
     xpoly = _terms([(a, "x^2"), (b, "x")], dot=False) + " + X"
-    xq = Bi(f"Cho $f(x) = {xpoly}$. Tính $f({k})$.", f"If $f(x) = {xpoly}$, what is the value of $f({k})$?")
+    xq = Bilingual(
+        f"Cho $f(x) = {xpoly}$. Tính $f({k})$.", f"If $f(x) = {xpoly}$, what is the value of $f({k})$?"
+    )
     xsteps = [
-        Bi(
+        Bilingual(
             f"Thay $x = {k}$ vào, ta được $f({k}) = {sub} + X = {s} + X$.",
             f"Substituting $x = {k}$ gives $f({k}) = {sub} + X = {s} + X$.",
         ),
-        Bi(
-            f"Ta biết $f({k}) = {value}$, nên ${s} + X = {value}$, suy ra $X = {value} - {par(s)} = {c}$.",
+        Bilingual(
+            f"Ta biết $f({k}) = {value}$, nên ${s} + X = {value}$, suy ra $X = {value} - "
+            f"{paren_if_negative(s)} = {c}$.",
             f"We know $f({k}) = {value}$, so ${s} + X = {value}$, which gives $X = {value} - "
-            f"{par(s)} = {c}$.",
+            f"{paren_if_negative(s)} = {c}$.",
         ),
     ]
     backward = math_backward(
-        xq, Answer(F(value)), xsteps, c, Bi("hằng số của hàm số", "the constant term of $f$")
+        xq, Answer(Fraction(value)), xsteps, c, Bilingual("hằng số của hàm số", "the constant term of $f$")
     )
-    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(F(value)), backward)
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(Fraction(value)), backward)
 
 
 @template("MATH")
 def _decimal_arithmetic(rng: random.Random, need_backward: bool) -> Problem:
     """Decimal multiplication then addition or subtraction; answers are decimals, sometimes negative."""
-    u = F(rng.choice([v for v in range(2, 100) if v % 10]), 10)
-    v = F(rng.choice([v for v in range(11, 60) if v % 10]), 10)
-    w = F(rng.choice([v for v in range(5, 996) if v % 10]), 100)
+    u = Fraction(rng.choice([v for v in range(2, 100) if v % 10]), 10)
+    v = Fraction(rng.choice([v for v in range(11, 60) if v % 10]), 10)
+    w = Fraction(rng.choice([v for v in range(5, 996) if v % 10]), 100)
     plus = rng.random() < 0.5
     op = "+" if plus else "-"
     prod = u * v
     value = prod + w if plus else prod - w
-    expr_vi, expr_en = f"{vn(u)} \\times {vn(v)} {op} {vn(w)}", f"{ep(u)} \\times {ep(v)} {op} {ep(w)}"
-    question = Bi(f"Tính ${expr_vi}$.", f"Compute ${expr_en}$.")
-    rephrased = Bi(f"Giá trị của biểu thức ${expr_vi}$ là bao nhiêu?", f"What is the value of ${expr_en}$?")
+    expr_vi, expr_en = (
+        f"{vi_number(u)} \\times {vi_number(v)} {op} {vi_number(w)}",
+        f"{plain_number(u)} \\times {plain_number(v)} {op} {plain_number(w)}",
+    )
+    question = Bilingual(f"Tính ${expr_vi}$.", f"Compute ${expr_en}$.")
+    rephrased = Bilingual(
+        f"Giá trị của biểu thức ${expr_vi}$ là bao nhiêu?", f"What is the value of ${expr_en}$?"
+    )
     steps = [
-        Bi(
-            f"Thực hiện phép nhân trước: ${vn(u)} \\times {vn(v)} = {vn(prod)}$.",
-            f"Multiply first: ${ep(u)} \\times {ep(v)} = {ep(prod)}$.",
+        Bilingual(
+            f"Thực hiện phép nhân trước: ${vi_number(u)} \\times {vi_number(v)} = {vi_number(prod)}$.",
+            f"Multiply first: ${plain_number(u)} \\times {plain_number(v)} = {plain_number(prod)}$.",
         ),
-        Bi(
-            f"Sau đó ${vn(prod)} {op} {vn(w)} = {boxed(vn(value))}$.",
-            f"Then ${ep(prod)} {op} {ep(w)} = {boxed(ep(value))}$.",
+        Bilingual(
+            f"Sau đó ${vi_number(prod)} {op} {vi_number(w)} = {boxed(vi_number(value))}$.",
+            f"Then ${plain_number(prod)} {op} {plain_number(w)} = {boxed(plain_number(value))}$.",
         ),
     ]
-    xq = Bi(f"Tính ${vn(u)} \\times {vn(v)} {op} X$.", f"Compute ${ep(u)} \\times {ep(v)} {op} X$.")
+    xq = Bilingual(
+        f"Tính ${vi_number(u)} \\times {vi_number(v)} {op} X$.",
+        f"Compute ${plain_number(u)} \\times {plain_number(v)} {op} X$.",
+    )
     if plus:
-        solve = Bi(
-            f"Vì ${vn(prod)} + X = {vn(value)}$ nên $X = {vn(value)} - {vn(prod)} = {vn(w)}$.",
-            f"Since ${ep(prod)} + X = {ep(value)}$, $X = {ep(value)} - {ep(prod)} = {ep(w)}$.",
+        solve = Bilingual(
+            f"Vì ${vi_number(prod)} + X = {vi_number(value)}$ nên $X = {vi_number(value)} - "
+            f"{vi_number(prod)} = {vi_number(w)}$.",
+            f"Since ${plain_number(prod)} + X = {plain_number(value)}$, $X = {plain_number(value)} - "
+            f"{plain_number(prod)} = {plain_number(w)}$.",
         )
     else:
-        neg_vi = f"({vn(value)})" if value < 0 else vn(value)
-        neg_en = f"({ep(value)})" if value < 0 else ep(value)
-        solve = Bi(
-            f"Vì ${vn(prod)} - X = {vn(value)}$ nên $X = {vn(prod)} - {neg_vi} = {vn(w)}$.",
-            f"Since ${ep(prod)} - X = {ep(value)}$, $X = {ep(prod)} - {neg_en} = {ep(w)}$.",
+        neg_vi = f"({vi_number(value)})" if value < 0 else vi_number(value)
+        neg_en = f"({plain_number(value)})" if value < 0 else plain_number(value)
+        solve = Bilingual(
+            f"Vì ${vi_number(prod)} - X = {vi_number(value)}$ nên $X = {vi_number(prod)} - {neg_vi} = "
+            f"{vi_number(w)}$.",
+            f"Since ${plain_number(prod)} - X = {plain_number(value)}$, $X = {plain_number(prod)} - {neg_en} "
+            f"= {plain_number(w)}$.",
         )
     xsteps = [
-        Bi(
-            f"Ta có ${vn(u)} \\times {vn(v)} = {vn(prod)}$.",
-            f"We have ${ep(u)} \\times {ep(v)} = {ep(prod)}$.",
+        Bilingual(
+            f"Ta có ${vi_number(u)} \\times {vi_number(v)} = {vi_number(prod)}$.",
+            f"We have ${plain_number(u)} \\times {plain_number(v)} = {plain_number(prod)}$.",
         ),
         solve,
     ]
@@ -2735,7 +2941,7 @@ def _decimal_arithmetic(rng: random.Random, need_backward: bool) -> Problem:
         Answer(value),
         xsteps,
         w,
-        Bi("số hạng chưa biết của biểu thức", "the unknown term of the expression"),
+        Bilingual("số hạng chưa biết của biểu thức", "the unknown term of the expression"),
     )
     return Problem(NO_CONTEXT, question, rephrased, steps, Answer(value), backward)
 
@@ -2745,11 +2951,11 @@ def _probability(rng: random.Random, need_backward: bool) -> Problem:
     """Probability of drawing a red marble: favourable over total, reduced to a common fraction."""
     r, b = rng.randint(2, 12), rng.randint(2, 15)
     t = r + b
-    value = F(r, t)
+    value = Fraction(r, t)
     answer = Answer(value, as_fraction=True)
 
-    def bag(blue: str) -> Bi:
-        return Bi(
+    def bag(blue: str) -> Bilingual:
+        return Bilingual(
             f"Một chiếc túi có {r} viên bi đỏ và {blue} viên bi xanh. Lấy ngẫu nhiên một viên bi từ "
             f"túi. Xác suất "
             "lấy được viên bi đỏ là bao nhiêu? Viết kết quả dưới dạng phân số tối giản.",
@@ -2757,7 +2963,7 @@ def _probability(rng: random.Random, need_backward: bool) -> Problem:
             "the probability that it is red? Express your answer as a common fraction.",
         )
 
-    rephrased = Bi(
+    rephrased = Bilingual(
         f"Nếu lấy ngẫu nhiên một viên bi từ chiếc túi đựng {r} bi đỏ và {b} bi xanh, thì xác suất lấy được "
         "bi đỏ bằng bao nhiêu (dưới dạng phân số tối giản)?",
         f"If one marble is picked at random from a bag holding {r} red and {b} blue marbles, what is the "
@@ -2765,27 +2971,31 @@ def _probability(rng: random.Random, need_backward: bool) -> Problem:
     )
     chance = f"{frac(r, t)} = {boxed(tex_frac(value))}" if gcd(r, t) > 1 else boxed(frac(r, t))
     steps = [
-        Bi(f"Tổng số viên bi trong túi là ${r} + {b} = {t}$.", f"The bag holds ${r} + {b} = {t}$ marbles."),
-        Bi(
+        Bilingual(
+            f"Tổng số viên bi trong túi là ${r} + {b} = {t}$.", f"The bag holds ${r} + {b} = {t}$ marbles."
+        ),
+        Bilingual(
             f"Có ${r}$ viên bi đỏ, nên xác suất lấy được bi đỏ là ${chance}$.",
             f"${r}$ of them are red, so the probability is ${chance}$.",
         ),
     ]
     xsteps = [
-        Bi(f"Tổng số viên bi trong túi là ${r} + X$.", f"The bag holds ${r} + X$ marbles."),
-        Bi(
+        Bilingual(f"Tổng số viên bi trong túi là ${r} + X$.", f"The bag holds ${r} + X$ marbles."),
+        Bilingual(
             f"Xác suất lấy được bi đỏ là ${frac(r, f'{r} + X')}$.",
             f"The probability of drawing red is ${frac(r, f'{r} + X')}$.",
         ),
-        Bi(
+        Bilingual(
             f"Ta có ${frac(r, f'{r} + X')} = {tex_frac(value)}$, nên ${r} + X = "
             f"{frac(cdot(r, value.denominator), value.numerator)} = {t}$.",
             f"We have ${frac(r, f'{r} + X')} = {tex_frac(value)}$, so ${r} + X = "
             f"{frac(cdot(r, value.denominator), value.numerator)} = {t}$.",
         ),
-        Bi(f"Do đó $X = {t} - {r} = {b}$.", f"Therefore, $X = {t} - {r} = {b}$."),
+        Bilingual(f"Do đó $X = {t} - {r} = {b}$.", f"Therefore, $X = {t} - {r} = {b}$."),
     ]
-    backward = math_backward(bag("X"), answer, xsteps, b, Bi("số viên bi xanh", "the number of blue marbles"))
+    backward = math_backward(
+        bag("X"), answer, xsteps, b, Bilingual("số viên bi xanh", "the number of blue marbles")
+    )
     return Problem(NO_CONTEXT, bag(str(b)), rephrased, steps, answer, backward)
 
 
@@ -2828,36 +3038,38 @@ class _Rotation:
         return self.queue.pop()
 
 
-def _render(problem: Problem, row_type: str) -> tuple[Bi, list[Bi], Answer]:
+def _render(problem: Problem, row_type: str) -> tuple[Bilingual, list[Bilingual], Answer]:
     """The query, the solution lines and the answer of one problem as a given MetaMathQA type."""
     family, kind = row_type.split("_")
     var = "x" if family == "GSM" else "X"
     if kind == "AnsAug":
-        return cat(problem.context, problem.ask), problem.steps, problem.answer
+        return join_bilingual(problem.context, problem.ask), problem.steps, problem.answer
     if kind == "Rephrased":
         return problem.rephrased, problem.steps, problem.answer
     back = problem.backward
     if back is None:
         raise ValueError(f"{row_type} needs a template with a backward version")
     answer = Answer(back.value)
-    closing = Bi(f"Giá trị của {var} là {vn(back.value)}.", f"The value of {var} is {en(back.value)}.")
+    closing = Bilingual(
+        f"Giá trị của {var} là {vi_number(back.value)}.", f"The value of {var} is {en_number(back.value)}."
+    )
     if kind == "SV":
-        query = cat(
+        query = join_bilingual(
             back.statement,
-            Bi(
+            Bilingual(
                 f"Giá trị của biến chưa biết {var} là bao nhiêu?",
                 f"What is the value of unknown variable {var}?",
             ),
         )
-        intro = Bi(
+        intro = Bilingual(
             f"Để giải bài toán này, ta cần xác định giá trị của {var}, tức là {back.meaning.vi}.",
             f"To solve this problem, we need to determine the value of {var}, which represents "
             f"{back.meaning.en}.",
         )
         return query, [intro, *back.steps, closing], answer
-    query = cat(
+    query = join_bilingual(
         back.question,
-        Bi(
+        Bilingual(
             f"Nếu biết đáp án của câu hỏi trên là {problem.answer.vi()}, giá trị của biến chưa biết {var} là "
             "bao nhiêu?",
             f"If we know the answer to the above question is {problem.answer.en()}, what is the value of "
@@ -2928,7 +3140,7 @@ def dumps(rows: Sequence[dict[str, str]]) -> str:
 
 
 def main() -> None:
-    """Regenerate `vi_math_sample.jsonl` next to this module."""
+    """Regenerate `workbench/sample_data/vi_math_sample.jsonl` in this checkout."""
     rows = generate_rows()
     OUTPUT.write_text(dumps(rows), encoding="utf-8", newline="\n")
     print(f"wrote {len(rows)} rows to {OUTPUT}")
