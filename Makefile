@@ -25,7 +25,7 @@ test: $(STAMP)
 
 check: test
 	$(BIN)/lint-imports
-	$(BIN)/mypy workbench jobs screens
+	$(BIN)/mypy workbench jobs screens grpo_workbench tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
