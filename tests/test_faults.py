@@ -684,9 +684,8 @@ def test_a_manifest_pointing_at_a_reused_pid_is_not_alive_and_nothing_is_signall
             pid=stranger.pid,
             create_time=started - 3600,
         )
-        manifest = run.read_manifest()
-        manifest.update(trainer_pid=stranger.pid, trainer_create_time=started - 3600)
-        run.manifest.write_text(json.dumps(manifest))
+        manifest = run.read_manifest().replace(trainer_pid=stranger.pid, trainer_create_time=started - 3600)
+        run.manifest.write_text(json.dumps(manifest.to_json()))
         assert resolve_state(run)[:2] == ("crashed", False)
         assert launch.orphan_trainer(run) is None
         listed = cli("runs", "--json")
