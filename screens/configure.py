@@ -229,7 +229,7 @@ def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str)
     what = preset.description if preset else "local model directory"
     lora = shape.lora_parameters(config.lora.rank, config.lora.target_modules)
     lines.append(
-        f"{shape.parameters / 1e6:,.1f}M parameters ({what}); LoRA r={config.lora.rank} on "
+        f"{shape.parameter_count() / 1e6:,.1f}M parameters ({what}); LoRA r={config.lora.rank} on "
         f"{len(config.lora.target_modules)} projections trains {lora / 1e6:,.2f}M"
     )
     from workbench.distributed import num_processes, rank_config
