@@ -45,7 +45,6 @@ from workbench.settings import load_settings, save_settings, settings_path
 
 Clock = Callable[[], float]
 GpuSampler = Callable[[], list[GpuSample]]
-MODES_ORDER = ("configure", "runs", "monitor", "chat", "evaluate")
 SCAN_SECONDS = 2.0
 """How often the runs home is rescanned (state, step, latest reward of every run)."""
 GPU_SECONDS = 2.0
