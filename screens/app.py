@@ -7,7 +7,8 @@ started detached by `jobs.launch`; quitting the app never stops one, and on star
 newest live run and replays its whole history. It never imports torch and never trains.
 
 Everything time- or machine-dependent is injectable for tests: the runs root, the clock, whether runs
-are followed live, the GPU sampler and the first mode.
+are followed live, the GPU sampler and the first mode. Screens see those, and the app's runs and
+actions, through a typed `screens.context.ScreenContext`, not through the app's attributes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -33,6 +34,7 @@ from textual.worker import Worker, WorkerState
 from screens.chat import ChatScreen
 from screens.commands import RunCommands
 from screens.configure import ConfigureScreen
+from screens.context import Clock, GpuSampler, ScreenContext
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
 from screens.evaluate import EvaluateScreen
 from screens.monitor import MonitorScreen
@@ -44,8 +46,9 @@ from workbench.gpu import GpuSample
 from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs, resolve_state, run_dirs
 from workbench.settings import load_settings, save_settings, settings_path
 
-Clock = Callable[[], float]
-GpuSampler = Callable[[], list[GpuSample]]
+if TYPE_CHECKING:
+    from workbench.environment import Machine
+
 SCAN_SECONDS = 2.0
 """How often the runs home is rescanned (state, step, latest reward of every run)."""
 GPU_SECONDS = 2.0
@@ -244,6 +247,15 @@ class WorkbenchApp(App[None]):
         """The remapped keys in force (binding id -> keys): the settings' keymap less unknown ids."""
         self._children: list[subprocess.Popen[bytes]] = []
         self._modules: dict[str, bool] = {}
+        self.screen_context = ScreenContext(
+            runs_root=self.runs_root,
+            clock=clock,
+            follow=follow,
+            config_path=self.config_path,
+            gpu_sampler=gpu_sampler,
+            services=self,
+        )
+        """What the screens use of the app (`screens.context.screen_context` finds it)."""
 
     # ------------------------------------------------------------------------------------------------
     # start
@@ -332,7 +344,7 @@ class WorkbenchApp(App[None]):
             self._modules[name] = has_module(name)
         return self._modules[name]
 
-    def machine(self) -> Any:
+    def machine(self) -> Machine:
         """This machine as the pre-flight sees it, from the injected GPU sampler's latest reading."""
         from workbench.environment import Machine
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -38,6 +38,7 @@ from textual.widgets import (
 )
 from textual.worker import Worker, WorkerState
 
+from screens.context import ScreenContext, screen_context
 from screens.widgets import Line, MetricPlot, TextLine
 from workbench.evaluation import (
     EvalDir,
@@ -49,9 +50,6 @@ from workbench.evaluation import (
     target_step,
 )
 from workbench.runs import RunDir
-
-if TYPE_CHECKING:
-    from screens.app import WorkbenchApp
 
 POLL_SECONDS = 0.5
 """How often progress.json is read while the screen is shown (a small file and a pid check)."""
@@ -291,8 +289,9 @@ class EvaluateScreen(Screen[None]):
         self._run_ids: list[str] = []
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
+    def context(self) -> ScreenContext:
+        """What this screen uses of the app: the runs home, the clock, the app's runs and actions."""
+        return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -333,7 +332,7 @@ class EvaluateScreen(Screen[None]):
             table.add_column(label, width=width, key=label or "partial")
         self.watch(self.app, "runs", self._runs_scanned, init=False)
         self._list_runs()
-        if self.workbench.follow:
+        if self.context.follow:
             self.set_interval(POLL_SECONDS, self._poll)
 
     def on_screen_resume(self) -> None:
@@ -349,7 +348,7 @@ class EvaluateScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="eval-runs", description="list runs", exit_on_error=False)
     def _list_runs(self) -> None:
-        root = self.workbench.runs_root
+        root = self.context.runs_root
         found = []
         if root.is_dir():
             for path in sorted(root.iterdir(), reverse=True):
@@ -367,7 +366,7 @@ class EvaluateScreen(Screen[None]):
         with self.prevent(Select.Changed):
             select.set_options([(run_id, run_id) for run_id in event.run_ids])
         if keep is None and event.run_ids:
-            attached = self.workbench.attached
+            attached = self.context.services.attached
             keep = attached if attached in event.run_ids else event.run_ids[0]
         if keep is not None:
             select.value = keep  # posts Select.Changed, which picks the run
@@ -399,8 +398,8 @@ class EvaluateScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="eval-poll", description="read evaluation", exit_on_error=False)
     def _read_eval(self, run_id: str, signature: tuple[tuple[str, int, int], ...] | None) -> None:
-        run = RunDir(self.workbench.runs_root / run_id)
-        self.post_message(self.EvalRead(read_view(run, signature, check_pid=self.workbench.follow)))
+        run = RunDir(self.context.runs_root / run_id)
+        self.post_message(self.EvalRead(read_view(run, signature, check_pid=self.context.follow)))
 
     @on(EvalRead)
     def handle_eval_read(self, event: EvalRead) -> None:
@@ -482,7 +481,7 @@ class EvaluateScreen(Screen[None]):
         if live:
             eta = progress.get("eta_s")
             if isinstance(eta, (int, float)) and isinstance(progress.get("updated_at"), (int, float)):
-                eta = eta - max(0.0, self.workbench.clock() - progress["updated_at"])
+                eta = eta - max(0.0, self.context.clock() - progress["updated_at"])
             parts.append(f"ETA {format_duration(eta if isinstance(eta, (int, float)) else None)}")
         rate.update(" · ".join(parts))
 
@@ -564,7 +563,7 @@ class EvaluateScreen(Screen[None]):
     def _launch_eval(self, run_id: str, choices: Choices) -> None:
         from jobs.evaluate import EvalLaunchError, launch
 
-        run = RunDir(self.workbench.runs_root / run_id)
+        run = RunDir(self.context.runs_root / run_id)
         try:
             process = launch(
                 run,
@@ -607,7 +606,7 @@ class EvaluateScreen(Screen[None]):
     def _cancel_eval(self, run_id: str) -> None:
         from jobs.evaluate import cancel
 
-        pid = cancel(RunDir(self.workbench.runs_root / run_id))
+        pid = cancel(RunDir(self.context.runs_root / run_id))
         message = (
             f"cancelling {run_id}: it stops after this batch and keeps the finished rows"
             if pid is not None
