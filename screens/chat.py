@@ -32,6 +32,7 @@ from textual.widgets import Button, Collapsible, Footer, Header, Input, Label, S
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import ConfirmScreen
+from screens.formatting import STATE_STYLES
 from screens.widgets.chat_view import AnswerView, ChatColumn
 from screens.widgets.textline import TextLine
 from workbench import serving
@@ -58,14 +59,6 @@ CUSTOM = "__custom__"
 POLL_SECONDS = 0.5
 """How often the followed serve job's status.json is read."""
 CONNECT_RETRY_SECONDS = 5.0
-STATE_STYLES = {
-    "ready": "green",
-    "starting": "yellow",
-    "pending": "yellow",
-    "stopping": "yellow",
-    "failed": "bold red",
-    "crashed": "bold red",
-}
 
 
 def describe_error(exc: BaseException) -> str:

@@ -39,6 +39,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
+from screens.formatting import STATE_STYLES, format_duration
 from screens.widgets import Line, MetricPlot, TextLine
 from workbench.evaluation import (
     EvalDir,
@@ -55,14 +56,6 @@ POLL_SECONDS = 0.5
 """How often progress.json is read while the screen is shown (a small file and a pid check)."""
 LIVE_STATES = ("starting", "running")
 """progress.json states of a job that should still be running (else it ended or died)."""
-STATE_STYLES = {
-    "starting": "yellow",
-    "running": "green",
-    "completed": "cyan",
-    "stopped": "",
-    "failed": "bold red",
-    "died": "bold red",
-}
 COLUMNS = (
     ("target", 14),
     ("decoding", 11),
@@ -77,16 +70,6 @@ COLUMNS = (
 )
 """(label, width) of the results table: fixed widths (each one wider than its longest text, as the table
 has no cell padding) so it never jitters as results arrive and fits beside the form at 120 columns."""
-
-
-def format_duration(seconds: float | None) -> str:
-    """`1:02:03`, `2:03`, or `?` when unknown."""
-    if seconds is None:
-        return "?"
-    seconds = int(round(max(0.0, seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _pct(metric: dict[str, Any] | None) -> str:

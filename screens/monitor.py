@@ -23,6 +23,7 @@ from textual.widgets import Footer, Header, Log, ProgressBar, Static
 
 from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower, RunStatus
+from screens.formatting import RUN_STATE_STYLES, format_duration
 from screens.widgets import Line, MetricPlot, SamplesView, TextLine
 from workbench.runs import RunDir
 from workbench.series import GpuSeries, MetricsSeries, reward_key
@@ -36,25 +37,6 @@ TEXT_SECONDS = 2.0
 """New samples and log lines are shown at most every two seconds: each costs a layout pass of the screen."""
 LOG_LINES = 1000
 View = Literal["all", "plots", "text"]
-STATE_STYLES = {
-    "running": "green",
-    "starting": "green",
-    "pending": "yellow",
-    "stopping": "yellow",
-    "completed": "cyan",
-    "failed": "bold red",
-    "crashed": "bold red",
-}
-
-
-def format_duration(seconds: float | None) -> str:
-    """`1:02:03`, `2:03`, or `?` when unknown."""
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _value(value: float | None, digits: int = 3) -> str:
@@ -326,7 +308,7 @@ class MonitorScreen(Screen[None]):
         line = Text.assemble(
             (self.run_id or "no run attached", "bold"),
             "  ",
-            (status.state, STATE_STYLES.get(status.state, "")),
+            (status.state, RUN_STATE_STYLES.get(status.state, "")),
         )
         if status.phase:
             line.append(f" ({status.phase})", "dim")
