@@ -7,7 +7,8 @@ started detached by `jobs.launch`; quitting the app never stops one, and on star
 newest live run and replays its whole history. It never imports torch and never trains.
 
 Everything time- or machine-dependent is injectable for tests: the runs root, the clock, whether runs
-are followed live, the GPU sampler and the first mode.
+are followed live, the GPU sampler and the first mode. Screens see those, and the app's runs and
+actions, through a typed `screens.context.ScreenContext`, not through the app's attributes.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -32,6 +34,7 @@ from textual.worker import Worker, WorkerState
 from screens.chat import ChatScreen
 from screens.commands import RunCommands
 from screens.configure import ConfigureScreen
+from screens.context import Clock, GpuSampler, ScreenContext
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
 from screens.evaluate import EvaluateScreen
 from screens.monitor import MonitorScreen
@@ -43,13 +46,132 @@ from workbench.gpu import GpuSample
 from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs, resolve_state, run_dirs
 from workbench.settings import load_settings, save_settings, settings_path
 
-Clock = Callable[[], float]
-GpuSampler = Callable[[], list[GpuSample]]
-MODES_ORDER = ("configure", "runs", "monitor", "chat", "evaluate")
+if TYPE_CHECKING:
+    from workbench.environment import Machine
+
 SCAN_SECONDS = 2.0
 """How often the runs home is rescanned (state, step, latest reward of every run)."""
 GPU_SECONDS = 2.0
 """How often NVML is read for the live GPU gauge."""
+
+KeyRows = tuple[tuple[str, str], ...]
+"""(keys, what they do) rows of the help."""
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    """One of the app's modes, named once: MODES, its key binding, its palette command and its help
+    section are all derived from this."""
+
+    name: str
+    """The mode's name, as `switch_mode` takes it."""
+    title: str
+    """Its name for people: the palette's "Mode: <title>" and the help section's title."""
+    screen: type[Screen[Any]]
+    """Its base screen."""
+    f_key: str
+    """Its function key (works everywhere, text fields included)."""
+    digit: str
+    """Its digit key (works outside text fields)."""
+    binding_id: str
+    """The id of its key binding. Users remap it in settings.toml and `grpo-workbench keys` lists it:
+    never change one."""
+    label: str
+    """The key's label in the footer."""
+    tooltip: str
+    """What the mode is for, as the key's tooltip and in the help."""
+    command_help: str
+    """What the mode is for, as the palette command's help."""
+    show: bool = True
+    """Whether the footer shows the key (the help always lists it)."""
+    help_before: KeyRows = ()
+    """Keys of the screen's widgets, listed in the help before the screen's bindings."""
+    help_after: KeyRows = ()
+    """Keys of the screen's widgets, listed in the help after the screen's bindings."""
+
+    def binding(self) -> Binding:
+        """The app-wide key that switches to this mode."""
+        return Binding(
+            f"{self.f_key},{self.digit}",
+            f"switch_mode({self.name!r})",
+            self.label,
+            id=self.binding_id,
+            show=self.show,
+            tooltip=f"{self.tooltip} ({self.digit} outside text fields)",
+        )
+
+
+MODE_SPECS: tuple[ModeSpec, ...] = (
+    ModeSpec(
+        name="configure",
+        title="Configure",
+        screen=ConfigureScreen,
+        f_key="f2",
+        digit="1",
+        binding_id="app.configure",
+        label="Config",
+        tooltip="Configure and launch a run",
+        command_help="Edit and launch a run",
+        help_after=(
+            ("tab, shift+tab", "Next / previous field"),
+            ("enter", "Open a choice list (then ↑/↓ and enter)"),
+        ),
+    ),
+    ModeSpec(
+        name="runs",
+        title="Runs",
+        screen=RunsScreen,
+        f_key="f3",
+        digit="2",
+        binding_id="app.runs",
+        label="Runs",
+        tooltip="Every run, live and past",
+        command_help="Every run, live and past",
+        help_before=(("↑, ↓", "Select a run"),),
+    ),
+    ModeSpec(
+        name="monitor",
+        title="Monitor",
+        screen=MonitorScreen,
+        f_key="f4",
+        digit="3",
+        binding_id="app.monitor",
+        label="Monitor",
+        tooltip="Plots, samples and log of the attached run",
+        command_help="Plots, samples and log of the attached run",
+        help_after=(("tab", "Focus the samples or the log, then ↑/↓/PgUp/PgDn to scroll"),),
+    ),
+    ModeSpec(
+        name="chat",
+        title="Chat",
+        screen=ChatScreen,
+        f_key="f5",
+        digit="4",
+        binding_id="app.chat",
+        label="Chat",
+        tooltip="Chat with a run's base model and adapters, side by side",
+        command_help="Serve a run and chat with its base model and adapters",
+        show=False,
+        help_after=(("enter", "In the question box: ask A (and B)"),),
+    ),
+    ModeSpec(
+        name="evaluate",
+        title="Evaluate",
+        screen=EvaluateScreen,
+        f_key="f6",
+        digit="5",
+        binding_id="app.evaluate",
+        label="Evaluate",
+        tooltip="Held-out accuracy of base, checkpoints and adapter",
+        command_help="Held-out accuracy before and after training",
+        show=False,
+        help_after=(
+            ("tab, shift+tab", "Next / previous control: run, targets, decoding, buttons"),
+            ("space", "Tick or untick the target under the cursor"),
+        ),
+    ),
+)
+"""The five modes, in key order (F2..F6, 1..5)."""
 
 
 class WorkbenchApp(App[None]):
@@ -59,11 +181,7 @@ class WorkbenchApp(App[None]):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     """Absolute, so subclasses defined elsewhere (tests, benchmarks) find it."""
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
-        "configure": ConfigureScreen,
-        "runs": RunsScreen,
-        "monitor": MonitorScreen,
-        "chat": ChatScreen,
-        "evaluate": EvaluateScreen,
+        spec.name: spec.screen for spec in MODE_SPECS
     }
     COMMANDS = App.COMMANDS | {RunCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -80,43 +198,7 @@ class WorkbenchApp(App[None]):
         ),
         Binding("q", "quit", "Quit", show=False, id="app.quit_q", tooltip="Quit (outside text fields)"),
         Binding("f1,question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
-        Binding(
-            "f2,1",
-            "switch_mode('configure')",
-            "Config",
-            id="app.configure",
-            tooltip="Configure and launch a run (1 outside text fields)",
-        ),
-        Binding(
-            "f3,2",
-            "switch_mode('runs')",
-            "Runs",
-            id="app.runs",
-            tooltip="Every run, live and past (2 outside text fields)",
-        ),
-        Binding(
-            "f4,3",
-            "switch_mode('monitor')",
-            "Monitor",
-            id="app.monitor",
-            tooltip="Plots, samples and log of the attached run (3 outside text fields)",
-        ),
-        Binding(
-            "f5,4",
-            "switch_mode('chat')",
-            "Chat",
-            id="app.chat",
-            show=False,
-            tooltip="Chat with a run's base model and adapters, side by side (4 outside text fields)",
-        ),
-        Binding(
-            "f6,5",
-            "switch_mode('evaluate')",
-            "Evaluate",
-            id="app.evaluate",
-            show=False,
-            tooltip="Held-out accuracy of base, checkpoints and adapter (5 outside text fields)",
-        ),
+        *(spec.binding() for spec in MODE_SPECS),
     ]
 
     runs: var[list[RunInfo]] = var(list, always_update=True)
@@ -165,6 +247,15 @@ class WorkbenchApp(App[None]):
         """The remapped keys in force (binding id -> keys): the settings' keymap less unknown ids."""
         self._children: list[subprocess.Popen[bytes]] = []
         self._modules: dict[str, bool] = {}
+        self.screen_context = ScreenContext(
+            runs_root=self.runs_root,
+            clock=clock,
+            follow=follow,
+            config_path=self.config_path,
+            gpu_sampler=gpu_sampler,
+            services=self,
+        )
+        """What the screens use of the app (`screens.context.screen_context` finds it)."""
 
     # ------------------------------------------------------------------------------------------------
     # start
@@ -253,7 +344,7 @@ class WorkbenchApp(App[None]):
             self._modules[name] = has_module(name)
         return self._modules[name]
 
-    def machine(self) -> Any:
+    def machine(self) -> Machine:
         """This machine as the pre-flight sees it, from the injected GPU sampler's latest reading."""
         from workbench.environment import Machine
 
@@ -421,7 +512,7 @@ class WorkbenchApp(App[None]):
     # ------------------------------------------------------------------------------------------------
     # help and palette
 
-    def _key_rows(self, bindings: Iterable[BindingType]) -> tuple[tuple[str, str], ...]:
+    def _key_rows(self, bindings: Iterable[BindingType]) -> KeyRows:
         rows = []
         for binding in bindings:
             if not isinstance(binding, Binding):
@@ -440,31 +531,11 @@ class WorkbenchApp(App[None]):
                 self._key_rows(self.BINDINGS)
                 + (("ctrl+p", "Command palette: modes, attach:/stop:/resume: <run>, theme, keys"),),
             ),
-            KeySection(
-                "Configure",
-                self._key_rows(ConfigureScreen.BINDINGS)
-                + (
-                    ("tab, shift+tab", "Next / previous field"),
-                    ("enter", "Open a choice list (then ↑/↓ and enter)"),
-                ),
-            ),
-            KeySection("Runs", (("↑, ↓", "Select a run"),) + self._key_rows(RunsScreen.BINDINGS)),
-            KeySection(
-                "Monitor",
-                self._key_rows(MonitorScreen.BINDINGS)
-                + (("tab", "Focus the samples or the log, then ↑/↓/PgUp/PgDn to scroll"),),
-            ),
-            KeySection(
-                "Chat",
-                self._key_rows(ChatScreen.BINDINGS) + (("enter", "In the question box: ask A (and B)"),),
-            ),
-            KeySection(
-                "Evaluate",
-                self._key_rows(EvaluateScreen.BINDINGS)
-                + (
-                    ("tab, shift+tab", "Next / previous control: run, targets, decoding, buttons"),
-                    ("space", "Tick or untick the target under the cursor"),
-                ),
+            *(
+                KeySection(
+                    spec.title, spec.help_before + self._key_rows(spec.screen.BINDINGS) + spec.help_after
+                )
+                for spec in MODE_SPECS
             ),
             KeySection("Dialogs", self._key_rows(ConfirmScreen.BINDINGS)),
         ]
@@ -481,14 +552,10 @@ class WorkbenchApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for mode, title, text in (
-            ("configure", "Configure", "Edit and launch a run"),
-            ("runs", "Runs", "Every run, live and past"),
-            ("monitor", "Monitor", "Plots, samples and log of the attached run"),
-            ("chat", "Chat", "Serve a run and chat with its base model and adapters"),
-            ("evaluate", "Evaluate", "Held-out accuracy before and after training"),
-        ):
-            yield SystemCommand(f"Mode: {title}", text, partial(self.switch_mode, mode))
+        for spec in MODE_SPECS:
+            yield SystemCommand(
+                f"Mode: {spec.title}", spec.command_help, partial(self.switch_mode, spec.name)
+            )
         yield SystemCommand("Help: keys", "Every key of every mode", self.action_help)
         yield SystemCommand("Rescan runs", "Scan the runs home now", self.rescan)
 
@@ -497,11 +564,7 @@ def binding_rows() -> list[tuple[str, str, str]]:
     """(binding id, default keys, what it does) for every binding with an id: what a keymap can remap."""
     owners: list[Any] = [
         WorkbenchApp,
-        ConfigureScreen,
-        RunsScreen,
-        MonitorScreen,
-        ChatScreen,
-        EvaluateScreen,
+        *(spec.screen for spec in MODE_SPECS),
         ConfirmScreen,
         PathPromptScreen,
         HelpScreen,

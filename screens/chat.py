@@ -19,7 +19,7 @@ import importlib
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -30,7 +30,9 @@ from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.widgets import Button, Collapsible, Footer, Header, Input, Label, Select, TextArea
 
+from screens.context import ScreenContext, screen_context
 from screens.dialogs import ConfirmScreen
+from screens.formatting import STATE_STYLES
 from screens.widgets.chat_view import AnswerView, ChatColumn
 from screens.widgets.textline import TextLine
 from workbench import serving
@@ -53,22 +55,11 @@ from workbench.chat import (
 from workbench.jobdir import FINAL_STATES, LIVE_STATES, STARTING_STATES
 from workbench.runs import RunDir, RunInfo
 
-if TYPE_CHECKING:
-    from screens.app import WorkbenchApp
-
 CUSTOM = "__custom__"
 """The source value of "a server somewhere else" (URL and key typed in)."""
 POLL_SECONDS = 0.5
 """How often the followed serve job's status.json is read."""
 CONNECT_RETRY_SECONDS = 5.0
-STATE_STYLES = {
-    "ready": "green",
-    "starting": "yellow",
-    "pending": "yellow",
-    "stopping": "yellow",
-    "failed": "bold red",
-    "crashed": "bold red",
-}
 
 
 def describe_error(exc: BaseException) -> str:
@@ -136,8 +127,9 @@ class ChatScreen(Screen[None]):
         every few seconds, not on every status poll."""
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
+    def context(self) -> ScreenContext:
+        """What this screen uses of the app: the runs home, the clock, the app's runs and actions."""
+        return screen_context(self.app)
 
     # ------------------------------------------------------------------------------------------------
     # layout
@@ -198,7 +190,7 @@ class ChatScreen(Screen[None]):
         if current in values:
             select.value = current
         elif runs and select.is_blank():
-            preferred = self.workbench.attached
+            preferred = self.context.services.attached
             select.value = preferred if preferred in values else runs[0].run.run_id
 
     @property
@@ -219,7 +211,7 @@ class ChatScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="heldout", description="read held-out rows", exit_on_error=False)
     def _load_heldout(self, run_id: str) -> None:
-        questions = heldout_questions(RunDir(self.workbench.runs_root / run_id))
+        questions = heldout_questions(RunDir(self.context.runs_root / run_id))
         self.app.call_from_thread(self._heldout_loaded, run_id, questions)
 
     def _heldout_loaded(self, run_id: str, questions: list[HeldOutQuestion]) -> None:
@@ -335,9 +327,9 @@ class ChatScreen(Screen[None]):
         if run_id is None or run_id == CUSTOM:
             self.notify("pick a run to serve first (or connect to a URL)", severity="warning")
             return
-        machine = self.workbench.machine()
+        machine = self.context.services.machine()
         backend = serving.choose_backend(machine.gpus, machine.vllm)
-        training = [i.run.run_id for i in self.workbench.runs if i.alive]
+        training = [i.run.run_id for i in self.context.services.runs if i.alive]
         if backend == "vllm" and training:
 
             def confirmed(answer: bool | None) -> None:
@@ -364,10 +356,10 @@ class ChatScreen(Screen[None]):
     def _start_server(self, run_id: str) -> None:
         from jobs import serve as jserve
 
-        machine = self.workbench.machine()
+        machine = self.context.services.machine()
         try:
             spec = jserve.plan_for_run(
-                RunDir(self.workbench.runs_root / run_id), gpus=machine.gpus, has_vllm=machine.vllm
+                RunDir(self.context.runs_root / run_id), gpus=machine.gpus, has_vllm=machine.vllm
             )
             serve, process = jserve.start(spec)
         except jserve.ServeError as exc:

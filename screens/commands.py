@@ -4,36 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from screens.context import screen_context
 from workbench.runs import FINAL_STATES, RunInfo
-
-if TYPE_CHECKING:
-    from screens.app import WorkbenchApp
 
 
 class RunCommands(Provider):
     """One command per applicable action per run, from the app's latest scan."""
 
-    @property
-    def workbench(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
-
     def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
-        app = self.workbench
-        infos: list[RunInfo] = list(app.runs)
+        services = screen_context(self.app).services
+        infos: list[RunInfo] = list(services.runs)
         for info in infos:
             run_id = info.run.run_id
             where = f"{info.state}, step {info.step}/{info.max_steps}"
-            yield f"attach: {run_id}", partial(app.attach_run, run_id), f"follow it in Monitor ({where})"
+            yield f"attach: {run_id}", partial(services.attach_run, run_id), f"follow it in Monitor ({where})"
             if info.alive:
-                yield f"stop: {run_id}", partial(app.request_stop, run_id), "stop it cleanly (asks first)"
+                yield (
+                    f"stop: {run_id}",
+                    partial(services.request_stop, run_id),
+                    "stop it cleanly (asks first)",
+                )
             elif info.state in FINAL_STATES and info.state != "completed":
                 yield (
                     f"resume: {run_id}",
-                    partial(app.request_resume, run_id),
+                    partial(services.request_resume, run_id),
                     "continue from its last checkpoint",
                 )
 

@@ -30,6 +30,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
 from workbench import presets
 from workbench.config import (
@@ -43,7 +44,6 @@ from workbench.config import (
 from workbench.rewards import REWARD_NAMES
 
 if TYPE_CHECKING:
-    from screens.app import WorkbenchApp
     from workbench.data import DataStats
 
 FieldKind = Literal["text", "int", "float", "choice", "bool", "modules", "gpus", "gpu"]
@@ -229,7 +229,7 @@ def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str)
     what = preset.description if preset else "local model directory"
     lora = shape.lora_parameters(config.lora.rank, config.lora.target_modules)
     lines.append(
-        f"{shape.parameters / 1e6:,.1f}M parameters ({what}); LoRA r={config.lora.rank} on "
+        f"{shape.parameter_count() / 1e6:,.1f}M parameters ({what}); LoRA r={config.lora.rank} on "
         f"{len(config.lora.target_modules)} projections trains {lora / 1e6:,.2f}M"
     )
     from workbench.distributed import num_processes, rank_config
@@ -368,8 +368,9 @@ class ConfigureScreen(Screen[None]):
         """The message shown next to each field ('' when it is fine)."""
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
+    def context(self) -> ScreenContext:
+        """What this screen uses of the app: the runs home, the clock, the app's runs and actions."""
+        return screen_context(self.app)
 
     # ------------------------------------------------------------------------------------------------
     # layout
@@ -430,7 +431,7 @@ class ConfigureScreen(Screen[None]):
     def _update_gpu_fields(self) -> None:
         """The GPU picker: the GPU fields list this machine's GPUs (NVML) as their placeholder, and are
         disabled, showing "no GPU", where there is none (enabled while they hold a choice to clear)."""
-        gpus = list(self.workbench.gpus)
+        gpus = list(self.context.services.gpus)
         names = ", ".join(sorted({g.name for g in gpus}))
         hint = f"GPUs 0-{len(gpus) - 1} ({names})" if len(gpus) > 1 else f"GPU 0 ({names})"
         for key in GPU_FIELDS:
@@ -444,7 +445,7 @@ class ConfigureScreen(Screen[None]):
 
     def _initial_config(self) -> dict[str, Any]:
         """The last-used config if there is a valid one, else the offline default."""
-        path = self.workbench.config_path
+        path = self.context.config_path
         if path.exists():
             try:
                 from workbench.config import load
@@ -462,7 +463,7 @@ class ConfigureScreen(Screen[None]):
         """The offline demo without a GPU, the real 1B model with one (the injected sampler decides)."""
         from workbench.config import machine_default
 
-        return machine_default(len(self.workbench.gpu_sampler())).model_dump(mode="json")
+        return machine_default(len(self.context.gpu_sampler())).model_dump(mode="json")
 
     # ------------------------------------------------------------------------------------------------
     # the form's values
@@ -563,10 +564,9 @@ class ConfigureScreen(Screen[None]):
         if config is None:
             return
         info = self.query_one("#model-info", Static)
+        services = self.context.services
         try:
-            info.update(
-                memory_summary(config, self.workbench.gpu_total_gib, self.workbench.backend_for(config))
-            )
+            info.update(memory_summary(config, services.gpu_total_gib, services.backend_for(config)))
         except Exception as exc:  # the estimate is advice: a bug in it must not break the form
             info.update(f"estimate unavailable: {exc}")
 
@@ -629,7 +629,7 @@ class ConfigureScreen(Screen[None]):
     def _check_machine(self, config: RunConfig) -> None:
         from workbench.environment import preflight
 
-        problems = preflight(config, self.workbench.machine())
+        problems = preflight(config, self.context.services.machine())
         self.post_message(self.PreflightChecked(config.model_dump_json(), problems))
 
     @work(thread=True, exclusive=True, group="preview", description="preview the data", exit_on_error=False)
@@ -725,12 +725,12 @@ class ConfigureScreen(Screen[None]):
         from jobs.launch import launch
 
         try:
-            run, process = launch(config, root=self.workbench.runs_root)
+            run, process = launch(config, root=self.context.runs_root)
         except ConfigError as exc:
             self.post_message(self.LaunchRefused(list(exc.problems)))
             return
         try:
-            config.save(self.workbench.config_path)
+            config.save(self.context.config_path)
         except OSError:
             pass  # remembering the config is a convenience; the run has its own copy
         self.post_message(self.RunLaunched(run.run_id, process))
@@ -792,7 +792,7 @@ class ConfigureScreen(Screen[None]):
             self._schedule_checks()
             self.notify(f"loaded {path}")
 
-        self.app.push_screen(PathPromptScreen("Load config from", self.workbench.config_path), load)
+        self.app.push_screen(PathPromptScreen("Load config from", self.context.config_path), load)
 
     def action_defaults(self) -> None:
         self._fill(self._machine_default())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
@@ -38,6 +37,8 @@ from textual.widgets import (
 )
 from textual.worker import Worker, WorkerState
 
+from screens.context import ScreenContext, screen_context
+from screens.formatting import STATE_STYLES, format_duration
 from screens.widgets import Line, MetricPlot, TextLine
 from workbench.evaluation import (
     TargetError,
@@ -53,19 +54,8 @@ from workbench.evaluation import (
 from workbench.jobdir import JobState, judge_state
 from workbench.runs import EvalProgress, EvalResult, RunDir
 
-if TYPE_CHECKING:
-    from screens.app import WorkbenchApp
-
 POLL_SECONDS = 0.5
 """How often progress.json is read while the screen is shown (a small file and a pid check)."""
-STATE_STYLES = {
-    "starting": "yellow",
-    "running": "green",
-    "completed": "cyan",
-    "stopped": "",
-    "failed": "bold red",
-    "crashed": "bold red",
-}
 COLUMNS = (
     ("target", 14),
     ("decoding", 11),
@@ -80,16 +70,6 @@ COLUMNS = (
 )
 """(label, width) of the results table: fixed widths (each one wider than its longest text, as the table
 has no cell padding) so it never jitters as results arrive and fits beside the form at 120 columns."""
-
-
-def format_duration(seconds: float | None) -> str:
-    """`1:02:03`, `2:03`, or `?` when unknown."""
-    if seconds is None:
-        return "?"
-    seconds = int(round(max(0.0, seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def result_cells(result: EvalResult) -> tuple[str | Text, ...]:
@@ -279,8 +259,9 @@ class EvaluateScreen(Screen[None]):
         self._run_ids: list[str] = []
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
+    def context(self) -> ScreenContext:
+        """What this screen uses of the app: the runs home, the clock, the app's runs and actions."""
+        return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -321,7 +302,7 @@ class EvaluateScreen(Screen[None]):
             table.add_column(label, width=width, key=label or "partial")
         self.watch(self.app, "runs", self._runs_scanned, init=False)
         self._list_runs()
-        if self.workbench.follow:
+        if self.context.follow:
             self.set_interval(POLL_SECONDS, self._poll)
 
     def on_screen_resume(self) -> None:
@@ -337,7 +318,7 @@ class EvaluateScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="eval-runs", description="list runs", exit_on_error=False)
     def _list_runs(self) -> None:
-        root = self.workbench.runs_root
+        root = self.context.runs_root
         found = []
         if root.is_dir():
             for path in sorted(root.iterdir(), reverse=True):
@@ -355,7 +336,7 @@ class EvaluateScreen(Screen[None]):
         with self.prevent(Select.Changed):
             select.set_options([(run_id, run_id) for run_id in event.run_ids])
         if keep is None and event.run_ids:
-            attached = self.workbench.attached
+            attached = self.context.services.attached
             keep = attached if attached in event.run_ids else event.run_ids[0]
         if keep is not None:
             select.value = keep  # posts Select.Changed, which picks the run
@@ -387,8 +368,8 @@ class EvaluateScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="eval-poll", description="read evaluation", exit_on_error=False)
     def _read_eval(self, run_id: str, signature: tuple[tuple[str, int, int], ...] | None) -> None:
-        run = RunDir(self.workbench.runs_root / run_id)
-        self.post_message(self.EvalRead(read_view(run, signature, check_pid=self.workbench.follow)))
+        run = RunDir(self.context.runs_root / run_id)
+        self.post_message(self.EvalRead(read_view(run, signature, check_pid=self.context.follow)))
 
     @on(EvalRead)
     def handle_eval_read(self, event: EvalRead) -> None:
@@ -469,7 +450,7 @@ class EvaluateScreen(Screen[None]):
         if live:
             eta = progress.eta_s
             if eta is not None and progress.updated_at is not None:
-                eta = eta - max(0.0, self.workbench.clock() - progress.updated_at)
+                eta = eta - max(0.0, self.context.clock() - progress.updated_at)
             parts.append(f"ETA {format_duration(eta)}")
         rate.update(" · ".join(parts))
 
@@ -551,7 +532,7 @@ class EvaluateScreen(Screen[None]):
     def _launch_eval(self, run_id: str, choices: Choices) -> None:
         from jobs.evaluate import EvalLaunchError, launch
 
-        run = RunDir(self.workbench.runs_root / run_id)
+        run = RunDir(self.context.runs_root / run_id)
         try:
             process = launch(
                 run,
@@ -594,7 +575,7 @@ class EvaluateScreen(Screen[None]):
     def _cancel_eval(self, run_id: str) -> None:
         from jobs.evaluate import cancel
 
-        pid = cancel(RunDir(self.workbench.runs_root / run_id))
+        pid = cancel(RunDir(self.context.runs_root / run_id))
         message = (
             f"cancelling {run_id}: it stops after this batch and keeps the finished rows"
             if pid is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal
 
 from rich.text import Text
 from textual import on
@@ -21,13 +21,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Static
 
+from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower
+from screens.formatting import RUN_STATE_STYLES, format_duration
 from screens.widgets import Line, MetricPlot, SamplesView, TextLine
 from workbench.runs import RunDir, RunStatus
 from workbench.series import GpuSeries, MetricsSeries, reward_key
-
-if TYPE_CHECKING:
-    from screens.app import WorkbenchApp
 
 REDRAW_SECONDS = 0.5
 """The dirty flag is checked this often: the step, rate and progress bar redraw at most twice a second."""
@@ -38,25 +37,6 @@ TEXT_SECONDS = 2.0
 """New samples and log lines are shown at most every two seconds: each costs a layout pass of the screen."""
 LOG_LINES = 1000
 View = Literal["all", "plots", "text"]
-STATE_STYLES = {
-    "running": "green",
-    "starting": "green",
-    "pending": "yellow",
-    "stopping": "yellow",
-    "completed": "cyan",
-    "failed": "bold red",
-    "crashed": "bold red",
-}
-
-
-def format_duration(seconds: float | None) -> str:
-    """`1:02:03`, `2:03`, or `?` when unknown."""
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _value(value: float | None, digits: int = 3) -> str:
@@ -118,12 +98,13 @@ class MonitorScreen(Screen[None]):
         self._gpu_drawn: tuple[int, int, object] | None = None
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
+    def context(self) -> ScreenContext:
+        """What this screen uses of the app: the runs home, the clock, the app's runs and actions."""
+        return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield RunFollower(follow=self.workbench.follow, id="follower")
+        yield RunFollower(follow=self.context.follow, id="follower")
         yield TextLine("no run attached", id="run-bar")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="progress")
@@ -162,7 +143,7 @@ class MonitorScreen(Screen[None]):
         self._samples_shown = None
         self._pending_log = []
         follower = self.query_one(RunFollower)
-        run = RunDir(self.workbench.runs_root / run_id) if run_id else None
+        run = RunDir(self.context.runs_root / run_id) if run_id else None
         follower.follow_run(run)
         self.sub_title = run_id or ""
         self.set_class(run_id is None, "-no-run")
@@ -327,7 +308,7 @@ class MonitorScreen(Screen[None]):
         line = Text.assemble(
             (self.run_id or "no run attached", "bold"),
             "  ",
-            (status.state, STATE_STYLES.get(status.state, "")),
+            (status.state, RUN_STATE_STYLES.get(status.state, "")),
         )
         if status.phase:
             line.append(f" ({status.phase})", "dim")
@@ -400,11 +381,11 @@ class MonitorScreen(Screen[None]):
 
     def action_stop_run(self) -> None:
         if self.run_id:
-            self.workbench.request_stop(self.run_id)
+            self.context.services.request_stop(self.run_id)
 
     def action_resume_run(self) -> None:
         if self.run_id:
-            self.workbench.request_resume(self.run_id)
+            self.context.services.request_resume(self.run_id)
 
     def action_cycle_view(self) -> None:
         order: list[View] = ["all", "plots", "text"]

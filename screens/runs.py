@@ -7,7 +7,6 @@ through the app, which asks for confirmation where a run would be interrupted or
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,10 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.widgets.data_table import ColumnKey
 
+from screens.context import ScreenContext, screen_context
 from workbench.runs import RunInfo
-
-if TYPE_CHECKING:
-    from screens.app import WorkbenchApp
 
 COLUMNS = (("run", 28), ("state", 9), ("step", 9), ("reward", 7), ("model", 12), ("age", 4))
 """(label, width): fixed widths (the run column grows to the longest id) so the table never jitters."""
@@ -89,8 +86,9 @@ class RunsScreen(Screen[None]):
         self.infos: list[RunInfo] = []
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
+    def context(self) -> ScreenContext:
+        """What this screen uses of the app: the runs home, the clock, the app's runs and actions."""
+        return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -130,12 +128,12 @@ class RunsScreen(Screen[None]):
         longest = max((len(info.run.run_id) for info in self.infos), default=0) + 2
         labels = self._set_columns(min(MAX_RUN_WIDTH, max(COLUMNS[0][1], longest)))
         table.clear()
-        now = self.workbench.clock()
+        now = self.context.clock()
         for info in self.infos:
             reward = f"{info.latest_reward:.3f}" if info.latest_reward is not None else ""
             step = f"{info.step}/{info.max_steps}" if info.max_steps else str(info.step)
             age = format_age(now - info.started_at) if info.started_at else ""
-            attached = "▶ " if info.run.run_id == self.workbench.attached else "  "
+            attached = "▶ " if info.run.run_id == self.context.services.attached else "  "
             cells = {
                 "run": attached + info.run.run_id,
                 "state": state_markup(info.state),
@@ -152,7 +150,7 @@ class RunsScreen(Screen[None]):
         summary = (
             f"{len(self.infos)} runs, {live} live · Enter attaches"
             if self.infos
-            else f"no runs yet under {self.workbench.runs_root}: press n (or F2) to configure one"
+            else f"no runs yet under {self.context.runs_root}: press n (or F2) to configure one"
         )
         self.query_one("#runs-summary", Static).update(summary)
         self._show_detail()
@@ -186,22 +184,22 @@ class RunsScreen(Screen[None]):
 
     def action_attach_run(self) -> None:
         if info := self.selected:
-            self.workbench.attach_run(info.run.run_id)
+            self.context.services.attach_run(info.run.run_id)
 
     def action_stop_run(self) -> None:
         if info := self.selected:
-            self.workbench.request_stop(info.run.run_id)
+            self.context.services.request_stop(info.run.run_id)
 
     def action_resume_run(self) -> None:
         if info := self.selected:
-            self.workbench.request_resume(info.run.run_id)
+            self.context.services.request_resume(info.run.run_id)
 
     def action_delete_run(self) -> None:
         if info := self.selected:
-            self.workbench.request_delete(info.run.run_id)
+            self.context.services.request_delete(info.run.run_id)
 
     def action_new_run(self) -> None:
         self.app.switch_mode("configure")
 
     def action_rescan(self) -> None:
-        self.workbench.rescan()
+        self.context.services.rescan()

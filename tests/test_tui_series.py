@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from workbench.memory import ModelShape, estimate, estimate_gpu_memory_gib
-from workbench.modelbuild import ARCHITECTURES
+from workbench.memory import estimate, estimate_gpu_memory_gib
+from workbench.modelbuild import ARCHITECTURES, ModelShape
 from workbench.series import GpuSeries, MetricsSeries, reward_key, thin
 
 
@@ -208,7 +208,7 @@ def test_memory_estimate_parts_without_gpu() -> None:
     )
     assert est.vllm_gib == 0.0 and est.generation_gib > 0.0 and est.fits is None
     assert est.lora_parameters == 2 * 8 * (64 + 64)
-    assert shape.parameters == ARCHITECTURES["tiny"].parameter_count()
+    assert shape.parameter_count() == ARCHITECTURES["tiny"].parameter_count()
 
 
 def test_step_split_groups_the_latest_steps_phases() -> None:

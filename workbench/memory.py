@@ -34,9 +34,11 @@ NVML samples in gpu.jsonl):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from workbench.modelbuild import ModelShape
 
 GIB = 2**30
 WEIGHT_BYTES_BF16 = 2.0
@@ -78,105 +80,10 @@ CUDA_OVERHEAD_GIB = 0.75
 FRAGMENTATION = 1.10
 """The caching allocator's slack on top of what the trainer's tensors need."""
 
-PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
-
-@dataclass(frozen=True)
-class ModelShape:
-    """The dimensions of a Llama-architecture decoder that memory depends on."""
-
-    hidden_size: int
-    intermediate_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    vocab_size: int
-    tie_word_embeddings: bool = True
-
-    @classmethod
-    def of(cls, arch: Any) -> ModelShape:
-        """The shape of an architecture: a key of `workbench.modelbuild.ARCHITECTURES` or an Architecture."""
-        from workbench.modelbuild import resolve_architecture
-
-        a = resolve_architecture(arch)
-        return cls(
-            a.hidden_size,
-            a.intermediate_size,
-            a.num_hidden_layers,
-            a.num_attention_heads,
-            a.num_key_value_heads,
-            a.vocab_size,
-            a.tie_word_embeddings,
-        )
-
-    @classmethod
-    def from_hf_config(cls, config: Mapping[str, Any]) -> ModelShape:
-        """The shape from a Hugging Face `config.json` (raises ValueError when a field is missing)."""
-        try:
-            heads = int(config["num_attention_heads"])
-            return cls(
-                hidden_size=int(config["hidden_size"]),
-                intermediate_size=int(config["intermediate_size"]),
-                num_hidden_layers=int(config["num_hidden_layers"]),
-                num_attention_heads=heads,
-                num_key_value_heads=int(config.get("num_key_value_heads") or heads),
-                vocab_size=int(config["vocab_size"]),
-                tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"config.json lacks a field the memory estimate needs: {exc}") from None
-
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
-
-    @property
-    def parameters(self) -> int:
-        """Parameter count (embeddings, layers, final norm, untied LM head)."""
-        from workbench.modelbuild import llama_parameter_count
-
-        return llama_parameter_count(
-            self.hidden_size,
-            self.intermediate_size,
-            self.num_hidden_layers,
-            self.num_attention_heads,
-            self.num_key_value_heads,
-            self.head_dim,
-            self.vocab_size,
-            self.tie_word_embeddings,
-        )
-
-    def projection_dims(self, module: str) -> tuple[int, int]:
-        """(in_features, out_features) of one projection.
-
-        Raises:
-            ValueError: not one of the seven Llama projections.
-        """
-        hidden, inter = self.hidden_size, self.intermediate_size
-        q = self.num_attention_heads * self.head_dim
-        kv = self.num_key_value_heads * self.head_dim
-        dims = {
-            "q_proj": (hidden, q),
-            "k_proj": (hidden, kv),
-            "v_proj": (hidden, kv),
-            "o_proj": (q, hidden),
-            "gate_proj": (hidden, inter),
-            "up_proj": (hidden, inter),
-            "down_proj": (inter, hidden),
-        }
-        try:
-            return dims[module]
-        except KeyError:
-            raise ValueError(f"unknown projection {module!r}; use one of {', '.join(PROJECTIONS)}") from None
-
-    def lora_parameters(self, rank: int, target_modules: Sequence[str]) -> int:
-        """Trainable LoRA parameters: `rank x (in + out)` per targeted projection per layer."""
-        per_layer = sum(rank * sum(self.projection_dims(m)) for m in dict.fromkeys(target_modules))
-        return per_layer * self.num_hidden_layers
-
-    def kv_bytes_per_token(self) -> int:
-        """Bytes of keys and values one token occupies across all layers."""
-        return 2 * self.num_key_value_heads * self.head_dim * KV_BYTES * self.num_hidden_layers
+def kv_bytes_per_token(shape: ModelShape) -> int:
+    """Bytes of keys and values one token occupies across all layers."""
+    return 2 * shape.num_key_value_heads * shape.head_dim * KV_BYTES * shape.num_hidden_layers
 
 
 @dataclass(frozen=True)
@@ -232,8 +139,8 @@ def vllm_need_gib(shape: ModelShape, generation_batch: int, seq_len: int, weight
         seq_len: Prompt + completion tokens per sequence.
         weight_bytes: Bytes per base parameter in vLLM (2.0 bf16, about 0.6 in 4-bit).
     """
-    weights = shape.parameters * weight_bytes
-    kv = generation_batch * seq_len * shape.kv_bytes_per_token()
+    weights = shape.parameter_count() * weight_bytes
+    kv = generation_batch * seq_len * kv_bytes_per_token(shape)
     return (weights + kv) / GIB + VLLM_WORKSPACE_GIB
 
 
@@ -272,7 +179,7 @@ def estimate(
     weight_bytes = WEIGHT_BYTES_4BIT if load_in_4bit else WEIGHT_BYTES_BF16
     use_vllm = bool(vllm_share) and bool(gpu_total_gib)
     shared = use_vllm and backend == "unsloth"
-    trainer_weights = 0.0 if shared else shape.parameters * weight_bytes / GIB
+    trainer_weights = 0.0 if shared else shape.parameter_count() * weight_bytes / GIB
     lora_params = shape.lora_parameters(lora_rank, target_modules)
     lora = lora_params * LORA_BYTES_PER_PARAM / GIB
     tokens = micro_batch * seq
@@ -298,7 +205,7 @@ def estimate(
         vllm = vllm_share * float(gpu_total_gib or 0.0)
         need = vllm_need_gib(shape, generation_batch, seq, weight_bytes)
     else:
-        generation = generation_batch * seq * shape.kv_bytes_per_token() / GIB
+        generation = generation_batch * seq * kv_bytes_per_token(shape) / GIB
         vllm = need = 0.0
     tensors = trainer_weights + lora + activations + logits + generation
     overhead = CUDA_OVERHEAD_GIB + tensors * (FRAGMENTATION - 1.0)
@@ -317,7 +224,7 @@ def estimate(
 
 
 def estimate_gpu_memory_gib(
-    arch_params: Any,
+    arch_params: str | ModelShape,
     lora_rank: int,
     target_modules: Sequence[str],
     per_device_batch: int,
@@ -330,7 +237,7 @@ def estimate_gpu_memory_gib(
     """Expected peak GPU memory in GiB: the headline figure of `estimate` in positional form.
 
     Args:
-        arch_params: The architecture: a `ModelShape`, a `workbench.modelbuild.Architecture` or its key.
+        arch_params: The model's shape (an `Architecture` is one) or the key of a buildable architecture.
         lora_rank: LoRA rank r.
         target_modules: Projections with adapters.
         per_device_batch: Sequences per micro-batch.
@@ -340,7 +247,7 @@ def estimate_gpu_memory_gib(
         vllm_share: Share of the GPU reserved for vLLM (0: no vLLM).
         total_gib: The GPU's memory, or None without a GPU.
     """
-    shape = arch_params if isinstance(arch_params, ModelShape) else ModelShape.of(arch_params)
+    shape = ModelShape.of(arch_params)
     return estimate(
         shape,
         lora_rank=lora_rank,

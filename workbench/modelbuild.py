@@ -25,7 +25,7 @@ import itertools
 import json
 import shutil
 import string
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,52 +93,122 @@ _MIN_VOCAB = 2 * NUM_SPECIAL_TOKENS
 """Smallest vocabulary: the 256 byte-level symbols plus the 256 special tokens."""
 
 
-def llama_parameter_count(
-    hidden: int,
-    intermediate: int,
-    layers: int,
-    heads: int,
-    kv_heads: int,
-    head_dim: int,
-    vocab: int,
-    tied: bool,
-) -> int:
-    """Parameters of a Llama decoder from its dimensions, without torch: embeddings + per layer (q/k/v/o,
-    gate/up/down, two RMSNorms) + final norm + the LM head when it is not tied."""
-    attention = hidden * head_dim * (2 * heads + 2 * kv_heads)
-    per_layer = attention + 3 * hidden * intermediate + 2 * hidden
-    embeddings = vocab * hidden
-    return embeddings + layers * per_layer + hidden + (0 if tied else embeddings)
-
-
 @dataclass(frozen=True)
-class Architecture:
-    """The shape of a Llama-architecture decoder (the fields of its `LlamaConfig` that matter).
+class ModelShape:
+    """The dimensions of a Llama-architecture decoder: what its parameter count, its LoRA adapter and its
+    GPU memory (`workbench.memory`) depend on. A buildable `Architecture` is one; a local model's is read
+    from its `config.json`.
 
     Attributes:
-        name: The key in `ARCHITECTURES` (recorded in `workbench_model.json`).
         hidden_size: Width of the residual stream.
         intermediate_size: Width of the SwiGLU MLP.
         num_hidden_layers: Number of decoder layers.
         num_attention_heads: Query heads per layer; `hidden_size` must be divisible by it.
         num_key_value_heads: Key/value heads (grouped-query attention).
-        vocab_size: Total vocabulary including the 256 special tokens.
-        max_position_embeddings: Longest sequence the config advertises.
+        vocab_size: Total vocabulary (with the 256 special tokens for a Llama 3 tokenizer).
         tie_word_embeddings: Whether the LM head shares the input embedding matrix.
-        rope_theta: RoPE base frequency.
-        rope_scaling: The RoPE scaling block (Llama 3's `llama3` type), or None for plain RoPE.
-        rms_norm_eps: Epsilon of the RMSNorm layers.
     """
 
-    name: str
     hidden_size: int
     intermediate_size: int
     num_hidden_layers: int
     num_attention_heads: int
     num_key_value_heads: int
     vocab_size: int
+    tie_word_embeddings: bool = True
+
+    @classmethod
+    def of(cls, arch: str | ModelShape) -> ModelShape:
+        """The shape of an architecture: a key of `ARCHITECTURES`, or a shape (an `Architecture`) itself.
+
+        Raises:
+            ValueError: The name is unknown (the message lists the known ones).
+        """
+        return arch if isinstance(arch, ModelShape) else resolve_architecture(arch)
+
+    @classmethod
+    def from_hf_config(cls, config: Mapping[str, Any]) -> ModelShape:
+        """The shape from a Hugging Face `config.json` (raises ValueError when a field is missing)."""
+        try:
+            heads = int(config["num_attention_heads"])
+            return cls(
+                hidden_size=int(config["hidden_size"]),
+                intermediate_size=int(config["intermediate_size"]),
+                num_hidden_layers=int(config["num_hidden_layers"]),
+                num_attention_heads=heads,
+                num_key_value_heads=int(config.get("num_key_value_heads") or heads),
+                vocab_size=int(config["vocab_size"]),
+                tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"config.json lacks a field the memory estimate needs: {exc}") from None
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head."""
+        return self.hidden_size // self.num_attention_heads
+
+    def parameter_count(self) -> int:
+        """The exact number of parameters of the model, computed without torch.
+
+        Returns:
+            Embeddings + per-layer (q/k/v/o projections, gate/up/down MLP, two RMSNorms) + final norm
+            + the LM head when it is not tied.
+        """
+        hidden = self.hidden_size
+        attention = hidden * self.head_dim * (2 * self.num_attention_heads + 2 * self.num_key_value_heads)
+        per_layer = attention + 3 * hidden * self.intermediate_size + 2 * hidden
+        embeddings = self.vocab_size * hidden
+        return (
+            embeddings
+            + self.num_hidden_layers * per_layer
+            + hidden
+            + (0 if self.tie_word_embeddings else embeddings)
+        )
+
+    def projection_dims(self, module: str) -> tuple[int, int]:
+        """(in_features, out_features) of one projection.
+
+        Raises:
+            ValueError: not one of the seven Llama projections.
+        """
+        hidden, inter = self.hidden_size, self.intermediate_size
+        q = self.num_attention_heads * self.head_dim
+        kv = self.num_key_value_heads * self.head_dim
+        dims = {
+            "q_proj": (hidden, q),
+            "k_proj": (hidden, kv),
+            "v_proj": (hidden, kv),
+            "o_proj": (q, hidden),
+            "gate_proj": (hidden, inter),
+            "up_proj": (hidden, inter),
+            "down_proj": (inter, hidden),
+        }
+        try:
+            return dims[module]
+        except KeyError:
+            raise ValueError(f"unknown projection {module!r}; use one of {', '.join(dims)}") from None
+
+    def lora_parameters(self, rank: int, target_modules: Sequence[str]) -> int:
+        """Trainable LoRA parameters: `rank x (in + out)` per targeted projection per layer."""
+        per_layer = sum(rank * sum(self.projection_dims(m)) for m in dict.fromkeys(target_modules))
+        return per_layer * self.num_hidden_layers
+
+
+@dataclass(frozen=True, kw_only=True)
+class Architecture(ModelShape):
+    """A shape this module can build: the `ModelShape` plus the rest of its `LlamaConfig`.
+
+    Attributes:
+        name: The key in `ARCHITECTURES` (recorded in `workbench_model.json`).
+        max_position_embeddings: Longest sequence the config advertises.
+        rope_theta: RoPE base frequency.
+        rope_scaling: The RoPE scaling block (Llama 3's `llama3` type), or None for plain RoPE.
+        rms_norm_eps: Epsilon of the RMSNorm layers.
+    """
+
+    name: str
     max_position_embeddings: int
-    tie_word_embeddings: bool
     rope_theta: float
     rope_scaling: dict[str, Any] | None = field(hash=False)
     rms_norm_eps: float = 1e-5
@@ -160,29 +230,6 @@ class Architecture:
                 f"architecture {self.name!r}: vocab_size {self.vocab_size} is below {_MIN_VOCAB} "
                 "(256 byte symbols + 256 special tokens)"
             )
-
-    @property
-    def head_dim(self) -> int:
-        """Width of one attention head."""
-        return self.hidden_size // self.num_attention_heads
-
-    def parameter_count(self) -> int:
-        """The exact number of parameters of the built model, computed without torch.
-
-        Returns:
-            Embeddings + per-layer (q/k/v/o projections, gate/up/down MLP, two RMSNorms) + final norm
-            + the LM head when it is not tied.
-        """
-        return llama_parameter_count(
-            self.hidden_size,
-            self.intermediate_size,
-            self.num_hidden_layers,
-            self.num_attention_heads,
-            self.num_key_value_heads,
-            self.head_dim,
-            self.vocab_size,
-            self.tie_word_embeddings,
-        )
 
     def rope_parameters(self) -> dict[str, Any]:
         """The RoPE block in transformers 5's `rope_parameters` form (theta folded into the scaling dict)."""

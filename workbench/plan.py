@@ -13,7 +13,7 @@ from pathlib import Path
 
 from workbench import presets
 from workbench.config import RunConfig
-from workbench.memory import ModelShape
+from workbench.modelbuild import ModelShape
 from workbench.shaping import HEADROOM, BatchShape, ShapeError, choose_shape
 
 MANUAL_VLLM_SHARE = 0.5

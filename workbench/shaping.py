@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.memory import MemoryEstimate, ModelShape, estimate, vllm_need_gib
+from workbench.memory import MemoryEstimate, estimate, vllm_need_gib
+from workbench.modelbuild import ModelShape
 
 MAX_MICRO_BATCH = 64
 """Past this many completions per forward/backward the 1B/3B LoRA step is compute-bound on an H200."""

@@ -79,18 +79,3 @@ class HelpScreen(ModalScreen[None]):
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
-
-
-def section_from_bindings(title: str, bindings: list[Binding], key_display: dict[str, str]) -> KeySection:
-    """A KeySection from Binding objects (hidden and system bindings included: help lists everything).
-
-    Args:
-        title: The section's title.
-        bindings: The bindings to list.
-        key_display: How to show each binding's keys, by binding id or action.
-    """
-    rows = []
-    for binding in bindings:
-        label = binding.tooltip or binding.description or binding.action
-        rows.append((key_display.get(binding.id or binding.action, binding.key), label))
-    return KeySection(title, tuple(rows))
