@@ -58,3 +58,11 @@ def test_import_contracts() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 kept, 0 broken" in result.stdout
+
+
+def test_screens_start_and_stop_jobs_through_the_jobs_api_not_the_cli() -> None:
+    """The TUI never shells out to the command line (`python -m grpo_workbench ...`): it calls jobs/."""
+    root = Path(__file__).parent.parent / "screens"
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "grpo_workbench" not in text and "workbench.cli" not in text, path

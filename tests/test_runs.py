@@ -13,6 +13,7 @@ import pytest
 
 from workbench.atomic import JsonlWriter, read_json, write_json_atomic
 from workbench.runs import (
+    Plan,
     RunDir,
     create_run_dir,
     find_run,
@@ -106,6 +107,64 @@ def test_pid_reuse_is_detected_by_the_start_time(workbench_home: Path) -> None:
     # Same pid, different start time: another process took the pid, so the run is gone.
     _manifest(run, me, (process_start_time(me) or 0) - 3600)
     assert resolve_state(run)[:2] == ("crashed", False)
+
+
+def test_a_manifest_without_a_start_time_names_no_live_process(workbench_home: Path) -> None:
+    """A bare pid proves nothing (any process may hold it since): the job is not alive, even when the
+    pid is this very process."""
+    run = create_run_dir("x")
+    _manifest(run, os.getpid(), None)
+    run.write_status(state="running", heartbeat=time.time())
+    assert resolve_state(run)[:2] == ("crashed", False)
+    assert not run.read_manifest().process.alive
+
+
+def test_status_fields_are_typed_and_a_misspelt_one_raises(workbench_home: Path) -> None:
+    """Renaming a status field in a writer fails at once (TypeError), never later in a screen."""
+    run = create_run_dir("x")
+    run.write_status(state="running", step=4, max_steps=10)
+    with pytest.raises(TypeError):
+        run.write_status(stepp=5)
+    status = run.read_status()
+    assert (status.state, status.step, status.max_steps) == ("running", 4, 10)
+
+
+def test_records_read_tolerantly_and_round_trip(workbench_home: Path) -> None:
+    """Wrong types in a state file (a hand edit, a crash) read as absent; whole records round-trip."""
+    run = create_run_dir("x")
+    write_json_atomic(run.status, {"state": 3, "step": "nine", "error": {"a": 1}, "models": ["a", "b"]})
+    status = run.read_status()
+    assert (status.state, status.step, status.models) == ("3", 0, ("a", "b"))
+    assert status.error == "{'a': 1}"
+    write_json_atomic(run.progress, {"phase": "training", "step": 7, "max_steps": "x", "outcome": None})
+    progress = run.read_progress()
+    assert (progress.phase, progress.step, progress.max_steps, progress.outcome) == (
+        "training",
+        7,
+        None,
+        None,
+    )
+    assert type(progress).from_json(progress.to_json()) == progress
+    plan = Plan(
+        per_device_train_batch_size=64, gradient_accumulation_steps=2, vllm_share=0.2, describe="64 x 2"
+    )
+    run.write_plan(plan)
+    assert run.read_plan() == plan
+
+
+def test_every_file_a_run_has_is_named_by_the_contract(tmp_path: Path) -> None:
+    """The files README's run-directory table lists are the paths RunDir names."""
+    run = RunDir(tmp_path / "r")
+    names = {
+        run.config.name, run.manifest.name, run.status.name, run.progress.name, run.plan.name,
+        run.distributed.name, run.accelerate_config.name, run.metrics.name, run.samples.name, run.gpu.name,
+        run.data_stats.name, run.held_out.name, run.log.name, run.checkpoints.name, run.adapter.name,
+        run.eval.path.name,
+    }  # fmt: skip
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## The run directory") :].split("\n## ", 1)[0]
+    for name in names:
+        assert f"`{name}" in table, name
 
 
 def test_final_state_is_believed(workbench_home: Path) -> None:
