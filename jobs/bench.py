@@ -180,7 +180,7 @@ def run_variants(
 ) -> list[VariantResult]:
     """Load the model once, train every variant for warmup + steps steps on it."""
     from jobs import train_grpo
-    from workbench import environment
+    from workbench import environment, presets
     from workbench.memory import estimate
     from workbench.plan import RunPlan, plan
     from workbench.shaping import BatchShape
@@ -203,7 +203,7 @@ def run_variants(
         f"gradient checkpointing {'on' if auto.gradient_checkpointing else 'off'}",
         flush=True,
     )
-    model_path = train_grpo.ensure_model(config, _NoProgress())  # type: ignore[arg-type]
+    model_path = presets.ensure_model(config.model.name, _BuildLines())
     start = time.perf_counter()
     loaded = train_grpo.load_model(config, backend, model_path, share, auto.gradient_checkpointing)
     print(f"[bench] model loaded in {time.perf_counter() - start:.0f} s", flush=True)
@@ -299,11 +299,17 @@ def run_variants(
     return results
 
 
-class _NoProgress:
+class _BuildLines:
+    """A model build's progress as `[bench]` lines (`presets.BuildProgress`); the warm start's loss lines
+    stand for its steps."""
+
     def phase(self, name: str) -> None:
         print(f"[bench] {name}", flush=True)
 
-    def update(self, **fields: Any) -> None:
+    def message(self, text: str) -> None:
+        print(f"[bench] {text}", flush=True)
+
+    def step(self, phase: str, done: int, total: int) -> None:
         pass
 
 

@@ -60,6 +60,14 @@ class Progress:
         log(name)
         self.update(phase=name)
 
+    def message(self, text: str) -> None:
+        """A line of a model build's output (`presets.BuildProgress`): the log only."""
+        log(text)
+
+    def step(self, phase: str, done: int, total: int) -> None:
+        """A model build's warm-start progress (`presets.BuildProgress`), for the TUI's progress bar."""
+        self.update(phase=phase, build_step=done, build_total=total)
+
 
 def log(message: str) -> None:
     who = "trainer" if MAIN_PROCESS else f"trainer rank {os.environ.get('RANK')}"
@@ -159,39 +167,6 @@ def gpu_sampler(run: RunDir, stop: threading.Event, indices: list[int] | None = 
                 writer.write(sample.to_dict())
     finally:
         writer.close()
-
-
-def ensure_model(config: RunConfig, progress: Progress) -> str:
-    """The path or hub id to load; builds a locally built preset (tiny, random-*) on first use."""
-    preset = presets.PRESETS.get(config.model.name)
-    if preset is None or preset.hub_id:
-        return presets.resolve_model_path(config.model.name)
-    target = Path(presets.local_build_dir(preset))
-    if (target / "config.json").exists():
-        return str(target)
-    import fcntl
-
-    from workbench import modelbuild
-
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs starting at once build it once
-        if not (target / "config.json").exists():
-            progress.phase(f"building the {preset.name} model (first use only)")
-            if preset.warm_start:
-                from workbench import warmstart
-
-                def on_step(step: int, total: int) -> None:
-                    if step % 10 == 0 or step == total:
-                        progress.update(
-                            phase=f"warm-starting the {preset.name} model (first use only)",
-                            build_step=step,
-                            build_total=total,
-                        )
-
-                warmstart.build_tiny(target, progress=log, on_step=on_step)
-            else:
-                modelbuild.build_model(preset.architecture, target, progress=log)
-    return str(target)
 
 
 def offline_if_local(config: RunConfig) -> None:
@@ -506,7 +481,7 @@ def build_trainer(
     """Load model and data, and assemble GRPOTrainer with our rewards and callback."""
     if backend == "unsloth":
         import unsloth  # noqa: F401  - must come before trl/transformers: it patches them process-wide
-    model_path = ensure_model(config, progress)
+    model_path = presets.ensure_model(config.model.name, progress)
     # Each process shapes its share of completions_per_step (the whole config with one process).
     run_plan = plan(distributed.rank_config(config), gpu_total_gib(), backend)
     processes = distributed.num_processes(config)

@@ -69,6 +69,7 @@ def main(out: Path) -> int:
     import torch
 
     from jobs import train_grpo
+    from workbench import presets
     from workbench.config import apply_overrides, validate
     from workbench.plan import plan
 
@@ -94,7 +95,7 @@ def main(out: Path) -> int:
     )
     total = torch.cuda.get_device_properties(0).total_memory / 2**30
     run_plan = plan(config, total, "trl")
-    model_path = train_grpo.ensure_model(config, None)  # type: ignore[arg-type]  # random-1b: built already
+    model_path = presets.ensure_model(config.model.name)  # random-1b: built already
     loaded = train_grpo.load_model(config, "trl", model_path, run_plan.vllm_share)
     rows = train_grpo.training_rows(config, loaded.tokenizer)
     names = config.active_rewards
