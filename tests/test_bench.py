@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import cli, gpu
+from grpo_workbench import cli
+from workbench import gpu
 
 
 @pytest.mark.skipif(gpu.device_count() > 0, reason="this machine has a GPU")

@@ -635,7 +635,7 @@ def test_a_second_run_on_a_busy_gpu_is_refused_unless_forced(
 ) -> None:
     """No GPU here: NVML's reading is faked to show a live run's supervisor on GPU 0; the decision, the
     owner lookup and the CLI are the real ones."""
-    from workbench import cli as wcli
+    from grpo_workbench import cli as wcli
 
     sleeper = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
