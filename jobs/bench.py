@@ -28,9 +28,12 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.phases import PhaseClock, median_phases
+
+if TYPE_CHECKING:
+    from workbench.config import RunConfig
 
 TUTORIAL_SHAPE = (2, 64)
 """The tutorial's per-device batch x gradient accumulation for 128 completions per step."""
@@ -152,7 +155,7 @@ def step_timer(clock: PhaseClock) -> Any:
     return StepTimer()
 
 
-def bench_config(args: argparse.Namespace) -> Any:
+def bench_config(args: argparse.Namespace) -> RunConfig:
     from workbench.config import apply_overrides, validate
 
     overrides = [
@@ -179,16 +182,16 @@ def run_variants(
     args: argparse.Namespace, variants: list[tuple[str, int | None, int | None]]
 ) -> list[VariantResult]:
     """Load the model once, train every variant for warmup + steps steps on it."""
-    from jobs import train_grpo
-    from workbench import environment
+    from jobs.backends import import_backend, load_model
+    from jobs.trainer import grpo_args, make_trainer, to_dataset, training_rows
+    from workbench import environment, presets
     from workbench.memory import estimate
     from workbench.plan import RunPlan, plan
     from workbench.shaping import BatchShape
 
     config = bench_config(args)
     backend = environment.resolve_backend(config, environment.Machine.detect())
-    if backend == "unsloth":
-        import unsloth  # noqa: F401  - before trl/transformers
+    import_backend(backend)  # before trl/transformers: Unsloth patches them process-wide
     import torch
 
     cuda = torch.cuda.is_available()
@@ -203,12 +206,12 @@ def run_variants(
         f"gradient checkpointing {'on' if auto.gradient_checkpointing else 'off'}",
         flush=True,
     )
-    model_path = train_grpo.ensure_model(config, _NoProgress())  # type: ignore[arg-type]
+    model_path = presets.ensure_model(config.model.name, _BuildLines())
     start = time.perf_counter()
-    loaded = train_grpo.load_model(config, backend, model_path, share, auto.gradient_checkpointing)
+    loaded = load_model(config, backend, model_path, share, auto.gradient_checkpointing)
     print(f"[bench] model loaded in {time.perf_counter() - start:.0f} s", flush=True)
-    prepared = train_grpo.training_rows(config, loaded.tokenizer)
-    train = train_grpo.to_dataset(prepared.train)
+    prepared = training_rows(config, loaded.tokenizer)
+    train = to_dataset(prepared.train)
     print(
         f"[bench] {len(prepared.train)} prompts, the longest {prepared.stats.longest_prompt_tokens} tokens "
         "(TRL pads a batch's prompts to its longest)",
@@ -252,7 +255,7 @@ def run_variants(
         config.grpo.max_steps = args.warmup + args.steps
         config.grpo.save_steps = 10**6  # a bench saves nothing
         with tempfile.TemporaryDirectory() as out:
-            grpo_args = train_grpo.grpo_args(
+            training_args = grpo_args(
                 config,
                 variant_plan,
                 Path(out),
@@ -267,9 +270,9 @@ def run_variants(
                 torch.cuda.reset_peak_memory_stats()
             nvml.reset()
             try:
-                trainer = train_grpo.make_trainer(
+                trainer = make_trainer(
                     loaded,
-                    grpo_args,
+                    training_args,
                     [get_reward(n) for n in names],
                     train,
                     [timer],
@@ -299,11 +302,17 @@ def run_variants(
     return results
 
 
-class _NoProgress:
+class _BuildLines:
+    """A model build's progress as `[bench]` lines (`presets.BuildProgress`); the warm start's loss lines
+    stand for its steps."""
+
     def phase(self, name: str) -> None:
         print(f"[bench] {name}", flush=True)
 
-    def update(self, **fields: Any) -> None:
+    def message(self, text: str) -> None:
+        print(f"[bench] {text}", flush=True)
+
+    def step(self, phase: str, done: int, total: int) -> None:
         pass
 
 

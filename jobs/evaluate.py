@@ -78,17 +78,21 @@ class StopFlag:
 
 def model_path_for(config: RunConfig) -> str:
     """The base model the run trained (building a local preset if this machine lacks it)."""
-    preset = presets.PRESETS.get(config.model.name)
-    path = presets.resolve_model_path(config.model.name)
-    if preset is not None and not preset.hub_id and not (Path(path) / "config.json").exists():
-        from jobs.train_grpo import Progress, ensure_model
+    return presets.ensure_model(config.model.name, _BuildLines())
 
-        class _Phases:
-            def phase(self, name: str) -> None:
-                log(f"[eval] {name}")
 
-        return ensure_model(config, cast(Progress, _Phases()))
-    return path
+class _BuildLines:
+    """A model build's progress as `[eval]` lines (`presets.BuildProgress`); the warm start's loss lines
+    stand for its steps."""
+
+    def phase(self, name: str) -> None:
+        log(f"[eval] {name}")
+
+    def message(self, text: str) -> None:
+        log(f"[eval] {text}")
+
+    def step(self, phase: str, done: int, total: int) -> None:
+        pass
 
 
 def use_vllm(choice: str) -> bool:

@@ -68,7 +68,9 @@ def main(out: Path) -> int:
 
     import torch
 
-    from jobs import train_grpo
+    from jobs.backends import load_model
+    from jobs.trainer import grpo_args, make_trainer, to_dataset, training_rows
+    from workbench import presets
     from workbench.config import apply_overrides, validate
     from workbench.plan import plan
 
@@ -94,17 +96,13 @@ def main(out: Path) -> int:
     )
     total = torch.cuda.get_device_properties(0).total_memory / 2**30
     run_plan = plan(config, total, "trl")
-    model_path = train_grpo.ensure_model(config, None)  # type: ignore[arg-type]  # random-1b: built already
-    loaded = train_grpo.load_model(config, "trl", model_path, run_plan.vllm_share)
-    rows = train_grpo.training_rows(config, loaded.tokenizer)
+    model_path = presets.ensure_model(config.model.name)  # random-1b: built already
+    loaded = load_model(config, "trl", model_path, run_plan.vllm_share)
+    rows = training_rows(config, loaded.tokenizer)
     names = config.active_rewards
     with tempfile.TemporaryDirectory() as tmp:
-        args = train_grpo.grpo_args(
-            config, run_plan, Path(tmp), True, True, [config.rewards[n] for n in names], "trl"
-        )
-        trainer = train_grpo.make_trainer(
-            loaded, args, [varied_reward] * len(names), train_grpo.to_dataset(rows.train), []
-        )
+        args = grpo_args(config, run_plan, Path(tmp), True, True, [config.rewards[n] for n in names], "trl")
+        trainer = make_trainer(loaded, args, [varied_reward] * len(names), to_dataset(rows.train), [])
         generation = trainer.vllm_generation
         streamed = "sync_weights" in vars(generation)
         detokenize = generation.generation_kwargs.get("detokenize", True)

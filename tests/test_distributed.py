@@ -515,7 +515,7 @@ def test_only_rank_0_writes() -> None:
 _AGREE = """
 import os, sys
 import torch.distributed as dist
-from jobs.train_grpo import MAIN_PROCESS, stop_agreed
+from jobs.reporting import MAIN_PROCESS, stop_agreed
 rank = int(sys.argv[1])
 os.environ.update(RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=sys.argv[2])
 dist.init_process_group("gloo", rank=rank, world_size=2)

@@ -4,6 +4,7 @@ and the domain core and jobs load no Textual (checked in a fresh interpreter, by
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,11 @@ def loaded_after(statement: str) -> set[str]:
         "workbench.serving",
         "workbench.chat",
         "jobs.serve",
+        "jobs.train_grpo",
+        "jobs.trainer",
+        "jobs.backends",
+        "jobs.reporting",
+        "jobs.bench",
     ],
 )
 def test_core_and_launcher_stay_light(module: str) -> None:
@@ -66,3 +72,17 @@ def test_screens_start_and_stop_jobs_through_the_jobs_api_not_the_cli() -> None:
     for path in root.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "grpo_workbench" not in text and "workbench.cli" not in text, path
+
+
+def test_one_place_imports_unsloth() -> None:
+    """`import unsloth` patches trl and transformers for the whole process and must come first: one
+    function does it (`jobs.backends._unsloth`), and everything else goes through it."""
+    root = Path(__file__).parent.parent
+    statement = re.compile(r"^\s*(import unsloth\b|from unsloth\b)", re.MULTILINE)
+    found = [
+        (str(path.relative_to(root)), len(statement.findall(path.read_text(encoding="utf-8"))))
+        for package in ("workbench", "jobs", "screens", "grpo_workbench", "tests")
+        for path in sorted((root / package).rglob("*.py"))
+        if statement.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == [("jobs/backends.py", 1)]

@@ -6,11 +6,16 @@ GRPO raise the format rewards within minutes on a laptop CPU. `llama-3.2-1b` / `
 Instruct models on the hub. `random-1b` / `random-3b` are locally built random-init models of the exact
 1B/3B architecture: the same compute and memory as the real ones, for benchmarks on machines without
 hub access.
+
+`ensure_model` makes sure the model a config names is there to load, building a local preset on first
+use; the jobs that load a model (training, bench, evaluation) call it with their own `BuildProgress`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from workbench import paths
 
@@ -79,3 +84,72 @@ def architecture_of(name: str) -> str | None:
     """The architecture key of a preset, or None for arbitrary hub ids and directories."""
     preset = PRESETS.get(name)
     return preset.architecture if preset else None
+
+
+class BuildProgress(Protocol):
+    """What `ensure_model` tells its caller while it builds a model on first use; each job shows it its
+    own way (the training job in progress.json and its log, the bench and the evaluation on stdout)."""
+
+    def phase(self, name: str) -> None:
+        """A build began, e.g. "building the tiny model (first use only)"."""
+
+    def message(self, text: str) -> None:
+        """One line of the builder's own output (what it built, the warm start's loss)."""
+
+    def step(self, phase: str, done: int, total: int) -> None:
+        """`done` of `total` warm-start steps (every tenth and the last); `phase` names the stage."""
+
+
+class _Silent:
+    """A `BuildProgress` that shows nothing."""
+
+    def phase(self, name: str) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def step(self, phase: str, done: int, total: int) -> None:
+        pass
+
+
+def ensure_model(name: str, progress: BuildProgress | None = None) -> str:
+    """The path or hub id to load; builds a locally built preset (tiny, random-*) on first use.
+
+    The tiny preset is built with its warm start (`workbench.warmstart`), random-1b/3b at their random
+    initialisation (`workbench.modelbuild`). Processes starting at once build it once (a file lock beside
+    the directory); the others wait and load it. Imports torch only when it builds.
+
+    Args:
+        name: `model.name` from the config: a preset, a hub id or a directory.
+        progress: Hears about a build; None: nothing is shown.
+
+    Returns:
+        What `resolve_model_path` returns, a local preset's directory now complete.
+    """
+    preset = PRESETS.get(name)
+    if preset is None or preset.hub_id:
+        return resolve_model_path(name)
+    target = Path(local_build_dir(preset))
+    if (target / "config.json").exists():
+        return str(target)
+    import fcntl
+
+    from workbench import modelbuild
+
+    report = progress or _Silent()
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs starting at once build it once
+        if not (target / "config.json").exists():
+            report.phase(f"building the {preset.name} model (first use only)")
+            if preset.warm_start:
+                from workbench import warmstart
+
+                def on_step(step: int, total: int) -> None:
+                    if step % 10 == 0 or step == total:
+                        report.step(f"warm-starting the {preset.name} model (first use only)", step, total)
+
+                warmstart.build_tiny(target, progress=report.message, on_step=on_step)
+            else:
+                modelbuild.build_model(preset.architecture, target, progress=report.message)
+    return str(target)

@@ -1,0 +1,250 @@
+"""The training job's side of the run directory, and how it stops.
+
+What the trainer writes while it runs, from one process only (`MAIN_PROCESS`, global rank 0):
+progress.json (`Progress`, merged into status.json by the supervisor), metrics.jsonl (the TrainerCallback
+of `make_callback`, each step with where its time went), samples.jsonl (`SampleRecorder`, around the
+reward functions) and gpu.jsonl (`gpu_sampler`); the log lines on stdout (`log`). SIGTERM becomes a
+checkpoint at the end of the step (`StopFlag`), agreed by every rank (`stop_agreed`). Heavy imports live
+inside the functions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from jobs.phases import PhaseClock
+from workbench import distributed, gpu, runs
+from workbench.atomic import JsonlWriter
+from workbench.rewards import completion_text, get_reward
+from workbench.runs import RunDir
+from workbench.series import phase_key
+
+GPU_SAMPLE_SECONDS = 2.0
+MAIN_PROCESS = distributed.is_main_process(os.environ)
+"""Global rank 0, or the only process: the one writer of the run directory (progress, metrics, samples,
+GPU samples, plan, data files). Every rank of a multi-GPU run trains; one reports."""
+
+
+class StopRequested(Exception):
+    """SIGTERM arrived before training began: nothing to checkpoint, exit as stopped."""
+
+
+class Progress:
+    """Writes progress.json (phase, step, outcome); the supervisor merges it into status.json."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self.record = runs.Progress(phase="starting", step=0)
+
+    def update(self, **fields: Any) -> None:
+        """Merge `fields` (`workbench.runs.Progress` fields; another name raises) and write the file."""
+        self.record = self.record.replace(**fields, updated_at=time.time())
+        if MAIN_PROCESS:
+            self.run.write_progress(self.record)
+
+    def phase(self, name: str) -> None:
+        log(name)
+        self.update(phase=name)
+
+    def message(self, text: str) -> None:
+        """A line of a model build's output (`presets.BuildProgress`): the log only."""
+        log(text)
+
+    def step(self, phase: str, done: int, total: int) -> None:
+        """A model build's warm-start progress (`presets.BuildProgress`), for the TUI's progress bar."""
+        self.update(phase=phase, build_step=done, build_total=total)
+
+
+def log(message: str) -> None:
+    who = "trainer" if MAIN_PROCESS else f"trainer rank {os.environ.get('RANK')}"
+    print(f"[{who} {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class StopFlag:
+    """Turns SIGTERM into a graceful stop: before training, abort at once; during training, finish the
+    step, save a checkpoint and exit."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.training = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = not self.requested
+        self.requested = True
+        if first:
+            log(f"{signal.Signals(signum).name} received: stopping after this step with a checkpoint")
+        if not self.training:
+            raise StopRequested()
+
+
+class SampleRecorder:
+    """Wraps the reward functions to record per-completion scores, and writes a few samples per step.
+
+    TRL calls the reward functions one after the other on the same batch; when the last one returns, the
+    recorder has every score of every completion and writes `samples_per_step` of them, spread over the
+    prompts, to samples.jsonl.
+    """
+
+    def __init__(
+        self, names: list[str], weights: dict[str, float], writer: JsonlWriter | None, per_step: int
+    ):
+        self.names = names
+        self.weights = weights
+        self.writer = writer
+        self.per_step = per_step
+        self.scores: dict[str, list[float | None]] = {}
+
+    def wrap(self, name: str) -> Callable[..., list[float | None]]:
+        fn = get_reward(name)
+
+        def recorded(
+            prompts: list[Any] | None = None, completions: list[Any] | None = None, **kwargs: Any
+        ) -> list[float | None]:
+            scores = fn(prompts=prompts, completions=completions, **kwargs)
+            self.scores[name] = scores
+            if name == self.names[-1] and self.per_step and self.writer is not None:
+                self._write(prompts or [], completions or [], kwargs)
+            return scores
+
+        recorded.__name__ = name  # TRL logs rewards/<__name__>/mean
+        recorded.__doc__ = fn.__doc__
+        return recorded
+
+    def _write(self, prompts: list[Any], completions: list[Any], kwargs: dict[str, Any]) -> None:
+        count = len(completions)
+        if not count:
+            return
+        state = kwargs.get("trainer_state")
+        step = int(getattr(state, "global_step", 0)) + 1
+        stride = max(1, count // self.per_step)
+        assert self.writer is not None
+        for index in list(range(0, count, stride))[: self.per_step]:
+            rewards = {n: self.scores[n][index] for n in self.names if n in self.scores}
+            prompt = prompts[index] if index < len(prompts) else ""
+            question = prompt[-1]["content"] if isinstance(prompt, list) and prompt else str(prompt)
+            answers = kwargs.get("answer") or []
+            sample = runs.Sample(
+                step=step,
+                time=time.time(),
+                index=index,
+                question=question,
+                answer=answers[index] if index < len(answers) else None,
+                completion=completion_text(completions[index]),
+                rewards=rewards,
+                total=sum(self.weights[n] * (s or 0.0) for n, s in rewards.items()),
+            )
+            self.writer.write(sample.to_json())
+        self.scores = {}
+
+
+def gpu_sampler(run: RunDir, stop: threading.Event, indices: list[int] | None = None) -> None:
+    """Append NVML samples of every GPU the run uses (`indices`; None: every GPU) to gpu.jsonl until
+    `stop` is set."""
+    writer = run.gpu_writer()
+    try:
+        while not stop.wait(GPU_SAMPLE_SECONDS):
+            for sample in gpu.sample(indices):
+                writer.write(sample.to_dict())
+    finally:
+        writer.close()
+
+
+def stop_agreed(requested: bool) -> bool:
+    """True when any training process was asked to stop. Ranks get SIGTERM at slightly different moments
+    (the launcher forwards it to one after the other); a rank that stopped a step before the others would
+    leave them waiting in a collective forever, so every rank takes the same decision at the end of every
+    step (one all-reduce of a single number). One process: `requested` itself, nothing else runs."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return requested
+    import torch
+
+    on_gpu = dist.get_backend() == "nccl"
+    device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
+    flag = torch.tensor([1 if requested else 0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
+def make_callback(
+    run: RunDir, progress: Progress, stop: StopFlag, max_steps: int, clock: PhaseClock | None = None
+) -> Any:
+    """The TrainerCallback that streams TRL's logs into the run directory, each step's record with where
+    the step went (`time/<phase>` seconds, from `clock`)."""
+    from transformers import TrainerCallback
+
+    class RunDirCallback(TrainerCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.metrics = run.metrics_writer() if MAIN_PROCESS else None
+            self.last_time = time.time()
+            self.split: tuple[int, dict[str, float]] | None = None
+            """(step, seconds per phase) of the step that ended last, for its log record."""
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if clock is not None:
+                clock.start_step()
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            stop.training = True
+            if stop.requested:
+                control.should_training_stop = True
+            progress.update(
+                phase="warming up" if state.global_step == 0 else "training",
+                step=state.global_step,
+                max_steps=max_steps,
+            )
+            if state.global_step and self.metrics is not None:
+                self.metrics.write({"event": "resume", "step": state.global_step, "time": time.time()})
+            log(f"training from step {state.global_step} to {max_steps}")
+
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
+            if not logs or self.metrics is None:
+                return
+            record: dict[str, Any] = {"step": state.global_step, "time": time.time(), **logs}
+            if "train_runtime" in logs:
+                record["event"] = "summary"  # the end-of-training totals, not a step
+            elif self.split is not None and self.split[0] == state.global_step:
+                record.update({phase_key(k): round(v, 4) for k, v in self.split[1].items()})
+            import torch
+
+            if torch.cuda.is_available():
+                record["gpu/max_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
+            self.metrics.write(record)
+            if "reward" in logs:
+                log(
+                    f"step {state.global_step}/{max_steps} reward {logs['reward']:.3f} "
+                    f"loss {logs.get('loss', float('nan')):.4f}"
+                )
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if clock is not None and clock.installed:
+                self.split = (state.global_step, clock.end_step()[1])
+            progress.update(phase="training", step=state.global_step, max_steps=max_steps)
+            if stop_agreed(stop.requested):
+                stop.requested = True
+                control.should_save = True
+                control.should_training_stop = True
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            progress.update(last_checkpoint=state.global_step)
+            log(f"checkpoint saved at step {state.global_step}")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.metrics is not None:
+                self.metrics.close()
+
+    return RunDirCallback()

@@ -1,0 +1,208 @@
+"""Trainer assembly: TRL's GRPOTrainer for a run, from its config, its plan and this machine.
+
+`build_trainer` is what the training job runs: the model (`presets.ensure_model`, then
+`jobs.backends.load_model`), the batch shape (`workbench.plan`, written to plan.json), the rows (data
+statistics and held-out rows written to the run directory), the reward functions wrapped by the
+`SampleRecorder`, the GRPOConfig (`grpo_args`) and the trainer with the run directory's callback
+(`make_trainer`). The bench assembles its own trainers from the same pieces (`grpo_args`,
+`training_rows`, `to_dataset`, `make_trainer`). Heavy imports live inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jobs.backends import LoadedModel, import_backend, load_model
+from jobs.phases import PhaseClock
+from jobs.reporting import MAIN_PROCESS, Progress, SampleRecorder, StopFlag, log, make_callback
+from workbench import data as wdata
+from workbench import distributed, presets, runs
+from workbench.config import RunConfig
+from workbench.plan import RunPlan, plan
+from workbench.runs import RunDir
+
+
+def grpo_args(
+    config: RunConfig,
+    run_plan: RunPlan,
+    output_dir: Path,
+    cuda: bool,
+    use_vllm: bool,
+    weights: list[float],
+    backend: str,
+    ports: distributed.Ports | None = None,
+) -> Any:
+    """TRL GRPOConfig from the run config and the plan (transformers 5: warmup_steps < 1 is a ratio)."""
+    from trl import GRPOConfig
+
+    g = config.grpo
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        learning_rate=g.learning_rate,
+        weight_decay=g.weight_decay,
+        warmup_steps=g.warmup_ratio,
+        lr_scheduler_type=g.lr_scheduler_type,
+        max_grad_norm=g.max_grad_norm,
+        optim=g.optim,
+        per_device_train_batch_size=run_plan.per_device_train_batch_size,
+        gradient_accumulation_steps=run_plan.gradient_accumulation_steps,
+        num_generations=g.num_generations,
+        max_completion_length=g.max_completion_length,
+        temperature=g.temperature,
+        top_p=g.top_p,
+        beta=g.beta,
+        loss_type=g.loss_type,
+        max_steps=g.max_steps,
+        save_steps=g.save_steps,
+        save_total_limit=g.save_total_limit,
+        logging_steps=g.logging_steps,
+        seed=g.seed,
+        data_seed=g.seed,
+        reward_weights=weights,
+        report_to="none",
+        disable_tqdm=True,
+        save_only_model=False,
+        bf16=cuda,
+        use_cpu=not cuda,
+        dataloader_num_workers=0,
+    )
+    kwargs["gradient_checkpointing"] = run_plan.gradient_checkpointing
+    if use_vllm:
+        kwargs.update(
+            use_vllm=True,
+            vllm_mode="colocate",
+            vllm_gpu_memory_utilization=run_plan.vllm_share,
+            vllm_importance_sampling_correction=g.vllm_importance_sampling_correction,
+        )
+        if distributed.uses_server(config):
+            # The server's own --gpu-memory-utilization sizes it; these reach it and its weight sync.
+            kwargs.pop("vllm_gpu_memory_utilization")
+            kwargs.update(distributed.grpo_kwargs(config, ports or distributed.Ports()))
+    if backend == "trl":
+        kwargs["model_init_kwargs"] = {"dtype": "bfloat16" if cuda else "float32"}
+    return GRPOConfig(**kwargs)
+
+
+def training_rows(config: RunConfig, tokenizer: Any) -> wdata.PreparedData:
+    """Load, filter and split the rows, measuring prompts with the model's own chat template."""
+    rows = wdata.load_rows(config.data)
+    return wdata.prepare(rows, config.data, config.grpo.max_prompt_length, prompt_length_counter(tokenizer))
+
+
+def prompt_length_counter(tokenizer: Any) -> Callable[[list[dict[str, str]]], int]:
+    def count(messages: list[dict[str, str]]) -> int:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return count
+
+
+def to_dataset(rows: list[dict[str, Any]]) -> Any:
+    """The columns the trainer sees: `prompt` for generation; `answer` and `type` reach the rewards."""
+    from datasets import Dataset
+
+    return Dataset.from_list(
+        [{"prompt": r["prompt"], "answer": r["answer"], "type": r["type"]} for r in rows]
+    )
+
+
+def make_trainer(
+    loaded: LoadedModel,
+    args: Any,
+    reward_funcs: list[Any],
+    train: Any,
+    callbacks: list[Any],
+    trim_vllm: bool = True,
+) -> Any:
+    """GRPOTrainer with our callbacks instead of transformers' stdout printer, its colocated vLLM engine
+    trimmed (`jobs.colocate`) unless `trim_vllm` is off."""
+    from transformers.trainer_callback import PrinterCallback
+    from trl import GRPOTrainer
+
+    from jobs import colocate
+
+    trainer = GRPOTrainer(
+        model=loaded.model,
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=train,
+        processing_class=loaded.tokenizer,
+        peft_config=loaded.peft_config,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # our callback writes one compact line per step instead
+    trimmed = colocate.trim(trainer, trim_vllm)
+    if trimmed:
+        log("colocated vLLM: " + ", ".join(trimmed))
+    freeze_heap()
+    return trainer
+
+
+def freeze_heap() -> None:
+    """Put everything built so far (model, data, trainer, vLLM engine) out of the garbage collector's
+    sight. A step allocates many short-lived objects (vLLM requests and outputs, completions, log rows),
+    and every full collection would otherwise walk the whole heap of a process that holds torch,
+    transformers and vLLM. vLLM freezes its own start-up heap the same way; `gc.unfreeze()` undoes it
+    (the bench does, between variants, so a finished trainer can be collected)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def gpu_total_gib() -> float | None:
+    import torch
+
+    return torch.cuda.get_device_properties(0).total_memory / 2**30 if torch.cuda.is_available() else None
+
+
+def build_trainer(
+    config: RunConfig, run: RunDir, backend: str, progress: Progress, stop: StopFlag, resume: bool
+) -> Any:
+    """Load model and data, and assemble GRPOTrainer with our rewards and callback."""
+    import_backend(backend)  # Unsloth first: a first-use build of the model imports trl
+    model_path = presets.ensure_model(config.model.name, progress)
+    # Each process shapes its share of completions_per_step (the whole config with one process).
+    run_plan = plan(distributed.rank_config(config), gpu_total_gib(), backend)
+    processes = distributed.num_processes(config)
+    each = f" per process, x {processes} processes" if processes > 1 else ""
+    log("batch: " + run_plan.shape.describe() + each)
+    if MAIN_PROCESS:
+        run.write_plan(runs.Plan.from_json({**run_plan.to_dict(), "num_processes": processes}))
+    progress.phase(f"loading model {config.model.name}")
+    loaded = load_model(config, backend, model_path, run_plan.vllm_share, run_plan.gradient_checkpointing)
+
+    progress.phase("preparing data")
+    prepared = training_rows(config, loaded.tokenizer)
+    log(prepared.stats.summary())
+    if MAIN_PROCESS:
+        run.write_data_stats(prepared.stats.to_dict())
+    if MAIN_PROCESS and (not resume or not run.held_out.exists()):
+        run.write_held_out(prepared.held_out)
+
+    names = config.active_rewards
+    samples = run.samples_writer() if MAIN_PROCESS else None
+    recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
+    args = grpo_args(
+        config,
+        run_plan,
+        run.checkpoints,
+        loaded.cuda,
+        loaded.use_vllm,
+        [config.rewards[n] for n in names],
+        backend,
+        distributed.read_ports(run.path),
+    )
+    progress.phase("building trainer" + (" (vLLM warm-up can take minutes)" if loaded.use_vllm else ""))
+    clock = PhaseClock()
+    clock.install()
+    return make_trainer(
+        loaded,
+        args,
+        [recorder.wrap(n) for n in names],
+        to_dataset(prepared.train),
+        [make_callback(run, progress, stop, config.grpo.max_steps, clock)],
+        trim_vllm=config.grpo.trim_vllm_overhead,
+    )
