@@ -1,11 +1,15 @@
-"""Reading numbers the way Vietnamese and English math text writes them.
+"""Reading one plain number the way Vietnamese and English math text writes it.
 
 Vietnamese uses a decimal comma and dotted thousands (2,5 and 1.200), English the reverse (2.5 and
 1,200); machine-translated rows mix both. The tutorial stripped every comma, turning 2,5 into 25.
 Here a number string becomes a canonical form (plain digits, '.' as decimal point, no grouping, no
 trailing zeros: "1200", "2.5", "-7") only when its reading is certain. A Vietnamese "1.200" reads as
 twelve hundred; a Vietnamese "1,200" (1.2, or an English number the translation kept?) is resolved by a
-hint from the English side, else reported as unsure.
+hint from the English side, else reported as unsure. An English comma only ever groups thousands: "1,5"
+on the English side is not one number (it is the list 1, 5: `workbench.answers` splits it).
+
+This is the number-literal layer of `workbench.answers`, which reads whole answers (fractions, lists,
+intervals, units, ...) for the gold side and the completion side alike; nothing else reads answers.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ _PLAIN = re.compile(r"^[-−]?\d[\d.,]*$")
 
 
 def _format(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+    # Not value.normalize(): it rounds to the context's 28 significant digits.
+    text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
@@ -34,7 +39,7 @@ def _grouped(body: str, sep: str) -> bool:
     return len(parts[0]) in (1, 2, 3) and parts[0] != "0" and all(len(p) == 3 for p in parts[1:])
 
 
-def _readings(text: str, lang: Lang) -> list[str]:
+def readings(text: str, lang: Lang) -> list[str]:
     """The canonical values `text` can mean, the text's own convention first; [] when not a number."""
     body = text.strip().replace("\u2212", "-").replace(" ", "").replace("\u00a0", "")
     if not _PLAIN.match(body):
@@ -55,6 +60,11 @@ def _readings(text: str, lang: Lang) -> list[str]:
         mark = "," if "," in body else "."
         if body.count(mark) >= 2:
             # A decimal mark appears once at most: several marks can only be grouping.
+            if not _grouped(body, mark):
+                return []
+            candidates = [body.replace(mark, "")]
+        elif mark == "," and lang == "en":
+            # English never writes a decimal comma: 1,200 is twelve hundred, 1,5 is no one number.
             if not _grouped(body, mark):
                 return []
             candidates = [body.replace(mark, "")]
@@ -83,7 +93,7 @@ def canonical_number(text: str, lang: Lang = "vi", hint: set[str] | None = None)
     Returns:
         The canonical string ("2.5", "1200"), or None.
     """
-    values = _readings(text, lang)
+    values = readings(text, lang)
     if len(values) <= 1:
         return values[0] if values else None
     if hint:
@@ -100,7 +110,7 @@ def numbers_in(text: str, lang: Lang = "vi") -> list[str]:
     """Every number in `text`, canonical, ambiguous ones read in the text's own convention."""
     found = []
     for match in NUMBER.finditer(text):
-        values = _readings(match.group(0), lang)
+        values = readings(match.group(0), lang)
         if values:
             found.append(values[0])
     return found
@@ -108,5 +118,5 @@ def numbers_in(text: str, lang: Lang = "vi") -> list[str]:
 
 def to_decimal(text: str, lang: Lang = "vi") -> Decimal | None:
     """The value of a number string, an ambiguous one read in `lang`'s own convention."""
-    values = _readings(text, lang)
+    values = readings(text, lang)
     return Decimal(values[0]) if values else None
