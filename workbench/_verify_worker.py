@@ -1,10 +1,13 @@
 """The math-verify worker process of `workbench.verifier` (stdlib + math_verify; run as a script).
 
-Protocol, one JSON line each way: the parent writes `["<gold LaTeX>", "<prediction LaTeX>"]`, the worker
-answers `1` (equivalent) or `0` (not, or math-verify failed on it). On start it writes `ready` once
-math_verify is imported and warm, or `{"error": "..."}` when it cannot be. The parent kills the worker
-when an answer is late; nothing here tries to time itself out (math-verify's own timeouts use SIGALRM,
-which cannot interrupt a long C computation such as sympy raising an integer to a huge power).
+Protocol, one JSON line each way: the parent writes `["<gold LaTeX>", "<prediction LaTeX>", seconds]`,
+the worker answers `1` (equivalent) or `0` (not, or math-verify failed on it). On start it writes `ready`
+once math_verify is imported and warm, or `{"error": "..."}` when it cannot be. The parent kills the
+worker when an answer is late (math-verify's own timeouts use SIGALRM, which cannot interrupt a long C
+computation such as sympy raising an integer to a huge power). Should the parent die first, an idle
+worker reads end-of-file and exits, and a busy one is stopped by the kernel: before each comparison the
+worker lowers its own CPU-time limit to what it has used plus the comparison's seconds plus one (CPU
+time never runs ahead of wall-clock time, so this never fires before the parent's kill would).
 
 It must be started with `python -P` (no script directory on sys.path: workbench/numbers.py would shadow
 the standard library's `numbers`).
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import math
 import signal
 import sys
 import warnings
@@ -25,22 +28,19 @@ GOLD_CACHE = 4096
 """Parsed gold answers kept (each is scored against every completion of its group)."""
 
 
-def _die_with_parent(parent: int) -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux), so a worker stuck in a long
-    computation never outlives the job that started it."""
+def _limit_cpu(seconds: float) -> None:
+    """SIGXCPU (which terminates) once this comparison has used `seconds` + 1 of CPU time."""
     try:
-        import ctypes
+        import resource
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # not Linux: stdin's end-of-file still stops an idle worker
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        soft = math.ceil(usage.ru_utime + usage.ru_stime + seconds + 1)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.getrlimit(resource.RLIMIT_CPU)[1]))
+    except (ImportError, ValueError, OSError):  # not POSIX: the parent's kill is the only limit
         pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(0)
 
 
 def main() -> int:
-    parent = int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid()
-    _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the job, which stops the worker
     try:
         import resource
@@ -65,7 +65,8 @@ def main() -> int:
     for line in sys.stdin:
         equal = False
         try:
-            gold, prediction = json.loads(line)
+            gold, prediction, seconds = json.loads(line)
+            _limit_cpu(float(seconds))
             parsed_gold = golds.get(gold)
             if parsed_gold is None:
                 if len(golds) >= GOLD_CACHE:

@@ -10,7 +10,8 @@ as TIMEOUT so that callers can count it.
 
 Workers are kept between calls (each compares one pair at a time over a pipe: tens of microseconds of
 overhead per pair), one per thread that is comparing at that moment, and are killed when the process
-exits (and by the kernel when it dies: the worker asks for PR_SET_PDEATHSIG). math-verify's warnings
+exits. Should the process die without exiting cleanly, an idle worker reads end-of-file and exits, and
+a busy one runs into the CPU-time limit it sets itself before each comparison. math-verify's warnings
 stay in the worker, whose stderr goes nowhere. Nothing here imports math_verify.
 """
 
@@ -59,7 +60,7 @@ class _Worker:
     def __init__(self) -> None:
         self.owner = os.getpid()
         self.proc = subprocess.Popen(
-            [sys.executable, "-P", str(WORKER_SCRIPT), str(os.getpid())],
+            [sys.executable, "-P", str(WORKER_SCRIPT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -83,7 +84,7 @@ class _Worker:
         """One comparison; kills the worker on time-out. Raises _WorkerDied when it dies instead."""
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps([gold, prediction]).encode("utf-8") + b"\n")
+            self.proc.stdin.write(json.dumps([gold, prediction, timeout_s]).encode("utf-8") + b"\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             self.kill()
