@@ -30,7 +30,7 @@ from workbench import distributed, environment, gpu, presets
 from workbench.atomic import JsonlWriter, write_json_atomic
 from workbench.config import RunConfig, load
 from workbench.plan import RunPlan, plan
-from workbench.rewards import completion_text, get_reward
+from workbench.rewards import completion_text, get_reward, set_scoring_timeout
 from workbench.runs import RunDir, last_complete_checkpoint
 from workbench.series import phase_key
 
@@ -529,6 +529,7 @@ def build_trainer(
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     names = config.active_rewards
+    set_scoring_timeout(config.grpo.scoring_timeout_s)
     samples = JsonlWriter(run.samples) if MAIN_PROCESS else None
     recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
     args = grpo_args(

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench import paths
-from workbench.numbers import canonical_number, numbers_in
+from workbench.answers import Value, clean, english_hint, read_answer
+from workbench.numbers import Lang
 
 if TYPE_CHECKING:
     from workbench.config import DataSection
@@ -43,8 +44,6 @@ REQUIRED_COLUMNS = ("query_vi", "response_vi")
 _ARTEFACTS = {"\\đóng hộp{": "\\boxed{", "\\đóng hộp {": "\\boxed{"}
 _EN_ANSWER = re.compile(r"The answer is\s*:\s*(?P<answer>[^\n]+)", re.IGNORECASE)
 _VI_ANSWER = re.compile(r"(?:đáp án|câu trả lời)\s+là\s*:\s*(?P<answer>[^\n]+)", re.IGNORECASE)
-_BOXED = re.compile(r"^\\boxed\{(?P<inner>.*)\}$")
-_TRAILING = " \t.,;:!?。"
 
 
 def normalise_text(text: str) -> str:
@@ -55,31 +54,31 @@ def normalise_text(text: str) -> str:
     return text
 
 
-def _clean(answer: str) -> str:
-    answer = answer.strip().rstrip(_TRAILING).strip()
-    if len(answer) > 1 and answer.startswith("$") and answer.endswith("$"):
-        answer = answer.strip("$").strip()
-    boxed = _BOXED.match(answer)
-    return boxed.group("inner").strip() if boxed else answer
-
-
 def _last(pattern: re.Pattern[str], text: str) -> str | None:
     found = None
     for found in pattern.finditer(text):  # noqa: B007 - we want the last match
         pass
-    if found is None:
+    return found.group("answer") if found is not None else None
+
+
+def _gold(raw: str, lang: Lang, hint: set[Value] | None = None) -> str | None:
+    """The canonical text of a stated answer (see workbench.answers); as written, cleaned, when a number
+    in it reads two ways and nothing settles which; None when nothing is left."""
+    answer = read_answer(raw, lang, hint)
+    if answer.shape == "empty":
         return None
-    answer = _clean(found.group("answer"))
-    return answer or None
+    return answer.text if answer.certain and answer.shape != "too long" else clean(raw) or None
 
 
 def extract_answer(response_vi: str, response_en: str | None = None) -> str | None:
-    """The gold answer of a row, canonical when it is a plain number.
+    """The gold answer of a row, in the canonical text of `workbench.answers`.
 
     Prefers the last "The answer is:" of the English response (the reliable side); else the last
     Vietnamese "Đáp án là:" / "Câu trả lời là:" (any case, optional space before the colon, after NFC).
-    Trailing punctuation and spaces are stripped, `$...$` and `\\boxed{...}` unwrapped. A plain number
-    becomes canonical (2,5 -> 2.5; 1.200 -> 1200; an ambiguous 1,200 only when the English side confirms).
+    Trailing punctuation and spaces are stripped, `$...$` and `\\boxed{...}` unwrapped, and every form
+    is read the way the rewards read completions (see `workbench.answers.FORMS`): 2,5 -> 2.5;
+    1.200 -> 1200; 9{,}500 -> 9500; `\\dfrac34` -> `\\frac{3}{4}`; "-2, 3" stays a list of two values;
+    an ambiguous Vietnamese 1,200 becomes 1200 only when the English side confirms, else stays as written.
 
     Args:
         response_vi: The Vietnamese worked solution.
@@ -92,12 +91,11 @@ def extract_answer(response_vi: str, response_en: str | None = None) -> str | No
     if english:
         answer = _last(_EN_ANSWER, english)
         if answer is not None:
-            return canonical_number(answer, "en") or answer
+            return _gold(answer, "en")
     answer = _last(_VI_ANSWER, normalise_text(response_vi or ""))
     if answer is None:
         return None
-    hint = set(numbers_in(english, "en")) if english else None
-    return canonical_number(answer, "vi", hint) or answer
+    return _gold(answer, "vi", english_hint(english) if english else None)
 
 
 def format_prompt(question: str) -> list[dict[str, str]]:
