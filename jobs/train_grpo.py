@@ -204,14 +204,6 @@ def offline_if_local(config: RunConfig) -> None:
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
-def prompt_length_counter(tokenizer: Any) -> Callable[[list[dict[str, str]]], int]:
-    def count(messages: list[dict[str, str]]) -> int:
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    return count
-
-
 def stop_agreed(requested: bool) -> bool:
     """True when any training process was asked to stop. Ranks get SIGTERM at slightly different moments
     (the launcher forwards it to one after the other); a rank that stopped a step before the others would
@@ -436,9 +428,9 @@ def load_model(
 
 
 def training_rows(config: RunConfig, tokenizer: Any) -> wdata.PreparedData:
-    """Load, filter and split the rows, measuring prompts with the model's own chat template."""
-    rows = wdata.load_rows(config.data)
-    return wdata.prepare(rows, config.data, config.grpo.max_prompt_length, prompt_length_counter(tokenizer))
+    """Load, filter and split the rows, measuring prompts with the model's own chat template (the same
+    function as `grpo-workbench preview` and the Configure preview)."""
+    return wdata.prepare_for_run(wdata.load_rows(config.data), config, tokenizer)
 
 
 def to_dataset(rows: list[dict[str, Any]]) -> Any:
