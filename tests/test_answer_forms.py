@@ -13,6 +13,7 @@ check_numbers 1.5 / -0.5 / 0 (no number, or a gold answer that is not made of nu
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -360,6 +361,11 @@ def _completion(solution: str | None) -> list[dict[str, str]]:
 def test_the_corpus_is_large_and_covers_every_form() -> None:
     assert len(CASES) >= 150
     assert {c.form for c in CASES} == set(FORMS)
+
+
+def test_the_readme_table_lists_every_form() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert all(f"\n| {form} | " in readme for form in FORMS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c.form}" for i, c in enumerate(CASES)])
