@@ -65,6 +65,7 @@ CASES: list[Case] = [
     Case("negative", "-9", "-9", "-9", "x = -9", *NUMBERS_ONLY),
     Case("negative", "−12", "-12", "-12", "-12", *RIGHT),
     Case("negative", "-2.5", "-2,5", "-2.5", "-2,5", *NUMBERS_ONLY),
+    Case("negative", "-1,200", "-1.200", "-1200", "-1,200", *NUMBERS_ONLY),  # settled by the gold, signed
     # ---- decimals: a decimal point in English, a decimal comma in Vietnamese
     Case("decimal", "2.5", "2,5", "2.5", "2.5", *RIGHT),
     Case("decimal", "2.5", "2,5", "2.5", "2,5", *NUMBERS_ONLY),
@@ -97,6 +98,8 @@ CASES: list[Case] = [
     Case("thousands", None, "1.200.000", "1200000", "1.200.000", *NUMBERS_ONLY),
     Case("thousands", "7,000", "7.000", "7000", "7000", *RIGHT),
     Case("thousands", "28000", "28.000", "28000", "28.000", *NUMBERS_ONLY),
+    Case("thousands", "1.2", "1,2", "1.2", "1.200", *NUMBERS_ONLY),  # read two ways: the gold settles it
+    Case("decimal", "5", "5", "5", "1,200", *WRONG),  # unsettled: the Vietnamese reading, 1.2
     # ---- money
     Case("money", "\\$12.50", "\\$12,50", "12.5", "12.5", *RIGHT),
     Case("money", "\\$12.50", "\\$12,50", "12.5", "\\$12.50", *NUMBERS_ONLY),

@@ -31,7 +31,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
-from workbench.numbers import Lang, numbers_in, readings
+from workbench.numbers import Lang, numbers_in, readings, settle
 
 MAX_ANSWER_CHARS = 400
 """A longer answer is not read (it is an essay, not an answer; math-verify alone may spend seconds on
@@ -85,7 +85,7 @@ FORMS: dict[str, tuple[str, str]] = {
 
 _NUMERIC_SHAPES = ("number", "set", "tuple", "matrix")
 _LABEL = re.compile(
-    r"^(?:đáp số|đáp án|kết quả|câu trả lời|the answer is|answer|final answer)\s*(?:là)?\s*:?\s*",
+    r"^(?:đáp số|đáp án|kết quả|câu trả lời|the answer is|answer|final answer)(?!\w)\s*(?:là)?\s*:?\s*",
     re.IGNORECASE,
 )
 _UNICODE = {
@@ -279,15 +279,6 @@ def fraction_text(value: Fraction) -> str:
     return "0" if text == "0" else sign + text
 
 
-def _settle(candidates: list[Fraction], hint: set[Value] | None) -> tuple[Fraction, bool]:
-    """The reading to use, and whether it is certain (one reading, or the hint confirms one)."""
-    if hint and len(candidates) > 1:
-        confirmed = [c for c in candidates if c in hint]
-        if len(confirmed) == 1:
-            return confirmed[0], True
-    return candidates[0], len(candidates) == 1
-
-
 def _plain(token: str, lang: Lang, hint: set[Value] | None, forms: set[str]) -> tuple[Fraction, bool] | None:
     """A signed plain number ("1.200", "2,5", "1 200", "-7"): its value and certainty, or None."""
     token = token.strip()
@@ -301,12 +292,10 @@ def _plain(token: str, lang: Lang, hint: set[Value] | None, forms: set[str]) -> 
     found = readings(body, lang)
     if not found:
         return None
-    value, certain = _settle([Fraction(Decimal(r)) for r in found], hint)
-    # English follows its convention, and so does a Vietnamese dotted 1.200; a Vietnamese 1,200 may be
-    # an English number the translation kept (see numbers.canonical_number).
-    certain = certain or lang == "en" or "," not in body
+    known = {h for h in hint if isinstance(h, Fraction)} if hint else None
+    value, certain = settle([sign * Fraction(Decimal(r)) for r in found], body, lang, known)
     marks = body.count(",") + body.count(".")
-    if marks and value == int(body.replace(",", "").replace(".", "")):
+    if marks and abs(value) == int(body.replace(",", "").replace(".", "")):
         forms.add("thousands")  # every mark grouped digits: 1.200 (vi), 1,200 (en)
     elif marks:
         forms.add("decimal")
@@ -314,7 +303,7 @@ def _plain(token: str, lang: Lang, hint: set[Value] | None, forms: set[str]) -> 
             forms.add("thousands")  # 1.200,5 / 1,200.5
     elif value.denominator == 1 and not forms:
         forms.add("integer")
-    return sign * value, certain
+    return value, certain
 
 
 def _strip_units(text: str, forms: set[str]) -> str:
@@ -389,7 +378,9 @@ def _number(text: str, lang: Lang, hint: set[Value] | None) -> tuple[Element, se
         written = f"\\frac{{{fraction_text(abs(top[0]))}}}{{{fraction_text(abs(bottom[0]))}}}"
         forms.add("fraction")
     else:
-        read = _plain(text, lang, hint, forms)
+        # The sign is already off the text: a hint settles the magnitude.
+        magnitudes: set[Value] | None = {abs(h) for h in hint if isinstance(h, Fraction)} if hint else None
+        read = _plain(text, lang, magnitudes, forms)
         if read is None:
             return None
         value, certain = read

@@ -15,10 +15,12 @@ intervals, units, ...) for the gold side and the completion side alike; nothing 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Literal, TypeVar
 
 Lang = Literal["vi", "en"]
+T = TypeVar("T")
 
 NUMBER = re.compile(r"[-−]?\d(?:[\d.,]*\d)?")
 """A run of digits with grouping or decimal marks inside (no leading/trailing mark)."""
@@ -82,6 +84,26 @@ def readings(text: str, lang: Lang) -> list[str]:
         return []
 
 
+def settle(values: Sequence[T], text: str, lang: Lang, hint: Collection[T] | None = None) -> tuple[T, bool]:
+    """The reading of a number to use, and whether it is certain.
+
+    Args:
+        values: Its readings, its own convention's first (from `readings`, as strings or values).
+        text: The number as written.
+        lang: The convention of the text it came from.
+        hint: Readings known from the other side (the English response, the gold answer); a hint that
+            confirms exactly one reading settles it.
+    """
+    if hint and len(values) > 1:
+        confirmed = [v for v in values if v in hint]
+        if len(confirmed) == 1:
+            return confirmed[0], True
+    # Ambiguous and unconfirmed. English follows its convention reliably, and so does a Vietnamese
+    # dotted "1.200" (twelve hundred). A Vietnamese "1,200" is often an English number the translation
+    # kept, or 1.2 written with a trailing zero; a wrong guess would corrupt a gold answer, so: unsure.
+    return values[0], len(values) == 1 or lang == "en" or "," not in text
+
+
 def canonical_number(text: str, lang: Lang = "vi", hint: set[str] | None = None) -> str | None:
     """Canonical form of a plain number string, or None when `text` is not one or its reading is unsure.
 
@@ -94,16 +116,10 @@ def canonical_number(text: str, lang: Lang = "vi", hint: set[str] | None = None)
         The canonical string ("2.5", "1200"), or None.
     """
     values = readings(text, lang)
-    if len(values) <= 1:
-        return values[0] if values else None
-    if hint:
-        confirmed = [v for v in values if v in hint]
-        if len(confirmed) == 1:
-            return confirmed[0]
-    # Ambiguous and unconfirmed. English follows its convention reliably, and so does a Vietnamese
-    # dotted "1.200" (twelve hundred). A Vietnamese "1,200" is often an English number the translation
-    # kept, or 1.2 written with a trailing zero; a wrong guess would corrupt a gold answer, so: unsure.
-    return values[0] if lang == "en" or "," not in text else None
+    if not values:
+        return None
+    value, certain = settle(values, text, lang, hint)
+    return value if certain else None
 
 
 def numbers_in(text: str, lang: Lang = "vi") -> list[str]:
