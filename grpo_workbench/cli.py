@@ -305,7 +305,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     try:
         config = _config_from(args)
         rows = wdata.load_rows(config.data)
-        prepared = wdata.prepare(rows, config.data)
+        prepared = wdata.prepare_for_run(rows, config)
     except (wconfig.ConfigError, wdata.DataError) as exc:
         return _print_problems(exc)
     print(prepared.stats.summary())

@@ -484,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             should_stop=stop,
             echo=log,
             extra={"model": config.model.name, "backend": backend},
+            scoring_timeout_s=config.grpo.scoring_timeout_s,
         )
         log(format_table(results))
         return 0

@@ -10,7 +10,6 @@ statistics and held-out rows written to the run directory), the reward functions
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from workbench import data as wdata
 from workbench import distributed, presets, runs
 from workbench.config import RunConfig
 from workbench.plan import RunPlan, plan
+from workbench.rewards import set_scoring_timeout
 from workbench.runs import RunDir
 
 
@@ -86,17 +86,9 @@ def grpo_args(
 
 
 def training_rows(config: RunConfig, tokenizer: Any) -> wdata.PreparedData:
-    """Load, filter and split the rows, measuring prompts with the model's own chat template."""
-    rows = wdata.load_rows(config.data)
-    return wdata.prepare(rows, config.data, config.grpo.max_prompt_length, prompt_length_counter(tokenizer))
-
-
-def prompt_length_counter(tokenizer: Any) -> Callable[[list[dict[str, str]]], int]:
-    def count(messages: list[dict[str, str]]) -> int:
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    return count
+    """Load, filter and split the rows, measuring prompts with the model's own chat template (the same
+    function as `grpo-workbench preview` and the Configure preview)."""
+    return wdata.prepare_for_run(wdata.load_rows(config.data), config, tokenizer)
 
 
 def to_dataset(rows: list[dict[str, Any]]) -> Any:
@@ -183,6 +175,7 @@ def build_trainer(
         run.write_held_out(prepared.held_out)
 
     names = config.active_rewards
+    set_scoring_timeout(config.grpo.scoring_timeout_s)
     samples = run.samples_writer() if MAIN_PROCESS else None
     recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
     args = grpo_args(

@@ -4,7 +4,8 @@ estimate and a preview of the training rows; Launch stays disabled until the con
 The form is generated from `workbench.config.RunConfig` (field types, choices and attribute docstrings),
 so a new setting appears here without touching this file. Each keystroke re-validates the whole config
 (microseconds of pydantic) and puts every message next to its field; the machine checks (pre-flight) and
-the data preview (which imports `datasets`) run debounced in thread workers.
+the data preview (which imports `datasets`, and counts prompt tokens with `tokenizers` the way the run
+will: `workbench.data.prepare_for_run`) run debounced in thread workers.
 """
 
 from __future__ import annotations
@@ -594,7 +595,8 @@ class ConfigureScreen(Screen[None]):
 
     @staticmethod
     def _data_key(config: RunConfig) -> str:
-        return config.data.model_dump_json()
+        """What the preview depends on: the data section, and the model and length that drop prompts."""
+        return f"{config.data.model_dump_json()} {config.model.name} {config.grpo.max_prompt_length}"
 
     def _schedule_checks(self) -> None:
         if self._debounce is not None:
@@ -639,7 +641,7 @@ class ConfigureScreen(Screen[None]):
         key = self._data_key(config)
         try:
             rows = wdata.load_rows(config.data)
-            prepared = wdata.prepare(rows, config.data)
+            prepared = wdata.prepare_for_run(rows, config)
         except wdata.DataError as exc:
             self.post_message(self.DataPreviewed(key, None, [], str(exc)))
             return
@@ -664,16 +666,8 @@ class ConfigureScreen(Screen[None]):
             self._data_problem = None
             s = event.stats
             by_type = ", ".join(f"{k} {v}" for k, v in s.by_type.items())
-            stats_widget.update(
-                Text.assemble(
-                    ("Data: ", "bold"),
-                    f"{s.used_rows} rows read: {s.kept} kept ({s.train} train, {s.held_out} held out); "
-                    f"dropped {s.dropped_no_answer} without an answer, {s.dropped_empty_question} with an "
-                    f"empty question{'; types: ' + by_type if by_type else ''}. Prompts longer than "
-                    "grpo.max_prompt_length are counted with the model's tokenizer when the run starts "
-                    "(data.json).",
-                )
-            )
+            summary = s.summary() + (f"; types: {by_type}" if by_type else "") + "."
+            stats_widget.update(Text.assemble(("Data: ", "bold"), summary))
             preview.update(self._render_rows(event.rows))
         self._revalidate()
 

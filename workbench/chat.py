@@ -263,8 +263,8 @@ class Verdict:
 
 def judge(gold: str, answer: str) -> Verdict:
     """Judge an answer the way `grpo-workbench eval` does: the last <SOLUTION>, compared with the gold
-    answer by math-verify (`workbench.rewards.is_equivalent`). Loads math-verify on first use (about a
-    second): call it from a thread."""
+    answer (`workbench.rewards.is_equivalent`: math-verify for symbolic answers, in a worker process that
+    takes about a second to start on first use): call it from a thread."""
     from workbench.rewards import extract_solution, is_equivalent
 
     solution = extract_solution(answer)

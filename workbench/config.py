@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from workbench import paths, presets
 from workbench.rewards import DEFAULT_WEIGHTS, REWARD_NAMES
+from workbench.verifier import DEFAULT_TIMEOUT_S
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 """The LoRA ranks vLLM 0.24 accepts as `max_lora_rank`."""
@@ -189,6 +190,10 @@ class GrpoSection(_Section):
     call per tensor, and take token ids from vLLM without detokenizing every token on the host (TRL
     decodes the completions itself). Same weights, same samples; off runs TRL's colocated engine exactly
     as shipped."""
+    scoring_timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0.0, le=600.0)
+    """Wall-clock seconds one math-verify comparison may take (reward `correctness`, and eval's accuracy)
+    before its worker process is killed; the completion then counts as wrong and is counted
+    (`scoring/timeouts` in metrics.jsonl, `scoring_timeouts` in eval results)."""
 
     @property
     def generation_batch_size(self) -> int:

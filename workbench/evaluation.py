@@ -2,7 +2,9 @@
 
 GRPO rewards say how the policy does on the rows it trains on; whether it learned anything shows only on
 rows it never saw. The trainer saves those rows as heldout.jsonl (fixed by the data seed), and this module
-scores generations for them: math-verify answer accuracy on the extracted <SOLUTION>, exact-format
+scores generations for them: answer accuracy on the extracted <SOLUTION> (`workbench.rewards.grade`, the
+training reward's reading of every answer form, math-verify for symbolic answers under a time limit;
+a comparison that runs out of time counts as wrong and is counted in `scoring_timeouts`), exact-format
 compliance, completion length, pass@k with the unbiased estimator when several samples are drawn, per
 type family (GSM_*, MATH_*) and per full type, with 95% Wilson intervals for every proportion.
 
@@ -33,7 +35,7 @@ from typing import Any, Protocol
 
 from workbench.atomic import JsonlWriter, write_text_atomic
 from workbench.jobdir import process_start_time
-from workbench.rewards import extract_solution, is_equivalent, match_format_exactly
+from workbench.rewards import extract_solution, grade, match_format_exactly
 from workbench.runs import (
     Estimate,
     EvalDir,
@@ -125,18 +127,22 @@ class Completion:
     tokens: int
 
 
-def score_row(row: dict[str, Any], completions: Sequence[Completion], index: int) -> dict[str, Any]:
+def score_row(
+    row: dict[str, Any], completions: Sequence[Completion], index: int, timeout_s: float | None = None
+) -> dict[str, Any]:
     """Score the completions of one held-out row: the line written to rows-<target>-<decoding>.jsonl.
 
     Args:
         row: The held-out row {prompt, answer, type, question, source_index}.
         completions: Its generated completions (1 for greedy, n for sampling).
         index: The row's position in heldout.jsonl.
+        timeout_s: Wall-clock seconds each math-verify comparison may take (None: the default).
     """
     gold = str(row["answer"])
     texts = [c.text for c in completions]
     solutions = [extract_solution(t) for t in texts]
-    correct = [is_equivalent(gold, s) if s else False for s in solutions]
+    grades = grade([gold] * len(solutions), solutions, timeout_s)
+    correct = [g.correct for g in grades]
     formatted = [(score or 0.0) > 0 for score in match_format_exactly(texts)]
     return {
         "index": index,
@@ -146,6 +152,7 @@ def score_row(row: dict[str, Any], completions: Sequence[Completion], index: int
         "completions": texts,
         "solutions": solutions,
         "correct": correct,
+        "timed_out": [g.timed_out for g in grades],
         "formatted": formatted,
         "lengths": [c.tokens for c in completions],
     }
@@ -162,6 +169,7 @@ def group_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     Accuracy and format are per-sample rates averaged per row (so with n samples, accuracy is pass@1);
     their Wilson interval counts rows, not samples, because samples of one row are not independent.
     Length is in generated tokens, with a normal-approximation 95% interval over the per-row means.
+    `scoring_timeouts` counts the completions whose answer comparison ran out of time (scored wrong).
     """
     rows = len(records)
     samples = sum(len(r["correct"]) for r in records)
@@ -177,6 +185,7 @@ def group_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         "rows": rows,
         "samples": samples,
+        "scoring_timeouts": sum(sum(r.get("timed_out") or ()) for r in records),
         "accuracy": _proportion(accuracy, rows),
         "format": _proportion(formatted, rows),
         "mean_length": {"value": mean_length, "ci_low": mean_length - half, "ci_high": mean_length + half},
@@ -342,6 +351,7 @@ CSV_FIELDS = (
     "mean_length_ci_low",
     "mean_length_ci_high",
     "pass_at_k",
+    "scoring_timeouts",
     "partial",
 )
 
@@ -366,6 +376,7 @@ def summary_rows(result: EvalResult) -> list[dict[str, Any]]:
             "group": group,
             "rows": m.rows,
             "samples": m.samples,
+            "scoring_timeouts": m.scoring_timeouts,
             "partial": result.partial,
             "pass_at_k": " ".join(f"{k}:{v.value:.4f}" for k, v in m.pass_at_k.items()),
         }
@@ -455,6 +466,7 @@ def evaluate(
     should_stop: Callable[[], bool] = lambda: False,
     echo: Callable[[str], None] | None = None,
     extra: dict[str, Any] | None = None,
+    scoring_timeout_s: float | None = None,
 ) -> list[EvalResult]:
     """Evaluate every target with every decoding on the held-out rows, writing eval/ as it goes.
 
@@ -473,6 +485,8 @@ def evaluate(
         should_stop: Polled between batches.
         echo: Receives progress lines (the CLI prints them).
         extra: Fields copied into every eval-*.json (model, backend, ...).
+        scoring_timeout_s: Wall-clock seconds each math-verify comparison may take (the run's
+            grpo.scoring_timeout_s; None: the default).
 
     Returns:
         The eval-*.json contents written, in order.
@@ -512,7 +526,7 @@ def evaluate(
                 batch = rows[start : start + max(1, batch_size)]
                 outputs = generate(target, [r["prompt"] for r in batch], decoding)
                 for offset, (row, completions) in enumerate(zip(batch, outputs, strict=True)):
-                    record = score_row(row, completions, start + offset)
+                    record = score_row(row, completions, start + offset, scoring_timeout_s)
                     writer.write(record)
                     records.append(record)
                 progress.done += len(batch)
@@ -537,6 +551,8 @@ def evaluate(
             }
             results.append(eval_dir.write_result(result))
             write_summary_csv(eval_dir)
+            if timeouts := results[-1].overall.scoring_timeouts:
+                progress.say(f"[eval] {_timeout_note(timeouts)}")
         if stopped:
             break
     progress.update(state="stopped" if stopped else "completed", finished_at=time.time())
@@ -596,4 +612,14 @@ def format_table(results: Iterable[EvalResult], by_family: bool = True) -> str:
             )
     if any(r.partial for r in results):
         lines.append("* partial: the evaluation was stopped before every row was done")
+    timeouts = sum(r.overall.scoring_timeouts for r in results)
+    if timeouts:
+        lines.append(_timeout_note(timeouts))
     return "\n".join(lines)
+
+
+def _timeout_note(count: int) -> str:
+    return (
+        f"{count} completion(s) took longer than grpo.scoring_timeout_s to compare with their gold answer "
+        "and count as wrong (scoring_timeouts in the results)"
+    )

@@ -39,15 +39,18 @@ def runs_dir() -> Path:
     return _ensure(data_dir() / "runs")
 
 
-def cache_dir() -> Path:
-    """Built artefacts that can be rebuilt: the tiny model, prepared datasets."""
+def cache_dir(create: bool = True) -> Path:
+    """Built artefacts that can be rebuilt: the tiny model, prepared datasets (created unless `create`
+    is False: a lookup must not change the home)."""
     root = home()
-    return _ensure(root / "cache" if root else platformdirs.user_cache_path(APP_NAME))
+    path = root / "cache" if root else platformdirs.user_cache_path(APP_NAME)
+    return _ensure(path) if create else path
 
 
-def models_dir() -> Path:
+def models_dir(create: bool = True) -> Path:
     """Locally built models (random-init architectures, the offline tiny model)."""
-    return _ensure(cache_dir() / "models")
+    path = cache_dir(create) / "models"
+    return _ensure(path) if create else path
 
 
 def config_dir() -> Path:

@@ -63,21 +63,22 @@ def build_dir_name(preset: Preset) -> str:
     return f"{preset.name}-v{preset.build_version}"
 
 
-def local_build_dir(preset: Preset) -> str:
+def local_build_dir(preset: Preset, create: bool = True) -> str:
     """Where a locally built preset lives (the cache dir; built on first use by the job)."""
-    return str(paths.models_dir() / build_dir_name(preset))
+    return str(paths.models_dir(create) / build_dir_name(preset))
 
 
-def resolve_model_path(name: str) -> str:
+def resolve_model_path(name: str, create: bool = True) -> str:
     """The string to hand to `from_pretrained`: a hub id or a local directory.
 
     Args:
         name: `model.name` from the config: a preset, a hub id or a directory.
+        create: Create the model cache directory of a local preset (False: only look).
     """
     preset = PRESETS.get(name)
     if preset is None:
         return name
-    return preset.hub_id or local_build_dir(preset)
+    return preset.hub_id or local_build_dir(preset, create)
 
 
 def architecture_of(name: str) -> str | None:

@@ -8,18 +8,22 @@ plain strings are accepted too. The metric name TRL logs is the function's `__na
 
 Fixes against the tutorial: the exact-format check no longer accepts junk lines around the tags (it used
 MULTILINE `^...$`), numbers keep their Vietnamese decimal comma (it stripped commas: 2,5 became 25), and
-nothing prints to stdout.
+nothing prints to stdout. Every answer form (fractions, lists, `9{,}500`, units, intervals, ...) is read
+by `workbench.answers`, the same code that reads the gold answers, and math-verify runs in a worker
+process under a wall-clock limit (`workbench.verifier`), so one pathological completion cannot stall a
+training step. Every reward is linear in the completion's length.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from workbench.answers import numbers_match, read_gold, read_solution, same_answer
 from workbench.data import REASONING_END, REASONING_START, SOLUTION_END, SOLUTION_START
-from workbench.numbers import canonical_number, to_decimal
+from workbench.verifier import DEFAULT_TIMEOUT_S, Verdict, verify_many
 
 RewardFn = Callable[..., list[float | None]]
 
@@ -31,8 +35,9 @@ EXACT_FORMAT = re.compile(
     re.DOTALL,
 )
 """A reasoning block then a solution block, nothing but whitespace around or between (used fullmatch)."""
-_SOLUTION = re.compile(rf"{re.escape(SOLUTION_START)}(.*?){re.escape(SOLUTION_END)}", re.DOTALL)
-_FIRST_NUMBER = re.compile(r"[-−]?\d(?:[\d.,]*\d)?")
+TIMEOUT_METRIC = "scoring/timeouts"
+"""The metrics.jsonl key of completions whose math-verify comparison ran out of time (per step)."""
+_scoring_timeout_s = DEFAULT_TIMEOUT_S
 
 
 def completion_text(completion: Any) -> str:
@@ -48,8 +53,21 @@ def completion_text(completion: Any) -> str:
 
 def extract_solution(text: str) -> str | None:
     """The content of the last <SOLUTION>...</SOLUTION> block, stripped, or None when there is none."""
-    found = _SOLUTION.findall(text)
-    return found[-1].strip() if found else None
+    found = _raw_solution(text)
+    return found.strip() if found is not None else None
+
+
+def _raw_solution(text: str) -> str | None:
+    """The last block as `re.findall(<SOLUTION>(.*?)</SOLUTION>)` finds it, in linear time (the regex
+    rescans the rest of the text from every unclosed tag: quadratic on a 100k-character completion)."""
+    found, position = None, 0
+    while (start := text.find(SOLUTION_START, position)) >= 0:
+        end = text.find(SOLUTION_END, start + len(SOLUTION_START))
+        if end < 0:
+            break
+        found = text[start + len(SOLUTION_START) : end]
+        position = end + len(SOLUTION_END)
+    return found
 
 
 def match_format_exactly(completions: list[Any], **kwargs: Any) -> list[float | None]:
@@ -73,8 +91,9 @@ def match_format_approximately(completions: list[Any], **kwargs: Any) -> list[fl
 
 
 def check_answer(completions: list[Any], answer: list[str], **kwargs: Any) -> list[float | None]:
-    """3.0 when the solution equals the gold answer, 1.5 when equal after stripping, -1.5 when wrong,
-    0 without a solution block."""
+    """3.0 when the solution is exactly the gold answer, 1.5 when it is the same answer written another
+    way (spaces, `9{,}500`, `2,5`, `\\dfrac`, units, a list in another order), -1.5 when wrong, 0
+    without a solution block."""
     scores: list[float | None] = []
     for completion, gold in zip(completions, answer, strict=True):
         guess = _raw_solution(completion_text(completion))
@@ -82,7 +101,7 @@ def check_answer(completions: list[Any], answer: list[str], **kwargs: Any) -> li
             scores.append(0.0)
         elif guess == gold:
             scores.append(3.0)
-        elif guess.strip() == str(gold).strip():
+        elif guess.strip() == str(gold).strip() or _same(str(gold), guess) is True:
             scores.append(1.5)
         else:
             scores.append(-1.5)
@@ -90,71 +109,88 @@ def check_answer(completions: list[Any], answer: list[str], **kwargs: Any) -> li
 
 
 def check_numbers(completions: list[Any], answer: list[str], **kwargs: Any) -> list[float | None]:
-    """1.5 when the first number of the solution equals the gold answer's value, else -0.5.
+    """1.5 when the solution's numbers are the gold answer's, else -0.5.
 
-    Reads the Vietnamese decimal comma and dotted thousands (2,5 = 2.5; 1.200 = 1200); 0 when there is no
-    solution or no number in it, or the gold answer is not a number.
+    The solution is read as an answer in any form (2,5 = 2.5; 1.200 = 1200; `\\frac{3}{4}`; `9{,}500`;
+    a list, a tuple, an interval), else its first numbers anywhere are taken; a single-number gold
+    answer needs the first number, a list its values in any order, a tuple or interval its values in
+    order. 0 when there is no solution or no number in it, or the gold answer is not made of numbers.
     """
     scores: list[float | None] = []
     for completion, gold in zip(completions, answer, strict=True):
         solution = extract_solution(completion_text(completion))
-        gold_value = _gold_value(str(gold))
-        match = _FIRST_NUMBER.search(solution) if solution else None
-        if match is None or gold_value is None:
-            scores.append(0.0)
-            continue
-        guess = to_decimal(match.group(0), "vi")
-        if guess is None:
-            scores.append(0.0)
-        else:
-            scores.append(1.5 if guess == gold_value else -0.5)
+        match = numbers_match(read_gold(str(gold)), solution) if solution else None
+        scores.append(0.0 if match is None else 1.5 if match else -0.5)
     return scores
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Whether one solution is right, and whether math-verify ran out of time deciding it."""
+
+    correct: bool
+    timed_out: bool = False
+
+
+def _same(gold: str, solution: str) -> bool | None:
+    gold_answer = read_gold(gold)
+    return same_answer(gold_answer, read_solution(solution, gold_answer))
+
+
+def grade(
+    golds: Sequence[str], solutions: Sequence[str | None], timeout_s: float | None = None
+) -> list[Grade]:
+    """Grade each solution against its gold answer: numbers and plain answers by `workbench.answers`,
+    symbolic ones (roots, pi, expressions) by math-verify in a worker process, each comparison within
+    `timeout_s` seconds (default: grpo.scoring_timeout_s as the job set it). A missing solution and a
+    time-out are wrong.
+
+    Raises:
+        VerifierError: math-verify cannot run in this environment.
+    """
+    grades: list[Grade | None] = []
+    pending: dict[tuple[str, str], list[int]] = {}
+    for index, (gold, solution) in enumerate(zip(golds, solutions, strict=True)):
+        if not solution:
+            grades.append(Grade(False))
+            continue
+        gold_answer = read_gold(str(gold))
+        answer = read_solution(solution, gold_answer)
+        decided = same_answer(gold_answer, answer)
+        grades.append(None if decided is None else Grade(decided))
+        if decided is None:  # identical pairs (a group often repeats an answer) are compared once
+            pending.setdefault((gold_answer.latex, answer.latex), []).append(index)
+    if pending:
+        pairs = list(pending)
+        verdicts = verify_many(pairs, timeout_s if timeout_s is not None else _scoring_timeout_s)
+        for pair, verdict in zip(pairs, verdicts, strict=True):
+            for index in pending[pair]:
+                grades[index] = Grade(verdict is Verdict.EQUAL, verdict is Verdict.TIMEOUT)
+    return [g if g is not None else Grade(False) for g in grades]
 
 
 def correctness(completions: list[Any], answer: list[str], **kwargs: Any) -> list[float | None]:
-    """math-verify equivalence of the solution with the gold answer (LaTeX, fractions): 2.0 right, -1.0
-    wrong, 0 without a solution."""
-    scores: list[float | None] = []
-    for completion, gold in zip(completions, answer, strict=True):
-        solution = extract_solution(completion_text(completion))
-        if not solution:
-            scores.append(0.0)
-            continue
-        scores.append(2.0 if is_equivalent(str(gold), solution) else -1.0)
-    return scores
+    """Equivalence of the solution with the gold answer (numbers exactly, symbolic answers by
+    math-verify, each within grpo.scoring_timeout_s): 2.0 right, -1.0 wrong or out of time, 0 without a
+    solution. Logs the step's time-outs as `scoring/timeouts` through TRL's `log_metric`."""
+    solutions = [extract_solution(completion_text(c)) for c in completions]
+    grades = grade([str(g) for g in answer], solutions)
+    log_metric = kwargs.get("log_metric")
+    if callable(log_metric):
+        log_metric(TIMEOUT_METRIC, float(sum(g.timed_out for g in grades)))
+    return [0.0 if not s else 2.0 if g.correct else -1.0 for s, g in zip(solutions, grades, strict=True)]
 
 
-def is_equivalent(gold: str, prediction: str) -> bool:
-    """True when math-verify finds `prediction` equal to `gold` (numbers canonicalised first).
-
-    math-verify finds nothing in raw tags and reads "1.200" as 1.2, so both sides are canonicalised
-    and wrapped in `$...$` first; its timeouts are disabled because they only work on the main thread.
-    """
-    from math_verify import parse, verify  # lazy: sympy and antlr load in about a second
-
-    def prepared(text: str) -> str:
-        text = text.strip().strip("$").strip()
-        number = canonical_number(text, "vi") or canonical_number(text, "en")
-        return f"${number if number is not None else text}$"
-
-    try:
-        gold_parsed = parse(prepared(gold), parsing_timeout=None)
-        pred_parsed = parse(prepared(prediction), parsing_timeout=None)
-        if not gold_parsed or not pred_parsed:
-            return False
-        return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None))
-    except Exception:  # a malformed completion must score, not crash the training step
-        return False
+def is_equivalent(gold: str, prediction: str, timeout_s: float | None = None) -> bool:
+    """True when `prediction` is the gold answer (see `grade`); False when out of time."""
+    return grade([gold], [prediction], timeout_s)[0].correct
 
 
-def _raw_solution(text: str) -> str | None:
-    found = _SOLUTION.findall(text)
-    return found[-1] if found else None
-
-
-def _gold_value(gold: str) -> Decimal | None:
-    value = canonical_number(gold, "en")
-    return Decimal(value) if value is not None else None
+def set_scoring_timeout(seconds: float) -> None:
+    """The wall-clock limit of each math-verify comparison in this process (the job sets
+    grpo.scoring_timeout_s before training)."""
+    global _scoring_timeout_s
+    _scoring_timeout_s = seconds
 
 
 REWARDS: dict[str, RewardFn] = {

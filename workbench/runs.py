@@ -299,6 +299,8 @@ class GroupMetrics:
 
     rows: int = 0
     samples: int = 0
+    scoring_timeouts: int = 0
+    """Completions whose comparison with the gold answer ran past grpo.scoring_timeout_s (counted wrong)."""
     accuracy: Estimate | None = None
     format: Estimate | None = None
     mean_length: Estimate | None = None
@@ -317,6 +319,7 @@ class GroupMetrics:
         return cls(
             rows=int(number(m.get("rows")) or 0),
             samples=int(number(m.get("samples")) or 0),
+            scoring_timeouts=int(number(m.get("scoring_timeouts")) or 0),
             accuracy=estimate("accuracy"),
             format=estimate("format"),
             mean_length=estimate("mean_length"),
