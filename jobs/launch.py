@@ -22,8 +22,16 @@ import psutil
 
 from jobs.process import spawn_detached, stop_job, wait_for
 from workbench import environment
-from workbench.config import ConfigError, Problem, RunConfig
-from workbench.runs import FINAL_STATES, RunDir, create_run_dir, resolve_state, run_dirs
+from workbench.config import ConfigError, Problem, RunConfig, load
+from workbench.resume import resume_mismatches
+from workbench.runs import (
+    FINAL_STATES,
+    RunDir,
+    create_run_dir,
+    last_complete_checkpoint,
+    resolve_state,
+    run_dirs,
+)
 
 STOP_GRACE_ENV = "GRPO_WORKBENCH_STOP_GRACE"
 DEFAULT_STOP_GRACE = 300.0
@@ -161,8 +169,31 @@ def resume(run: RunDir) -> subprocess.Popen[bytes]:
         )
     if state == "completed":
         raise LaunchError(f"run {run.run_id} completed all its steps; start a new run to train further")
+    check_resumable(run)
     run.write_status(state="pending", phase="resuming", heartbeat=time.time(), exit_code=None, error=None)
     return _spawn(run, "--resume")
+
+
+def check_resumable(run: RunDir) -> None:
+    """Refuse a resume whose config.toml no longer fits the last complete checkpoint (see
+    `workbench.resume`), before anything is written or started: status.json and the step stay as they are.
+
+    Raises:
+        LaunchError: one line per setting (checkpoint value, config value, fix), or the config is invalid.
+    """
+    checkpoint = last_complete_checkpoint(run)
+    if checkpoint is None:
+        return  # nothing to restore: the trainer starts from step 0 under the current config
+    try:
+        config = load(run.config)
+    except ConfigError as exc:
+        raise LaunchError(f"run {run.run_id} cannot resume: {exc}") from None
+    mismatches = resume_mismatches(config, checkpoint)
+    if mismatches:
+        raise LaunchError(
+            f"run {run.run_id} cannot resume from {checkpoint.name} under its changed config.toml:\n"
+            + "\n".join("  - " + m.message(checkpoint.name) for m in mismatches)
+        )
 
 
 def stop(run: RunDir, *, wait: float = 600.0, poll: float = 0.2) -> str:
