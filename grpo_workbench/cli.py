@@ -35,16 +35,47 @@ prefix of one, or a run directory.
 """
 
 
+def _adapter_of(ref: str) -> tuple[Any, Path]:
+    """`RUN` or `RUN:checkpoint-N` -> (the run, the adapter directory to start from): the run's final
+    adapter/, else its newest complete checkpoint, or the checkpoint named.
+
+    Raises:
+        LookupError: no such run or checkpoint, or the run has no adapter yet.
+    """
+    from workbench.runs import checkpoints, find_run, last_complete_checkpoint
+
+    name, _, checkpoint = ref.partition(":")
+    run = find_run(name)
+    if checkpoint:
+        found = {p.name: p for _, p, complete in checkpoints(run) if complete}
+        if checkpoint not in found:
+            have = ", ".join(found) or "none"
+            raise LookupError(f"run {run.run_id} has no complete {checkpoint} (it has: {have})")
+        return run, found[checkpoint]
+    if (run.adapter / "adapter_config.json").is_file():
+        return run, run.adapter
+    last = last_complete_checkpoint(run)
+    if last is None:
+        raise LookupError(f"run {run.run_id} has no adapter and no complete checkpoint to start from yet")
+    return run, last
+
+
 def _config_from(args: argparse.Namespace) -> Any:
     from workbench import config as wconfig
 
+    source = getattr(args, "from_run", None)
     if getattr(args, "config", None):
         data = wconfig.load(Path(args.config)).model_dump(mode="json")
+    elif source:
+        # A run started from another's adapter begins with that run's settings (then --set changes them).
+        data = wconfig.load(_adapter_of(source)[0].config).model_dump(mode="json")
     else:
         from workbench import gpu
 
         data = wconfig.machine_default(gpu.device_count()).model_dump(mode="json")
     data = wconfig.apply_overrides(data, list(getattr(args, "set", None) or []))
+    if source:
+        data.setdefault("lora", {})["init_from"] = str(_adapter_of(source)[1])
     return wconfig.validate(data)
 
 
@@ -144,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.no_check:
             _check_local_data(config)
         run, proc = launch.launch(config, check=not args.no_check, force=args.force, warn=warn)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, LookupError) as exc:
         return _print_problems(exc)
     except launch.LaunchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -502,6 +533,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="start a training run (foreground unless --detach)")
     with_config(p)
     p.add_argument("--detach", action="store_true", help="start in the background and print the run id")
+    p.add_argument(
+        "--from",
+        dest="from_run",
+        metavar="RUN[:checkpoint-N]",
+        help="a new run that starts from another run's adapter (its final one, or checkpoint-N) and its "
+        "settings; --set changes them (the fix for a resume its changed config.toml refuses)",
+    )
     p.add_argument("--no-check", action="store_true", help="skip the machine pre-flight checks")
     p.add_argument(
         "--force",

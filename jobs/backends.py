@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from workbench import environment
@@ -104,3 +105,34 @@ def load_model(
     if loaded.tokenizer.pad_token is None:
         loaded.tokenizer.pad_token = loaded.tokenizer.eos_token
     return loaded
+
+
+def load_adapter_weights(model: Any, adapter_dir: Path) -> int:
+    """Copy a saved LoRA adapter's weights into the trainer's PEFT model (`lora.init_from`): the run
+    starts from them instead of LoRA's zero start. The shapes were checked before launch
+    (`workbench.resume.init_from_problems`); a mismatch left now raises rather than training from zero.
+
+    Returns:
+        The number of tensors loaded.
+
+    Raises:
+        RuntimeError: the adapter's tensors do not fit the model (PEFT's size mismatch), or none matched.
+    """
+    from peft import set_peft_model_state_dict
+
+    weights = adapter_dir / "adapter_model.safetensors"
+    if weights.is_file():
+        from safetensors.torch import load_file
+
+        state = load_file(str(weights))
+    else:
+        import torch
+
+        state = torch.load(adapter_dir / "adapter_model.bin", map_location="cpu", weights_only=True)
+    result = set_peft_model_state_dict(model, state)
+    unexpected = list(getattr(result, "unexpected_keys", []) or [])
+    if len(unexpected) == len(state):
+        raise RuntimeError(
+            f"none of the {len(state)} tensors of {adapter_dir} matches this model's LoRA layers"
+        )
+    return len(state) - len(unexpected)

@@ -18,6 +18,7 @@ import threading
 import traceback
 from pathlib import Path
 
+from jobs.backends import load_adapter_weights
 from jobs.reporting import MAIN_PROCESS, Progress, StopFlag, StopRequested, gpu_sampler, log
 from jobs.trainer import build_trainer
 from workbench import distributed, environment, presets
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             log("no complete checkpoint to resume from: starting from step 0")
         elif checkpoint is not None:
             log(f"resuming from {checkpoint.name}")
+        if config.lora.init_from and checkpoint is None:
+            count = load_adapter_weights(trainer.model, Path(config.lora.init_from))
+            log(f"starting from the adapter {config.lora.init_from}: {count} LoRA tensors loaded")
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         outcome = "stopped" if stop.requested else "completed"
         progress.phase("saving adapter")

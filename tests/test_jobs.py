@@ -128,3 +128,28 @@ def test_a_killed_trainer_is_recorded_as_crashed_and_can_resume() -> None:
     resumed = cli("resume", run.run_id, "--detach")
     assert resumed.returncode == 0, resumed.stderr
     wait_until(lambda: any(r.get("event") == "resume" for r in read_jsonl(run.metrics)), 120, "the resume")
+
+
+def test_train_from_another_runs_adapter_starts_from_its_weights() -> None:
+    """`train --from RUN` is a new run with RUN's settings and its adapter as the start: at a learning rate
+    of 1e-12 the new run's adapter is the one it started from (from LoRA's zero start, lora_B would be ~0)."""
+    import torch
+    from safetensors.torch import load_file
+
+    first = cli("train", *sets("grpo.max_steps=2", "name=source"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    source = find_run(first.stdout.strip().splitlines()[0])
+    second = cli("train", "--from", source.run_id, "--set", "grpo.learning_rate=1e-12", "--set", "name=again")
+    assert second.returncode == 0, second.stderr[-3000:]
+    run = find_run(second.stdout.strip().splitlines()[0])
+    assert run.run_id != source.run_id
+    assert f"starting from the adapter {source.adapter}" in run.log.read_text(encoding="utf-8")
+    before = load_file(str(source.adapter / "adapter_model.safetensors"))
+    after = load_file(str(run.adapter / "adapter_model.safetensors"))
+    assert before.keys() == after.keys()
+    moved = max(float(t.abs().max()) for k, t in before.items() if "lora_B" in k)
+    assert moved > 1e-7, "the source adapter never moved from LoRA's zero start"
+    for key, tensor in before.items():
+        assert torch.allclose(after[key].float(), tensor.float(), rtol=0, atol=moved / 100), key
+    refused = cli("train", "--from", f"{source.run_id}:checkpoint-99")
+    assert refused.returncode == 2 and "has no complete checkpoint-99" in refused.stderr

@@ -96,3 +96,19 @@ def test_a_moved_home_is_the_same_base_model(workbench_home: Path) -> None:
     checkpoint = last_complete_checkpoint(run)
     assert checkpoint is not None
     assert resume_mismatches(load(run.config), checkpoint) == []
+
+
+def test_init_from_is_checked_before_launch(workbench_home: Path) -> None:
+    """`lora.init_from` naming no adapter, or one of another shape, is refused by the pre-flight checks
+    with the field and the fix."""
+    from workbench.config import RunConfig
+    from workbench.resume import init_from_problems
+
+    run = stopped_run(workbench_home)
+    checkpoint = run.checkpoints / "checkpoint-3"
+    assert init_from_problems(RunConfig.model_validate({"lora": {"init_from": str(checkpoint)}})) == []
+    missing = init_from_problems(RunConfig.model_validate({"lora": {"init_from": str(workbench_home)}}))
+    assert [p.field for p in missing] == ["lora.init_from"] and "holds no LoRA adapter" in missing[0].message
+    other = RunConfig.model_validate({"lora": {"init_from": str(checkpoint), "rank": 8, "alpha": 16}})
+    messages = [p.message for p in init_from_problems(other)]
+    assert any("lora.rank = 64, this run has 8; fix: set lora.rank = 64" in m for m in messages), messages

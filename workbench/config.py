@@ -99,6 +99,10 @@ class LoraSection(_Section):
     """Projections that get adapters (default: all seven of the Llama block)."""
     max_lora_rank: int = 64
     """The largest rank vLLM reserves room for; must be >= rank and one of vLLM's allowed ranks."""
+    init_from: str = ""
+    """An adapter directory (a run's `adapter/` or `checkpoint-N/`) whose LoRA weights this run starts from
+    instead of LoRA's zero start; its rank, alpha, projections and base model must be this run's.
+    `grpo-workbench train --from RUN[:checkpoint-N]` fills it in. Empty: a fresh adapter."""
 
     @field_validator("target_modules")
     @classmethod

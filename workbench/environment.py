@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workbench import distributed, gpu, paths, presets
 from workbench.config import Problem, RunConfig
+from workbench.resume import init_from_problems
 
 KNOWN_GOOD_GPU: dict[str, str] = {
     "torch": "2.11.0",
@@ -115,7 +116,7 @@ def resolve_backend(config: RunConfig, machine: Machine) -> str:
 def preflight(config: RunConfig, machine: Machine | None = None) -> list[Problem]:
     """Everything that would make this run fail at start, found before anything is created."""
     machine = machine or Machine.detect()
-    problems: list[Problem] = []
+    problems: list[Problem] = init_from_problems(config)
     backend = resolve_backend(config, machine)
     if backend == "unsloth":
         if machine.gpus == 0:

@@ -20,7 +20,7 @@ from typing import Any
 
 from workbench import presets
 from workbench.atomic import read_json
-from workbench.config import RunConfig
+from workbench.config import Problem, RunConfig
 from workbench.jobdir import as_mapping
 
 
@@ -60,18 +60,10 @@ def _preset_of(model: str) -> str:
     return model
 
 
-def resume_mismatches(config: RunConfig, checkpoint: Path) -> list[Mismatch]:
-    """The settings of `config` that `checkpoint` cannot resume under (empty: it can).
-
-    Args:
-        config: The run's config.toml as it is now.
-        checkpoint: A complete `checkpoint-N/` directory (adapter_config.json, trainer_state.json).
-
-    Returns:
-        One `Mismatch` per changed setting; a file the checkpoint lacks compares nothing.
-    """
-    adapter = as_mapping(read_json(checkpoint / "adapter_config.json"))
-    state = as_mapping(read_json(checkpoint / "trainer_state.json"))
+def adapter_mismatches(config: RunConfig, adapter_dir: Path) -> list[Mismatch]:
+    """The LoRA settings and base model of `config` that the adapter in `adapter_dir` was not made with
+    (its adapter_config.json, as PEFT writes it); a key it lacks compares nothing."""
+    adapter = as_mapping(read_json(adapter_dir / "adapter_config.json"))
     found: list[Mismatch] = []
 
     def compare(field: str, saved: Any, now: Any) -> None:
@@ -89,5 +81,46 @@ def resume_mismatches(config: RunConfig, checkpoint: Path) -> list[Mismatch]:
         now = presets.resolve_model_path(config.model.name, create=False)
         if _model(base) != _model(now):
             found.append(Mismatch("model.name", _preset_of(base), config.model.name))
-    compare("grpo.max_steps", state.get("max_steps"), config.grpo.max_steps)
     return found
+
+
+def resume_mismatches(config: RunConfig, checkpoint: Path) -> list[Mismatch]:
+    """The settings of `config` that `checkpoint` cannot resume under (empty: it can).
+
+    Args:
+        config: The run's config.toml as it is now.
+        checkpoint: A complete `checkpoint-N/` directory (adapter_config.json, trainer_state.json).
+
+    Returns:
+        One `Mismatch` per changed setting; a file the checkpoint lacks compares nothing.
+    """
+    found = adapter_mismatches(config, checkpoint)
+    saved = as_mapping(read_json(checkpoint / "trainer_state.json")).get("max_steps")
+    if saved is not None and str(saved) != str(config.grpo.max_steps):
+        found.append(Mismatch("grpo.max_steps", str(saved), str(config.grpo.max_steps)))
+    return found
+
+
+def init_from_problems(config: RunConfig) -> list[Problem]:
+    """Why `lora.init_from` cannot start this run (empty when unset or usable), each naming the fix."""
+    source = config.lora.init_from
+    if not source:
+        return []
+    path = Path(source).expanduser()
+    has_weights = (path / "adapter_model.safetensors").is_file() or (path / "adapter_model.bin").is_file()
+    if not (path / "adapter_config.json").is_file() or not has_weights:
+        return [
+            Problem(
+                "lora.init_from",
+                f"{source} holds no LoRA adapter (adapter_config.json and adapter_model.safetensors); fix: "
+                "name a run's adapter/ or checkpoint-N/ directory (train --from RUN[:checkpoint-N])",
+            )
+        ]
+    return [
+        Problem(
+            "lora.init_from",
+            f"the adapter was made with {m.field} = {m.checkpoint}, this run has {m.config}; fix: set "
+            f"{m.field} = {m.checkpoint} (an adapter's shape and base model cannot change)",
+        )
+        for m in adapter_mismatches(config, path)
+    ]
