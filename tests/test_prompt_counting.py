@@ -80,7 +80,7 @@ def test_preview_configure_and_the_job_drop_the_same_rows(
 ) -> None:
     from transformers import AutoTokenizer
 
-    from jobs.train_grpo import training_rows
+    from jobs.trainer import training_rows
 
     source = _rows_file(tmp_path)
     config = _config(tiny_model_dir, source)
