@@ -99,3 +99,13 @@ def test_registry_names_are_the_logged_metric_names() -> None:
         assert get_reward(name).__name__ == name
     with pytest.raises(KeyError, match="unknown reward 'nope'"):
         get_reward("nope")
+
+
+@pytest.mark.parametrize("solution", ["7, hoặc 8", "7, có lẽ là 8", "7, không phải 8", "Có 7 quả táo"])
+def test_prose_around_a_number_is_not_the_answer(solution: str) -> None:
+    """A hedge or a sentence in <SOLUTION> must not pass as the value it starts with: GRPO would learn to
+    hedge ("7, or 8" against gold 7 scored 2.0 when math-verify read the run-together text)."""
+    completion = [
+        [{"role": "assistant", "content": f"<thinking>x</thinking><SOLUTION>{solution}</SOLUTION>"}]
+    ]
+    assert correctness(completion, answer=["7"]) == [-1.0]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.answers import numbers_match, read_gold, read_solution, same_answer
+from workbench.answers import clean, numbers_match, read_gold, read_solution, same_answer
 from workbench.data import REASONING_END, REASONING_START, SOLUTION_END, SOLUTION_START
 from workbench.verifier import DEFAULT_TIMEOUT_S, Verdict, verify_many
 
@@ -137,6 +137,15 @@ def _same(gold: str, solution: str) -> bool | None:
     return same_answer(gold_answer, read_solution(solution, gold_answer))
 
 
+_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")
+"""Two or more letters not part of a LaTeX command (`\\frac`, `\\sqrt`, `\\pi` are not words)."""
+
+
+def _has_words(text: str) -> bool:
+    """True when `text` holds a word of prose (after LaTeX text wrappers such as \\text{cm} are gone)."""
+    return bool(_WORD.search(clean(text)))
+
+
 def grade(
     golds: Sequence[str], solutions: Sequence[str | None], timeout_s: float | None = None
 ) -> list[Grade]:
@@ -157,6 +166,10 @@ def grade(
         gold_answer = read_gold(str(gold))
         answer = read_solution(solution, gold_answer)
         decided = same_answer(gold_answer, answer)
+        if decided is None and _has_words(solution) and not _has_words(str(gold)):
+            # Prose around a symbolic reading ("7, hoặc 8", "Có 7 quả táo"): math-verify would read the
+            # first number of the run-together text and accept a hedge; an answer is the value alone.
+            decided = False
         grades.append(None if decided is None else Grade(decided))
         if decided is None:  # identical pairs (a group often repeats an answer) are compared once
             pending.setdefault((gold_answer.latex, answer.latex), []).append(index)
