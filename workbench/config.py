@@ -104,6 +104,17 @@ class LoraSection(_Section):
     instead of LoRA's zero start; its rank, alpha, projections and base model must be this run's.
     `grpo-workbench train --from RUN[:checkpoint-N]` fills it in. Empty: a fresh adapter."""
 
+    @field_validator("init_from")
+    @classmethod
+    def _init_from_dir(cls, value: str) -> str:
+        if value and not Path(value).expanduser().is_dir():
+            raise ValueError(
+                f"{value} is not a directory; fix: name a run's adapter/ or checkpoint-N/ directory, "
+                "or leave "
+                "it empty for a fresh adapter"
+            )
+        return value
+
     @field_validator("target_modules")
     @classmethod
     def _known_modules(cls, value: list[str]) -> list[str]:
