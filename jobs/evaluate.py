@@ -393,7 +393,7 @@ def launch(
         )
     spec = targets if isinstance(targets, str) or targets is None else ",".join(targets)
     resolve_targets(run, spec)  # a bad name fails here, with the list of good ones, not in the job
-    eval_dir = EvalDir.of(run)
+    eval_dir = run.eval
     command = job_command(
         run,
         spec,

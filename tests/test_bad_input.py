@@ -301,7 +301,7 @@ def test_a_real_run_drops_an_enormous_row_and_trains(tmp_path: Path) -> None:
     result = cli_process("train", *sets(f"data.source={path}", "grpo.max_steps=1"), timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     run = find_run(result.stdout.strip().splitlines()[0])
-    assert json.loads(run.data_stats.read_text())["dropped_too_long"] == 1
+    assert run.read_data_stats()["dropped_too_long"] == 1
     assert steps_logged(run) == [1]
 
 

@@ -70,7 +70,7 @@ def test_train_in_the_foreground_writes_the_whole_run_directory() -> None:
     assert (run.checkpoints / "checkpoint-4" / "adapter_model.safetensors").is_file()
     assert (run.checkpoints / "checkpoint-2" / "optimizer.pt").is_file()
     assert (run.adapter / "adapter_config.json").is_file()
-    assert json.loads(run.data_stats.read_text())["held_out"] == 8
+    assert run.read_data_stats()["held_out"] == 8
     assert len(read_jsonl(run.held_out)) == 8
     assert "trainer ended: completed" in run.log.read_text()
 
