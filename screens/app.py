@@ -37,6 +37,7 @@ from screens.configure import ConfigureScreen
 from screens.context import Clock, GpuSampler, ScreenContext
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
 from screens.evaluate import EvaluateScreen
+from screens.keyorder import InOrderKeys
 from screens.monitor import MonitorScreen
 from screens.runs import RunsScreen
 from workbench import gpu as wgpu
@@ -174,7 +175,7 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
 """The five modes, in key order (F2..F6, 1..5)."""
 
 
-class WorkbenchApp(App[None]):
+class WorkbenchApp(InOrderKeys[None]):
     """grpo-workbench: configure, launch, follow and manage GRPO runs from a terminal."""
 
     TITLE = "grpo-workbench"

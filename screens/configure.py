@@ -32,6 +32,8 @@ from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
+from screens.widgets.forminput import FormInput
+from screens.widgets.textline import TextLine
 from workbench import presets
 from workbench.config import (
     ALL_PROJECTIONS,
@@ -366,6 +368,8 @@ class ConfigureScreen(Screen[None]):
         self._preflight: tuple[str, list[Problem]] | None = None
         self.field_messages: dict[str, str] = {}
         """The message shown next to each field ('' when it is fine)."""
+        self._model_info = ""
+        """The text shown under model.name (parameters and memory estimate)."""
 
     @property
     def context(self) -> ScreenContext:
@@ -393,7 +397,7 @@ class ConfigureScreen(Screen[None]):
             yield Button("Launch ^L", id="launch", variant="success", compact=True, disabled=True)
             yield Button("Save ^S", id="save", compact=True)
             yield Button("Load ^O", id="load", compact=True)
-            yield Static("", id="config-status")
+            yield TextLine("", id="config-status")
         yield Footer(compact=True)
 
     def _field_row(self, spec: FieldSpec) -> Widget:
@@ -407,7 +411,7 @@ class ConfigureScreen(Screen[None]):
                 classes="field-input",
             )
         else:
-            widget = Input(compact=True, id=spec.widget_id, classes="field-input", select_on_focus=False)
+            widget = FormInput(compact=True, id=spec.widget_id, classes="field-input", select_on_focus=False)
         widget.tooltip = spec.description
         return Horizontal(
             Label(spec.label, classes="field-label"),
@@ -550,7 +554,7 @@ class ConfigureScreen(Screen[None]):
             row = message.parent
             if row is not None:
                 row.set_class(bool(messages), "-invalid")
-        status = self.query_one("#config-status", Static)
+        status = self.query_one("#config-status", TextLine)
         if problems:
             first = general[0] if general else f"{problems[0].field}: {problems[0].message}"
             count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
@@ -563,12 +567,16 @@ class ConfigureScreen(Screen[None]):
         self._update_launch()
         if config is None:
             return
-        info = self.query_one("#model-info", Static)
         services = self.context.services
         try:
-            info.update(memory_summary(config, services.gpu_total_gib, services.backend_for(config)))
+            summary = memory_summary(config, services.gpu_total_gib, services.backend_for(config))
         except Exception as exc:  # the estimate is advice: a bug in it must not break the form
-            info.update(f"estimate unavailable: {exc}")
+            summary = f"estimate unavailable: {exc}"
+        if summary != self._model_info:
+            # Static.update lays the whole form out again (tens of ms): only when the text changed,
+            # which most keystrokes (a run name, a learning rate) do not.
+            self._model_info = summary
+            self.query_one("#model-info", Static).update(summary)
 
     def watch_launching(self) -> None:
         self._update_launch()
