@@ -28,12 +28,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive, var
 from textual.screen import Screen
-from textual.widgets import Button, Collapsible, Footer, Header, Input, Label, Select, TextArea
+from textual.widgets import Button, Collapsible, Footer, Input, Label, Select, TextArea
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import ConfirmScreen
 from screens.formatting import STATE_STYLES
 from screens.widgets.chat_view import AnswerView, ChatColumn
+from screens.widgets.modebar import ModeBar
 from screens.widgets.textline import TextLine
 from workbench import serving
 from workbench.chat import (
@@ -135,7 +136,7 @@ class ChatScreen(Screen[None]):
     # layout
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("chat")
         with Horizontal(id="serve-bar", classes="bar"):
             yield Select[str]([], prompt="run to serve", id="source", compact=True)
             yield Button("Start ^T", id="serve-toggle", compact=True, variant="success")

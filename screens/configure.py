@@ -27,12 +27,13 @@ from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
 from screens.widgets.forminput import FormInput
+from screens.widgets.modebar import ModeBar
 from screens.widgets.textline import TextLine
 from workbench import presets
 from workbench.config import (
@@ -380,7 +381,7 @@ class ConfigureScreen(Screen[None]):
     # layout
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("configure")
         with VerticalScroll(id="form"):
             section = None
             for spec in self.SPECS:

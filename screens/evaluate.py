@@ -27,7 +27,6 @@ from textual.widgets import (
     Checkbox,
     DataTable,
     Footer,
-    Header,
     Input,
     Label,
     ProgressBar,
@@ -40,6 +39,8 @@ from textual.worker import Worker, WorkerState
 from screens.context import ScreenContext, screen_context
 from screens.formatting import STATE_STYLES, format_duration
 from screens.widgets import Line, MetricPlot, TextLine
+from screens.widgets.modebar import ModeBar
+from screens.widgets.ticks import TickBox, TickList
 from workbench.evaluation import (
     TargetError,
     available_targets,
@@ -264,14 +265,14 @@ class EvaluateScreen(Screen[None]):
         return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("evaluate")
         yield TextLine("no run chosen", id="eval-bar")
         with Horizontal(id="eval-body"):
             with Vertical(id="eval-form"):
                 yield Select[str]([], prompt="run", compact=True, id="eval-run")
                 yield Static("targets (space toggles)", classes="form-title")
-                yield SelectionList[str](compact=True, id="eval-targets")
-                yield Checkbox("greedy", True, compact=True, id="eval-greedy")
+                yield TickList(compact=True, id="eval-targets")
+                yield TickBox("greedy", True, compact=True, id="eval-greedy")
                 with Horizontal(classes="form-row"):
                     yield Label("samples")
                     yield Input("0", placeholder="0", type="integer", compact=True, id="eval-samples")

@@ -19,12 +19,13 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Log, ProgressBar, Static
+from textual.widgets import Footer, Log, ProgressBar, Static
 
 from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower
 from screens.formatting import RUN_STATE_STYLES, format_duration
 from screens.widgets import Line, MetricPlot, SamplesView, TextLine
+from screens.widgets.modebar import ModeBar
 from workbench.runs import RunDir, RunStatus
 from workbench.series import GpuSeries, MetricsSeries, reward_key
 
@@ -103,7 +104,7 @@ class MonitorScreen(Screen[None]):
         return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("monitor")
         yield RunFollower(follow=self.context.follow, id="follower")
         yield TextLine("no run attached", id="run-bar")
         with Horizontal(id="progress-row"):

@@ -12,10 +12,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import ColumnKey
 
 from screens.context import ScreenContext, screen_context
+from screens.widgets.modebar import ModeBar
 from workbench.runs import RunInfo
 
 COLUMNS = (("run", 28), ("state", 9), ("step", 9), ("reward", 7), ("model", 12), ("age", 4))
@@ -91,7 +92,7 @@ class RunsScreen(Screen[None]):
         return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("runs")
         yield Static("scanning runs…", id="runs-summary")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
