@@ -150,7 +150,10 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         label="Chat",
         tooltip="Chat with a run's base model and adapters, side by side",
         command_help="Serve a run and chat with its base model and adapters",
-        help_after=(("enter", "In the question box: ask A (and B)"),),
+        help_after=(
+            ("enter", "In the question box: ask A (and B)"),
+            ("paste", "A pasted question arrives whole, on as many lines as it has"),
+        ),
     ),
     ModeSpec(
         name="evaluate",
