@@ -23,7 +23,7 @@ from textual.widgets import Footer, Log, ProgressBar, Static
 
 from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower
-from screens.formatting import RUN_STATE_STYLES, format_duration
+from screens.formatting import RUN_STATE_STYLES, fit_parts, format_duration
 from screens.widgets import Line, MetricPlot, SamplesView, TextLine
 from screens.widgets.modebar import ModeBar
 from workbench.runs import RunDir, RunStatus
@@ -95,6 +95,8 @@ class MonitorScreen(Screen[None]):
         self._text_dirty = False
         self._last_text = 0.0
         self._samples_shown: tuple[Any, int] | None = None
+        self._rate_parts: tuple[list[str], list[tuple[str, float]], str] = ([], [], "")
+        """The status line's always-shown parts, the last step's split and its lead (refitted on resize)."""
         self._pending_log: list[str] = []
         self._gpu_drawn: tuple[int, int, object] | None = None
 
@@ -298,20 +300,30 @@ class MonitorScreen(Screen[None]):
             parts = [f"step {step}/{total or '?'}", f"{rate:.2f} steps/s" if rate else "– steps/s"]
             if live:
                 parts.append(f"ETA {format_duration(eta)}")
-            split = self.metrics.step_split()
-            if split:
-                total_seconds = sum(seconds for _, seconds in split)
-                parts.append(
-                    f"last step {total_seconds:.2f} s: "
-                    + ", ".join(f"{name} {seconds:.2f}" for name, seconds in split)
-                )
-        self.query_one("#rate", TextLine).update(" · ".join(parts))
+        split = [] if building else self.metrics.step_split()
+        lead = f"last step {sum(seconds for _, seconds in split):.2f} s: "
+        self._rate_parts = (parts, split, lead)
+        self._fit_rate()
+        self._draw_run_bar()
+
+    def _fit_rate(self) -> None:
+        """The status line, with as much of the last step's split as its width holds (largest first)."""
+        parts, split, lead = self._rate_parts
+        line = self.query_one("#rate", TextLine)
+        line.update(fit_parts(parts, split, line.content_size.width or self.app.size.width, lead))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_rate)
+
+    def _draw_run_bar(self) -> None:
+        status = self.status
         line = Text.assemble(
             (self.run_id or "no run attached", "bold"),
             "  ",
             (status.state, RUN_STATE_STYLES.get(status.state, "")),
         )
-        if status.phase:
+        if status.phase and status.state not in ("completed", "stopped"):
+            # what it is doing, or where it failed; a finished run's last phase (`done`) says nothing
             line.append(f" ({status.phase})", "dim")
         if status.error and status.final and status.state != "completed":
             line.append(": " + status.error.strip().splitlines()[-1][:160], "red")
