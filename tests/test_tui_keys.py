@@ -133,7 +133,7 @@ async def test_configure_text_and_number_fields_take_a_burst_of_300_keys(tmp_pat
         await _burst_into(pilot, whole, "64", random_keys("0123456789", 300, seed=2))
         decimal = screen.query_one("#f-grpo-learning_rate", Input)
         await _burst_into(pilot, decimal, "5e-6", random_keys("0123456789.e-", 300, seed=3))
-        # The two bursts, then one across two fields: model.name, Tab, model.max_seq_length.
+        # The two bursts, then one across fields: model.name, Tab, Tab, model.max_seq_length.
         await _burst_into(pilot, text, "abcdefghijkl", ["backspace"] * 12 + list("myrun-rank16"))
         model = screen.query_one("#f-model-name", Input)
         await _burst_into(pilot, model, "tiny", ["backspace"] * 4 + list("llama-3.2-1b"))
@@ -142,7 +142,9 @@ async def test_configure_text_and_number_fields_take_a_burst_of_300_keys(tmp_pat
         model.value = "tiny"
         model.cursor_position = 4
         await pilot.pause()
-        across = ["backspace"] * 4 + list("random-1b") + ["tab", "end"] + ["backspace"] * 8 + list("1536")
+        # Tab twice: past the model picker under model.name, to model.max_seq_length
+        across = ["backspace"] * 4 + list("random-1b") + ["tab", "tab", "end"]
+        across += ["backspace"] * 8 + list("1536")
         send_burst(app, across)
         await wait_until(pilot, lambda: length.value == "1536", "the length field", timeout=30)
         assert model.value == "random-1b"

@@ -19,7 +19,7 @@ import pytest_textual_snapshot
 from textual import events
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from screens.app import WorkbenchApp
 
@@ -66,6 +66,8 @@ def no_blink(app: WorkbenchApp) -> None:
     """Freeze every text cursor on the current screen (a blinking cursor makes snapshots flaky)."""
     for widget in app.screen.query(Input):
         widget.cursor_blink = False
+    for area in app.screen.query(TextArea):  # Chat's question box and system prompt
+        area.cursor_blink = False
 
 
 async def settle(pilot: Pilot[Any], delay: float = 0.6) -> None:
