@@ -307,10 +307,19 @@ class MonitorScreen(Screen[None]):
         self._draw_run_bar()
 
     def _fit_rate(self) -> None:
-        """The status line, with as much of the last step's split as its width holds (largest first)."""
+        """The status: step, rate and ETA, then as much of the last step's split as the width holds
+        (whole phases, largest first), on a second line where the screen has the rows for one."""
         parts, split, lead = self._rate_parts
+        row = self.query_one("#progress-row")
+        if row.has_class("-split") != bool(split):
+            row.set_class(bool(split), "-split")
+            self.call_after_refresh(self._fit_rate)  # again once the row has its new height
         line = self.query_one("#rate", TextLine)
-        line.update(fit_parts(parts, split, line.content_size.width or self.app.size.width, lead))
+        width = line.content_size.width or self.app.size.width
+        if line.content_size.height >= 2 and split:
+            line.update(" · ".join(parts) + "\n" + fit_parts([], split, width, lead))
+        else:
+            line.update(fit_parts(parts, split, width, lead))
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._fit_rate)

@@ -125,11 +125,14 @@ async def test_the_monitor_status_line_fits_with_the_step_split(
         await settle(pilot)
         line = screen.query_one("#rate", TextLine)
         text = str(line.text)
-        assert text.startswith("step 24/24 · ") and len(text) <= line.content_size.width, text
-        # whole phases only, the largest first: at 120 columns the two largest; at 80 what fits (none)
-        assert text.endswith(("steps/s", "1.32", "1.14", "more 0.21")), text
-        if size[0] >= 120:
-            assert "generate 1.32, update 1.14" in text, text
+        assert text.startswith("step 24/24 · 0.29 steps/s")
+        assert all(len(row) <= line.content_size.width for row in text.splitlines()), text
+        if size[1] >= 32:  # a second line for the split, every phase on it
+            assert text.splitlines()[1] == (
+                "last step 2.67 s: generate 1.32, update 1.14, rewards 0.17, sync 0.04"
+            ), text
+        else:  # one line: whole phases only, the largest first, as many as fit (at 80 columns: none)
+            assert text.endswith(("steps/s", "1.32", "1.14", "more 0.21")), text
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
