@@ -118,6 +118,7 @@ class MonitorScreen(Screen[None]):
             yield MetricPlot("completion length", id="plot-length")
             yield MetricPlot("loss", id="plot-loss")
             yield MetricPlot("GPU", xlabel="seconds", id="plot-gpu")
+        yield TextLine("GPU: none logged (a CPU run)", id="gpu-line")
         with Horizontal(id="bottom"):
             with Vertical(id="samples-pane"):
                 yield Static("latest samples", classes="pane-title")
@@ -365,6 +366,9 @@ class MonitorScreen(Screen[None]):
         if drawn == self._gpu_drawn:
             return  # GPU samples come every couple of seconds (never, on a CPU run): skip the rebuild
         self._gpu_drawn = drawn
+        # A CPU run logs no GPU samples: one line says so and the loss plot takes the GPU plot's place.
+        self.query_one("#plots").set_class(not gpu.indices(), "-no-gpu")
+        self.set_class(not gpu.indices(), "-no-gpu")
         if not gpu.indices():
             plot.draw("GPU: none logged (CPU run)", [], xlabel="seconds")
             return
