@@ -453,6 +453,7 @@ class ChatScreen(Screen[None]):
         a.value = "adapter" if "adapter" in adapters else (adapters[-1] if adapters else models[0])
         if serving.BASE_NAME in models and a.value != serving.BASE_NAME:
             b.value = serving.BASE_NAME
+        self._show_columns()  # now, not when B's Changed message comes round
 
     @on(Select.Changed, "#model-b")
     def handle_model_b_changed(self) -> None:
