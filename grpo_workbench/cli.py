@@ -2,7 +2,8 @@
 
 With no command it opens the TUI. Every command imports only what it needs, so `--help`, `runs` and
 `stop` answer in a fraction of a second even on a machine where importing torch takes several.
-Exit codes: 0 success, 1 the run or check failed, 2 bad arguments or config.
+Exit codes: 0 success, 1 the run or check failed, 2 bad arguments or config, 130 interrupted, 141 the
+reader of stdout went away (`grpo-workbench runs | head -1`: no traceback, as Unix tools do).
 """
 
 from __future__ import annotations
@@ -200,14 +201,19 @@ def _find(ref: str) -> Any:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from workbench import paths
     from workbench.runs import list_runs
 
-    infos = list_runs()
+    root = paths.runs_dir()
+    infos = list_runs(root)
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=2))
         return 0
     if not infos:
-        print("no runs yet; start one with `grpo-workbench train` or from the workbench")
+        print(
+            f"no runs under {root} (GRPO_WORKBENCH_HOME moves it); start one with "
+            "`grpo-workbench train` or from the workbench"
+        )
         return 0
     print(f"{'RUN':<44} {'STATE':<10} {'STEP':>11} {'REWARD':>8}  MODEL")
     for info in infos:
@@ -650,19 +656,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         # bench's own parser (jobs/bench.py) owns its options and --help
         if "-h" in argv or "--help" in argv:
             return subprocess_help()
         return cmd_bench(argparse.Namespace(), argv[1:])
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", cmd_tui)
     try:
-        return int(func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, a bad command line: print, then leave through main
+        sys.stdout.flush()
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    func = getattr(args, "func", cmd_tui)
+    return int(func(args) or 0)
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (`grpo-workbench runs | head -1`): stop quietly, as Unix tools
+    do, with the status of a process ended by SIGPIPE (128 + 13), and no traceback."""
+    import signal
+
+    # Whatever is still buffered would raise again when Python flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (under a test's capture)
+        pass
+    finally:
+        os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 def subprocess_help() -> int:

@@ -170,7 +170,9 @@ def resume(run: RunDir) -> subprocess.Popen[bytes]:
     if state == "completed":
         raise LaunchError(f"run {run.run_id} completed all its steps; start a new run to train further")
     check_resumable(run)
-    run.write_status(state="pending", phase="resuming", heartbeat=time.time(), exit_code=None, error=None)
+    run.write_status(
+        state="pending", phase="resuming", heartbeat=time.time(), exit_code=None, error=None, finished_at=None
+    )
     return _spawn(run, "--resume")
 
 

@@ -40,7 +40,9 @@ class Progress:
 
     def __init__(self, run: RunDir):
         self.run = run
-        self.record = runs.Progress(phase="starting", step=0)
+        # No step until the trainer knows it: the supervisor keeps the last attempt's step meanwhile, so a
+        # resumed run does not read `running 0/200` while it loads.
+        self.record = runs.Progress(phase="starting")
 
     def update(self, **fields: Any) -> None:
         """Merge `fields` (`workbench.runs.Progress` fields; another name raises) and write the file."""

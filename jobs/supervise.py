@@ -19,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import psutil
 
@@ -27,8 +28,8 @@ from jobs.process import Heartbeat
 from workbench import distributed
 from workbench.atomic import write_text_atomic
 from workbench.config import ConfigError, load
-from workbench.jobdir import Manifest, describe_process, process_start_time
-from workbench.runs import HEARTBEAT_SECONDS, RunDir
+from workbench.jobdir import Manifest, Status, describe_process, process_start_time
+from workbench.runs import HEARTBEAT_SECONDS, Progress, RunDir
 
 _STORAGE_FULL = (
     "No space left on device",
@@ -109,6 +110,7 @@ class Supervisor:
             attempt=attempt,
             exit_code=None,
             error=None,
+            finished_at=None,
         )
         launch = self._plan_launch()
         self.launcher = launch is not None and launch.launcher
@@ -143,15 +145,7 @@ class Supervisor:
             self._track_ranks()
             progress = self.run.read_progress()
             state = "stopping" if self.stop_requested_at is not None else "running"
-            last = self.heartbeat.last
-            self.heartbeat.beat(
-                state=state,
-                phase=progress.phase,
-                step=last.step if progress.step is None else progress.step,
-                max_steps=last.max_steps if progress.max_steps is None else progress.max_steps,
-                build_step=progress.build_step,
-                build_total=progress.build_total,
-            )
+            self.heartbeat.beat(state=state, **progress_fields(self.heartbeat.last, progress))
             if self.stop_requested_at is not None and not killed:
                 if time.monotonic() - self.stop_requested_at > self.grace:
                     _log(f"trainer did not stop within {self.grace:.0f}s; killing it")
@@ -350,6 +344,19 @@ class Supervisor:
         )
         _log(f"trainer ended: {state} (exit code {code})" + (f": {error.splitlines()[-1]}" if error else ""))
         return 0
+
+
+def progress_fields(last: Status, progress: Progress) -> dict[str, Any]:
+    """The status.json fields a heartbeat takes from the trainer's progress.json. A step the trainer does
+    not know yet (a resume loading its model) keeps the last one written, so a resumed run never reads
+    `0/200` between attempts."""
+    return {
+        "phase": progress.phase,
+        "step": last.step if progress.step is None else progress.step,
+        "max_steps": last.max_steps if progress.max_steps is None else progress.max_steps,
+        "build_step": progress.build_step,
+        "build_total": progress.build_total,
+    }
 
 
 def _running(process: psutil.Process) -> bool:

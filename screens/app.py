@@ -34,9 +34,10 @@ from textual.worker import Worker, WorkerState
 from screens.chat import ChatScreen
 from screens.commands import RunCommands
 from screens.configure import ConfigureScreen
-from screens.context import Clock, GpuSampler, ScreenContext
+from screens.context import Clock, GpuSampler, ModeKey, ScreenContext
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
 from screens.evaluate import EvaluateScreen
+from screens.keyorder import InOrderKeys
 from screens.monitor import MonitorScreen
 from screens.runs import RunsScreen
 from workbench import gpu as wgpu
@@ -77,13 +78,11 @@ class ModeSpec:
     """The id of its key binding. Users remap it in settings.toml and `grpo-workbench keys` lists it:
     never change one."""
     label: str
-    """The key's label in the footer."""
+    """The binding's short description (`grpo-workbench keys`, the palette's key hints)."""
     tooltip: str
     """What the mode is for, as the key's tooltip and in the help."""
     command_help: str
     """What the mode is for, as the palette command's help."""
-    show: bool = True
-    """Whether the footer shows the key (the help always lists it)."""
     help_before: KeyRows = ()
     """Keys of the screen's widgets, listed in the help before the screen's bindings."""
     help_after: KeyRows = ()
@@ -96,7 +95,7 @@ class ModeSpec:
             f"switch_mode({self.name!r})",
             self.label,
             id=self.binding_id,
-            show=self.show,
+            show=False,  # the mode bar on top of every mode shows every mode's key
             tooltip=f"{self.tooltip} ({self.digit} outside text fields)",
         )
 
@@ -151,8 +150,10 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         label="Chat",
         tooltip="Chat with a run's base model and adapters, side by side",
         command_help="Serve a run and chat with its base model and adapters",
-        show=False,
-        help_after=(("enter", "In the question box: ask A (and B)"),),
+        help_after=(
+            ("enter", "In the question box: ask A (and B)"),
+            ("paste", "A pasted question arrives whole, on as many lines as it has"),
+        ),
     ),
     ModeSpec(
         name="evaluate",
@@ -164,7 +165,6 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         label="Evaluate",
         tooltip="Held-out accuracy of base, checkpoints and adapter",
         command_help="Held-out accuracy before and after training",
-        show=False,
         help_after=(
             ("tab, shift+tab", "Next / previous control: run, targets, decoding, buttons"),
             ("space", "Tick or untick the target under the cursor"),
@@ -174,7 +174,7 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
 """The five modes, in key order (F2..F6, 1..5)."""
 
 
-class WorkbenchApp(App[None]):
+class WorkbenchApp(InOrderKeys[None]):
     """grpo-workbench: configure, launch, follow and manage GRPO runs from a terminal."""
 
     TITLE = "grpo-workbench"
@@ -187,17 +187,16 @@ class WorkbenchApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
         Binding(
             "ctrl+q",
             "quit",
             "Quit",
             priority=True,
             id="app.quit",
-            show=False,
             tooltip="Quit the workbench (runs keep going)",
         ),
         Binding("q", "quit", "Quit", show=False, id="app.quit_q", tooltip="Quit (outside text fields)"),
-        Binding("f1,question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
         *(spec.binding() for spec in MODE_SPECS),
     ]
 
@@ -367,6 +366,16 @@ class WorkbenchApp(App[None]):
 
     # ------------------------------------------------------------------------------------------------
     # background work
+
+    def mode_keys(self) -> list[ModeKey]:
+        """Every mode, in key order, with its first key in force (the user's keymap applied)."""
+        modes = []
+        for spec in MODE_SPECS:
+            keys = self.keymap.get(spec.binding_id) or spec.binding().key
+            first = next(iter(Binding.make_bindings([Binding(keys, "")])), None)
+            display = self.get_key_display(first) if first is not None else keys
+            modes.append(ModeKey(spec.name, spec.title, display))
+        return modes
 
     def rescan(self) -> None:
         """Scan the runs home now (and reap the runs this app started that have exited)."""

@@ -28,12 +28,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive, var
 from textual.screen import Screen
-from textual.widgets import Button, Collapsible, Footer, Header, Input, Label, Select, TextArea
+from textual.widgets import Button, Collapsible, Footer, Input, Label, Select
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import ConfirmScreen
 from screens.formatting import STATE_STYLES
 from screens.widgets.chat_view import AnswerView, ChatColumn
+from screens.widgets.modebar import ModeBar
+from screens.widgets.textbox import QuestionBox, TextBox
 from screens.widgets.textline import TextLine
 from workbench import serving
 from workbench.chat import (
@@ -92,9 +94,18 @@ class ChatScreen(Screen[None]):
             "next_heldout",
             "Held-out",
             id="chat.heldout",
-            tooltip="Ask the run's next held-out question; answers are judged against its gold answer",
+            tooltip="Put the run's next held-out question in the box, with its gold answer; Enter asks it "
+            "and each answer is judged against the gold one",
         ),
         Binding("ctrl+l", "clear", "Clear", id="chat.clear", tooltip="Clear both transcripts"),
+        Binding(
+            "ctrl+j",
+            "new_line",
+            "New line",
+            id="chat.newline",
+            show=False,
+            tooltip="In the question box: start a new line (Enter sends the question)",
+        ),
     ]
 
     serve_state: reactive[str] = reactive("none")
@@ -135,11 +146,11 @@ class ChatScreen(Screen[None]):
     # layout
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("chat")
         with Horizontal(id="serve-bar", classes="bar"):
             yield Select[str]([], prompt="run to serve", id="source", compact=True)
             yield Button("Start ^T", id="serve-toggle", compact=True, variant="success")
-            yield TextLine("no server: pick a run, then Start (Ctrl+T)", id="serve-state")
+            yield TextLine("no server · pick a run; Ctrl+T serves base + adapters", id="serve-state")
         with Horizontal(id="custom-bar", classes="bar"):
             yield Input(placeholder="URL, e.g. http://127.0.0.1:8000/v1", id="custom-url", compact=True)
             yield Input(placeholder="API key", password=True, id="custom-key", compact=True)
@@ -156,14 +167,16 @@ class ChatScreen(Screen[None]):
             yield Label("max", classes="bar-label")
             yield Input(str(DEFAULT_MAX_TOKENS), id="max-tokens", compact=True, classes="number")
         with Collapsible(title="system prompt", collapsed=True, id="system-box"):
-            yield TextArea(DEFAULT_SYSTEM_PROMPT, id="system-prompt", compact=True)
+            yield TextBox(DEFAULT_SYSTEM_PROMPT, id="system-prompt", compact=True)
         with Horizontal(id="columns"):
             yield ChatColumn("model A's answers appear here", id="col-a")
             yield ChatColumn("model B's answers appear here (pick B to compare)", id="col-b")
         yield TextLine("", id="gold-bar")
-        yield Input(
-            placeholder="Ask a question · Enter sends · Ctrl+N held-out question · Esc stops",
+        yield QuestionBox(
+            placeholder="Ask · Enter sends · Ctrl+J new line · Ctrl+N held-out question · Esc stops",
             id="question",
+            soft_wrap=True,
+            show_line_numbers=False,
         )
         yield Footer(compact=True)
 
@@ -172,7 +185,7 @@ class ChatScreen(Screen[None]):
         self.set_interval(POLL_SECONDS, self._poll)
         self.set_class(True, "-single")
         self._find_live_serve()
-        self.query_one("#question", Input).focus()
+        self.query_one("#question", QuestionBox).focus()
 
     # ------------------------------------------------------------------------------------------------
     # the source: a run to serve, or a typed URL
@@ -301,7 +314,7 @@ class ChatScreen(Screen[None]):
             if self._serve_error:
                 line.append(f" · last one failed: {self._serve_error}", "red")
             elif self.source and self.source != CUSTOM:
-                line.append(" · Start (Ctrl+T) serves this run's base model and adapters", "dim")
+                line.append(" · Ctrl+T serves base + adapters", "dim")
         else:
             line.append(state, STATE_STYLES.get(state, ""))
             if state in STARTING_STATES:
@@ -440,10 +453,17 @@ class ChatScreen(Screen[None]):
         a.value = "adapter" if "adapter" in adapters else (adapters[-1] if adapters else models[0])
         if serving.BASE_NAME in models and a.value != serving.BASE_NAME:
             b.value = serving.BASE_NAME
+        self._show_columns()  # now, not when B's Changed message comes round
 
     @on(Select.Changed, "#model-b")
-    def handle_model_b_changed(self, event: Select.Changed) -> None:
-        self.set_class(not isinstance(event.value, str), "-single")
+    def handle_model_b_changed(self) -> None:
+        self._show_columns()
+
+    def _show_columns(self) -> None:
+        """Column B shows while model B is picked or holds answers: a server stopping (which empties
+        the pickers) must not take the transcript away."""
+        picked = isinstance(self.query_one("#model-b", Select).value, str)
+        self.set_class(not picked and not self.query_one("#col-b", ChatColumn).answers, "-single")
 
     # ------------------------------------------------------------------------------------------------
     # asking
@@ -458,9 +478,10 @@ class ChatScreen(Screen[None]):
         self._heldout_index = (self._heldout_index + 1) % len(self._heldout)
         question = self._heldout[self._heldout_index]
         self._gold = question
-        box = self.query_one("#question", Input)
+        box = self.query_one("#question", QuestionBox)
         box.value = question.question
-        box.cursor_position = len(box.value)
+        box.move_cursor((0, 0))  # its start in view: the box shows a long question from the top
+        box.scroll_home(animate=False)
         box.focus()
         line = Text()
         line.append(f"held-out {self._heldout_index + 1}/{len(self._heldout)}", "bold")
@@ -469,8 +490,14 @@ class ChatScreen(Screen[None]):
         line.append(" · Enter asks it", "dim")
         self.query_one("#gold-bar", TextLine).update(line)
 
-    @on(Input.Submitted, "#question")
-    async def handle_question_submitted(self, event: Input.Submitted) -> None:
+    def action_new_line(self) -> None:
+        """A line break in the question box (Enter sends)."""
+        box = self.query_one("#question", QuestionBox)
+        if box.has_focus:
+            box.new_line()
+
+    @on(QuestionBox.Submitted, "#question")
+    async def handle_question_submitted(self, event: QuestionBox.Submitted) -> None:
         question = event.value.strip()
         if not question:
             return
@@ -498,8 +525,8 @@ class ChatScreen(Screen[None]):
         if gold is None:
             self._gold = None
             self.query_one("#gold-bar", TextLine).update("")
-        messages = messages_for(question, self.query_one("#system-prompt", TextArea).text)
-        event.input.value = ""
+        messages = messages_for(question, self.query_one("#system-prompt", TextBox).text)
+        event.box.value = ""
         for column_id, model in chosen:
             column = self.query_one(f"#col-{column_id}", ChatColumn)
             view = await column.add_turn(question, model)
@@ -548,3 +575,4 @@ class ChatScreen(Screen[None]):
         self.action_cancel()
         for column in self.query(ChatColumn):
             await column.clear()
+        self._show_columns()

@@ -28,11 +28,14 @@ from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
+from screens.widgets.forminput import FormInput
+from screens.widgets.modebar import ModeBar
+from screens.widgets.textline import TextLine
 from workbench import presets
 from workbench.config import (
     ALL_PROJECTIONS,
@@ -274,6 +277,24 @@ def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str)
     return "\n".join(lines)
 
 
+OTHER_MODEL = "__other__"
+"""The model picker's last entry: a hub id or a local directory, typed in model.name."""
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """The model picker: every preset with its parameter count, then "another"."""
+    from workbench import plan as wplan
+
+    choices = []
+    for name in presets.PRESETS:
+        shape = wplan.model_shape(name)
+        count = shape.parameter_count() if shape is not None else 0
+        size = f"{count / 1e9:.2f}B" if count >= 1e9 else f"{count / 1e6:.1f}M"
+        choices.append((f"{name} · {size} parameters", name))
+    choices.append(("another: type a hub id or a path in name", OTHER_MODEL))
+    return choices
+
+
 class ConfigureScreen(Screen[None]):
     """The run form."""
 
@@ -310,7 +331,14 @@ class ConfigureScreen(Screen[None]):
             "preview",
             "Preview",
             id="configure.preview",
-            tooltip="Load the data source again and show formatted rows and statistics",
+            tooltip="Load the data source again and show formatted rows and statistics (scrolls there)",
+        ),
+        Binding(
+            "ctrl+g",
+            "show_data",
+            "Data",
+            id="configure.data",
+            tooltip="Go to the data preview at the end of the form (Tab or a click goes back to a field)",
         ),
         Binding(
             "ctrl+n",
@@ -367,6 +395,8 @@ class ConfigureScreen(Screen[None]):
         self._preflight: tuple[str, list[Problem]] | None = None
         self.field_messages: dict[str, str] = {}
         """The message shown next to each field ('' when it is fine)."""
+        self._model_info = ""
+        """The text shown under model.name (parameters and memory estimate)."""
 
     @property
     def context(self) -> ScreenContext:
@@ -377,7 +407,7 @@ class ConfigureScreen(Screen[None]):
     # layout
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("configure")
         with VerticalScroll(id="form"):
             section = None
             for spec in self.SPECS:
@@ -386,6 +416,18 @@ class ConfigureScreen(Screen[None]):
                     yield Static(SECTION_TITLES.get(section, section), classes="section-title")
                 yield self._field_row(spec)
                 if spec.key == "model.name":
+                    yield Horizontal(
+                        Label("pick a model", classes="field-label"),
+                        Select(
+                            model_choices(),
+                            allow_blank=False,
+                            compact=True,
+                            id="model-preset",
+                            classes="preset-input",
+                            tooltip="Fills model.name; any hub id or local directory can be typed there",
+                        ),
+                        classes="field-row preset-row",
+                    )
                     yield Static("", id="model-info", classes="info")
             yield Static("", id="data-stats", classes="info")
             yield Static("", id="data-preview", classes="info")
@@ -394,7 +436,7 @@ class ConfigureScreen(Screen[None]):
             yield Button("Launch ^L", id="launch", variant="success", compact=True, disabled=True)
             yield Button("Save ^S", id="save", compact=True)
             yield Button("Load ^O", id="load", compact=True)
-            yield Static("", id="config-status")
+            yield TextLine("", id="config-status")
         yield Footer(compact=True)
 
     def _field_row(self, spec: FieldSpec) -> Widget:
@@ -408,7 +450,7 @@ class ConfigureScreen(Screen[None]):
                 classes="field-input",
             )
         else:
-            widget = Input(compact=True, id=spec.widget_id, classes="field-input", select_on_focus=False)
+            widget = FormInput(compact=True, id=spec.widget_id, classes="field-input", select_on_focus=False)
         widget.tooltip = spec.description
         return Horizontal(
             Label(spec.label, classes="field-label"),
@@ -485,6 +527,7 @@ class ConfigureScreen(Screen[None]):
                 else:
                     widget.value = value
                     widget.cursor_position = len(value)
+        self._show_preset(self.query_one("#f-model-name", Input).value)
         self._update_gpu_fields()
         self._revalidate()
 
@@ -505,9 +548,30 @@ class ConfigureScreen(Screen[None]):
 
     @on(Input.Changed, ".field-input")
     @on(Select.Changed, ".field-input")
-    def handle_field_changed(self) -> None:
+    def handle_field_changed(self, event: Input.Changed | Select.Changed) -> None:
+        if event.control.id == "f-model-name":
+            self._show_preset(str(event.value))
         self._revalidate()
         self._schedule_checks()
+
+    @on(Select.Changed, "#model-preset")
+    def handle_preset_picked(self, event: Select.Changed) -> None:
+        """A model picked from the list goes into model.name (which validates and sizes it)."""
+        if isinstance(event.value, str) and event.value != OTHER_MODEL:
+            field = self.query_one("#f-model-name", Input)
+            if field.value != event.value:
+                field.value = event.value
+                field.cursor_position = len(event.value)
+        elif event.value == OTHER_MODEL:
+            self.query_one("#f-model-name", Input).focus()
+
+    def _show_preset(self, name: str) -> None:
+        """The picker follows model.name: its preset, or "another" for a hub id or a path."""
+        picker = self.query_one("#model-preset", Select)
+        value = name.strip() if name.strip() in presets.PRESETS else OTHER_MODEL
+        if picker.value != value:
+            with self.prevent(Select.Changed):
+                picker.value = value
 
     def _revalidate(self) -> None:
         data, problems = self.collect()
@@ -551,7 +615,7 @@ class ConfigureScreen(Screen[None]):
             row = message.parent
             if row is not None:
                 row.set_class(bool(messages), "-invalid")
-        status = self.query_one("#config-status", Static)
+        status = self.query_one("#config-status", TextLine)
         if problems:
             first = general[0] if general else f"{problems[0].field}: {problems[0].message}"
             count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
@@ -564,12 +628,16 @@ class ConfigureScreen(Screen[None]):
         self._update_launch()
         if config is None:
             return
-        info = self.query_one("#model-info", Static)
         services = self.context.services
         try:
-            info.update(memory_summary(config, services.gpu_total_gib, services.backend_for(config)))
+            summary = memory_summary(config, services.gpu_total_gib, services.backend_for(config))
         except Exception as exc:  # the estimate is advice: a bug in it must not break the form
-            info.update(f"estimate unavailable: {exc}")
+            summary = f"estimate unavailable: {exc}"
+        if summary != self._model_info:
+            # Static.update lays the whole form out again (tens of ms): only when the text changed,
+            # which most keystrokes (a run name, a learning rate) do not.
+            self._model_info = summary
+            self.query_one("#model-info", Static).update(summary)
 
     def watch_launching(self) -> None:
         self._update_launch()
@@ -624,6 +692,12 @@ class ConfigureScreen(Screen[None]):
         self._data_problem = None
         self.query_one("#data-stats", Static).update(Text("loading the data source…", style="dim"))
         self._preview_data(config)
+        self.action_show_data()
+
+    def action_show_data(self) -> None:
+        """Scroll the form to the data statistics and preview rows (about 60 fields down)."""
+        form = self.query_one("#form", VerticalScroll)
+        form.scroll_to_widget(self.query_one("#data-stats", Static), top=True, animate=False)
 
     @work(
         thread=True, exclusive=True, group="preflight", description="check the machine", exit_on_error=False
@@ -789,8 +863,14 @@ class ConfigureScreen(Screen[None]):
         self.app.push_screen(PathPromptScreen("Load config from", self.context.config_path), load)
 
     def action_defaults(self) -> None:
-        self._fill(self._machine_default())
+        data = self._machine_default()
+        self._fill(data)
         self._schedule_checks()
+        self.notify(
+            f"every field is back to this machine's default: model {data['model']['name']}, data "
+            f"{data['data']['source']}, {data['grpo']['max_steps']} steps (Ctrl+O loads a saved config)",
+            title="defaults",
+        )
 
     # ------------------------------------------------------------------------------------------------
     # for tests and the command palette

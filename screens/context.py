@@ -29,6 +29,18 @@ GpuSampler = Callable[[], list[GpuSample]]
 """Reads every GPU now (NVML; tests inject fixed readings)."""
 
 
+@dataclass(frozen=True)
+class ModeKey:
+    """One mode as the mode bar shows it."""
+
+    name: str
+    """The mode's name, as `switch_mode` takes it."""
+    title: str
+    """Its name for people."""
+    key: str
+    """The key that switches to it, as the footer writes keys (the user's keymap applied)."""
+
+
 class WorkbenchServices(Protocol):
     """The app's live facts and the actions screens call (WorkbenchApp is the one implementation)."""
 
@@ -78,6 +90,10 @@ class WorkbenchServices(Protocol):
 
     def rescan(self) -> None:
         """Scan the runs home now."""
+        ...
+
+    def mode_keys(self) -> list[ModeKey]:
+        """Every mode, in key order, with the key in force for it."""
         ...
 
 

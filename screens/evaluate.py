@@ -27,7 +27,6 @@ from textual.widgets import (
     Checkbox,
     DataTable,
     Footer,
-    Header,
     Input,
     Label,
     ProgressBar,
@@ -40,6 +39,8 @@ from textual.worker import Worker, WorkerState
 from screens.context import ScreenContext, screen_context
 from screens.formatting import STATE_STYLES, format_duration
 from screens.widgets import Line, MetricPlot, TextLine
+from screens.widgets.modebar import ModeBar
+from screens.widgets.ticks import TickBox, TickList
 from workbench.evaluation import (
     TargetError,
     available_targets,
@@ -57,19 +58,37 @@ from workbench.runs import EvalProgress, EvalResult, RunDir
 POLL_SECONDS = 0.5
 """How often progress.json is read while the screen is shown (a small file and a pid check)."""
 COLUMNS = (
-    ("target", 14),
-    ("decoding", 11),
+    ("target", 15),
+    ("decoding", 10),
     ("accuracy 95% CI", 16),
     ("fmt", 5),
     ("len", 5),
-    ("pass@k", 10),
+    ("pass@k", 9),
     ("GSM", 5),
     ("MATH", 5),
     ("rows", 6),
     ("", 7),
 )
 """(label, width) of the results table: fixed widths (each one wider than its longest text, as the table
-has no cell padding) so it never jitters as results arrive and fits beside the form at 120 columns."""
+has no cell padding) so it never jitters as results arrive and fits beside the form from STACKED_BELOW
+columns."""
+NARROW_COLUMNS = (
+    ("target", 15),
+    ("decoding", 10),
+    ("acc 95% CI", 14),
+    ("fmt", 5),
+    ("len", 4),
+    ("pass@k", 8),
+    ("GSM", 5),
+    ("MATH", 5),
+    ("rows", 6),
+    ("", 7),
+)
+"""Below STACKED_BELOW columns the table spans the screen under the form: the same columns, tighter (79
+cells and a 1-cell scrollbar), so 80 columns show all of them."""
+STACKED_BELOW = 120
+"""Narrower than this, the form goes above the results (class `-stacked`): beside them, the table would
+be cut."""
 
 
 def result_cells(result: EvalResult) -> tuple[str | Text, ...]:
@@ -79,7 +98,7 @@ def result_cells(result: EvalResult) -> tuple[str | Text, ...]:
     overall = result.overall
     length = overall.mean_length
     return (
-        # `*` as in the CLI's table: at 80 columns the partial column is scrolled out of sight
+        # `*` as in the CLI's table (and so a partial result reads as such without the last column)
         result.label,
         result.decoding,
         percent_interval(overall.accuracy),
@@ -264,46 +283,73 @@ class EvaluateScreen(Screen[None]):
         return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("evaluate")
         yield TextLine("no run chosen", id="eval-bar")
         with Horizontal(id="eval-body"):
             with Vertical(id="eval-form"):
                 yield Select[str]([], prompt="run", compact=True, id="eval-run")
-                yield Static("targets (space toggles)", classes="form-title")
-                yield SelectionList[str](compact=True, id="eval-targets")
-                yield Checkbox("greedy", True, compact=True, id="eval-greedy")
-                with Horizontal(classes="form-row"):
-                    yield Label("samples")
-                    yield Input("0", placeholder="0", type="integer", compact=True, id="eval-samples")
-                with Horizontal(classes="form-row"):
-                    yield Label("row limit")
-                    yield Input(placeholder="all", type="integer", compact=True, id="eval-limit")
-                with Horizontal(classes="form-row"):
-                    yield Label("max tokens")
-                    yield Input(placeholder="run's", type="integer", compact=True, id="eval-max-tokens")
-                with Horizontal(classes="form-row"):
-                    yield Label("batch rows")
-                    yield Input(placeholder="auto", type="integer", compact=True, id="eval-batch")
-                with Horizontal(id="eval-buttons"):
-                    yield Button("Evaluate", variant="primary", compact=True, id="eval-start")
-                    yield Button("Cancel", variant="error", compact=True, id="eval-cancel", disabled=True)
+                # Beside the results (wide): one column. Above them (narrow): targets | options.
+                with Horizontal(id="eval-choices"):
+                    with Vertical(id="eval-targets-box"):
+                        yield Static("targets (space toggles)", classes="form-title")
+                        yield TickList(compact=True, id="eval-targets")
+                    with Vertical(id="eval-options"):
+                        yield TickBox("greedy", True, compact=True, id="eval-greedy")
+                        with Horizontal(classes="form-row"):
+                            yield Label("samples")
+                            yield Input("0", placeholder="0", type="integer", compact=True, id="eval-samples")
+                        with Horizontal(classes="form-row"):
+                            yield Label("row limit")
+                            yield Input(placeholder="all", type="integer", compact=True, id="eval-limit")
+                        with Horizontal(classes="form-row"):
+                            yield Label("max tokens")
+                            yield Input(
+                                placeholder="run's", type="integer", compact=True, id="eval-max-tokens"
+                            )
+                        with Horizontal(classes="form-row"):
+                            yield Label("batch rows")
+                            yield Input(placeholder="auto", type="integer", compact=True, id="eval-batch")
+                        with Horizontal(id="eval-buttons"):
+                            yield Button("Evaluate", variant="primary", compact=True, id="eval-start")
+                            yield Button(
+                                "Cancel", variant="error", compact=True, id="eval-cancel", disabled=True
+                            )
             with Vertical(id="eval-main"):
                 with Horizontal(id="eval-progress-row"):
                     yield ProgressBar(total=None, show_eta=False, id="eval-progress")
                     yield TextLine("", id="eval-rate")
                 yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
                 yield MetricPlot("accuracy % by step", id="eval-plot")
+                yield TextLine("", id="eval-trend")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Evaluate"
-        table = self.query_one(DataTable)
-        for label, width in COLUMNS:
-            table.add_column(label, width=width, key=label or "partial")
+        self._set_columns()
         self.watch(self.app, "runs", self._runs_scanned, init=False)
         self._list_runs()
         if self.context.follow:
             self.set_interval(POLL_SECONDS, self._poll)
+
+    def _set_columns(self) -> bool:
+        """Lay the screen out for its width (form beside or above the results) and give the table the
+        columns for it; True when they changed."""
+        stacked = self.app.size.width < STACKED_BELOW
+        self.set_class(stacked, "-stacked")
+        table = self.query_one(DataTable)
+        columns = NARROW_COLUMNS if stacked else COLUMNS
+        if [(str(key.value), column.width) for key, column in table.columns.items()] == [
+            (label or "partial", width) for label, width in columns
+        ]:
+            return False
+        table.clear(columns=True)
+        for label, width in columns:
+            table.add_column(label, width=width, key=label or "partial")
+        return True
+
+    def on_resize(self) -> None:
+        if self._set_columns():
+            self._show_results(self.view.final_step if self.view is not None else None)
 
     def on_screen_resume(self) -> None:
         """Catch up on what happened while another mode was shown (polling pauses then)."""
@@ -461,13 +507,17 @@ class EvaluateScreen(Screen[None]):
             key = f"{result.target}/{result.decoding}"
             table.add_row(*result_cells(result), key=key)
         plot = self.query_one("#eval-plot", MetricPlot)
+        trend = self.query_one("#eval-trend", TextLine)
         lines = accuracy_lines(self.results, final)
         if not lines:
             plot.draw("accuracy % by step: no results yet", [], ylim=(0, 100))
+            trend.update("")
             return
         head = lines[0]
         first, last = head.ys[0], head.ys[-1]
-        plot.draw(f"accuracy % by step · {head.label} {first:.1f} → {last:.1f}", lines, ylim=(0, 100))
+        title = f"accuracy % by step · {head.label} {first:.1f} → {last:.1f}"
+        plot.draw(title, lines, ylim=(0, 100))
+        trend.update(title)  # shown instead of the plot where there is no room for one (80x24)
 
     # ------------------------------------------------------------------------------------------------
     # launch and cancel

@@ -1,4 +1,4 @@
-"""How the screens write a job's state and a duration, spelled once (Monitor, Chat, Evaluate)."""
+"""How the screens write a job's state, a duration and a status line that must fit, spelled once."""
 
 from __future__ import annotations
 
@@ -30,3 +30,31 @@ def format_duration(seconds: float | None) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def fit_parts(parts: list[str], optional: list[tuple[str, float]], width: int, lead: str = "") -> str:
+    """`parts` joined by ` · `, then as many of the `optional` (name, seconds) items as fit in `width`
+    cells, largest first, after `lead`; the ones left out are summed as `+N more`. A status line that
+    has to fit its terminal never ends mid-word, and what it keeps is what weighs most.
+
+    Args:
+        parts: Always shown, in order (the step, the rate, the ETA).
+        optional: Shown as `name 1.23`, as many as fit, largest seconds first.
+        width: The cells available.
+        lead: Written before the optional items (`last step 3.06 s: `).
+
+    Returns:
+        The line; `parts` alone when not even one optional item fits (and cut by the caller's ellipsis
+        if `parts` alone is too long).
+    """
+    head = " · ".join(parts)
+    ranked = sorted(optional, key=lambda item: -item[1])
+    for keep in range(len(ranked), 0, -1):
+        shown = ", ".join(f"{name} {seconds:.2f}" for name, seconds in ranked[:keep])
+        left = ranked[keep:]
+        if left:
+            shown += f", +{len(left)} more {sum(seconds for _, seconds in left):.2f}"
+        line = f"{head} · {lead}{shown}" if head else f"{lead}{shown}"
+        if len(line) <= width:
+            return line
+    return head

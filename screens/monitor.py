@@ -19,12 +19,13 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Log, ProgressBar, Static
+from textual.widgets import Footer, Log, ProgressBar, Static
 
 from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower
-from screens.formatting import RUN_STATE_STYLES, format_duration
+from screens.formatting import RUN_STATE_STYLES, fit_parts, format_duration
 from screens.widgets import Line, MetricPlot, SamplesView, TextLine
+from screens.widgets.modebar import ModeBar
 from workbench.runs import RunDir, RunStatus
 from workbench.series import GpuSeries, MetricsSeries, reward_key
 
@@ -94,6 +95,8 @@ class MonitorScreen(Screen[None]):
         self._text_dirty = False
         self._last_text = 0.0
         self._samples_shown: tuple[Any, int] | None = None
+        self._rate_parts: tuple[list[str], list[tuple[str, float]], str] = ([], [], "")
+        """The status line's always-shown parts, the last step's split and its lead (refitted on resize)."""
         self._pending_log: list[str] = []
         self._gpu_drawn: tuple[int, int, object] | None = None
 
@@ -103,7 +106,7 @@ class MonitorScreen(Screen[None]):
         return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("monitor")
         yield RunFollower(follow=self.context.follow, id="follower")
         yield TextLine("no run attached", id="run-bar")
         with Horizontal(id="progress-row"):
@@ -115,6 +118,7 @@ class MonitorScreen(Screen[None]):
             yield MetricPlot("completion length", id="plot-length")
             yield MetricPlot("loss", id="plot-loss")
             yield MetricPlot("GPU", xlabel="seconds", id="plot-gpu")
+        yield TextLine("GPU: none logged (a CPU run)", id="gpu-line")
         with Horizontal(id="bottom"):
             with Vertical(id="samples-pane"):
                 yield Static("latest samples", classes="pane-title")
@@ -297,20 +301,39 @@ class MonitorScreen(Screen[None]):
             parts = [f"step {step}/{total or '?'}", f"{rate:.2f} steps/s" if rate else "– steps/s"]
             if live:
                 parts.append(f"ETA {format_duration(eta)}")
-            split = self.metrics.step_split()
-            if split:
-                total_seconds = sum(seconds for _, seconds in split)
-                parts.append(
-                    f"last step {total_seconds:.2f} s: "
-                    + ", ".join(f"{name} {seconds:.2f}" for name, seconds in split)
-                )
-        self.query_one("#rate", TextLine).update(" · ".join(parts))
+        split = [] if building else self.metrics.step_split()
+        lead = f"last step {sum(seconds for _, seconds in split):.2f} s: "
+        self._rate_parts = (parts, split, lead)
+        self._fit_rate()
+        self._draw_run_bar()
+
+    def _fit_rate(self) -> None:
+        """The status: step, rate and ETA, then as much of the last step's split as the width holds
+        (whole phases, largest first), on a second line where the screen has the rows for one."""
+        parts, split, lead = self._rate_parts
+        row = self.query_one("#progress-row")
+        if row.has_class("-split") != bool(split):
+            row.set_class(bool(split), "-split")
+            self.call_after_refresh(self._fit_rate)  # again once the row has its new height
+        line = self.query_one("#rate", TextLine)
+        width = line.content_size.width or self.app.size.width
+        if line.content_size.height >= 2 and split:
+            line.update(" · ".join(parts) + "\n" + fit_parts([], split, width, lead))
+        else:
+            line.update(fit_parts(parts, split, width, lead))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_rate)
+
+    def _draw_run_bar(self) -> None:
+        status = self.status
         line = Text.assemble(
             (self.run_id or "no run attached", "bold"),
             "  ",
             (status.state, RUN_STATE_STYLES.get(status.state, "")),
         )
-        if status.phase:
+        if status.phase and status.state not in ("completed", "stopped"):
+            # what it is doing, or where it failed; a finished run's last phase (`done`) says nothing
             line.append(f" ({status.phase})", "dim")
         if status.error and status.final and status.state != "completed":
             line.append(": " + status.error.strip().splitlines()[-1][:160], "red")
@@ -343,6 +366,9 @@ class MonitorScreen(Screen[None]):
         if drawn == self._gpu_drawn:
             return  # GPU samples come every couple of seconds (never, on a CPU run): skip the rebuild
         self._gpu_drawn = drawn
+        # A CPU run logs no GPU samples: one line says so and the loss plot takes the GPU plot's place.
+        self.query_one("#plots").set_class(not gpu.indices(), "-no-gpu")
+        self.set_class(not gpu.indices(), "-no-gpu")
         if not gpu.indices():
             plot.draw("GPU: none logged (CPU run)", [], xlabel="seconds")
             return

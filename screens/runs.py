@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import ColumnKey
 
 from screens.context import ScreenContext, screen_context
+from screens.formatting import RUN_STATE_STYLES
+from screens.widgets.modebar import ModeBar
+from workbench.jobdir import FINAL_STATES
 from workbench.runs import RunInfo
 
 COLUMNS = (("run", 28), ("state", 9), ("step", 9), ("reward", 7), ("model", 12), ("age", 4))
@@ -36,19 +40,23 @@ def format_age(seconds: float | None) -> str:
     return f"{seconds}s"
 
 
-def state_markup(state: str) -> str:
-    """The state coloured by what it means for the user."""
-    colour = {
-        "running": "green",
-        "starting": "green",
-        "pending": "yellow",
-        "stopping": "yellow",
-        "completed": "cyan",
-        "stopped": "",
-        "failed": "red",
-        "crashed": "red",
-    }.get(state, "")
-    return f"[{colour}]{state}[/]" if colour else state
+def state_text(state: str) -> Text:
+    """The state coloured by what it means for the user (the Monitor's colours)."""
+    return Text(state, RUN_STATE_STYLES.get(state, ""))
+
+
+def attempt_line(info: RunInfo, now: float) -> str:
+    """The run's age from its creation and, after a resume, the attempt's: `created 3d ago · attempt 2
+    started 5m ago`; a finished attempt adds how long it ran (`· ran 12m`)."""
+    parts = []
+    if info.created_at is not None:
+        parts.append(f"created {format_age(now - info.created_at)} ago")
+    if info.attempt > 1 and info.started_at is not None:
+        parts.append(f"attempt {info.attempt} started {format_age(now - info.started_at)} ago")
+    finished = info.state in FINAL_STATES and not info.alive
+    if finished and info.finished_at is not None and info.started_at is not None:
+        parts.append(f"ran {format_age(info.finished_at - info.started_at)}")
+    return " · ".join(parts)
 
 
 class RunsScreen(Screen[None]):
@@ -91,7 +99,7 @@ class RunsScreen(Screen[None]):
         return screen_context(self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("runs")
         yield Static("scanning runs…", id="runs-summary")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
@@ -132,11 +140,11 @@ class RunsScreen(Screen[None]):
         for info in self.infos:
             reward = f"{info.latest_reward:.3f}" if info.latest_reward is not None else ""
             step = f"{info.step}/{info.max_steps}" if info.max_steps else str(info.step)
-            age = format_age(now - info.started_at) if info.started_at else ""
+            age = format_age(now - info.created_at) if info.created_at else ""
             attached = "▶ " if info.run.run_id == self.context.services.attached else "  "
             cells = {
                 "run": attached + info.run.run_id,
-                "state": state_markup(info.state),
+                "state": state_text(info.state),
                 "step": step,
                 "reward": reward,
                 "model": info.model,
@@ -177,9 +185,15 @@ class RunsScreen(Screen[None]):
         if info is None:
             detail.update("")
             return
-        text = f"{info.label or info.run.run_id} · {info.model} · {info.phase or info.state}"
+        # The phase says what a live run is doing; a finished one's is stale (`done` for a stopped run).
+        live = info.alive or info.state not in FINAL_STATES
+        doing = info.phase if live and info.phase else info.state
+        text = Text.assemble(f"{info.label or info.run.run_id} · {info.model} · ", state_text(doing))
+        when = attempt_line(info, self.context.clock())
+        if when:
+            text.append(f" · {when}")
         if info.error and info.state not in ("completed",):
-            text += " · " + info.error.strip().splitlines()[-1][:200]
+            text.append(" · " + info.error.strip().splitlines()[-1][:200])
         detail.update(text)
 
     def action_attach_run(self) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from faultkit import REPO, live, make_run, sets, steps_logged, tree_digest
 from faultkit import cli as cli_process
-from faultkit import live, make_run, sets, steps_logged, tree_digest
 
 from grpo_workbench import cli
 from workbench.config import DataSection
@@ -385,3 +386,37 @@ def test_doctor_names_the_module_a_server_or_client_misses(
     assert doctor.python_check("ok", "import json", "imports") == doctor.Check("ok", "OK", "imports")
     client = doctor.python_check("chat client", doctor.CHAT_CLIENT, "builds")
     assert client == doctor.Check("chat client", "OK", "builds"), "this install has truststore"
+
+
+# ------------------------------------------------------------------------------------------------------
+# a closed pipe, and where `runs` looked
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["preview", "-n", "50"], ["keys"], ["runs"], ["runs", "--json"], ["--help"], ["config", "--reference"]],
+)
+def test_a_closed_pipe_ends_a_command_quietly(argv: list[str], lived_in_home: Path) -> None:
+    """`grpo-workbench ARGV | head -1`: the reader is gone before the first write; the command stops as
+    Unix tools do (status 141, 128 + SIGPIPE, or 0 if it wrote nothing), with nothing on stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grpo_workbench", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=os.environ.copy(),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader goes away at once
+    err = process.stderr.read().decode()
+    code = process.wait(timeout=300)
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+    assert code in (0, 141), (code, err)
+
+
+def test_runs_without_runs_says_where_it_looked(
+    workbench_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert f"no runs under {workbench_home / 'runs'}" in out, out

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grpo_workbench import cli
-from workbench.config import RunConfig, apply_overrides, load, reference_markdown, validate
+from workbench.config import ConfigError, RunConfig, apply_overrides, load, reference_markdown, validate
 
 BAD = [
     (
@@ -116,3 +116,66 @@ def test_config_reference_is_committed_and_current() -> None:
     assert committed.read_text(encoding="utf-8").strip() == reference_markdown().strip(), (
         "docs/config.md is stale: run `grpo-workbench config --reference > docs/config.md`"
     )
+
+
+def _bounded_fields() -> list[tuple[str, str]]:
+    """(dotted key, a value just past one of its bounds) for every bounded number in RunConfig."""
+    import annotated_types
+    from pydantic import BaseModel
+
+    cases = []
+    for section, info in RunConfig.model_fields.items():
+        annotation = info.annotation
+        fields = (
+            [(f"{section}.{name}", sub) for name, sub in annotation.model_fields.items()]
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else [(section, info)]
+        )
+        for key, field in fields:
+            for bound in field.metadata:
+                step = 1 if field.annotation is int else 0.5
+                if isinstance(bound, annotated_types.Ge):
+                    cases.append((key, str(bound.ge - step)))
+                elif isinstance(bound, annotated_types.Gt):
+                    cases.append((key, str(bound.gt)))
+                elif isinstance(bound, annotated_types.Le):
+                    cases.append((key, str(bound.le + step)))
+                elif isinstance(bound, annotated_types.Lt):
+                    cases.append((key, str(bound.lt)))
+    return cases
+
+
+BOUNDED = _bounded_fields()
+
+
+@pytest.mark.parametrize(("key", "value"), BOUNDED, ids=[f"{k}={v}" for k, v in BOUNDED])
+def test_every_bound_names_its_fix(key: str, value: str) -> None:
+    """Rank 1000 said 'Input should be less than or equal to 512' and stopped there: every bound's
+    message now says what to use instead."""
+    with pytest.raises(ConfigError) as raised:
+        validate(apply_overrides(RunConfig().model_dump(mode="json"), [f"{key}={value}"]))
+    mine = [p for p in raised.value.problems if p.field == key]
+    assert mine and all("fix: " in p.message for p in mine), raised.value.problems
+
+
+def test_bound_and_type_messages_say_what_to_use() -> None:
+    problems = {}
+    for item in ("lora.rank=1000", "grpo.temperature=3", "grpo.max_steps=ten", "model.load_in_4bit=maybe"):
+        with pytest.raises(ConfigError) as raised:
+            validate(apply_overrides(RunConfig().model_dump(mode="json"), [item]))
+        problems[item] = raised.value.problems[0].message
+    assert problems["lora.rank=1000"].endswith("; fix: use a whole number from 1 to 512 (default 64)")
+    assert problems["grpo.temperature=3"].endswith(
+        "fix: use a number above 0.0 and at most 2.0 (default 1.0)"
+    )
+    assert problems["grpo.max_steps=ten"].endswith("; fix: use a whole number")
+    assert problems["model.load_in_4bit=maybe"].endswith("; fix: use true or false")
+
+
+def test_a_negative_reward_weight_is_refused_naming_its_weight() -> None:
+    """Decided: refused, not shown as a penalty (every function already scores bad output below 0)."""
+    with pytest.raises(ConfigError) as raised:
+        validate({"rewards": {"check_answer": -1.0}})
+    (problem,) = raised.value.problems
+    assert problem.field == "rewards.check_answer"
+    assert "is negative" in problem.message and "fix: use 0 to switch it off" in problem.message

@@ -183,3 +183,35 @@ def test_half_written_checkpoint_is_skipped(tmp_path: Path) -> None:
     (good / "optimizer.pt").write_bytes(b"x")
     (good / "trainer_state.json").write_text("{}")
     assert last_complete_checkpoint(run) == good
+
+
+def test_a_resumed_run_keeps_its_age_and_its_step(workbench_home: Path) -> None:
+    """After a resume, the run's age still counts from its creation (the attempt's separately), and until
+    the new trainer knows its step the status keeps the last attempt's (never `0/200`)."""
+    from jobs.supervise import progress_fields
+    from jobs.train_grpo import Progress as TrainerProgress
+    from workbench.jobdir import Manifest
+    from workbench.runs import run_info
+
+    run = create_run_dir("resumed")
+    run.config.write_text("[grpo]\nmax_steps = 200\n", encoding="utf-8")
+    created, resumed = time.time() - 3 * 86400, time.time() - 300
+    first = Manifest(pid=1, started_at=created, attempt=1)
+    second = Manifest(
+        pid=2,
+        started_at=resumed,
+        attempt=2,
+        history=({"pid": 1, "started_at": created, "attempt": 1},),
+    )
+    assert first.first_started_at == created and second.first_started_at == created
+    write_json_atomic(run.manifest, second.to_json())
+    run.write_status(state="running", step=80, max_steps=200, heartbeat=time.time())
+    info = run_info(run)
+    assert (info.created_at, info.started_at, info.attempt) == (created, resumed, 2)
+    assert {"created_at", "attempt", "started_at", "finished_at"} <= set(info.to_dict())
+
+    TrainerProgress(run).phase("reading config")  # the new trainer's first write
+    progress = run.read_progress()
+    assert progress.step is None
+    fields = progress_fields(run.read_status(), progress)
+    assert (fields["step"], fields["max_steps"], fields["phase"]) == (80, 200, "reading config")

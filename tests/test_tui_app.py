@@ -3,6 +3,7 @@ the run actions and their confirmations, the command palette, help, mode keys an
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tui_helpers import (
     CRASHED_RUN,
     FIXTURE_ROWS,
     FIXTURE_RUNS,
+    FROZEN_NOW,
     GPU_RUN,
     frozen_app,
     settle,
@@ -23,7 +25,7 @@ from screens.app import WorkbenchApp
 from screens.configure import ConfigureScreen, field_specs
 from screens.dialogs import ConfirmScreen, HelpScreen, PathPromptScreen
 from screens.monitor import MonitorScreen
-from screens.runs import RunsScreen
+from screens.runs import RunsScreen, format_age
 from workbench.config import load
 
 BAD_INPUT = {
@@ -246,3 +248,30 @@ async def test_startup_opens_runs_when_only_past_runs_exist(tmp_path: Path) -> N
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.current_mode == "runs" and app.attached is None
+
+
+async def test_runs_detail_of_a_stopped_and_a_resumed_run(tmp_path: Path) -> None:
+    """A stopped run reads `stopped` (its last phase was `done`); a resumed one shows its age from
+    creation in the table and the attempt's age beside it in the detail line."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    manifest_path = root / CPU_RUN / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    created = manifest["started_at"]
+    manifest.update(
+        started_at=FROZEN_NOW - 600,
+        attempt=2,
+        history=[{"pid": 999998, "started_at": created, "attempt": 1}],
+    )
+    manifest_path.write_text(json.dumps(manifest))
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        table = runs.query_one(DataTable)
+        row = [str(cell) for cell in table.get_row(CPU_RUN)]
+        assert row[-1] == format_age(FROZEN_NOW - created) == "1d"
+        detail = str(runs.query_one("#runs-detail").render())
+        assert "· stopped ·" in detail and "done" not in detail, detail
+        assert "created 1d ago · attempt 2 started 10m ago" in detail, detail

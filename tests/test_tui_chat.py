@@ -18,6 +18,7 @@ from jobs.process import group_alive
 from screens.app import WorkbenchApp
 from screens.chat import ChatScreen
 from screens.widgets.chat_view import ChatColumn
+from screens.widgets.textbox import QuestionBox
 from tests.test_serve import make_trained_home, stop_all_serves
 from workbench.runs import process_matches
 from workbench.serving import ServeDir
@@ -80,7 +81,7 @@ async def test_chat_pane_serves_streams_side_by_side_cancels_and_judges(chat_hom
         set_input(screen, "#max-tokens", "4000")
         await pilot.press("ctrl+n")
         first = screen._heldout[0]
-        assert screen.query_one("#question", Input).value == first.question
+        assert screen.query_one("#question", QuestionBox).value == first.question
         assert first.answer in str(screen.query_one("#gold-bar").render())
         await pilot.press("enter")
         column_a = screen.query_one("#col-a", ChatColumn)
@@ -169,7 +170,7 @@ async def test_a_run_with_nothing_to_serve_is_refused_with_the_reason(tmp_path: 
         assert screen.serve_id is None and "last one failed" in str(screen.query_one("#serve-state").render())
         await pilot.press("enter")  # asking without a server says what to do
         await pilot.pause()
-        screen.query_one("#question", Input).value = "2 + 2?"
+        screen.query_one("#question", QuestionBox).value = "2 + 2?"
         await pilot.press("enter")
         await wait_until(
             pilot, lambda: any("no server yet" in n.message for n in app._notifications), "the hint", 10

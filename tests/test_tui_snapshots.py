@@ -145,6 +145,11 @@ class TestOther:
         """Chat with no server yet: the run picker, sampling settings and the two empty answer columns."""
         assert snap_compare(frozen_app(tmp_path, initial_mode="chat"), terminal_size=SMALL, run_before=_ready)
 
+    def test_chat_wide(self, snap_compare: Any, tmp_path: Path) -> None:
+        """120x40 Chat with no server: the Start button beside the run picker, the status saying what
+        Ctrl+T serves, the question box's hint."""
+        assert snap_compare(frozen_app(tmp_path, initial_mode="chat"), terminal_size=WIDE, run_before=_ready)
+
     def test_help(self, snap_compare: Any, tmp_path: Path) -> None:
         """F1 lists the keys that work everywhere and those of each mode."""
 

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 import pytest_textual_snapshot
+from textual import events
+from textual.keys import _character_to_key
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from screens.app import WorkbenchApp
 
@@ -64,6 +66,8 @@ def no_blink(app: WorkbenchApp) -> None:
     """Freeze every text cursor on the current screen (a blinking cursor makes snapshots flaky)."""
     for widget in app.screen.query(Input):
         widget.cursor_blink = False
+    for area in app.screen.query(TextArea):  # Chat's question box and system prompt
+        area.cursor_blink = False
 
 
 async def settle(pilot: Pilot[Any], delay: float = 0.6) -> None:
@@ -88,6 +92,24 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         await pilot.pause(0.1)
+
+
+def send_burst(app: Any, keys: list[str]) -> None:
+    """Send `keys` the way a terminal read of a burst does: every key event at once, without waiting for
+    one to be handled before the next (unlike `Pilot.press`, which waits for the app to go idle after each
+    key and so never sees keys overtake each other).
+
+    Args:
+        app: The running app (under `run_test`).
+        keys: Single characters (typed as is) or key names such as `backspace`, `tab`, `enter`.
+    """
+    for key in keys:
+        if len(key) == 1:
+            event = events.Key(key if key.isalnum() else _character_to_key(key), key)
+        else:
+            event = events.Key(key, None)
+        event.set_sender(app)
+        app._driver.send_message(event)
 
 
 def stop_live_runs(runs: Path) -> None:

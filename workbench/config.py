@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import annotated_types
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from workbench import paths, presets
 from workbench.rewards import DEFAULT_WEIGHTS, REWARD_NAMES
@@ -414,7 +416,9 @@ class RunConfig(BaseModel):
     model: ModelSection = Field(default_factory=ModelSection)
     lora: LoraSection = Field(default_factory=LoraSection)
     rewards: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    """Weight of each reward function (0 switches it off); the total reward is the weighted sum."""
+    """Weight of each reward function (0 switches it off); the total reward is the weighted sum. A
+    negative weight is refused: every function already scores bad output below zero, so a negative
+    weight would reward exactly what the function penalises."""
     grpo: GrpoSection = Field(default_factory=GrpoSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
     data: DataSection = Field(default_factory=DataSection)
@@ -426,6 +430,14 @@ class RunConfig(BaseModel):
         if unknown:
             raise ValueError(f"unknown reward(s) {unknown}; fix: use only {', '.join(REWARD_NAMES)}")
         merged = {name: float(value.get(name, 0.0)) for name in REWARD_NAMES}
+        negative = [(name, weight) for name, weight in merged.items() if weight < 0]
+        if negative:
+            name, weight = negative[0]
+            raise ValueError(
+                f"@rewards.{name}: weight {weight:g} is negative, which would reward what this function "
+                "penalises (its scores already go below 0 for bad output); fix: use 0 to switch it off or "
+                "a positive weight"
+            )
         if not any(merged.values()):
             raise ValueError("every reward weight is 0, so there is nothing to learn; fix: give one a weight")
         return merged
@@ -507,6 +519,55 @@ class ConfigError(ValueError):
         super().__init__("invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+_BOUND_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+_TYPE_FIXES = {
+    "int": "a whole number",
+    "float": "a number such as 0.5 or 5e-6",
+    "bool": "true or false",
+}
+
+
+def _field_info(loc: tuple[int | str, ...]) -> FieldInfo | None:
+    """The RunConfig field at `loc` (`("lora", "rank")`), or None for a key that is not a field."""
+    model: type[BaseModel] | None = RunConfig
+    info = None
+    for part in loc:
+        info = model.model_fields.get(str(part)) if model is not None else None
+        if info is None:
+            return None
+        annotation = info.annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return info
+
+
+def _bounds_fix(info: FieldInfo) -> str:
+    """`fix: use a whole number from 1 to 512 (default 64)`: the field's range, from its bounds."""
+    lower: Any = None
+    upper: Any = None
+    lower_open = upper_open = False
+    for bound in info.metadata:
+        if isinstance(bound, annotated_types.Ge):
+            lower = bound.ge
+        elif isinstance(bound, annotated_types.Gt):
+            lower, lower_open = bound.gt, True
+        elif isinstance(bound, annotated_types.Le):
+            upper = bound.le
+        elif isinstance(bound, annotated_types.Lt):
+            upper, upper_open = bound.lt, True
+    kind = "a whole number" if info.annotation is int else "a number"
+    if lower is not None and upper is not None and not (lower_open or upper_open):
+        span = f"from {lower} to {upper}"
+    else:
+        ends = []
+        if lower is not None:
+            ends.append(f"above {lower}" if lower_open else f"at least {lower}")
+        if upper is not None:
+            ends.append(f"below {upper}" if upper_open else f"at most {upper}")
+        span = " and ".join(ends)
+    default = info.get_default(call_default_factory=True)
+    return f"fix: use {kind} {span}" + (f" (default {default})" if default is not None else "")
+
+
 def _problems_from(exc: ValidationError) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -516,6 +577,15 @@ def _problems_from(exc: ValidationError) -> list[Problem]:
             msg = "is not a known setting; fix: remove it or check its spelling (see `config --reference`)"
         elif "input" in err and err["type"] not in ("value_error", "model_type"):
             msg = f"{msg} (got {err['input']!r})"
+            # Every bound and type message names its fix, as the hand-written checks do.
+            info = _field_info(tuple(err["loc"]))
+            kind = err["type"].split("_")[0]
+            if err["type"] in _BOUND_ERRORS and info is not None:
+                msg += f"; {_bounds_fix(info)}"
+            elif kind in _TYPE_FIXES:
+                msg += f"; fix: use {_TYPE_FIXES[kind]}"
+            elif err["type"] == "literal_error":
+                msg += f"; fix: use {err.get('ctx', {}).get('expected', 'one of the choices')}"
         # Cross-field checks run on a whole section or the run; they name their field as "@field: ".
         if msg.startswith("@"):
             loc, _, msg = msg[1:].partition(": ")

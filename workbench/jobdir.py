@@ -220,6 +220,16 @@ class Manifest(Record):
         """A manifest was written (the job's process started at some point)."""
         return self != Manifest()
 
+    @property
+    def first_started_at(self) -> float | None:
+        """When the job's first attempt started: a run's creation, however often it was resumed since
+        (`started_at` is this attempt's start)."""
+        for earlier in self.history:
+            value = earlier.get("started_at")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+        return self.started_at
+
 
 def describe_process(argv: list[str], pid: int, attempt: int, previous: Manifest | None = None) -> Manifest:
     """The manifest of the current process `pid` (this attempt), keeping `previous` attempts' history."""

@@ -511,8 +511,15 @@ class RunInfo:
     max_steps: int
     """status.json's max_steps, else the config's grpo.max_steps."""
     started_at: float | None
+    """When this attempt started (a resume starts a new one)."""
     updated_at: float | None
     latest_reward: float | None
+    created_at: float | None = None
+    """When the run's first attempt started: its age, however often it was resumed."""
+    attempt: int = 0
+    """1 for the first start, 2 after the first resume, ... (0: never started)."""
+    finished_at: float | None = None
+    """When this attempt ended (None while it runs)."""
 
     @property
     def state(self) -> str:
@@ -545,7 +552,10 @@ class RunInfo:
             "alive": self.alive,
             "label": self.label,
             "model": self.model,
+            "created_at": self.created_at,
+            "attempt": self.attempt,
             "started_at": self.started_at,
+            "finished_at": self.finished_at,
             "updated_at": self.updated_at,
             "latest_reward": self.latest_reward,
             "error": self.error,
@@ -596,6 +606,9 @@ def run_info(run: RunDir) -> RunInfo:
         started_at=view.manifest.started_at,
         updated_at=view.status.updated_at,
         latest_reward=last_reward(run),
+        created_at=view.manifest.first_started_at,
+        attempt=view.manifest.attempt,
+        finished_at=view.status.finished_at,
     )
 
 

@@ -1,0 +1,92 @@
+"""Configure (frozen, no GPU): the model picker fills model.name and follows it, a key jumps to the data
+preview, Ctrl+N says what it reset, and bound and negative-weight messages name their fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Select, Static
+from tui_helpers import FIXTURE_ROWS, frozen_app, settle
+
+from screens.configure import OTHER_MODEL, ConfigureScreen, model_choices
+from workbench import presets
+
+
+async def _screen(pilot: object, app: object) -> ConfigureScreen:
+    screen = app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, ConfigureScreen)
+    screen.set_field("data.source", str(FIXTURE_ROWS))
+    screen.set_field("data.held_out", "2")
+    await settle(pilot)  # type: ignore[arg-type]
+    return screen
+
+
+def test_the_picker_lists_every_preset_with_its_size_then_another() -> None:
+    choices = model_choices()
+    assert [value for _, value in choices] == [*presets.PRESETS, OTHER_MODEL]
+    labels = dict((value, label) for label, value in choices)
+    assert labels["tiny"].endswith("M parameters") and labels["llama-3.2-3b"].endswith("B parameters")
+
+
+async def test_the_model_picker_fills_the_name_and_follows_it(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _screen(pilot, app)
+        picker = screen.query_one("#model-preset", Select)
+        name = screen.query_one("#f-model-name", Input)
+        assert (picker.value, name.value) == ("tiny", "tiny")
+        picker.value = "random-1b"
+        await settle(pilot, 0.1)
+        assert name.value == "random-1b"
+        info = str(screen.query_one("#model-info", Static).render())
+        assert "parameters" in info and "GiB" in info, info  # the size and the memory estimate
+        name.value = "my-org/my-model"
+        await settle(pilot, 0.1)
+        assert picker.value == OTHER_MODEL
+        name.value = "llama-3.2-3b"
+        await settle(pilot, 0.1)
+        assert picker.value == "llama-3.2-3b"
+
+
+async def test_a_key_jumps_to_the_data_preview(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _screen(pilot, app)
+        form = screen.query_one("#form", VerticalScroll)
+        assert form.scroll_y == 0
+        await pilot.press("ctrl+g")
+        await settle(pilot, 0.1)
+        stats = screen.query_one("#data-stats", Static)
+        assert form.scroll_y > 0 and form.region.contains_region(stats.region.intersection(form.region))
+        assert stats.region.y - form.region.y <= 1, (stats.region, form.region)  # at the top (its margin)
+        form.scroll_home(animate=False)
+        await pilot.press("ctrl+r")  # loads the data again and shows it
+        await settle(pilot)
+        assert form.scroll_y > 0 and "rows read" in str(stats.render())
+
+
+async def test_defaults_say_what_they_reset(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _screen(pilot, app)
+        screen.set_field("lora.rank", "16")
+        await pilot.press("ctrl+n")
+        await settle(pilot, 0.1)
+        assert screen.query_one("#f-lora-rank", Input).value == "64"
+        assert any("back to this machine's default: model tiny" in n.message for n in app._notifications)
+
+
+async def test_bound_and_negative_weight_messages_name_their_fix(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _screen(pilot, app)
+        screen.set_field("lora.rank", "1000")
+        screen.set_field("rewards.check_answer", "-1")
+        await pilot.pause()
+        assert screen.field_message("lora.rank").endswith(
+            "fix: use a whole number from 1 to 512 (default 64)"
+        )
+        assert "is negative" in screen.field_message("rewards.check_answer")
+        assert "fix: use 0 to switch it off" in screen.field_message("rewards.check_answer")
+        assert not screen.can_launch

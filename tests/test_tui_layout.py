@@ -1,0 +1,160 @@
+"""Nothing hidden, nothing cut, at 80x24 and 120x40: every mode names itself and shows every mode's key
+and quit, no footer overflows (an overflowing footer left a stray `^p palettei` in Chat's), on/off boxes
+read on or off without colour, Evaluate's table shows every column, and the Monitor's status line keeps
+whole phases.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Footer
+from textual.widgets._footer import FooterKey
+from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, wait_until
+
+from screens.app import MODE_SPECS
+from screens.evaluate import EvaluateScreen
+from screens.formatting import fit_parts
+from screens.monitor import MonitorScreen
+from screens.widgets.modebar import ModeBar
+from screens.widgets.textline import TextLine
+from screens.widgets.ticks import TICK, TickBox, TickList
+from workbench.series import phase_key
+
+EVAL_RUNS = Path(__file__).resolve().parent / "fixtures" / "eval_runs"
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+@pytest.mark.parametrize("mode", [spec.name for spec in MODE_SPECS])
+async def test_every_mode_names_itself_and_shows_every_key_to_leave_it(
+    mode: str, size: tuple[int, int], tmp_path: Path
+) -> None:
+    app = frozen_app(tmp_path, initial_mode=mode, attach=CPU_RUN)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(ModeBar)
+        line = bar.render()
+        assert line.cell_len <= size[0], line.plain
+        for spec in MODE_SPECS:
+            assert f" {spec.f_key} {spec.title} " in line.plain, (spec.title, line.plain)
+        current = next(spec for spec in MODE_SPECS if spec.name == mode)
+        highlighted = [line.plain[span.start : span.end] for span in line.spans if span.style]
+        assert f" {current.f_key} {current.title} " in highlighted, highlighted
+        footer = app.screen.query_one(Footer)
+        keys = [key for key in footer.query(FooterKey) if not key.has_class("-command-palette")]
+        assert {"ctrl+q", "f1"} <= {key.key for key in keys}
+        # One line, nothing under the palette hint docked on its right (which is what left `i` behind).
+        palette = footer.query_one("FooterKey.-command-palette")
+        assert all(key.region.right <= palette.region.x for key in keys), [
+            (key.key, key.region) for key in keys
+        ]
+        assert palette.region.right <= size[0]
+
+
+async def test_a_click_on_a_mode_switches_to_it(tmp_path: Path) -> None:
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        line = app.screen.query_one(ModeBar).render().plain
+        await pilot.click(ModeBar, offset=(line.index("Chat"), 0))
+        await settle(pilot, 0.1)
+        assert app.current_mode == "chat"
+
+
+async def test_evaluate_boxes_read_on_and_off_without_colour(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    shutil.copytree(EVAL_RUNS, root, ignore=shutil.ignore_patterns("*.py"))
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="evaluate")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EvaluateScreen)
+        targets = screen.query_one("#eval-targets", TickList)
+        await wait_until(pilot, lambda: targets.option_count > 1, "the targets", 10)
+        targets.deselect_all()
+        targets.select(targets.get_option_at_index(0))
+        await pilot.pause()
+        boxes = [targets.render_line(y).text[:3] for y in range(targets.option_count)]
+        assert boxes[0] == f"▐{TICK}▌" and set(boxes[1:]) == {"▐ ▌"}, boxes
+        greedy = screen.query_one("#eval-greedy", TickBox)
+        greedy.value = True
+        assert TICK in greedy.render().plain
+        greedy.value = False
+        assert TICK not in greedy.render().plain and "X" not in greedy.render().plain
+
+
+def test_fit_parts_keeps_the_largest_phases_whole() -> None:
+    parts = ["step 24/200", "0.29 steps/s", "ETA 12:34"]
+    split = [("generate", 1.32), ("sync", 0.04), ("rewards", 0.17), ("update", 1.14)]
+    lead = "last step 2.67 s: "
+    whole = fit_parts(parts, split, 200, lead)
+    assert whole == (
+        "step 24/200 · 0.29 steps/s · ETA 12:34 · last step 2.67 s: "
+        "generate 1.32, update 1.14, rewards 0.17, sync 0.04"
+    )
+    cut = fit_parts(parts, split, 100, lead)
+    assert len(cut) <= 100 and cut.endswith("generate 1.32, update 1.14, +2 more 0.21"), cut
+    assert fit_parts(parts, split, 50, lead) == "step 24/200 · 0.29 steps/s · ETA 12:34"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_the_monitor_status_line_fits_with_the_step_split(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """The status line of a run whose steps log their split (`time/<phase>`) fits its width at 80 and
+    120 columns, keeping whole phases, largest first, or none (it was cut mid-phase at 120)."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    metrics = root / GPU_RUN / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    phases = {"generate": 1.32, "weight sync": 0.04, "rewards": 0.11, "scoring": 0.06, "forward": 0.46}
+    phases |= {"loss": 0.02, "the rest": 0.66}
+    last = max(i for i, record in enumerate(records) if "event" not in record and "step" in record)
+    records[last].update({phase_key(name): seconds for name, seconds in phases.items()})
+    metrics.write_text("".join(json.dumps(record) + "\n" for record in records))
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_until(pilot, lambda: screen.metrics.max_step == 24, "the replayed history", 10)
+        await settle(pilot)
+        line = screen.query_one("#rate", TextLine)
+        text = str(line.text)
+        assert text.startswith("step 24/24 · 0.29 steps/s")
+        assert all(len(row) <= line.content_size.width for row in text.splitlines()), text
+        if size[1] >= 32:  # a second line for the split, every phase on it
+            assert text.splitlines()[1] == (
+                "last step 2.67 s: generate 1.32, update 1.14, rewards 0.17, sync 0.04"
+            ), text
+        else:  # one line: whole phases only, the largest first, as many as fit (at 80 columns: none)
+            assert text.endswith(("steps/s", "1.32", "1.14", "more 0.21")), text
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_evaluate_shows_every_column_and_the_whole_run_id(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """Evaluate's table was cut after `len` at 80x24 (pass@k, GSM, MATH, rows hidden) and its run picker
+    cut the run id: every column now lies inside the table, and the picker shows the whole id."""
+    root = tmp_path / "runs"
+    shutil.copytree(EVAL_RUNS, root, ignore=shutil.ignore_patterns("*.py"))
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="evaluate")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EvaluateScreen)
+        await wait_until(pilot, lambda: screen.view is not None, "the eval/ read", 10)
+        await settle(pilot)
+        table = screen.query_one(DataTable)
+        labels = [str(key.value) for key in table.columns]
+        assert labels[:9] == ["target", "decoding", labels[2], "fmt", "len", "pass@k", "GSM", "MATH", "rows"]
+        assert sum(column.width for column in table.columns.values()) <= table.scrollable_content_region.width
+        assert table.max_scroll_x == 0
+        assert screen.run_id is not None
+        picker = str(screen.query_one("#eval-run").query_one("SelectCurrent Static#label").render())
+        assert screen.run_id in picker, picker
