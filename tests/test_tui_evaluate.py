@@ -134,6 +134,17 @@ async def test_mode_keys_help_and_palette(tmp_path: Path) -> None:
         assert "Mode: Evaluate" in commands
 
 
+async def _evaluate_read(pilot: Pilot[Any]) -> None:
+    """Both snapshots' wait: the Evaluate screen has read the frozen run's eval/ and nothing blinks."""
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, EvaluateScreen)
+    await wait_until(pilot, lambda: screen.view is not None, "the eval/ read", 10)
+    await settle(pilot)
+    no_blink(pilot.app)  # type: ignore[arg-type]
+    await pilot.pause()
+
+
 class TestSnapshot:
     def test_evaluated_run_small(self, snap_compare: Any, tmp_path: Path) -> None:
         """80x24: the form above the results (the run picker whole, targets beside the options), the
@@ -141,33 +152,15 @@ class TestSnapshot:
         and adapter ticked, greedy on, the finished progress (16/16 rows) and, in place of the plot, its
         trend line (greedy 12.5 -> 75.0)."""
 
-        async def run_before(pilot: Pilot[Any]) -> None:
-            await settle(pilot)
-            screen = pilot.app.screen
-            assert isinstance(screen, EvaluateScreen)
-            await wait_until(pilot, lambda: screen.view is not None, "the eval/ read", 10)
-            await settle(pilot)
-            no_blink(pilot.app)  # type: ignore[arg-type]
-            await pilot.pause()
-
         app = frozen_app(tmp_path, runs_root=EVAL_RUNS, initial_mode="evaluate")
-        assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+        assert snap_compare(app, terminal_size=SMALL, run_before=_evaluate_read)
 
     def test_evaluated_run_wide(self, snap_compare: Any, tmp_path: Path) -> None:
         """120x40: the form beside the results; all ten columns, the partial flag included, and the
         accuracy plot under the table."""
 
-        async def run_before(pilot: Pilot[Any]) -> None:
-            await settle(pilot)
-            screen = pilot.app.screen
-            assert isinstance(screen, EvaluateScreen)
-            await wait_until(pilot, lambda: screen.view is not None, "the eval/ read", 10)
-            await settle(pilot)
-            no_blink(pilot.app)  # type: ignore[arg-type]
-            await pilot.pause()
-
         app = frozen_app(tmp_path, runs_root=EVAL_RUNS, initial_mode="evaluate")
-        assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+        assert snap_compare(app, terminal_size=(120, 40), run_before=_evaluate_read)
 
 
 # --------------------------------------------------------------------------------------------------------
