@@ -38,8 +38,9 @@ from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.formatting import STATE_STYLES, format_duration
-from screens.widgets import Line, MetricPlot, TextLine
 from screens.widgets.modebar import ModeBar
+from screens.widgets.plots import Line, MetricPlot
+from screens.widgets.textline import TextLine
 from screens.widgets.ticks import TickBox, TickList
 from workbench.evaluation import (
     TargetError,

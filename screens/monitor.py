@@ -24,8 +24,10 @@ from textual.widgets import Footer, Log, ProgressBar, Static
 from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower
 from screens.formatting import RUN_STATE_STYLES, fit_parts, format_duration
-from screens.widgets import Line, MetricPlot, SamplesView, TextLine
 from screens.widgets.modebar import ModeBar
+from screens.widgets.plots import Line, MetricPlot
+from screens.widgets.samples import SamplesView
+from screens.widgets.textline import TextLine
 from workbench.runs import RunDir, RunStatus
 from workbench.series import GpuSeries, MetricsSeries, reward_key
 
