@@ -34,9 +34,12 @@ from workbench.series import GpuSeries, MetricsSeries, reward_key
 
 REDRAW_SECONDS = 0.5
 """The dirty flag is checked this often: the step, rate and progress bar redraw at most twice a second."""
-PLOT_SECONDS = 1.0
-"""Plots (a plotext build each) are rebuilt at most once a second, and only when their data changed; the
-step, rate and progress bar repaint one line each, every REDRAW_SECONDS."""
+PLOT_SECONDS = 2.0
+"""Plots (a plotext build each, 3-7 ms) are rebuilt at most every two seconds, and only when their data
+changed; the step, rate and progress bar repaint one line each, every REDRAW_SECONDS. A run slower than a
+step in two seconds (any real GRPO step) is drawn at each step as soon as it is logged; a faster one (the
+tiny model on a CPU) every two seconds. Once a second, following a run at five steps a second cost 5.1% of
+a core; every two, 3.8% (tests/measure_budgets.py, issue 17 item 9: under 5%)."""
 TEXT_SECONDS = 2.0
 """New samples and log lines are shown at most every two seconds: each costs a layout pass of the screen."""
 LOG_LINES = 1000
