@@ -161,10 +161,8 @@ def sparkline(ys: Sequence[float], width: int) -> str:
     if not ys or width < 1:
         return ""
     count = min(width, len(ys))
-    buckets = [
-        ys[len(ys) * i // count : max(len(ys) * (i + 1) // count, len(ys) * i // count + 1)]
-        for i in range(count)
-    ]
+    # count <= len(ys): every bucket holds at least one value
+    buckets = [ys[len(ys) * i // count : len(ys) * (i + 1) // count] for i in range(count)]
     means = [sum(b) / len(b) for b in buckets]
     low, high = _scale(means)
     top = len(SPARKS) - 1
