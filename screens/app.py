@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import shutil
 import subprocess
 import time
@@ -31,23 +32,19 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from screens.chat import ChatScreen
 from screens.commands import RunCommands
-from screens.configure import ConfigureScreen
 from screens.context import Clock, GpuSampler, ModeKey, ScreenContext
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
-from screens.evaluate import EvaluateScreen
 from screens.keyorder import InOrderKeys
-from screens.monitor import MonitorScreen
-from screens.runs import RunsScreen
 from workbench import gpu as wgpu
 from workbench import paths
-from workbench.config import RunConfig, default_config_path
 from workbench.gpu import GpuSample
 from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs, resolve_state, run_dirs
 from workbench.settings import load_settings, save_settings, settings_path
 
 if TYPE_CHECKING:
+    from screens.configure import ConfigureScreen
+    from workbench.config import RunConfig
     from workbench.environment import Machine
 
 SCAN_SECONDS = 2.0
@@ -62,14 +59,19 @@ KeyRows = tuple[tuple[str, str], ...]
 @dataclass(frozen=True)
 class ModeSpec:
     """One of the app's modes, named once: MODES, its key binding, its palette command and its help
-    section are all derived from this."""
+    section are all derived from this.
+
+    A mode's screen is imported when the mode is first shown (or its keys are listed), not with the app:
+    the first frame waits only for the first mode's module (Configure's pydantic models, Monitor's
+    plotext, Chat's HTTP client and the others are not needed to paint Runs).
+    """
 
     name: str
     """The mode's name, as `switch_mode` takes it."""
     title: str
     """Its name for people: the palette's "Mode: <title>" and the help section's title."""
-    screen: type[Screen[Any]]
-    """Its base screen."""
+    screen_path: str
+    """Its base screen, as `module:Class` (imported on first use: `screen`)."""
     f_key: str
     """Its function key (works everywhere, text fields included)."""
     digit: str
@@ -88,6 +90,35 @@ class ModeSpec:
     help_after: KeyRows = ()
     """Keys of the screen's widgets, listed in the help after the screen's bindings."""
 
+    @property
+    def screen(self) -> type[Screen[Any]]:
+        """Its base screen class (importing its module on first use)."""
+        module, _, name = self.screen_path.partition(":")
+        screen: type[Screen[Any]] = getattr(importlib.import_module(module), name)
+        return screen
+
+    def make_screen(self) -> Screen[Any]:
+        """A new instance of its base screen (what `MODES` calls when the mode is first shown), born with
+        the breakpoint classes of the terminal's size.
+
+        Textual adds those classes on the screen's first resize, which restyles every widget of the
+        screen a second time (on Configure's form, a tenth of a second before the first frame); a screen
+        that has them from the start is styled once.
+        """
+        screen = self.screen()
+        app = screen.app
+        width, height = app.size
+        classes = [
+            name
+            for size, breakpoints in (
+                (width, app.HORIZONTAL_BREAKPOINTS or []),
+                (height, app.VERTICAL_BREAKPOINTS or []),
+            )
+            for name in _breakpoint(size, breakpoints)
+        ]
+        screen.add_class(*classes, update=False)
+        return screen
+
     def binding(self) -> Binding:
         """The app-wide key that switches to this mode."""
         return Binding(
@@ -100,11 +131,19 @@ class ModeSpec:
         )
 
 
+def _breakpoint(size: int, breakpoints: list[tuple[int, str]]) -> list[str]:
+    """The class of the largest breakpoint at most `size` (Textual's rule for HORIZONTAL_BREAKPOINTS)."""
+    for threshold, name in sorted(breakpoints, reverse=True):
+        if size >= threshold:
+            return [name]
+    return []
+
+
 MODE_SPECS: tuple[ModeSpec, ...] = (
     ModeSpec(
         name="configure",
         title="Configure",
-        screen=ConfigureScreen,
+        screen_path="screens.configure:ConfigureScreen",
         f_key="f2",
         digit="1",
         binding_id="app.configure",
@@ -119,7 +158,7 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
     ModeSpec(
         name="runs",
         title="Runs",
-        screen=RunsScreen,
+        screen_path="screens.runs:RunsScreen",
         f_key="f3",
         digit="2",
         binding_id="app.runs",
@@ -131,7 +170,7 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
     ModeSpec(
         name="monitor",
         title="Monitor",
-        screen=MonitorScreen,
+        screen_path="screens.monitor:MonitorScreen",
         f_key="f4",
         digit="3",
         binding_id="app.monitor",
@@ -143,7 +182,7 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
     ModeSpec(
         name="chat",
         title="Chat",
-        screen=ChatScreen,
+        screen_path="screens.chat:ChatScreen",
         f_key="f5",
         digit="4",
         binding_id="app.chat",
@@ -158,7 +197,7 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
     ModeSpec(
         name="evaluate",
         title="Evaluate",
-        screen=EvaluateScreen,
+        screen_path="screens.evaluate:EvaluateScreen",
         f_key="f6",
         digit="5",
         binding_id="app.evaluate",
@@ -181,7 +220,7 @@ class WorkbenchApp(InOrderKeys[None]):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     """Absolute, so subclasses defined elsewhere (tests, benchmarks) find it."""
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
-        spec.name: spec.screen for spec in MODE_SPECS
+        spec.name: spec.make_screen for spec in MODE_SPECS
     }
     COMMANDS = App.COMMANDS | {RunCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -238,7 +277,7 @@ class WorkbenchApp(InOrderKeys[None]):
         self.follow = follow
         self.gpu_sampler = gpu_sampler
         self.initial_mode = initial_mode
-        self.config_path = config_path or default_config_path()
+        self.config_path = config_path or paths.last_config_path()
         self._attach_at_start = attach
         self.settings_file = settings_file or settings_path()
         self.settings, self._settings_problem = load_settings(self.settings_file)
@@ -281,7 +320,9 @@ class WorkbenchApp(InOrderKeys[None]):
 
         if self._settings_problem:
             warn(self._settings_problem)
-        known = {binding_id for binding_id, _, _ in binding_rows()}
+        # Every screen's bindings are needed only to check a keymap (and importing them all costs the
+        # first frame a few hundred milliseconds).
+        known = {binding_id for binding_id, _, _ in binding_rows()} if self.settings.keymap else set()
         unknown = sorted(set(self.settings.keymap) - known)
         if unknown:
             warn(
@@ -421,8 +462,9 @@ class WorkbenchApp(InOrderKeys[None]):
         self.attached = run_id
         self.switch_mode("monitor")
 
-    @on(ConfigureScreen.RunLaunched)
-    def handle_run_launched(self, event: ConfigureScreen.RunLaunched) -> None:
+    def on_configure_screen_run_launched(self, event: ConfigureScreen.RunLaunched) -> None:
+        """A run launched from Configure: attach to it (named for the message, so that the app need not
+        import Configure's module before that mode is shown)."""
         self._children.append(event.process)
         self.notify(f"launched {event.run_id}", title="run started")
         self.attach_run(event.run_id)

@@ -27,12 +27,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive, var
-from textual.screen import Screen
 from textual.widgets import Button, Collapsible, Footer, Input, Label, Select
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import ConfirmScreen
 from screens.formatting import STATE_STYLES
+from screens.modescreen import ModeScreen
 from screens.widgets.chat_view import AnswerView, ChatColumn
 from screens.widgets.modebar import ModeBar
 from screens.widgets.textbox import QuestionBox, TextBox
@@ -73,7 +73,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}{f' {status}' if status else ''}: {text}"
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ModeScreen):
     """Serve a run, then ask its models questions, two at a time."""
 
     CSS_PATH = str(Path(__file__).with_name("chat.tcss"))

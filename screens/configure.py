@@ -25,7 +25,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive, var
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
@@ -33,6 +32,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
+from screens.modescreen import ModeScreen
 from screens.widgets.forminput import FormInput
 from screens.widgets.modebar import ModeBar
 from screens.widgets.textline import TextLine
@@ -295,7 +295,7 @@ def model_choices() -> list[tuple[str, str]]:
     return choices
 
 
-class ConfigureScreen(Screen[None]):
+class ConfigureScreen(ModeScreen):
     """The run form."""
 
     CSS_PATH = str(Path(__file__).with_name("configure.tcss"))

@@ -21,7 +21,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -38,8 +37,10 @@ from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.formatting import STATE_STYLES, format_duration
-from screens.widgets import Line, MetricPlot, TextLine
+from screens.modescreen import ModeScreen
 from screens.widgets.modebar import ModeBar
+from screens.widgets.plots import Line, MetricPlot
+from screens.widgets.textline import TextLine
 from screens.widgets.ticks import TickBox, TickList
 from workbench.evaluation import (
     TargetError,
@@ -215,7 +216,7 @@ class Choices:
     problems: tuple[str, ...] = ()
 
 
-class EvaluateScreen(Screen[None]):
+class EvaluateScreen(ModeScreen):
     """Pick a run, targets and decoding; start, follow and cancel its evaluation; compare the results."""
 
     CSS_PATH = str(Path(__file__).with_name("evaluate.tcss"))

@@ -18,25 +18,32 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Log, ProgressBar, Static
 
 from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower
 from screens.formatting import RUN_STATE_STYLES, fit_parts, format_duration
-from screens.widgets import Line, MetricPlot, SamplesView, TextLine
+from screens.modescreen import ModeScreen
 from screens.widgets.modebar import ModeBar
+from screens.widgets.plots import Line, MetricPlot
+from screens.widgets.rewards import RewardPlots, RewardSeries, colour_of
+from screens.widgets.samples import SamplesView
+from screens.widgets.textline import TextLine
 from workbench.runs import RunDir, RunStatus
 from workbench.series import GpuSeries, MetricsSeries, reward_key
 
 REDRAW_SECONDS = 0.5
 """The dirty flag is checked this often: the step, rate and progress bar redraw at most twice a second."""
-PLOT_SECONDS = 1.0
-"""Plots (a plotext build each) are rebuilt at most once a second, and only when their data changed; the
-step, rate and progress bar repaint one line each, every REDRAW_SECONDS."""
+PLOT_SECONDS = 2.0
+"""Plots (a plotext build each, 3-7 ms) are rebuilt at most every two seconds, and only when their data
+changed; the step, rate and progress bar repaint one line each, every REDRAW_SECONDS. A run slower than a
+step in two seconds (any real GRPO step) is drawn at each step as soon as it is logged; a faster one (the
+tiny model on a CPU) every two seconds. Once a second, following a run at five steps a second cost 5.1% of
+a core; every two, 3.8% (tests/measure_budgets.py, issue 17 item 9: under 5%)."""
 TEXT_SECONDS = 2.0
 """New samples and log lines are shown at most every two seconds: each costs a layout pass of the screen."""
 LOG_LINES = 1000
+NO_GPU_LINE = "GPU: none logged (a CPU run)"
 View = Literal["all", "plots", "text"]
 
 
@@ -44,7 +51,7 @@ def _value(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-class MonitorScreen(Screen[None]):
+class MonitorScreen(ModeScreen):
     """The attached run, live."""
 
     CSS_PATH = str(Path(__file__).with_name("monitor.tcss"))
@@ -115,10 +122,11 @@ class MonitorScreen(Screen[None]):
         yield Static("Attach a run from Runs (F3, Enter) or launch one from Configure (F2).", id="no-run")
         with Grid(id="plots"):
             yield MetricPlot("reward", id="plot-reward")
+            yield RewardPlots(id="reward-plots")
             yield MetricPlot("completion length", id="plot-length")
             yield MetricPlot("loss", id="plot-loss")
             yield MetricPlot("GPU", xlabel="seconds", id="plot-gpu")
-        yield TextLine("GPU: none logged (a CPU run)", id="gpu-line")
+        yield TextLine(NO_GPU_LINE, id="gpu-line")
         with Horizontal(id="bottom"):
             with Vertical(id="samples-pane"):
                 yield Static("latest samples", classes="pane-title")
@@ -342,9 +350,15 @@ class MonitorScreen(Screen[None]):
     def _draw_plots(self) -> None:
         m = self.metrics
         reward = self.query_one("#plot-reward", MetricPlot)
-        lines = [Line("total", *m.get("reward"))]
-        lines += [Line(name, *m.get(reward_key(name))) for name in m.reward_names()]
-        reward.draw(f"reward {_value(m.latest('reward'))}", lines)
+        reward.draw(f"reward {_value(m.latest('reward'))}", [Line("total", *m.get("reward"))])
+        # Each reward function in a small plot of its own beside the total (in the colour its line had
+        # in the total's plot): the set is whatever the run logs, so a custom reward shows too.
+        self.query_one(RewardPlots).draw(
+            [
+                RewardSeries(name, *m.get(reward_key(name)), color=colour_of(index))
+                for index, name in enumerate(m.reward_names())
+            ]
+        )
         length = self.query_one("#plot-length", MetricPlot)
         length.draw(
             f"completion length {_value(m.latest('completions/mean_length'), 1)}",
@@ -367,9 +381,12 @@ class MonitorScreen(Screen[None]):
             return  # GPU samples come every couple of seconds (never, on a CPU run): skip the rebuild
         self._gpu_drawn = drawn
         # A CPU run logs no GPU samples: one line says so and the loss plot takes the GPU plot's place.
+        # Under 100 columns a GPU run's plot gives way to the same line with its latest reading.
         self.query_one("#plots").set_class(not gpu.indices(), "-no-gpu")
         self.set_class(not gpu.indices(), "-no-gpu")
+        line = self.query_one("#gpu-line", TextLine)
         if not gpu.indices():
+            line.update(NO_GPU_LINE)
             plot.draw("GPU: none logged (CPU run)", [], xlabel="seconds")
             return
         lines: list[Line] = []
@@ -384,6 +401,7 @@ class MonitorScreen(Screen[None]):
                 f"{track.utilization_pct[-1]:.0f}%"
             )
         plot.draw("GPU " + " · ".join(heads), lines, xlabel="seconds", ylim=(0, 100))
+        line.update("GPU " + " · ".join(heads))
 
     def _flush_log(self) -> None:
         if not self._pending_log:

@@ -12,12 +12,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import ColumnKey
 
 from screens.context import ScreenContext, screen_context
 from screens.formatting import RUN_STATE_STYLES
+from screens.modescreen import ModeScreen
 from screens.widgets.modebar import ModeBar
 from workbench.jobdir import FINAL_STATES
 from workbench.runs import RunInfo
@@ -59,7 +59,7 @@ def attempt_line(info: RunInfo, now: float) -> str:
     return " · ".join(parts)
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(ModeScreen):
     """The runs table."""
 
     CSS_PATH = str(Path(__file__).with_name("runs.tcss"))

@@ -52,8 +52,18 @@ def test_core_and_launcher_stay_light(module: str) -> None:
 
 
 def test_tui_never_loads_the_training_stack() -> None:
-    modules = loaded_after("import screens.app")
+    """The app and every mode's screen (imported when the mode is first shown: import them all here)."""
+    modules = loaded_after("import screens.app\nfor spec in screens.app.MODE_SPECS: spec.screen")
+    assert {"screens.configure", "screens.monitor", "screens.chat", "screens.evaluate"} <= modules
     assert not {m.split(".")[0] for m in modules} & set(HEAVY)
+
+
+def test_the_app_imports_only_what_its_first_frame_needs() -> None:
+    """First paint (issue 17 item 9): a mode's screen, the config's pydantic models and plotext are
+    imported when a mode needs them, not with the app."""
+    modules = loaded_after("import screens.app")
+    deferred = {"screens.configure", "screens.monitor", "screens.chat", "screens.evaluate", "screens.runs"}
+    assert not modules & (deferred | {"workbench.config", "plotext", "textual_plotext"})
 
 
 def test_import_contracts() -> None:

@@ -22,7 +22,7 @@ from tui_helpers import frozen_app, live_home, no_blink, settle, snapshots_in_te
 from screens.app import WorkbenchApp
 from screens.dialogs import HelpScreen
 from screens.evaluate import EvaluateScreen, accuracy_lines
-from screens.widgets import MetricPlot
+from screens.widgets.plots import MetricPlot
 from workbench.runs import EvalDir, RunDir
 
 EVAL_RUNS = Path(__file__).resolve().parent / "fixtures" / "eval_runs"

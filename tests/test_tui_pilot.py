@@ -19,7 +19,7 @@ from screens.configure import ConfigureScreen
 from screens.dialogs import ConfirmScreen
 from screens.monitor import MonitorScreen
 from screens.runs import RunsScreen
-from screens.widgets import MetricPlot
+from screens.widgets.plots import MetricPlot
 from workbench.runs import RunDir, process_matches, resolve_state
 
 pytestmark = pytest.mark.slow

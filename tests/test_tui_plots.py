@@ -1,18 +1,32 @@
 """The Monitor's plots, read off the canvas: the data is not covered (the legend is a line under the
-plot, not plotext's box over the data), x ticks are whole steps, and a CPU run shows one line instead of
-an empty GPU box."""
+plot, not plotext's box over the data), x ticks are whole steps, each reward function has a small plot of
+its own beside the total (its name, latest value and trend over its data; a compact text line each where
+there is no room), and a CPU run shows one line instead of an empty GPU box."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
-from tui_helpers import CPU_RUN, GPU_RUN, frozen_app, settle, wait_until
+from textual.app import App, ComposeResult
+from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, wait_until
 
 from screens.monitor import MonitorScreen
-from screens.widgets.plots import MetricPlot, integer_ticks
+from screens.widgets.plots import MetricPlot, integer_ticks, short_value, trend_arrow
+from screens.widgets.rewards import (
+    SPARKS,
+    Layout,
+    RewardPlots,
+    RewardSeries,
+    braille_rows,
+    choose_layout,
+    sparkline,
+)
 from screens.widgets.textline import TextLine
 
 SIZES = [(80, 24), (120, 40)]
@@ -56,6 +70,8 @@ async def test_the_reward_plot_shows_its_data_across_the_canvas(
         assert labels and all(label.isdigit() for label in labels), ticks
         assert labels[0] == "1" and labels[-1] == str(screen.metrics.max_step), labels
         assert legend and "━ total" in legend[0], legend
+        # the reward functions have plots of their own beside it
+        assert not any(name in " ".join(legend) for name in screen.metrics.reward_names()), legend
 
 
 @pytest.mark.parametrize(("run", "gpu"), [(GPU_RUN, True), (CPU_RUN, False)])
@@ -74,8 +90,28 @@ async def test_a_cpu_run_has_one_gpu_line_instead_of_an_empty_box(
         assert line.display is not gpu
         if not gpu:
             assert "GPU: none logged" in str(line.text)
+            length = screen.query_one("#plot-length", MetricPlot)
             loss = screen.query_one("#plot-loss", MetricPlot)
-            assert loss.size.width > screen.size.width * 0.9, "the loss plot takes the GPU plot's place"
+            # completion length and loss take the GPU plot's place: half the width each
+            assert length.size.width + loss.size.width >= screen.size.width - 2, "the row is theirs"
+
+
+async def test_under_100_columns_a_gpu_run_shows_its_gpus_on_one_line(tmp_path: Path) -> None:
+    """At 80 columns three plots side by side would be 26 columns each: the GPU plot gives way to a line
+    with each GPU's memory and utilisation, and completion length and loss share the row."""
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
+        await settle(pilot)
+        assert not screen.query_one("#plot-gpu", MetricPlot).display
+        line = screen.query_one("#gpu-line", TextLine)
+        assert line.display and line.region.height == 1
+        assert str(line.text) == "GPU 0: 82.0/140 GiB 92% · 1: 84.0/140 GiB 72%", line.text
+        loss = screen.query_one("#plot-loss", MetricPlot)
+        assert loss.size.width >= 38
 
 
 def test_integer_ticks() -> None:
@@ -84,3 +120,193 @@ def test_integer_ticks() -> None:
     assert integer_ticks(0, 84, 6) == [0, 20, 40, 60, 84]
     assert integer_ticks(5, 5, 6) == [5]
     assert all(isinstance(tick, int) for tick in integer_ticks(0.5, 41.7, 6))
+
+
+# ---------------------------------------------------------------------------------------------------
+# one small plot per reward function
+
+
+def panel_rows(panel: RewardPlots) -> list[str]:
+    rendered = panel.render()
+    rows = rendered.plain.split("\n")
+    assert len(rows) <= panel.size.height and all(len(row) <= panel.size.width for row in rows), rows
+    return rows
+
+
+def check_title(title: str, series: RewardSeries) -> None:
+    """`name 3.01 ↑`: the name (or its start and an ellipsis), the latest value, the trend arrow."""
+    tail = f" {short_value(series.ys[-1])}{trend_arrow(series.ys)}"
+    title = title.rstrip()
+    assert title.endswith(tail), (title, tail)
+    name = title[: -len(tail)]
+    assert name == series.name or (name.endswith("…") and series.name.startswith(name[:-1])), title
+    assert len(name) >= min(len(series.name), 8), f"{title!r}: the name is cut to nothing"
+
+
+def check_plots(panel: RewardPlots, rows: list[str]) -> None:
+    """Every reward's cell: its title on top, its top and bottom values on the left, and its line in every
+    column of the data (the x axis spans its steps), with no text over the data."""
+    layout = panel.layout_now
+    width = (panel.size.width - (layout.columns - 1)) // layout.columns
+    height = panel.size.height // layout.rows
+    for index, series in enumerate(panel.series):
+        band, column = divmod(index, layout.columns)
+        x, y = column * (width + 1), band * height
+        cell = [row[x : x + width].ljust(width) for row in rows[y : y + height]]
+        check_title(cell[0], series)
+        data = cell[1:]
+        axis = data[0].index("┤")
+        assert data[0][:axis].strip() == short_value(max(series.ys)), data[0]
+        assert data[-1][:axis].strip() == short_value(min(series.ys)), data[-1]
+        area = [row[axis + 1 :] for row in data]
+        assert all(BRAILLE.fullmatch(ch) or ch == " " for row in area for ch in row), area
+        columns = len(area[0])
+        drawn = sum(1 for c in range(columns) if any(BRAILLE.match(row[c]) for row in area))
+        assert drawn == columns, (series.name, drawn, columns, area)
+
+
+def check_sparklines(panel: RewardPlots, rows: list[str]) -> None:
+    """Two lines per reward: the title, then one block per step (a run shorter than the width), the
+    highest value the full block and the lowest the lowest one."""
+    assert len(rows) == 2 * len(panel.series), rows
+    for index, series in enumerate(panel.series):
+        check_title(rows[2 * index], series)
+        spark = rows[2 * index + 1].rstrip()
+        assert len(spark) == min(panel.size.width, len(series.ys)), spark
+        assert set(spark) <= set(SPARKS), spark
+        ys = list(series.ys)
+        assert spark[ys.index(max(ys))] == "█" and spark[ys.index(min(ys))] == "▁", (spark, ys)
+
+
+@pytest.mark.parametrize(
+    ("size", "mode"), [((80, 24), "lines2"), ((120, 40), "plots")], ids=["80x24", "120x40"]
+)
+@pytest.mark.parametrize("run", [GPU_RUN, CPU_RUN])
+async def test_each_reward_function_has_a_small_plot_beside_the_total(
+    run: str, size: tuple[int, int], mode: str, tmp_path: Path
+) -> None:
+    """120x40: the total on the left half, a 2x2 grid of small plots on the right; 80x24 has no room for
+    plots 20 columns wide: the title and a one-row sparkline per reward (the choice is the panel's, by
+    its size)."""
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=run)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
+        await settle(pilot)
+        panel = screen.query_one(RewardPlots)
+        names = screen.metrics.reward_names()
+        assert [s.name for s in panel.series] == names and len(names) == 4
+        for series in panel.series:
+            assert list(series.ys) == screen.metrics.get(f"rewards/{series.name}/mean")[1]
+        total = screen.query_one("#plot-reward", MetricPlot)
+        # beside the total, on the same rows, the same height
+        assert panel.region.x >= total.region.right and panel.region.y == total.region.y
+        assert panel.size.width >= total.size.width - 2
+        rows = panel_rows(panel)
+        assert panel.layout_now.mode == mode
+        if mode == "plots":
+            assert panel.layout_now == Layout("plots", 2, 2)
+            check_plots(panel, rows)
+        else:
+            check_sparklines(panel, rows)
+
+
+def with_custom_reward(tmp_path: Path, run: str) -> Path:
+    """A copy of a fixture run whose trainer also logged a custom reward function, `no_repeats`."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS / run, root / run)
+    metrics = root / run / "metrics.jsonl"
+    records: list[dict[str, Any]] = [json.loads(line) for line in metrics.read_text().splitlines()]
+    for record in records:
+        if "step" in record and "event" not in record:
+            record["rewards/no_repeats/mean"] = round(-0.5 + 0.05 * record["step"] ** 1.2, 4)
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return root
+
+
+@pytest.mark.parametrize(("size", "mode"), [((80, 24), "lines2"), ((120, 40), "plots")])
+async def test_a_custom_reward_function_gets_its_plot_too(
+    size: tuple[int, int], mode: str, tmp_path: Path
+) -> None:
+    """The reward functions are the run's: a fifth one, logged by no built-in, has its plot (120x40: a
+    2x3 grid of shorter plots) or its lines (80x24: ten rows for five rewards)."""
+    root = with_custom_reward(tmp_path, GPU_RUN)
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
+        await settle(pilot)
+        panel = screen.query_one(RewardPlots)
+        assert [s.name for s in panel.series][-1] == "no_repeats" and len(panel.series) == 5
+        rows = panel_rows(panel)
+        if panel.layout_now.mode == "plots":
+            assert panel.layout_now == Layout("plots", 2, 3)
+            check_plots(panel, rows)
+        else:
+            # 80x24 leaves the panel nine rows: one line per reward, its sparkline in the columns left
+            assert panel.layout_now.mode == "lines1", panel.size
+            assert len(rows) == 5
+            for row, series in zip(rows, panel.series, strict=True):
+                assert row.startswith(series.name[: min(len(series.name), 8)]), row
+                assert f" {short_value(series.ys[-1])}{trend_arrow(series.ys)}" in row, row
+                assert re.search(f"[{SPARKS}]{{10,}}", row), row
+
+
+class PanelApp(App[None]):
+    """A bare host: the panel alone, at the size of the app."""
+
+    def __init__(self, series: list[RewardSeries]) -> None:
+        super().__init__()
+        self.series = series
+
+    def compose(self) -> ComposeResult:
+        yield RewardPlots()
+
+    def on_mount(self) -> None:
+        self.query_one(RewardPlots).draw(self.series)
+
+
+async def test_more_rewards_than_rows_are_counted_not_dropped_silently() -> None:
+    series = [RewardSeries(f"reward_{i}", [1.0, 2.0, 3.0], [0.0, i, 2.0 * i], "green+") for i in range(6)]
+    app = PanelApp(series)
+    async with app.run_test(size=(50, 4)) as pilot:
+        await pilot.pause()
+        panel = app.query_one(RewardPlots)
+        assert panel.layout_now.mode == "lines1"
+        rows = panel_rows(panel)
+        assert [row.split()[0] for row in rows[:3]] == ["reward_0", "reward_1", "reward_2"]
+        assert rows[3].startswith("+3 more rewards"), rows
+
+
+def test_choose_layout() -> None:
+    assert choose_layout(4, 60, 10) == Layout("plots", 2, 2)
+    assert choose_layout(4, 60, 12) == Layout("plots", 1, 4)
+    assert choose_layout(5, 60, 10) == Layout("plots", 2, 3)
+    assert choose_layout(4, 39, 9) == Layout("lines2")
+    assert choose_layout(5, 39, 9) == Layout("lines1")
+    assert choose_layout(1, 30, 5) == Layout("plots", 1, 1)
+    assert choose_layout(0, 60, 10) == Layout("none")
+
+
+def test_braille_rows_join_the_points_across_the_whole_width() -> None:
+    xs = [float(x) for x in range(1, 25)]
+    ys = [(-1) ** x * x for x in range(1, 25)]  # a zigzag that widens
+    rows = braille_rows(xs, ys, 20, 3)
+    assert len(rows) == 3 and all(len(row) == 20 for row in rows)
+    assert all(any(row[c] != " " for row in rows) for c in range(20)), rows
+    # the top row holds the highest points (at the right), the bottom row the lowest (also at the right)
+    assert rows[0][-1] != " " and rows[-1][-1] != " "
+    flat = braille_rows([1.0, 2.0, 3.0], [5.0, 5.0, 5.0], 10, 2)
+    # a flat series: one straight line in the middle, every column
+    assert [sum(ch != " " for ch in row) for row in flat] in ([10, 0], [0, 10]), flat
+
+
+def test_sparkline() -> None:
+    assert sparkline([0, 1, 2, 3, 4, 5, 6, 7], 20) == SPARKS
+    assert sparkline([1, 1, 1], 5) == "▅▅▅"  # flat: the middle
+    assert len(sparkline(list(range(1000)), 40)) == 40
+    assert sparkline([], 10) == ""

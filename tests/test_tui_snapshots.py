@@ -116,15 +116,22 @@ class TestRuns:
 
 class TestMonitor:
     def test_gpu_run_wide(self, snap_compare: Any, tmp_path: Path) -> None:
-        """The completed two-GPU run: total and per-reward means rising, completion length, loss with KL
-        on the right axis, memory and utilisation of GPU 0 and 1; samples with <thinking> and <SOLUTION>
-        styled apart; the end of train.log."""
+        """The completed two-GPU run: the total reward rising, beside it a 2x2 grid of small plots, one per
+        reward function, each titled with its name, latest value and trend; under them completion length,
+        loss with KL on the right axis, memory and utilisation of GPU 0 and 1; samples with <thinking> and
+        <SOLUTION> styled apart; the end of train.log."""
         app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
         assert snap_compare(app, terminal_size=WIDE, run_before=_ready)
 
+    def test_gpu_run_small(self, snap_compare: Any, tmp_path: Path) -> None:
+        """80x24: the total beside two lines per reward function (title, then a one-row sparkline of its
+        24 steps); completion length and loss under them; the GPUs on one line instead of a plot."""
+        app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+        assert snap_compare(app, terminal_size=SMALL, run_before=_ready)
+
     def test_crashed_run_small(self, snap_compare: Any, tmp_path: Path) -> None:
         """80x24 shows the plots only: the crashed run (12/40) after a resume that repeated steps 9-10,
-        plotted once each; no GPU samples."""
+        plotted once each (the total, and a title and sparkline per reward function); no GPU samples."""
         app = frozen_app(tmp_path, initial_mode="monitor", attach=CRASHED_RUN)
         assert snap_compare(app, terminal_size=SMALL, run_before=_ready)
 

@@ -736,5 +736,5 @@ def machine_default(gpus: int) -> RunConfig:
 
 
 def default_config_path() -> Path:
-    """Where the workbench keeps the user's last-used config."""
-    return paths.config_dir() / "last.toml"
+    """Where the workbench keeps the user's last-used config (`workbench.paths.last_config_path`)."""
+    return paths.last_config_path()

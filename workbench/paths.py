@@ -59,6 +59,11 @@ def config_dir() -> Path:
     return _ensure(root / "config" if root else platformdirs.user_config_path(APP_NAME))
 
 
+def last_config_path() -> Path:
+    """Where the workbench keeps the user's last-used config (`last.toml` in the config dir)."""
+    return config_dir() / "last.toml"
+
+
 def bundled_sample() -> Path:
     """The sample rows the project ships, in the real dataset's schema."""
     return Path(__file__).parent / "sample_data" / "vi_math_sample.jsonl"

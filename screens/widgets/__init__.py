@@ -1,10 +1,9 @@
-"""Widgets the screens share: metric plots, the sample-completion view, one-line text and form inputs."""
+"""Widgets the screens share: metric plots (`plots`), the sample-completion view (`samples`), one-line
+text (`textline`), form inputs (`forminput`), the mode bar (`modebar`), tick lists (`ticks`) and the
+others beside them.
+
+Import each from its module. This package imports none of them: every screen imports the mode bar, and
+importing the package must not bring plotext and the sample view into a screen that draws no plot.
+"""
 
 from __future__ import annotations
-
-from screens.widgets.forminput import FormInput
-from screens.widgets.plots import Line, MetricPlot
-from screens.widgets.samples import SamplesView, highlight_completion
-from screens.widgets.textline import TextLine
-
-__all__ = ["FormInput", "Line", "MetricPlot", "SamplesView", "TextLine", "highlight_completion"]

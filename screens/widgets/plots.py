@@ -100,7 +100,7 @@ class MetricPlot(PlotextPlot):
                 continue
             item = Text(no_wrap=True)
             item.append("━ ", RICH_COLOURS.get(line.color or PALETTE[index % len(PALETTE)], ""))
-            item.append(f"{line.label} {_short(line.ys[-1])}{_trend(line.ys)}")
+            item.append(f"{line.label} {short_value(line.ys[-1])}{trend_arrow(line.ys)}")
             items.append(item)
         lines: list[Text] = []
         for item in items:
@@ -195,7 +195,7 @@ def integer_ticks(low: float, high: float, most: int) -> list[int]:
     return [first, *(t for t in inner if min(t - first, last - t) >= step / 2), last]
 
 
-def _short(value: float) -> str:
+def short_value(value: float) -> str:
     """A latest value in a few characters: 7.22, 0.0438, 113.6, 1.2e+03."""
     size = abs(value)
     if size == 0 or 0.01 <= size < 1000:
@@ -203,7 +203,7 @@ def _short(value: float) -> str:
     return f"{value:.2g}"
 
 
-def _trend(ys: Sequence[float], window: int = 5) -> str:
+def trend_arrow(ys: Sequence[float], window: int = 5) -> str:
     """` ↑`, ` ↓` or ` →`: the last value against the mean of the `window` before it."""
     if len(ys) < 2:
         return ""
