@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import outside_run_directory_table, run_directory_table
 from workbench.atomic import JsonlWriter, read_json, write_json_atomic
 from workbench.runs import (
+    EvalDir,
     Plan,
     RunDir,
     create_run_dir,
@@ -153,18 +155,28 @@ def test_records_read_tolerantly_and_round_trip(workbench_home: Path) -> None:
 
 
 def test_every_file_a_run_has_is_named_by_the_contract(tmp_path: Path) -> None:
-    """The files README's run-directory table lists are the paths RunDir names."""
+    """Every path RunDir (and its EvalDir) names is a row of README's run-directory table: found by
+    looking at the class, so a path added later cannot be left out of this list. (What a real run writes,
+    TRL's and PEFT's files included, is checked against the table by tests/test_jobs.py.)"""
     run = RunDir(tmp_path / "r")
-    names = {
-        run.config.name, run.manifest.name, run.status.name, run.progress.name, run.plan.name,
-        run.distributed.name, run.accelerate_config.name, run.metrics.name, run.samples.name, run.gpu.name,
-        run.data_stats.name, run.held_out.name, run.log.name, run.checkpoints.name, run.adapter.name,
-        run.eval.path.name,
-    }  # fmt: skip
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("## The run directory") :].split("\n## ", 1)[0]
-    for name in names:
-        assert f"`{name}" in table, name
+    named = set()
+    for cls in type(run).__mro__:
+        for attr, value in vars(cls).items():
+            if isinstance(value, property):
+                got = getattr(run, attr)
+                got = got.path if isinstance(got, EvalDir) else got
+                if isinstance(got, Path) and got != run.path:
+                    named.add(got.relative_to(run.path).as_posix())
+    assert {"config.toml", "checkpoints", "checkpoints/README.md", "eval", "train.log"} <= named
+    table = run_directory_table()
+    for path in named:
+        rows = [name for name in table if name in (path, f"{path}/") or name.startswith(f"{path}/")]
+        assert rows, f"{path} is not in README's run-directory table"
+    covered = ["config.toml", "checkpoints/checkpoint-3/optimizer.pt", "checkpoints/README.md", "eval/x"]
+    for path in (*covered, "stray.txt", "checkpoints/notes.md", "checkpoint-3/x"):
+        (run.path / path).parent.mkdir(parents=True, exist_ok=True)
+        (run.path / path).write_text("x")
+    assert outside_run_directory_table(run.path) == ["checkpoint-3/x", "checkpoints/notes.md", "stray.txt"]
 
 
 def test_final_state_is_believed(workbench_home: Path) -> None:

@@ -18,6 +18,7 @@ the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run
 | heldout.jsonl | trainer | `HeldOutRow` | the held-out rows (never trained on) |
 | train.log | trainer and supervisor (append mode) | text | the human log |
 | checkpoints/checkpoint-N/ | trainer | TRL | adapter, optimizer, scheduler, RNG, trainer state |
+| checkpoints/README.md | trainer | TRL | TRL's model card, rewritten at each save (never read here) |
 | adapter/ | trainer | PEFT | the final LoRA adapter |
 | eval/ | evaluation job | `EvalDir` | progress.json, eval-*.json, rows-*.jsonl, summary.csv, eval.log |
 
@@ -184,6 +185,12 @@ class RunDir(JobDir):
     @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"
+
+    @property
+    def model_card(self) -> Path:
+        """checkpoints/README.md: the model card TRL's trainer writes beside its checkpoints (rewritten
+        at each save; the workbench never reads it)."""
+        return self.checkpoints / "README.md"
 
     @property
     def adapter(self) -> Path:
