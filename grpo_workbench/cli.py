@@ -222,6 +222,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             f"{info.run.run_id:<44} {info.state:<10} {info.step:>5}/{info.max_steps:<5} {reward}  "
             f"{info.model}"
         )
+        if info.status.supervisor_gone and info.error:
+            print(f"  ! {info.error.strip().splitlines()[-1]}")  # the supervisor is gone: what then
     return 0
 
 

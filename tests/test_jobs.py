@@ -74,6 +74,8 @@ def test_train_in_the_foreground_writes_the_whole_run_directory() -> None:
     assert len(read_jsonl(run.held_out)) == 8
     assert "trainer ended: completed" in run.log.read_text()
     assert outside_run_directory_table(run.path) == [], "files README's run-directory table does not name"
+    written = {**json.loads(run.status.read_text()), **json.loads(run.manifest.read_text())}
+    assert not {k for k in written if k.startswith("server_pgid") or k in ("url", "models", "server_argv")}
 
 
 def test_stop_saves_a_checkpoint_and_resume_continues_at_the_right_step() -> None:
