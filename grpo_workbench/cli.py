@@ -222,6 +222,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             f"{info.run.run_id:<44} {info.state:<10} {info.step:>5}/{info.max_steps:<5} {reward}  "
             f"{info.model}"
         )
+        if info.status.supervisor_gone and info.error:
+            print(f"  ! {info.error.strip().splitlines()[-1]}")  # the supervisor is gone: what then
     return 0
 
 
@@ -361,8 +363,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
     import subprocess
 
+    from jobs.bench import build_parser as bench_parser
     from workbench import gpu
 
+    bench_parser().parse_args(extra)  # a bad command line is refused on any machine, before the GPU check
     if gpu.device_count() == 0:
         print(
             "error: bench measures a GPU and this machine has none (NVML found no NVIDIA GPU); "
@@ -510,7 +514,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workbench import __version__
+    from workbench import __version__, flags
 
     parser = argparse.ArgumentParser(
         prog="grpo-workbench",
@@ -559,7 +563,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stop", help="stop a run cleanly (it saves a checkpoint)")
     p.add_argument("run")
     p.add_argument("--no-wait", action="store_true", help="send the signal and return at once")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait before killing (600)")
+    p.add_argument(
+        "--timeout",
+        type=flags.seconds("give the seconds to wait before killing, 0 or more (0: only ask)", zero=True),
+        default=600.0,
+        help="seconds to wait before killing (600)",
+    )
     p.set_defaults(func=cmd_stop)
     p = sub.add_parser("resume", help="continue a stopped/failed/crashed run from its last checkpoint")
     p.add_argument("run")
@@ -577,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-model", help="build a random-init Llama model and a local tokenizer (no hub)")
     p.add_argument("arch", help="tiny, 1b (Llama-3.2-1B shape) or 3b (Llama-3.2-3B shape)")
     p.add_argument("out", help="output directory (must not exist or be empty)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=flags.SEED, default=0)
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "float16"])
     p.set_defaults(func=cmd_build_model)
     p = sub.add_parser(
@@ -591,7 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_config)
     p = sub.add_parser("preview", help="show formatted training rows with their gold answers and data stats")
     with_config(p)
-    p.add_argument("-n", type=int, default=3, help="rows to show (3)")
+    p.add_argument(
+        "-n", type=flags.Whole(0, "give 0 or more rows to show"), default=3, help="rows to show (3)"
+    )
     p.set_defaults(func=cmd_preview)
     p = sub.add_parser("eval", help="held-out accuracy, format and length of base, checkpoints and adapter")
     p.add_argument("run")
@@ -601,18 +612,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma list of base, adapter, checkpoint-N (or N), checkpoints, last, all "
         "(default: base and the adapter, or the newest checkpoint)",
     )
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N held-out rows")
+    p.add_argument("--limit", type=flags.ROW_LIMIT, metavar="N", help="only the first N held-out rows")
     p.add_argument(
         "--samples",
-        type=int,
+        type=flags.SAMPLES,
         metavar="N",
-        help="also sample N completions per row at temperature 0.8, top_p 0.95 (pass@k)",
+        help=f"also sample N >= {flags.MIN_SAMPLES} completions per row at temperature 0.8, top_p 0.95 "
+        "(pass@k for k = 1, 2, 4, ... N)",
     )
     p.add_argument(
         "--greedy", action=argparse.BooleanOptionalAction, default=True, help="greedy decoding (on)"
     )
-    p.add_argument("--max-new-tokens", type=int, metavar="N", help="default: the run's max_completion_length")
-    p.add_argument("--batch-size", type=int, metavar="N", help="rows per batch (8 on CPU, 64 with vLLM)")
+    p.add_argument(
+        "--max-new-tokens",
+        type=flags.MAX_NEW_TOKENS,
+        metavar="N",
+        help="default: the run's max_completion_length",
+    )
+    p.add_argument(
+        "--batch-size", type=flags.BATCH_SIZE, metavar="N", help="rows per batch (8 on CPU, 64 with vLLM)"
+    )
     p.add_argument("--backend", choices=["auto", "vllm", "transformers"], help="auto: vLLM on a GPU")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser(
@@ -623,7 +642,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run", nargs="?", help="the run whose model and adapters to serve")
     p.add_argument(
-        "--checkpoint", type=int, metavar="N", help="serve only checkpoint-N (default: all, + adapter)"
+        "--checkpoint",
+        type=flags.Whole(1, "give the N of one of the run's checkpoint-N directories"),
+        metavar="N",
+        help="serve only checkpoint-N (default: all, + adapter)",
     )
     p.add_argument("--base-only", action="store_true", help="serve the base model alone")
     p.add_argument(
@@ -635,19 +657,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[NAME=]DIR",
         help="with --model: an adapter to serve (repeatable)",
     )
-    p.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--port", type=flags.PORT, help="TCP port on 127.0.0.1 (default: a free one)")
     p.add_argument(
         "--backend", choices=["auto", "vllm", "transformers"], default="auto", help="auto: vLLM on a GPU"
     )
     p.add_argument(
-        "--max-lora-rank", type=int, metavar="R", help="vLLM's --max-lora-rank (default: the run's)"
+        "--max-lora-rank",
+        type=flags.LORA_RANK,
+        metavar="R",
+        help="vLLM's --max-lora-rank (default: the run's)",
     )
     p.add_argument(
-        "--gpu-memory", type=float, default=0.85, metavar="F", help="vLLM's share of the GPU (0.85)"
+        "--gpu-memory",
+        type=flags.GPU_SHARE,
+        default=0.85,
+        metavar="F",
+        help="vLLM's share of the GPU (0.85)",
     )
     p.add_argument("--detach", action="store_true", help="return once the server is ready (it keeps running)")
     p.add_argument("--force", action="store_true", help="start vLLM even while a training run holds the GPU")
-    p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for readiness / for --stop")
+    p.add_argument(
+        "--timeout",
+        type=flags.seconds("give seconds above 0, or leave --timeout out for the default"),
+        metavar="S",
+        help="seconds to wait for readiness / for --stop",
+    )
     p.add_argument("--list", action="store_true", help="list serve jobs")
     p.add_argument("--json", action="store_true", help="with --list: machine-readable output")
     p.add_argument("--stop", metavar="ID", help="stop a serve job (frees its memory)")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobs.phases import PhaseClock, median_phases
+from workbench import flags
 
 if TYPE_CHECKING:
     from workbench.config import RunConfig
@@ -352,20 +353,49 @@ def report(results: list[VariantResult], meta: dict[str, Any]) -> dict[str, Any]
     return doc
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """`grpo-workbench bench`'s options (every number checked by `workbench.flags`)."""
     parser = argparse.ArgumentParser(
         prog="grpo-workbench bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="random-1b", help="preset, hub id or directory (random-1b)")
     parser.add_argument("--backend", default="auto", choices=["auto", "unsloth", "trl"])
-    parser.add_argument("--completions", type=int, default=128, help="completions per optimizer step (128)")
-    parser.add_argument("--num-generations", type=int, default=8)
-    parser.add_argument("--completion-length", type=int, default=256)
-    parser.add_argument("--prompt-length", type=int, default=256, help="longest prompt kept (256)")
-    parser.add_argument("--lora-rank", type=int, default=64)
-    parser.add_argument("--vllm-share", type=float, default=None, help="force vLLM's memory share")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per variant (3)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed first steps per variant (1)")
+    parser.add_argument(
+        "--completions",
+        type=flags.Whole(
+            1, "give 1 or more completions per optimizer step (a multiple of --num-generations)"
+        ),
+        default=128,
+        help="completions per optimizer step (128)",
+    )
+    parser.add_argument(
+        "--num-generations",
+        type=flags.Whole(2, "give 2 or more completions per prompt (GRPO compares them)"),
+        default=8,
+    )
+    parser.add_argument(
+        "--completion-length", type=flags.Whole(1, "give 1 or more tokens per completion"), default=256
+    )
+    parser.add_argument(
+        "--prompt-length",
+        type=flags.Whole(1, "give the longest prompt kept, 1 or more tokens"),
+        default=256,
+        help="longest prompt kept (256)",
+    )
+    parser.add_argument("--lora-rank", type=flags.LORA_RANK, default=64)
+    parser.add_argument("--vllm-share", type=flags.GPU_SHARE, default=None, help="force vLLM's memory share")
+    parser.add_argument(
+        "--steps",
+        type=flags.Whole(1, "give 1 or more timed steps per variant"),
+        default=3,
+        help="timed steps per variant (3)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=flags.Whole(0, "give 0 or more untimed first steps per variant"),
+        default=1,
+        help="untimed first steps per variant (1)",
+    )
     parser.add_argument(
         "--variants",
         default="tutorial,auto",
@@ -381,7 +411,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a config override for every variant, e.g. --set model.gradient_checkpointing=false",
     )
     parser.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)  # tests of the harness
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.model.startswith(("random-", "tiny", "/")):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model needs no hub
     variants = [parse_variant(v.strip(), args.completions) for v in args.variants.split(",") if v.strip()]

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from workbench import flags
 from workbench.atomic import write_json_atomic
 
 PROMPT = (
@@ -268,13 +269,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--adapter", action="append", default=[], metavar="[NAME=]DIR", help="a LoRA adapter")
     parser.add_argument(
-        "--random-adapter", type=int, metavar="RANK", help="build a LoRA adapter of this rank for the model"
+        "--random-adapter",
+        type=flags.LORA_RANK,
+        metavar="RANK",
+        help="build a LoRA adapter of this rank for the model",
     )
     parser.add_argument("--out", required=True, type=Path, help="the JSON result file")
-    parser.add_argument("--repeats", type=int, default=5, help="measured requests per model (5)")
-    parser.add_argument("--max-tokens", type=int, default=512, help="tokens per answer (512)")
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument(
+        "--repeats",
+        type=flags.Whole(1, "give 1 or more measured requests per model"),
+        default=5,
+        help="measured requests per model (5)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=flags.Whole(1, "give 1 or more tokens per answer"),
+        default=512,
+        help="tokens per answer (512)",
+    )
+    parser.add_argument("--temperature", type=flags.TEMPERATURE, default=0.8)
+    parser.add_argument("--top-p", type=flags.TOP_P, default=0.95)
     parser.add_argument(
         "--ignore-eos",
         action=argparse.BooleanOptionalAction,
@@ -283,11 +297,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--prompt", default=PROMPT, help="the question asked")
     parser.add_argument("--backend", choices=["vllm", "transformers"], default="vllm")
-    parser.add_argument("--gpu-memory", type=float, default=0.85, help="vLLM's share of the GPU (0.85)")
-    parser.add_argument("--max-model-len", type=int, default=4096)
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--ready-timeout", type=float, default=900.0, help="seconds for the server to start")
-    parser.add_argument("--request-timeout", type=float, default=300.0, help="seconds per request")
+    parser.add_argument(
+        "--gpu-memory", type=flags.GPU_SHARE, default=0.85, help="vLLM's share of the GPU (0.85)"
+    )
+    parser.add_argument(
+        "--max-model-len", type=flags.Whole(1, "give a context length of 1 or more tokens"), default=4096
+    )
+    parser.add_argument("--port", type=flags.PORT, default=0)
+    parser.add_argument(
+        "--ready-timeout",
+        type=flags.seconds("give the seconds the server may take to start, above 0"),
+        default=900.0,
+        help="seconds for the server to start",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=flags.seconds("give the seconds a request may take, above 0"),
+        default=300.0,
+        help="seconds per request",
+    )
     return parser
 
 

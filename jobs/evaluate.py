@@ -31,7 +31,7 @@ from typing import Any, cast
 import psutil
 
 from jobs.process import send, spawn_detached
-from workbench import environment, presets
+from workbench import environment, flags, presets
 from workbench.config import RunConfig, load
 from workbench.evaluation import (
     SAMPLE_TEMPERATURE,
@@ -257,20 +257,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma list: base, adapter, checkpoint-N (or N), checkpoints, last, all "
         "(default: base and the adapter, or the newest checkpoint)",
     )
-    parser.add_argument("--limit", type=int, default=None, help="only the first N held-out rows")
+    parser.add_argument("--limit", type=flags.ROW_LIMIT, default=None, help="only the first N held-out rows")
     parser.add_argument(
-        "--samples", type=int, default=0, help="also sample N completions per row (pass@k; 0: greedy only)"
+        "--samples",
+        type=flags.SAMPLES,
+        default=0,
+        help=f"also sample N >= {flags.MIN_SAMPLES} completions per row (pass@k; 0: greedy only)",
     )
     parser.add_argument("--greedy", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
-        "--max-new-tokens", type=int, default=None, help="default: grpo.max_completion_length"
+        "--max-new-tokens",
+        type=flags.MAX_NEW_TOKENS,
+        default=None,
+        help="default: grpo.max_completion_length",
     )
-    parser.add_argument("--batch-size", type=int, default=None, help="rows per batch (8 CPU, 64 vLLM)")
-    parser.add_argument("--temperature", type=float, default=SAMPLE_TEMPERATURE)
-    parser.add_argument("--top-p", type=float, default=SAMPLE_TOP_P)
-    parser.add_argument("--seed", type=int, default=3407)
+    parser.add_argument(
+        "--batch-size", type=flags.BATCH_SIZE, default=None, help="rows per batch (8 CPU, 64 vLLM)"
+    )
+    parser.add_argument("--temperature", type=flags.TEMPERATURE, default=SAMPLE_TEMPERATURE)
+    parser.add_argument("--top-p", type=flags.TOP_P, default=SAMPLE_TOP_P)
+    parser.add_argument("--seed", type=flags.SEED, default=3407)
     parser.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto")
-    parser.add_argument("--gpu-memory", type=float, default=0.85, help="vLLM's share of the GPU (0.85)")
+    parser.add_argument(
+        "--gpu-memory", type=flags.GPU_SHARE, default=0.85, help="vLLM's share of the GPU (0.85)"
+    )
     return parser
 
 
@@ -331,7 +341,23 @@ def job_command(
     batch_size: int | None = None,
     backend: str = "auto",
 ) -> list[str]:
-    """The `python -m jobs.evaluate ...` command line for these choices (see `launch`)."""
+    """The `python -m jobs.evaluate ...` command line for these choices (see `launch`).
+
+    Raises:
+        EvalLaunchError: a number the job's own parser would refuse (the same rule: `workbench.flags`).
+    """
+    problems = [
+        f"{flag}: {problem}"
+        for flag, rule, value in (
+            ("--limit", flags.ROW_LIMIT, limit),
+            ("--samples", flags.SAMPLES, samples),
+            ("--max-new-tokens", flags.MAX_NEW_TOKENS, max_new_tokens),
+            ("--batch-size", flags.BATCH_SIZE, batch_size),
+        )
+        if value is not None and (problem := rule.problem(value))
+    ]
+    if problems:
+        raise EvalLaunchError("; ".join(problems))
     spec = targets if isinstance(targets, str) or targets is None else ",".join(targets)
     command = [sys.executable, "-m", "jobs.evaluate", str(run.path), "--backend", backend]
     for flag, value in (
@@ -381,8 +407,8 @@ def launch(
 
     Raises:
         TargetError: a target the run does not have (the message lists those it has).
-        EvalLaunchError: an evaluation of this run is already running, the run has no held-out rows, or
-            neither greedy decoding nor sampling was asked for.
+        EvalLaunchError: an evaluation of this run is already running, the run has no held-out rows,
+            neither greedy decoding nor sampling was asked for, or a number is out of its range.
     """
     if not greedy and not samples:
         raise EvalLaunchError("nothing to evaluate: turn greedy decoding on or ask for samples")

@@ -27,8 +27,10 @@ from workbench.resume import resume_mismatches
 from workbench.runs import (
     FINAL_STATES,
     RunDir,
+    checkpoint_step,
     create_run_dir,
     last_complete_checkpoint,
+    merge_progress,
     resolve_state,
     run_dirs,
 )
@@ -156,10 +158,13 @@ def orphan_trainer(run: RunDir) -> int | None:
 
 
 def resume(run: RunDir) -> subprocess.Popen[bytes]:
-    """Continue a stopped, failed or crashed run from its last complete checkpoint, in the same directory."""
-    state, alive, _ = resolve_state(run)
-    if alive or state not in FINAL_STATES:
-        raise LaunchError(f"run {run.run_id} is {state}; only a finished run can be resumed (stop it first)")
+    """Continue a stopped, failed or crashed run from its last complete checkpoint, in the same directory.
+
+    Raises:
+        LaunchError: the run is live (or its trainer runs on without its supervisor), it completed (as
+            its supervisor or, with the supervisor gone, its trainer recorded), its last checkpoint is
+            already at grpo.max_steps, or its changed config.toml does not fit that checkpoint.
+    """
     orphan = orphan_trainer(run)
     if orphan is not None:
         raise LaunchError(
@@ -167,8 +172,14 @@ def resume(run: RunDir) -> subprocess.Popen[bytes]:
             f"writing the run directory; a second trainer would corrupt it; fix: `grpo-workbench stop "
             f"{run.run_id}` (it stops that trainer with a checkpoint), then resume"
         )
+    state, alive, _ = resolve_state(run)
+    if alive or state not in FINAL_STATES:
+        raise LaunchError(f"run {run.run_id} is {state}; only a finished run can be resumed (stop it first)")
     if state == "completed":
-        raise LaunchError(f"run {run.run_id} completed all its steps; start a new run to train further")
+        raise LaunchError(
+            f"run {run.run_id} completed all its steps; fix: start a new run from it to train further "
+            f"(`grpo-workbench train --from {run.run_id} --set grpo.max_steps=N`)"
+        )
     check_resumable(run)
     run.write_status(
         state="pending", phase="resuming", heartbeat=time.time(), exit_code=None, error=None, finished_at=None
@@ -178,10 +189,12 @@ def resume(run: RunDir) -> subprocess.Popen[bytes]:
 
 def check_resumable(run: RunDir) -> None:
     """Refuse a resume whose config.toml no longer fits the last complete checkpoint (see
-    `workbench.resume`), before anything is written or started: status.json and the step stay as they are.
+    `workbench.resume`), or whose last checkpoint already reached grpo.max_steps, before anything is
+    written or started: status.json and the step stay as they are.
 
     Raises:
-        LaunchError: one line per setting (checkpoint value, config value, fix), or the config is invalid.
+        LaunchError: one line per setting (checkpoint value, config value, fix), the config is invalid,
+            or no step is left to train.
     """
     checkpoint = last_complete_checkpoint(run)
     if checkpoint is None:
@@ -195,6 +208,15 @@ def check_resumable(run: RunDir) -> None:
         raise LaunchError(
             f"run {run.run_id} cannot resume from {checkpoint.name} under its changed config.toml:\n"
             + "\n".join("  - " + m.message(checkpoint.name) for m in mismatches)
+        )
+    step = checkpoint_step(checkpoint) or 0
+    if step >= config.grpo.max_steps:
+        # TRL would train one step past it (and on): the run has trained every step it was set.
+        raise LaunchError(
+            f"run {run.run_id} cannot resume: {checkpoint.name} is already at grpo.max_steps "
+            f"({config.grpo.max_steps}), so no step is left to train (its weights are that checkpoint); "
+            f"fix: start a new run from it (`grpo-workbench train --from {run.run_id}:{checkpoint.name} "
+            "--set grpo.max_steps=N`)"
         )
 
 
@@ -236,10 +258,15 @@ def _stop_orphan(run: RunDir, pid: int, wait: float, poll: float) -> str:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    # Record the end as the supervisor would have, with the trainer's own last step and outcome.
+    progress = run.read_progress()
+    outcome = progress.outcome if progress.outcome in ("completed", "stopped") and not killed else "stopped"
     run.write_status(
-        state="stopped",
+        state=outcome,
         heartbeat=time.time(),
+        finished_at=time.time(),
         error="the supervisor was gone; its trainer was stopped directly"
         + ("; killed after the grace period" if killed else ""),
+        **merge_progress(run.read_status(), progress),
     )
-    return "stopped"
+    return outcome

@@ -16,11 +16,13 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psutil
 
 from workbench.jobdir import JobDir, ProcessRef, Status
+
+_S = TypeVar("_S", bound=Status)
 
 ROOT = Path(__file__).resolve().parent.parent
 """The checkout whose `workbench`, `jobs` and `screens` packages the job imports."""
@@ -121,6 +123,28 @@ def group_alive(pgid: int | None) -> bool:
     return False
 
 
+def exited(proc: subprocess.Popen[bytes]) -> int | None:
+    """`proc`'s exit status once it has ended (negative: the signal that killed it), None while it runs;
+    unlike `poll`, the process is left unreaped. Its zombie keeps its pid, and so the id of the process
+    group it led, from being given to a new process while the caller still signals that group (what is
+    left of a server's group after the server exited). Reap it with `proc.wait()` afterwards."""
+    try:
+        result = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # already reaped
+        return proc.poll()
+    if result is None:
+        return None
+    if result.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
+        return -result.si_status
+    return result.si_status
+
+
+def wait_exited(proc: subprocess.Popen[bytes], timeout: float, poll: float = 0.1) -> int | None:
+    """`exited` after waiting up to `timeout` seconds for it (still unreaped); None if it still runs."""
+    wait_for(lambda: exited(proc) is not None, timeout, poll)
+    return exited(proc)
+
+
 def wait_for(done: Callable[[], bool], timeout: float, poll: float = 0.2) -> bool:
     """Poll `done` every `poll` seconds for up to `timeout` seconds. Returns whether it came true."""
     deadline = time.monotonic() + timeout
@@ -132,7 +156,7 @@ def wait_for(done: Callable[[], bool], timeout: float, poll: float = 0.2) -> boo
 
 
 def stop_job(
-    job: JobDir,
+    job: JobDir[Any, Any],
     *,
     wait: float,
     poll: float = 0.2,
@@ -174,18 +198,18 @@ def stop_job(
     return "stopped"
 
 
-class Heartbeat:
-    """A supervisor's writes to its job's status file. A failed write (disk full, read-only remount) is
-    logged once and retried on the next beat instead of killing the supervisor, which would leave the
-    job's process running unwatched."""
+class Heartbeat(Generic[_S]):
+    """A supervisor's writes to its job's status file (a run's, an evaluation's, a server's). A failed
+    write (disk full, read-only remount) is logged once and retried on the next beat instead of killing
+    the supervisor, which would leave the job's process running unwatched."""
 
-    def __init__(self, job: JobDir, log: Callable[[str], None]):
+    def __init__(self, job: JobDir[_S, Any], log: Callable[[str], None]):
         self.job = job
         self.log = log
         self.failed = False
-        self.last = job.read_status()
+        self.last: _S = job.read_status()
 
-    def beat(self, **changes: Any) -> Status:
+    def beat(self, **changes: Any) -> _S:
         """Write `changes` with a fresh heartbeat; on OSError keep (and return) the last status."""
         try:
             self.last = self.job.write_status(heartbeat=time.time(), **changes)

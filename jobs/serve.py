@@ -26,16 +26,28 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from jobs.process import group_alive, job_env, kill_group, spawn_detached, stop_job, wait_for
+from jobs.process import (
+    Heartbeat,
+    exited,
+    group_alive,
+    job_env,
+    kill_group,
+    own_group,
+    spawn_detached,
+    stop_job,
+    wait_for,
+)
 from workbench import presets
 from workbench.adapters import AdapterError, check_adapters, smallest_lora_rank
-from workbench.jobdir import FINAL_STATES, STARTING_STATES, Status, describe_process
+from workbench.jobdir import FINAL_STATES, STARTING_STATES, describe_process, process_start_time
 from workbench.runs import RunDir, checkpoints, resolve_state
 from workbench.serving import (
     BASE_NAME,
     KEY_ENV,
     ServeDir,
+    ServeManifest,
     ServeSpec,
+    ServeStatus,
     choose_backend,
     create_serve_dir,
     fallback_argv,
@@ -292,7 +304,7 @@ def start(spec: ServeSpec, root: Path | None = None) -> tuple[ServeDir, subproce
     return serve, proc
 
 
-def wait_ready(serve: ServeDir, timeout: float = READY_TIMEOUT, poll: float = 0.25) -> Status:
+def wait_ready(serve: ServeDir, timeout: float = READY_TIMEOUT, poll: float = 0.25) -> ServeStatus:
     """Block until the server answers (status `ready`) and return its status.
 
     Raises:
@@ -332,22 +344,29 @@ def stop(serve: ServeDir, *, wait: float = 60.0, poll: float = 0.2) -> str:
         poll,
     )
     manifest = serve.read_manifest()
-    supervisor, server_pgid = manifest.process, manifest.server_pgid
+    supervisor = manifest.process
+    # The server's group, only while its leader is still the server the manifest recorded (its start
+    # time checked, as for every process a job signals): a pid, and so a group id, can be reused, and a
+    # record without a start time names no process we can vouch for.
+    server_group = own_group(manifest.server)
 
     def gone() -> bool:
-        return not supervisor.alive and not group_alive(server_pgid)
+        return not supervisor.alive and not (server_group and group_alive(server_group))
 
     if not supervisor.alive:
-        if not group_alive(server_pgid):
+        if server_group is None:
             return resolve_state(serve)[0]
-        kill_group(server_pgid, signal.SIGTERM)  # an orphaned server (its supervisor was killed)
+        kill_group(server_group, signal.SIGTERM)  # an orphaned server (its supervisor was killed)
         if wait <= 0:
             return "stopping"
         if not wait_for(gone, wait, poll):
-            kill_group(server_pgid, signal.SIGKILL)
+            kill_group(server_group, signal.SIGKILL)
     else:
         # The supervisor stops its server, then records the end.
-        kill_server = lambda: kill_group(server_pgid, signal.SIGKILL)  # noqa: E731
+        def kill_server() -> None:
+            if server_group is not None:
+                kill_group(server_group, signal.SIGKILL)
+
         if stop_job(serve, wait=wait, poll=poll, gone=gone, on_kill=kill_server) == "stopping":
             return "stopping"
     state, _, _ = resolve_state(serve)
@@ -392,6 +411,10 @@ class Supervisor:
         self.serve = serve
         self.child: subprocess.Popen[bytes] | None = None
         self.stop_requested_at: float | None = None
+        self.heartbeat = Heartbeat(serve, _log)
+        self.ready_fields: dict[str, object] = {}
+        """What the status says once the server answers (models, ready_at), repeated at every beat so a
+        write lost to a full disk is made good by the next one."""
 
     def _on_term(self, signum: int, frame: FrameType | None) -> None:
         if self.stop_requested_at is None:
@@ -416,7 +439,7 @@ class Supervisor:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         spec = self.serve.read_spec()
         argv, env = self._command(spec)
-        manifest = describe_process(sys.argv, os.getpid(), 1)
+        manifest = describe_process(sys.argv, os.getpid(), 1, kind=ServeManifest)
         self.serve.write_manifest(manifest)
         self.serve.write_status(
             state="starting", heartbeat=time.time(), pid=os.getpid(), url=spec.url, backend=spec.backend
@@ -433,7 +456,12 @@ class Supervisor:
                 process_group=0,  # its own group: a stop reaches vLLM's engine processes, never us
             )
         self.serve.write_manifest(
-            manifest.replace(server_pid=self.child.pid, server_pgid=self.child.pid, server_argv=tuple(argv))
+            manifest.replace(
+                server_pid=self.child.pid,
+                server_pgid=self.child.pid,
+                server_create_time=process_start_time(self.child.pid),
+                server_argv=tuple(argv),
+            )
         )
         if self.stop_requested_at is not None:  # a stop that came while we were starting it
             kill_group(self.child.pid, signal.SIGTERM)
@@ -441,7 +469,9 @@ class Supervisor:
         killed = False
         root = spec.url.removesuffix("/v1")
         last_beat = 0.0
-        while (code := self.child.poll()) is None:
+        # `exited` leaves the server unreaped until its group is cleaned up below: while its zombie holds
+        # the pid, the group id signalled here cannot belong to anyone else.
+        while (code := exited(self.child)) is None:
             now = time.monotonic()
             if self.stop_requested_at is not None:
                 if not killed and now - self.stop_requested_at > STOP_GRACE_SECONDS:
@@ -449,13 +479,13 @@ class Supervisor:
                     kill_group(self.child.pid, signal.SIGKILL)
                     killed = True
                 if now - last_beat > 0.5:
-                    self.serve.write_status(state="stopping", heartbeat=time.time())
+                    self.heartbeat.beat(state="stopping")
                     last_beat = now
             elif not ready and http_get(f"{root}/health", timeout=1.0)[0] == 200:
                 ready = self._record_ready(spec, root)
                 last_beat = now
             elif now - last_beat >= HEARTBEAT_SECONDS:
-                self.serve.write_status(state="ready" if ready else "starting", heartbeat=time.time())
+                self.heartbeat.beat(state="ready" if ready else "starting", **self.ready_fields)
                 last_beat = now
             time.sleep(0.25 if not ready or self.stop_requested_at else 0.5)
         # vLLM's engine processes may outlive the API server by a moment: nothing of the group may stay.
@@ -463,6 +493,7 @@ class Supervisor:
         while group_alive(self.child.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         kill_group(self.child.pid, signal.SIGKILL)
+        self.child.wait()  # reaped only now: the group id was ours until here
         return self._record_end(code)
 
     def _record_ready(self, spec: ServeSpec, root: str) -> bool:
@@ -473,9 +504,8 @@ class Supervisor:
             models = [m["id"] for m in json.loads(body)["data"]]
         except (ValueError, KeyError, TypeError):
             models = spec.models
-        self.serve.write_status(
-            state="ready", heartbeat=time.time(), ready_at=time.time(), models=tuple(models)
-        )
+        self.ready_fields = {"ready_at": time.time(), "models": tuple(models)}
+        self.heartbeat.beat(state="ready", **self.ready_fields)
         _log(f"ready on {spec.url}: {', '.join(models)}")
         return True
 
@@ -487,9 +517,7 @@ class Supervisor:
         else:
             state = "failed"
             error = self.serve.log_tail() or f"the server exited with code {code}"
-        self.serve.write_status(
-            state=state, exit_code=code, error=error, heartbeat=time.time(), finished_at=time.time()
-        )
+        self.heartbeat.beat(state=state, exit_code=code, error=error, finished_at=time.time())
         _log(f"server ended: {state} (exit code {code})")
         return 0
 

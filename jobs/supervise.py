@@ -19,17 +19,16 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import psutil
 
 from jobs.launch import DEFAULT_STOP_GRACE, STOP_GRACE_ENV
-from jobs.process import Heartbeat
+from jobs.process import Heartbeat, exited, kill_group, wait_exited
 from workbench import distributed
 from workbench.atomic import write_text_atomic
 from workbench.config import ConfigError, load
-from workbench.jobdir import Manifest, Status, describe_process, process_start_time
-from workbench.runs import HEARTBEAT_SECONDS, Progress, RunDir
+from workbench.jobdir import describe_process, process_start_time
+from workbench.runs import HEARTBEAT_SECONDS, RunDir, RunManifest, merge_progress
 
 _STORAGE_FULL = (
     "No space left on device",
@@ -72,7 +71,7 @@ class Supervisor:
         self.stop_requested_at: float | None = None
         self.grace = float(os.environ.get(STOP_GRACE_ENV, DEFAULT_STOP_GRACE))
         self.heartbeat = Heartbeat(run, _log)
-        self.manifest = Manifest()
+        self.manifest = RunManifest()
         """This attempt's manifest.json, rewritten as the processes it starts are known."""
         self.server: subprocess.Popen[bytes] | None = None
         """The vLLM server (server mode, machine 0), in a session of its own: see `_start_server`."""
@@ -145,7 +144,7 @@ class Supervisor:
             self._track_ranks()
             progress = self.run.read_progress()
             state = "stopping" if self.stop_requested_at is not None else "running"
-            self.heartbeat.beat(state=state, **progress_fields(self.heartbeat.last, progress))
+            self.heartbeat.beat(state=state, **merge_progress(self.heartbeat.last, progress))
             if self.stop_requested_at is not None and not killed:
                 if time.monotonic() - self.stop_requested_at > self.grace:
                     _log(f"trainer did not stop within {self.grace:.0f}s; killing it")
@@ -184,7 +183,7 @@ class Supervisor:
             _log("training command: " + " ".join(launch.trainer_argv))
         return launch
 
-    def _record_manifest(self, manifest: Manifest) -> None:
+    def _record_manifest(self, manifest: RunManifest) -> None:
         self.manifest = manifest
         self.run.write_manifest(manifest)
 
@@ -219,7 +218,7 @@ class Supervisor:
         while not _answers(url):
             if self.stop_requested_at is not None:
                 return "stopped before training began"
-            if self.server is not None and (code := self.server.poll()) is not None:
+            if self.server is not None and (code := exited(self.server)) is not None:
                 return f"the vLLM server exited with code {code} before it was ready (its log: train.log)"
             if time.monotonic() > deadline:
                 waited = distributed.SERVER_START_TIMEOUT
@@ -252,19 +251,16 @@ class Supervisor:
         server = self.server
         if server is None:
             return
+        # The server stays unreaped (`exited`) until its session is killed: its zombie keeps the id
+        # signalled here from being given to another process group meanwhile.
         for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
-            if server.poll() is not None:
+            if exited(server) is not None:
                 break
             _log(f"stopping the vLLM server ({sig.name})")
-            try:
-                os.killpg(server.pid, sig)
-                server.wait(wait)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
-        try:
-            os.killpg(server.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+            kill_group(server.pid, sig)
+            wait_exited(server, wait)
+        kill_group(server.pid, signal.SIGKILL)
+        server.wait()
         self.server = None
 
     def _track_ranks(self) -> None:
@@ -344,19 +340,6 @@ class Supervisor:
         )
         _log(f"trainer ended: {state} (exit code {code})" + (f": {error.splitlines()[-1]}" if error else ""))
         return 0
-
-
-def progress_fields(last: Status, progress: Progress) -> dict[str, Any]:
-    """The status.json fields a heartbeat takes from the trainer's progress.json. A step the trainer does
-    not know yet (a resume loading its model) keeps the last one written, so a resumed run never reads
-    `0/200` between attempts."""
-    return {
-        "phase": progress.phase,
-        "step": last.step if progress.step is None else progress.step,
-        "max_steps": last.max_steps if progress.max_steps is None else progress.max_steps,
-        "build_step": progress.build_step,
-        "build_total": progress.build_total,
-    }
 
 
 def _running(process: psutil.Process) -> bool:

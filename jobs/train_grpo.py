@@ -23,7 +23,7 @@ from jobs.reporting import MAIN_PROCESS, Progress, StopFlag, StopRequested, gpu_
 from jobs.trainer import build_trainer
 from workbench import distributed, environment, presets
 from workbench.config import RunConfig, load
-from workbench.runs import RunDir, last_complete_checkpoint
+from workbench.runs import RunDir, checkpoint_step, last_complete_checkpoint
 
 
 def offline_if_local(config: RunConfig) -> None:
@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
             log("no complete checkpoint to resume from: starting from step 0")
         elif checkpoint is not None:
             log(f"resuming from {checkpoint.name}")
+            if (checkpoint_step(checkpoint) or 0) >= config.grpo.max_steps:
+                # transformers would still take one step past max_steps from here (and save it).
+                raise ValueError(
+                    f"{checkpoint.name} is already at grpo.max_steps ({config.grpo.max_steps}): no step is "
+                    f"left to train; fix: start a new run from it (train --from RUN:{checkpoint.name})"
+                )
         if config.lora.init_from and checkpoint is None:
             count = load_adapter_weights(trainer.model, Path(config.lora.init_from))
             log(f"starting from the adapter {config.lora.init_from}: {count} LoRA tensors loaded")

@@ -53,6 +53,7 @@ from workbench.evaluation import (
     target_step,
     top_pass_at_k,
 )
+from workbench.flags import MIN_SAMPLES
 from workbench.jobdir import JobState, judge_state
 from workbench.runs import EvalProgress, EvalResult, RunDir
 
@@ -551,8 +552,8 @@ class EvaluateScreen(ModeScreen):
             problems.append("tick at least one target")
         if not greedy and samples < 1:
             problems.append("turn greedy on or ask for samples (pass@k)")
-        if samples == 1:
-            problems.append("samples: pass@k needs at least 2 (or 0 for greedy only)")
+        if 0 < samples < MIN_SAMPLES:
+            problems.append(f"samples: pass@k needs at least {MIN_SAMPLES} (or 0 for greedy only)")
         return Choices(targets, greedy, samples, limit, max_new, batch, tuple(problems))
 
     @on(Button.Pressed, "#eval-start")

@@ -345,6 +345,9 @@ class MonitorScreen(ModeScreen):
             line.append(f" ({status.phase})", "dim")
         if status.error and status.final and status.state != "completed":
             line.append(": " + status.error.strip().splitlines()[-1][:160], "red")
+        elif status.supervisor_gone and not status.final:
+            # an orphan trainer: its progress is live, but nobody records how it ends (Stop reaches it)
+            line.append(" · supervisor gone: the trainer runs on unwatched", "yellow")
         self.query_one("#run-bar", TextLine).update(line)
 
     def _draw_plots(self) -> None:

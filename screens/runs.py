@@ -192,7 +192,7 @@ class RunsScreen(ModeScreen):
         when = attempt_line(info, self.context.clock())
         if when:
             text.append(f" · {when}")
-        if info.error and info.state not in ("completed",):
+        if info.error and (info.state != "completed" or info.status.supervisor_gone):
             text.append(" · " + info.error.strip().splitlines()[-1][:200])
         detail.update(text)
 

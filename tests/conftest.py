@@ -87,3 +87,31 @@ def reap_runs(workbench_home: Path) -> Iterator[None]:
         for path in runs.iterdir():
             if path.is_dir():
                 stop(RunDir(path), wait=60)
+
+
+def run_directory_table() -> list[str]:
+    """The paths README's run-directory table names (`config.toml`, `checkpoints/checkpoint-N/`, ...):
+    every backticked name in the first column of its rows."""
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## The run directory") :].split("\n## ", 1)[0]
+    names = []
+    for line in table.splitlines():
+        cells = line.split("|")
+        if line.startswith("| `") and len(cells) > 2:
+            names += re.findall(r"`([^`]+)`", cells[1])
+    return names
+
+
+def outside_run_directory_table(run_dir: Path) -> list[str]:
+    """Every file under `run_dir` (relative, POSIX) that no row of README's run-directory table covers.
+    A row naming a directory (`adapter/`) covers everything below it; `N` stands for a step number."""
+    import re
+
+    patterns = []
+    for name in run_directory_table():
+        body = re.escape(name).replace("N", r"\d+")
+        patterns.append(re.compile(body + (".*" if name.endswith("/") else "")))
+    found = [p.relative_to(run_dir).as_posix() for p in sorted(run_dir.rglob("*")) if not p.is_dir()]
+    return [path for path in found if not any(p.fullmatch(path) for p in patterns)]

@@ -8,6 +8,7 @@ tests/test_config.py covers the first bad configs; the tables here add the rest 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ from faultkit import REPO, live, make_run, sets, steps_logged, tree_digest
 from faultkit import cli as cli_process
 
 from grpo_workbench import cli
+from workbench import flags
 from workbench.config import DataSection
 from workbench.data import DataError, load_rows, prepare
 from workbench.runs import find_run, process_start_time
@@ -324,8 +326,36 @@ BAD_COMMANDS: list[tuple[str, list[str], int, str]] = [
     ("resume a live run", ["resume", "20261103-000000-live-cccc"], 2, "only a finished run can be resumed"),
     ("logs of an unknown run", ["logs", "nope"], 2, "no run matches 'nope'"),
     ("eval of an unknown run", ["eval", "nope"], 2, "no run matches 'nope'"),
-    ("preview -n not a number", ["preview", "-n", "abc"], 2, "invalid int value: 'abc'"),
-    ("stop --timeout not a number", ["stop", "x", "--timeout", "abc"], 2, "invalid float value: 'abc'"),
+    ("preview -n not a number", ["preview", "-n", "abc"], 2, "argument -n: 'abc' is not a whole number"),
+    ("preview -n negative", ["preview", "-n", "-1"], 2, "argument -n: -1 is below 0; fix: give 0 or more"),
+    ("stop --timeout not a number", ["stop", "x", "--timeout", "abc"], 2, "--timeout: 'abc' is not a number"),
+    ("stop --timeout nan", ["stop", "x", "--timeout", "nan"], 2, "--timeout: nan is not a finite number"),
+    ("stop --timeout negative", ["stop", "x", "--timeout", "-5"], 2, "--timeout: -5 is below 0; fix: "),
+    (
+        "eval --limit negative",
+        ["eval", "x", "--limit", "-3"],
+        2,
+        "--limit: -3 is below 1; fix: give 1 or more",
+    ),
+    ("eval --limit 0", ["eval", "x", "--limit", "0"], 2, "--limit: 0 is below 1"),
+    ("eval --samples 1", ["eval", "x", "--samples", "1"], 2, "--samples: 1 is below 2; fix: give 2 or more"),
+    ("eval --samples negative", ["eval", "x", "--samples", "-4"], 2, "--samples: -4 is below 2"),
+    ("eval --max-new-tokens 0", ["eval", "x", "--max-new-tokens", "0"], 2, "--max-new-tokens: 0 is below 1"),
+    ("eval --batch-size 0", ["eval", "x", "--batch-size", "0"], 2, "--batch-size: 0 is below 1"),
+    ("serve --gpu-memory 2", ["serve", "x", "--gpu-memory", "2"], 2, "--gpu-memory: 2 is above 1; fix: "),
+    ("serve --gpu-memory 0", ["serve", "x", "--gpu-memory", "0"], 2, "--gpu-memory: 0 must be above 0"),
+    ("serve --port 70000", ["serve", "x", "--port", "70000"], 2, "--port: 70000 is above 65535"),
+    ("serve --checkpoint -1", ["serve", "x", "--checkpoint", "-1"], 2, "--checkpoint: -1 is below 1"),
+    ("serve --max-lora-rank 0", ["serve", "x", "--max-lora-rank", "0"], 2, "--max-lora-rank: 0 is below 1"),
+    ("serve --timeout 0", ["serve", "--stop", "x", "--timeout", "0"], 2, "--timeout: 0 must be above 0"),
+    (
+        "build-model --seed -1",
+        ["build-model", "tiny", "{tmp}/model", "--seed", "-1"],
+        2,
+        "--seed: -1 is below 0",
+    ),
+    ("bench --steps 0", ["bench", "--steps", "0"], 2, "--steps: 0 is below 1; fix: give 1 or more"),
+    ("bench --vllm-share 1.5", ["bench", "--vllm-share", "1.5"], 2, "--vllm-share: 1.5 is above 1"),
     ("unknown architecture", ["build-model", "huge", "{tmp}/model"], 2, "unknown architecture 'huge'"),
     ("build over a full directory", ["build-model", "tiny", "{tmp}/full"], 2, "exists and is not empty"),
     ("missing --config file", ["config", "--config", "{tmp}/missing.toml"], 2, "does not exist"),
@@ -358,12 +388,73 @@ def test_a_bad_command_line_is_refused_and_changes_nothing(
     assert not (tmp_path / "model").exists()
 
 
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser: the CLI's subcommands, and the jobs' own (bench is a CLI command; the
+    evaluation job gets the CLI's numbers passed on; the chat benchmark is run by hand)."""
+    from jobs import bench, chat_bench, evaluate
+
+    root = cli.build_parser()
+    found = {"grpo-workbench": root}
+    for action in root._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.update({f"grpo-workbench {name}": p for name, p in action.choices.items()})
+    found.update(
+        {
+            "grpo-workbench bench": bench.build_parser(),
+            "python -m jobs.evaluate": evaluate.build_parser(),
+            "python -m jobs.chat_bench": chat_bench.build_parser(),
+        }
+    )
+    return found
+
+
+def test_every_numeric_flag_of_every_command_is_checked() -> None:
+    """No command takes a bare int or float: each number goes through a `workbench.flags` rule, which
+    refuses what is out of its range (and NaN) with a fix, as `eval --limit -3` and `--samples 1` now are."""
+    checked = 0
+    for command, parser in _parsers().items():
+        for action in parser._actions:
+            flag = "/".join(action.option_strings) or action.dest
+            assert action.type not in (int, float), f"{command} {flag} takes a bare {action.type.__name__}"
+            if not isinstance(action.type, flags.Whole | flags.Real):
+                continue
+            checked += 1
+            rule = action.type
+            if isinstance(rule, flags.Whole):
+                below = [] if rule.minimum - 1 in rule.also else [str(rule.minimum - 1)]
+            else:
+                edge = rule.above if rule.above is not None else rule.minimum
+                below = [] if edge is None else [str(edge if rule.above is not None else edge - 1)]
+            for value in ["nan", "x", *below]:
+                with pytest.raises(argparse.ArgumentTypeError, match="fix: "):
+                    rule(value)
+            if action.default is not None and action.default is not argparse.SUPPRESS:
+                assert action.type(str(action.default)) == action.default, (command, flag)
+    assert checked >= 30, checked
+
+
+def test_the_tui_and_the_evaluation_job_share_the_cli_rule_for_samples() -> None:
+    """One rule for the number of samples: the job's launcher refuses what the CLI refuses."""
+    from jobs.evaluate import EvalLaunchError, job_command
+    from workbench.runs import RunDir
+
+    run = RunDir(Path("/nonexistent/run"))
+    with pytest.raises(EvalLaunchError, match="--samples: 1 is below 2"):
+        job_command(run, samples=1)
+    with pytest.raises(EvalLaunchError, match="--limit: -3 is below 1"):
+        job_command(run, limit=-3)
+    assert "--samples" in job_command(run, samples=flags.MIN_SAMPLES)
+    assert "--samples" not in job_command(run, samples=0)
+
+
 def test_bad_command_lines_fail_the_same_way_in_a_real_process(lived_in_home: Path) -> None:
     """The console script's exit codes, not just main()'s return values."""
     for argv, code, message in (
         (["frobnicate"], 2, "invalid choice"),
         (["train", "--set", "lora.rank=0"], 2, "- lora.rank: "),
         (["stop", ""], 2, "no run given"),
+        (["eval", "x", "--limit", "-3"], 2, "argument --limit: -3 is below 1; fix: "),
+        (["eval", "x", "--samples", "1"], 2, "argument --samples: 1 is below 2; fix: "),
     ):
         result = cli_process(*argv)
         assert result.returncode == code and message in result.stderr, (argv, result.stderr)

@@ -165,7 +165,17 @@ def test_a_killed_supervisor_leaves_a_trainer_that_resume_refuses_and_stop_ends(
     manifest = run.read_manifest()
     trainer = manifest.trainer_pid
     os.kill(manifest.pid, signal.SIGKILL)
-    crash_seconds = wait_until(lambda: resolve_state(run)[:2] == ("crashed", False), CRASH_WINDOW, "crashed")
+    # The run is the orphan trainer's now: running and alive, its step the trainer's own, and it says
+    # that its supervisor is gone (status.json keeps the step of the supervisor's last heartbeat).
+    noticed = wait_until(lambda: not manifest.process.alive, CRASH_WINDOW, "the supervisor gone")
+    stale = run.read_status().step
+    wait_until(lambda: (run.read_progress().step or 0) > stale + 1, 240, "two more steps")
+    info = run_info(run)
+    assert (info.state, info.alive, info.status.supervisor_gone) == ("running", True, True)
+    assert info.step >= stale + 2 and run.read_status().step == stale, "the list shows the live step"
+    assert f"trainer (pid {trainer}) runs on unwatched" in (info.error or "")
+    listed = cli("runs")
+    assert "running" in listed.stdout and "supervisor (pid" in listed.stdout and "is gone" in listed.stdout
     assert launch.orphan_trainer(run) == trainer
 
     refused = cli("resume", run.run_id, "--detach")
@@ -187,7 +197,44 @@ def test_a_killed_supervisor_leaves_a_trainer_that_resume_refuses_and_stop_ends(
         lambda: any(r.get("event") == "resume" for r in read_jsonl(run.metrics)), 180, "the resumed trainer"
     )
     assert next(r for r in read_jsonl(run.metrics) if r.get("event") == "resume")["step"] == stop_step
-    report(fault="supervisor SIGKILL", crashed_after_s=round(crash_seconds, 2), orphan_stopped_at=stop_step)
+    report(fault="supervisor SIGKILL", noticed_after_s=round(noticed, 2), orphan_stopped_at=stop_step)
+
+
+@live
+def test_a_trainer_that_completes_after_its_supervisor_was_killed_reads_completed_and_never_resumes() -> None:
+    """kill -9 of the supervisor, then the trainer trains every step and records its end in progress.json:
+    the run reads completed at its last step (it read crashed, and resume trained past max_steps). With
+    that record gone too (a trainer killed after its last checkpoint), the checkpoint at max_steps still
+    refuses a resume, and the trainer itself refuses to train past it."""
+    run = start_detached("grpo.max_steps=6", "grpo.save_steps=3")
+    wait_until(lambda: len(steps_logged(run)) >= 1, 240, "the first step")
+    manifest = run.read_manifest()
+    os.kill(manifest.pid, signal.SIGKILL)
+    wait_until(lambda: not manifest.trainer.alive, 240, "the orphan trainer's end")
+    assert run.read_status().state == "running", "nobody recorded the end in status.json"
+    info = run_info(run)
+    assert (info.state, info.alive, info.step, info.max_steps) == ("completed", False, 6, 6)
+    assert info.status.supervisor_gone and "recorded its end itself: completed" in (info.error or "")
+    assert [(r["state"], r["step"]) for r in json.loads(cli("runs", "--json").stdout)] == [("completed", 6)]
+
+    refused = cli("resume", run.run_id, "--detach")
+    assert refused.returncode == 2 and "completed all its steps" in refused.stderr, refused.stderr
+    run.progress.unlink()  # as if the trainer had been killed between its last checkpoint and its record
+    assert resolve_state(run)[0] == "crashed"
+    refused = cli("resume", run.run_id, "--detach")
+    assert refused.returncode == 2, refused.stderr
+    assert "checkpoint-6 is already at grpo.max_steps (6)" in refused.stderr and "fix: " in refused.stderr
+    assert run.read_manifest().attempt == 1, "no second attempt was started"
+
+    trainer = subprocess.run(
+        [sys.executable, "-m", "jobs.train_grpo", str(run.path), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert trainer.returncode == 1 and run.read_progress().outcome == "failed"
+    assert "no step is left to train" in (run.read_progress().error or "")
+    assert [step for step, _, _ in checkpoints(run)] == [3, 6] and max(steps_logged(run)) == 6
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -719,6 +766,44 @@ def test_stop_signals_the_supervisor_group_it_verified_never_a_group_named_in_th
         if supervisor.poll() is None:
             supervisor.kill()
             supervisor.wait()
+
+
+def test_serve_stop_signals_a_server_group_only_while_its_leader_is_the_recorded_server(
+    tmp_path: Path,
+) -> None:
+    """`serve --stop` of a job whose supervisor is gone signals the server's process group only when the
+    group's leader is the process the manifest recorded, start time and all: a record without a start
+    time (written before it was kept), or one whose pid now names another process, is not alive."""
+    from jobs import serve as jserve
+    from workbench.serving import ServeDir, ServeManifest
+
+    gone, gone_created = dead_pid()
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)  # leads a group of its own
+    serve = ServeDir(tmp_path / "serve")
+    serve.path.mkdir()
+    try:
+        started = process_start_time(stranger.pid)
+        assert started is not None
+        for recorded in (None, started - 3600):
+            serve.write_manifest(
+                ServeManifest(
+                    pid=gone,
+                    create_time=gone_created,
+                    server_pid=stranger.pid,
+                    server_pgid=stranger.pid,
+                    server_create_time=recorded,
+                )
+            )
+            serve.write_status(state="ready", heartbeat=time.time())
+            assert jserve.stop(serve, wait=5) == "crashed"
+            assert stranger.poll() is None, f"a group was signalled on a record with start time {recorded}"
+        serve.write_manifest(serve.read_manifest().replace(server_create_time=started))
+        jserve.stop(serve, wait=10)
+        assert stranger.wait(timeout=10) == -signal.SIGTERM, "the verified server's group is stopped"
+    finally:
+        if stranger.poll() is None:
+            stranger.kill()
+            stranger.wait()
 
 
 def test_a_dead_pid_is_not_alive(workbench_home: Path) -> None:

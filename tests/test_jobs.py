@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import FAST
+from tests.conftest import FAST, outside_run_directory_table
 from workbench.rewards import DEFAULT_WEIGHTS
 from workbench.runs import RunDir, find_run, resolve_state
 from workbench.tail import read_jsonl
@@ -73,6 +73,9 @@ def test_train_in_the_foreground_writes_the_whole_run_directory() -> None:
     assert run.read_data_stats()["held_out"] == 8
     assert len(read_jsonl(run.held_out)) == 8
     assert "trainer ended: completed" in run.log.read_text()
+    assert outside_run_directory_table(run.path) == [], "files README's run-directory table does not name"
+    written = {**json.loads(run.status.read_text()), **json.loads(run.manifest.read_text())}
+    assert not {k for k in written if k.startswith("server_pgid") or k in ("url", "models", "server_argv")}
 
 
 def test_stop_saves_a_checkpoint_and_resume_continues_at_the_right_step() -> None:

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import outside_run_directory_table, run_directory_table
 from workbench.atomic import JsonlWriter, read_json, write_json_atomic
 from workbench.runs import (
+    EvalDir,
     Plan,
     RunDir,
     create_run_dir,
     find_run,
     last_complete_checkpoint,
+    merge_progress,
     process_start_time,
     resolve_state,
 )
@@ -132,10 +135,12 @@ def test_status_fields_are_typed_and_a_misspelt_one_raises(workbench_home: Path)
 def test_records_read_tolerantly_and_round_trip(workbench_home: Path) -> None:
     """Wrong types in a state file (a hand edit, a crash) read as absent; whole records round-trip."""
     run = create_run_dir("x")
-    write_json_atomic(run.status, {"state": 3, "step": "nine", "error": {"a": 1}, "models": ["a", "b"]})
+    write_json_atomic(run.status, {"state": 3, "step": "nine", "error": {"a": 1}})
     status = run.read_status()
-    assert (status.state, status.step, status.models) == ("3", 0, ("a", "b"))
+    assert (status.state, status.step) == ("3", 0)
     assert status.error == "{'a': 1}"
+    write_json_atomic(run.manifest, {"argv": ["a", 2], "history": [{"pid": 1}, 3]})
+    assert (run.read_manifest().argv, run.read_manifest().history) == (("a", "2"), ({"pid": 1},))
     write_json_atomic(run.progress, {"phase": "training", "step": 7, "max_steps": "x", "outcome": None})
     progress = run.read_progress()
     assert (progress.phase, progress.step, progress.max_steps, progress.outcome) == (
@@ -153,18 +158,59 @@ def test_records_read_tolerantly_and_round_trip(workbench_home: Path) -> None:
 
 
 def test_every_file_a_run_has_is_named_by_the_contract(tmp_path: Path) -> None:
-    """The files README's run-directory table lists are the paths RunDir names."""
+    """Every path RunDir (and its EvalDir) names is a row of README's run-directory table: found by
+    looking at the class, so a path added later cannot be left out of this list. (What a real run writes,
+    TRL's and PEFT's files included, is checked against the table by tests/test_jobs.py.)"""
     run = RunDir(tmp_path / "r")
-    names = {
-        run.config.name, run.manifest.name, run.status.name, run.progress.name, run.plan.name,
-        run.distributed.name, run.accelerate_config.name, run.metrics.name, run.samples.name, run.gpu.name,
-        run.data_stats.name, run.held_out.name, run.log.name, run.checkpoints.name, run.adapter.name,
-        run.eval.path.name,
-    }  # fmt: skip
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("## The run directory") :].split("\n## ", 1)[0]
-    for name in names:
-        assert f"`{name}" in table, name
+    named = set()
+    for cls in type(run).__mro__:
+        for attr, value in vars(cls).items():
+            if isinstance(value, property):
+                got = getattr(run, attr)
+                got = got.path if isinstance(got, EvalDir) else got
+                if isinstance(got, Path) and got != run.path:
+                    named.add(got.relative_to(run.path).as_posix())
+    assert {"config.toml", "checkpoints", "checkpoints/README.md", "eval", "train.log"} <= named
+    table = run_directory_table()
+    for path in named:
+        rows = [name for name in table if name in (path, f"{path}/") or name.startswith(f"{path}/")]
+        assert rows, f"{path} is not in README's run-directory table"
+    covered = ["config.toml", "checkpoints/checkpoint-3/optimizer.pt", "checkpoints/README.md", "eval/x"]
+    for path in (*covered, "stray.txt", "checkpoints/notes.md", "checkpoint-3/x"):
+        (run.path / path).parent.mkdir(parents=True, exist_ok=True)
+        (run.path / path).write_text("x")
+    assert outside_run_directory_table(run.path) == ["checkpoint-3/x", "checkpoints/notes.md", "stray.txt"]
+
+
+def test_each_job_kind_writes_only_its_own_status_and_manifest_fields(workbench_home: Path) -> None:
+    """A run's files hold no server fields and a server's no training fields (status.json of a run used to
+    carry `url`, `models`, ... as nulls, manifest.json `server_pgid`); a field of the other kind is refused
+    when written, and ignored when an old file holds it."""
+    from workbench.serving import ServeDir, ServeManifest
+
+    run = create_run_dir("kinds")
+    run.write_status(state="running", step=3, max_steps=9)
+    run.write_manifest(run.read_manifest().replace(pid=1, trainer_pid=2))
+    assert set(read_json(run.status)) & {"url", "backend", "models", "ready_at"} == set()
+    assert set(read_json(run.manifest)) & {"server_pgid", "server_argv"} == set()
+    assert {"step", "max_steps", "build_step"} <= set(read_json(run.status))
+    with pytest.raises(TypeError):
+        run.write_status(url="http://127.0.0.1:1/v1")
+
+    serve = ServeDir(workbench_home / "serve")
+    serve.path.mkdir()
+    serve.write_status(state="ready", url="http://127.0.0.1:1/v1", models=("base",))
+    serve.write_manifest(ServeManifest(pid=1, server_pid=2, server_pgid=2))
+    assert set(read_json(serve.status)) & {"step", "max_steps", "build_step", "build_total"} == set()
+    assert set(read_json(serve.manifest)) & {"trainer_pid", "trainer_create_time"} == set()
+    with pytest.raises(TypeError):
+        serve.write_status(step=4)
+
+    old = {"state": "completed", "step": 5, "url": None, "models": [], "ready_at": None, "server_pgid": None}
+    write_json_atomic(run.status, old)
+    assert (run.read_status().state, run.read_status().step) == ("completed", 5)
+    run.write_status(error="x")  # rewriting an old file drops what is not the run's
+    assert "url" not in read_json(run.status) and read_json(run.status)["step"] == 5
 
 
 def test_final_state_is_believed(workbench_home: Path) -> None:
@@ -188,9 +234,8 @@ def test_half_written_checkpoint_is_skipped(tmp_path: Path) -> None:
 def test_a_resumed_run_keeps_its_age_and_its_step(workbench_home: Path) -> None:
     """After a resume, the run's age still counts from its creation (the attempt's separately), and until
     the new trainer knows its step the status keeps the last attempt's (never `0/200`)."""
-    from jobs.supervise import progress_fields
     from jobs.train_grpo import Progress as TrainerProgress
-    from workbench.jobdir import Manifest
+    from workbench.runs import RunManifest as Manifest
     from workbench.runs import run_info
 
     run = create_run_dir("resumed")
@@ -213,5 +258,5 @@ def test_a_resumed_run_keeps_its_age_and_its_step(workbench_home: Path) -> None:
     TrainerProgress(run).phase("reading config")  # the new trainer's first write
     progress = run.read_progress()
     assert progress.step is None
-    fields = progress_fields(run.read_status(), progress)
+    fields = merge_progress(run.read_status(), progress)
     assert (fields["step"], fields["max_steps"], fields["phase"]) == (80, 200, "reading config")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -376,10 +377,36 @@ def test_the_key_is_private_and_never_written_elsewhere(server: Served) -> None:
 
 
 @pytest.mark.slow
+def test_a_serve_jobs_files_hold_its_kinds_fields_and_its_server_start_time(server: Served) -> None:
+    """status.json and manifest.json of a real serve job carry no training field, and the manifest keeps
+    the server's start time, which `serve --stop` checks before it signals the server's group."""
+    status = json.loads(server.serve.status.read_text())
+    manifest = json.loads(server.serve.manifest.read_text())
+    assert not {"step", "max_steps", "build_step", "trainer_pid"} & (set(status) | set(manifest))
+    assert status["state"] == "ready" and status["models"] and status["url"] == server.url
+    recorded = server.serve.read_manifest()
+    assert recorded.server_pgid == recorded.server_pid and recorded.server.alive
+
+
+@pytest.mark.slow
 def test_a_cancelled_stream_stops_the_generation(server: Served) -> None:
+    """Closing the stream after three pieces stops the server's generation long before its 4000 tokens.
+
+    `ignore_eos` (vLLM's extension, which the fallback honours) keeps the model from ending by itself:
+    sampled freely, the random model drew its end-of-text token within the first pieces about once in 60
+    streams (measured), and the stream then ended at 2 pieces whatever the cancellation did."""
+    offset = server.serve.log.stat().st_size
+
     async def start_then_cancel() -> int:
         client = make_client(Endpoint(server.url, server.key))
-        stream = stream_chat(client, "adapter", messages_for("?"), Sampling(2.0, 1.0, 4000), StreamStats())
+        stream = stream_chat(
+            client,
+            "adapter",
+            messages_for("?"),
+            Sampling(2.0, 1.0, 4000),
+            StreamStats(),
+            extra_body={"ignore_eos": True},
+        )
         received = 0
         async for _ in stream:
             received += 1
@@ -390,10 +417,18 @@ def test_a_cancelled_stream_stops_the_generation(server: Served) -> None:
         return received
 
     assert asyncio.run(start_then_cancel()) == 3
-    deadline = time.monotonic() + 30
-    while "client gone" not in server.serve.log.read_text() and time.monotonic() < deadline:
+
+    def new_log() -> str:
+        with server.serve.log.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode("utf-8", "replace")
+
+    deadline = time.monotonic() + 60
+    while "client gone" not in new_log() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert "adapter: stopped after" in server.serve.log.read_text()
+    stopped = re.search(r"adapter: stopped after (\d+) tokens: client gone", new_log())
+    assert stopped is not None, new_log()[-2000:]
+    assert int(stopped.group(1)) < 4000, "the generation ran to its end instead of stopping"
     text, _ = ask(server, "base", Sampling(0.8, 0.95, 4))  # the model is free again
     assert text
 
@@ -437,6 +472,42 @@ def test_stop_frees_a_server_whose_supervisor_was_killed(home: Path, trained: An
         assert not group_alive(manifest.server_pgid), "...until stop reaches its group"
     finally:
         jserve.stop(serve, wait=30)
+
+
+@pytest.mark.slow
+def test_the_serve_supervisor_survives_status_writes_that_fail(home: Path, trained: Any) -> None:
+    """Its status writes go through `jobs.process.Heartbeat`, as a run's do: a write that fails (a full
+    disk; here status.json turned into a directory, so every atomic replace fails) is logged once and
+    retried at the next beat, while the supervisor goes on supervising and the server on serving."""
+    spec = jserve.plan_for_run(RunDir(home / "runs" / trained[1]), base_only=True)
+    serve, process = jserve.start(spec)
+    try:
+        status = jserve.wait_ready(serve, timeout=240)
+        saved = serve.status.read_bytes()
+        serve.status.unlink()
+        serve.status.mkdir()
+        deadline = time.monotonic() + 30
+        while "cannot write status.json" not in serve.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2 * jserve.HEARTBEAT_SECONDS)  # more beats fail
+        log = serve.log.read_text()
+        assert log.count("cannot write status.json") == 1 and "still supervising" in log, log[-2000:]
+        assert serve.read_manifest().process.alive, "the supervisor died of a failed status write"
+        text, _ = ask(Served(serve, str(status.url), serve.read_key()), "base", Sampling(0.8, 0.95, 4))
+        assert text, "the server stopped serving"
+
+        serve.status.rmdir()  # space again: the old file is there, as an atomic write leaves it
+        serve.status.write_bytes(saved)
+        last = json.loads(saved)["heartbeat"]
+        deadline = time.monotonic() + 30
+        while (serve.read_status().heartbeat or 0) <= last and time.monotonic() < deadline:
+            time.sleep(0.2)
+        again = serve.read_status()
+        assert (again.heartbeat or 0) > last and again.state == "ready" and again.models == status.models
+    finally:
+        jserve.stop(serve, wait=30)
+        process.wait(timeout=30)
+    assert serve.resolve().state == "stopped"
 
 
 @pytest.mark.slow

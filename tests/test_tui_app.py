@@ -275,3 +275,44 @@ async def test_runs_detail_of_a_stopped_and_a_resumed_run(tmp_path: Path) -> Non
         detail = str(runs.query_one("#runs-detail").render())
         assert "· stopped ·" in detail and "done" not in detail, detail
         assert "created 1d ago · attempt 2 started 10m ago" in detail, detail
+
+
+async def test_runs_shows_an_orphan_trainers_live_step_and_its_gone_supervisor(
+    tmp_path: Path,
+) -> None:
+    """A run whose supervisor was killed while its trainer trains on: the Runs table shows the trainer's
+    own step (progress.json), not the step of the supervisor's last heartbeat, the run as running, and
+    the detail line says the supervisor is gone. A real process stands in for the trainer."""
+    import subprocess
+    import time
+
+    from workbench.runs import Progress, RunDir, process_start_time
+
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    run = RunDir(root / CRASHED_RUN)  # status.json: running at step 12/40, its supervisor long dead
+    trainer = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        run.write_manifest(
+            run.read_manifest().replace(
+                trainer_pid=trainer.pid, trainer_create_time=process_start_time(trainer.pid)
+            )
+        )
+        run.write_progress(Progress(phase="training", step=17, max_steps=40, updated_at=time.time()))
+        app = frozen_app(tmp_path, runs_root=root, initial_mode="runs")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            runs = app.screen
+            assert isinstance(runs, RunsScreen)
+            table = runs.query_one(DataTable)
+            row = [str(cell) for cell in table.get_row(CRASHED_RUN)]
+            assert row[1:3] == ["running", "17/40"], row
+            table.move_cursor(row=[i.run.run_id for i in runs.infos].index(CRASHED_RUN))
+            await settle(pilot)
+            detail = str(runs.query_one("#runs-detail").render())
+            assert "the supervisor (pid 999999) is gone" in detail, detail
+            assert f"its trainer (pid {trainer.pid}) runs on unwatched" in detail, detail
+    finally:
+        trainer.kill()
+        trainer.wait()
+    assert run.read_status().step == 12, "a viewer writes nothing"

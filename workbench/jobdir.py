@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self, TypeVar, get_args
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar, cast, get_args
 
 import psutil
 
@@ -186,7 +186,8 @@ class ProcessRef:
 @dataclass(frozen=True)
 class Manifest(Record):
     """manifest.json: the job's own process (a supervisor for runs and servers, the job itself for an
-    evaluation), written by that process when it starts, plus the processes it started."""
+    evaluation), written by that process when it starts. Each job kind adds the processes it starts in
+    a subclass (`runs.RunManifest`, `serving.ServeManifest`), so a file holds only its kind's fields."""
 
     pid: int | None = None
     pgid: int | None = None
@@ -200,25 +201,15 @@ class Manifest(Record):
     """1 for the first start of a run, 2 after its first resume, ..."""
     history: tuple[dict[str, Any], ...] = ()
     """pid, started_at and attempt of each earlier attempt."""
-    trainer_pid: int | None = None
-    trainer_create_time: float | None = None
-    server_pid: int | None = None
-    server_pgid: int | None = None
-    server_create_time: float | None = None
-    server_argv: tuple[str, ...] = ()
 
     @property
     def process(self) -> ProcessRef:
         return ProcessRef(self.pid, self.create_time)
 
     @property
-    def trainer(self) -> ProcessRef:
-        return ProcessRef(self.trainer_pid, self.trainer_create_time)
-
-    @property
     def recorded(self) -> bool:
         """A manifest was written (the job's process started at some point)."""
-        return self != Manifest()
+        return self != type(self)()
 
     @property
     def first_started_at(self) -> float | None:
@@ -231,12 +222,19 @@ class Manifest(Record):
         return self.started_at
 
 
-def describe_process(argv: list[str], pid: int, attempt: int, previous: Manifest | None = None) -> Manifest:
-    """The manifest of the current process `pid` (this attempt), keeping `previous` attempts' history."""
+_M = TypeVar("_M", bound=Manifest)
+
+
+def describe_process(
+    argv: list[str], pid: int, attempt: int, previous: _M | None = None, kind: type[_M] | None = None
+) -> _M:
+    """The manifest (of class `kind`, default `previous`'s or `Manifest`) of the current process `pid`
+    (this attempt), keeping `previous` attempts' history."""
+    cls: type[Any] = kind or (type(previous) if previous is not None else Manifest)
     history = previous.history if previous is not None else ()
     if previous is not None and previous.recorded:
         history += ({"pid": previous.pid, "started_at": previous.started_at, "attempt": previous.attempt},)
-    return Manifest(
+    manifest: _M = cls(
         pid=pid,
         pgid=os.getpgid(pid),
         create_time=process_start_time(pid),
@@ -247,6 +245,7 @@ def describe_process(argv: list[str], pid: int, attempt: int, previous: Manifest
         attempt=attempt,
         history=history,
     )
+    return manifest
 
 
 # ------------------------------------------------------------------------------------------- status
@@ -255,7 +254,9 @@ def describe_process(argv: list[str], pid: int, attempt: int, previous: Manifest
 @dataclass(frozen=True)
 class Status(Record):
     """A job's status file: what the job is doing and how it ended. One writer at a time (the supervisor,
-    or the launcher before the supervisor starts)."""
+    or the launcher before the supervisor starts). Each job kind adds its own fields in a subclass
+    (`runs.TrainingStatus`: steps; `serving.ServeStatus`: url, models), so a file holds only its kind's
+    fields; a field of another kind in an old file is ignored when read."""
 
     state: str | None = None
     """A `JobState` as written; None when nothing was written yet. Judge it with `JobDir.resolve`."""
@@ -264,21 +265,13 @@ class Status(Record):
     finished_at: float | None = None
     phase: str = ""
     """What the job does now, in words (`loading model`, `training`, ...)."""
-    step: int = 0
-    max_steps: int = 0
-    build_step: int = 0
-    """Progress of a first-use model build (the tiny preset's warm start) before training starts."""
-    build_total: int = 0
     exit_code: int | None = None
     error: str | None = None
     pid: int | None = None
     attempt: int = 0
-    url: str | None = None
-    """A server's OpenAI base URL."""
-    backend: str | None = None
-    models: tuple[str, ...] = ()
-    """The model names a server answers to."""
-    ready_at: float | None = None
+
+
+_S = TypeVar("_S", bound=Status)
 
 
 def judge_state(
@@ -311,13 +304,17 @@ def judge_state(
 
 
 @dataclass(frozen=True)
-class JobView:
+class JobView(Generic[_S, _M]):
     """A job's state resolved against the process table, with the records it was judged from."""
 
     state: JobState
     alive: bool
-    status: Status
-    manifest: Manifest
+    """The job's work goes on: its process runs (or, for a run, its trainer runs on without it)."""
+    status: _S
+    manifest: _M
+    unsupervised: bool = False
+    """The job's supervisor is gone without recording an end; the state was judged from what its worker
+    (a run's trainer) wrote itself."""
 
     @property
     def final(self) -> bool:
@@ -335,13 +332,16 @@ def new_job_id(label: str, now: datetime | None = None, kind: str = "") -> str:
 
 
 @dataclass(frozen=True)
-class JobDir:
-    """One job's directory. Subclasses name the files of their kind; creating one never touches disk."""
+class JobDir(Generic[_S, _M]):
+    """One job's directory. Subclasses name the files and the records of their kind (`STATUS`,
+    `MANIFEST`: the Status and Manifest subclasses its files hold); creating one never touches disk."""
 
     path: Path
     STATUS_NAME: ClassVar[str] = "status.json"
     MANIFEST_NAME: ClassVar[str] = "manifest.json"
     LOG_NAME: ClassVar[str] = "job.log"
+    STATUS: ClassVar[type[Status]] = Status
+    MANIFEST: ClassVar[type[Manifest]] = Manifest
 
     @property
     def job_id(self) -> str:
@@ -359,27 +359,28 @@ class JobDir:
     def log(self) -> Path:
         return self.path / self.LOG_NAME
 
-    def read_manifest(self) -> Manifest:
-        return Manifest.from_json(read_json(self.manifest))
+    def read_manifest(self) -> _M:
+        return cast(_M, self.MANIFEST.from_json(read_json(self.manifest)))
 
-    def write_manifest(self, manifest: Manifest) -> None:
+    def write_manifest(self, manifest: _M) -> None:
         write_json_atomic(self.manifest, manifest.to_json())
 
-    def read_status(self) -> Status:
-        return Status.from_json(read_json(self.status))
+    def read_status(self) -> _S:
+        return cast(_S, self.STATUS.from_json(read_json(self.status)))
 
-    def write_status(self, **changes: Any) -> Status:
-        """Merge `changes` (Status fields) into the status file and stamp `updated_at`.
+    def write_status(self, **changes: Any) -> _S:
+        """Merge `changes` (fields of this kind's Status) into the status file and stamp `updated_at`.
 
         Raises:
-            TypeError: a name that is not a Status field.
+            TypeError: a name that is not a field of this kind's Status (`url` for a run, `step` for a
+                server).
             OSError: the file could not be written (the old one stays whole).
         """
         status = self.read_status().replace(**changes, updated_at=time.time())
         write_json_atomic(self.status, status.to_json())
         return status
 
-    def resolve(self, now: float | None = None) -> JobView:
+    def resolve(self, now: float | None = None) -> JobView[_S, _M]:
         """The job's real state (see `judge_state`)."""
         status = self.read_status()
         manifest = self.read_manifest()
@@ -389,7 +390,7 @@ class JobDir:
         return JobView(state, alive, status, manifest)
 
 
-_J = TypeVar("_J", bound=JobDir)
+_J = TypeVar("_J", bound=JobDir[Any, Any])
 
 
 def create_job_dir(cls: type[_J], root: Path, label: str, kind: str = "") -> _J:

@@ -6,8 +6,8 @@ the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run
 | file | written by | record | what |
 | --- | --- | --- | --- |
 | config.toml | launcher, before the job starts | `RunConfig` | the validated config |
-| manifest.json | supervisor | `jobdir.Manifest` | pid, pgid, process start time, host, command, attempts |
-| status.json | supervisor (merges progress.json) | `jobdir.Status` | state, heartbeat, step, exit, error |
+| manifest.json | supervisor | `RunManifest` | pid, pgid, start time, host, command, attempts, trainer |
+| status.json | supervisor (merges progress.json) | `TrainingStatus` | state, heartbeat, step, exit, error |
 | progress.json | trainer | `Progress` | phase, step, max_steps, outcome |
 | plan.json | trainer | `Plan` | the batch shape, vLLM share and memory estimate it chose |
 | distributed.json, accelerate.yaml | supervisor (several GPUs) | `distributed.Ports` | GPUs, ports |
@@ -18,13 +18,15 @@ the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run
 | heldout.jsonl | trainer | `HeldOutRow` | the held-out rows (never trained on) |
 | train.log | trainer and supervisor (append mode) | text | the human log |
 | checkpoints/checkpoint-N/ | trainer | TRL | adapter, optimizer, scheduler, RNG, trainer state |
+| checkpoints/README.md | trainer | TRL | TRL's model card, rewritten at each save (never read here) |
 | adapter/ | trainer | PEFT | the final LoRA adapter |
 | eval/ | evaluation job | `EvalDir` | progress.json, eval-*.json, rows-*.jsonl, summary.csv, eval.log |
 
 Serve jobs live beside runs (`workbench.serving.ServeDir`), on the same job model (`workbench.jobdir`).
 A run is alive only if its supervisor pid exists, is not a zombie and started at the time the manifest
-recorded (pid-reuse guard); otherwise status.json is believed, and a non-final state with a dead
-supervisor means the run crashed.
+recorded (pid-reuse guard); otherwise status.json is believed. A non-final state with a dead supervisor
+is judged from the trainer (`RunDir.resolve`): still running (an orphan: alive, its live step), or the
+outcome its progress.json recorded, else crashed.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench import paths
 from workbench.atomic import JsonlWriter, read_json, write_json_atomic
@@ -75,11 +77,42 @@ __all__ = [
 ]
 """The job-model names the run contract re-exports: a run's manifest and status are those of any job."""
 
+_S = TypeVar("_S", bound=Status)
 MetricsRecord = dict[str, Any]
 """One metrics.jsonl line: TRL's logged keys (`reward`, `rewards/<name>/mean`, `loss`, ...) as numbers,
 `step`, `time`, and `time/<phase>` seconds (`workbench.series.phase_key`); an `event` line marks a resume."""
 HeldOutRow = dict[str, Any]
 """One heldout.jsonl line: a formatted row of `workbench.data` (prompt, answer, question, type, ...)."""
+
+
+@dataclass(frozen=True)
+class RunManifest(Manifest):
+    """A run's manifest.json: its supervisor (the job's process, `Manifest`'s fields) and the processes
+    the supervisor started for this attempt."""
+
+    trainer_pid: int | None = None
+    trainer_create_time: float | None = None
+    """The trainer's start time: a trainer left running by a killed supervisor can be told from a process
+    that reused its pid."""
+    server_pid: int | None = None
+    """The vLLM server of a run in server mode (`distributed.mode = "server"`, machine 0)."""
+    server_create_time: float | None = None
+
+    @property
+    def trainer(self) -> ProcessRef:
+        return ProcessRef(self.trainer_pid, self.trainer_create_time)
+
+
+@dataclass(frozen=True)
+class TrainingStatus(Status):
+    """A run's status.json: `Status` plus how far training got (merged from the trainer's progress.json
+    by the supervisor, `merge_progress`)."""
+
+    step: int = 0
+    max_steps: int = 0
+    build_step: int = 0
+    """Progress of a first-use model build (the tiny preset's warm start) before training starts."""
+    build_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,6 +130,24 @@ class Progress(Record):
     """How training ended as the trainer saw it: `completed`, `stopped` or `failed`."""
     error: str | None = None
     updated_at: float | None = None
+
+
+def merge_progress(last: TrainingStatus, progress: Progress) -> dict[str, Any]:
+    """The status.json fields taken from the trainer's progress.json (by the supervisor at each heartbeat,
+    and by readers when the supervisor is gone). A step the trainer does not know yet (a resume loading
+    its model) keeps the last one written, so a resumed run never reads `0/200` between attempts."""
+    return {
+        "phase": progress.phase,
+        "step": last.step if progress.step is None else progress.step,
+        "max_steps": last.max_steps if progress.max_steps is None else progress.max_steps,
+        "build_step": progress.build_step,
+        "build_total": progress.build_total,
+    }
+
+
+SUPERVISED_STATES: frozenset[str] = frozenset({"starting", "running", "stopping"})
+"""The states only a live supervisor writes: with the supervisor gone, the trainer's word is taken."""
+TRAINER_OUTCOMES: frozenset[str] = frozenset({"completed", "stopped", "failed"})
 
 
 @dataclass(frozen=True)
@@ -132,10 +183,53 @@ class Sample(Record):
 
 
 @dataclass(frozen=True)
-class RunDir(JobDir):
+class RunDir(JobDir[TrainingStatus, RunManifest]):
     """Paths inside one run directory, and the reads and writes of its records."""
 
     LOG_NAME = "train.log"
+    STATUS = TrainingStatus
+    MANIFEST = RunManifest
+
+    def resolve(self, now: float | None = None) -> JobView[TrainingStatus, RunManifest]:
+        """The run's real state: `JobDir.resolve`, and when the supervisor is gone without recording an end
+        (killed: status.json still says starting, running or stopping), what its trainer says.
+
+        The trainer writes its own progress.json (step, phase, and how it ended). A trainer still running
+        without its supervisor (an orphan) makes the run `running` (`stopping` if a stop was under way)
+        and alive, with its live step; a trainer that ended makes it the outcome it recorded (`completed`,
+        `stopped`, `failed`), else `crashed`. Either way the view is `unsupervised` and its error says the
+        supervisor is gone. Only this attempt's progress counts (written after the supervisor started).
+        Nothing is written: a reader never changes the run directory.
+        """
+        view = super().resolve(now)
+        if view.alive or view.status.state not in SUPERVISED_STATES:
+            return view
+        manifest, status = view.manifest, view.status
+        progress = self.read_progress()
+        fresh = (
+            progress.updated_at is not None
+            and manifest.started_at is not None
+            and progress.updated_at >= manifest.started_at
+        )
+        if fresh:
+            status = status.replace(**merge_progress(status, progress))
+        gone = f"the supervisor (pid {manifest.pid}) is gone"
+        if manifest.trainer.alive:
+            state: JobState = "stopping" if status.state == "stopping" else "running"
+            error = (
+                f"{gone}; its trainer (pid {manifest.trainer_pid}) runs on unwatched: `grpo-workbench stop "
+                f"{self.run_id}` stops it with a checkpoint"
+            )
+            return JobView(state, True, status.replace(error=error), manifest, unsupervised=True)
+        if fresh and progress.outcome in TRAINER_OUTCOMES:
+            outcome: JobState = progress.outcome  # type: ignore[assignment]
+            error = f"{gone}; the trainer recorded its end itself: {outcome}"
+            if progress.error:
+                error = f"{progress.error}\n{error}"
+            ended = status.replace(error=error, finished_at=progress.updated_at)
+            return JobView(outcome, False, ended, manifest, unsupervised=True)
+        error = f"{gone}, and its trainer ended without recording how (killed?)"
+        return JobView("crashed", False, status.replace(error=error), manifest, unsupervised=True)
 
     @property
     def run_id(self) -> str:
@@ -184,6 +278,12 @@ class RunDir(JobDir):
     @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"
+
+    @property
+    def model_card(self) -> Path:
+        """checkpoints/README.md: the model card TRL's trainer writes beside its checkpoints (rewritten
+        at each save; the workbench never reads it)."""
+        return self.checkpoints / "README.md"
 
     @property
     def adapter(self) -> Path:
@@ -452,7 +552,7 @@ def find_run(ref: str, root: Path | None = None) -> RunDir:
     return RunDir(path)
 
 
-def resolve_state(job: JobDir, now: float | None = None) -> tuple[JobState, bool, Status]:
+def resolve_state(job: JobDir[_S, Any], now: float | None = None) -> tuple[JobState, bool, _S]:
     """(state, process alive, status) of a run or any job: `JobDir.resolve` as a tuple."""
     view = job.resolve(now)
     return view.state, view.alive, view.status
@@ -474,9 +574,12 @@ class RunStatus:
     build_step: int = 0
     """Progress of a first-use model build (the tiny preset's warm start) before training starts."""
     build_total: int = 0
+    supervisor_gone: bool = False
+    """The supervisor died without recording an end: the state and step are the trainer's own (an orphan
+    trainer still running, or how it ended), and `error` says so."""
 
     @classmethod
-    def of(cls, view: JobView) -> RunStatus:
+    def of(cls, view: JobView[TrainingStatus, RunManifest]) -> RunStatus:
         status = view.status
         return cls(
             state=view.state,
@@ -487,6 +590,7 @@ class RunStatus:
             error=status.error,
             build_step=status.build_step,
             build_total=status.build_total,
+            supervisor_gone=view.unsupervised,
         )
 
     @property
@@ -560,6 +664,7 @@ class RunInfo:
             "latest_reward": self.latest_reward,
             "error": self.error,
             "phase": self.phase,
+            "supervisor_gone": self.status.supervisor_gone,
         }
 
 

@@ -18,8 +18,8 @@ watchers:
 | --- | --- | --- |
 | spec.json | launcher, before the start | base model, adapters (name -> dir), backend, host, port, limits |
 | key | launcher | the API key of this launch (`secrets.token_urlsafe`), mode 0600; never in argv or logs |
-| manifest.json | supervisor | supervisor pid/pgid/start time, server pid and process group, the server argv |
-| status.json | supervisor | state, url, models served, heartbeat, exit code, error |
+| manifest.json | supervisor | `ServeManifest`: its pid/pgid/start time; server pid, group, start time, argv |
+| status.json | supervisor | `ServeStatus`: state, url, models served, heartbeat, exit code, error |
 | serve.log | supervisor and server (append mode) | the human log |
 
 States: `pending` (launcher), `starting` (loading the model), `ready`, `stopping`, then `stopped`,
@@ -47,6 +47,9 @@ from workbench.jobdir import (
     JobDir,
     JobState,
     JobView,
+    Manifest,
+    ProcessRef,
+    Status,
     create_job_dir,
     find_job,
     job_dirs,
@@ -176,10 +179,42 @@ def free_port(host: str = HOST) -> int:
 
 
 @dataclass(frozen=True)
-class ServeDir(JobDir):
+class ServeManifest(Manifest):
+    """A serve job's manifest.json: its supervisor (`Manifest`'s fields) and the server it started, in a
+    process group of its own that the server leads."""
+
+    server_pid: int | None = None
+    server_pgid: int | None = None
+    server_create_time: float | None = None
+    """The server's start time: its group is signalled only while its leader is still this process
+    (`server`); a record without it names no process we can vouch for."""
+    server_argv: tuple[str, ...] = ()
+
+    @property
+    def server(self) -> ProcessRef:
+        """The server process, verified against its start time (`ProcessRef.alive`)."""
+        return ProcessRef(self.server_pid, self.server_create_time)
+
+
+@dataclass(frozen=True)
+class ServeStatus(Status):
+    """A serve job's status.json: `Status` plus where the server answers and what it serves."""
+
+    url: str | None = None
+    """The server's OpenAI base URL."""
+    backend: str | None = None
+    models: tuple[str, ...] = ()
+    """The model names the server answers to."""
+    ready_at: float | None = None
+
+
+@dataclass(frozen=True)
+class ServeDir(JobDir[ServeStatus, ServeManifest]):
     """Paths inside one serve directory (manifest.json and status.json as for every job)."""
 
     LOG_NAME = "serve.log"
+    STATUS = ServeStatus
+    MANIFEST = ServeManifest
 
     @property
     def serve_id(self) -> str:
@@ -234,7 +269,7 @@ class ServeInfo:
     """A serve job as lists show it."""
 
     serve: ServeDir
-    view: JobView
+    view: JobView[ServeStatus, ServeManifest]
     spec: ServeSpec
 
     @property
