@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any
 
@@ -99,8 +99,15 @@ class SampleRecorder:
     """
 
     def __init__(
-        self, names: list[str], weights: dict[str, float], writer: JsonlWriter | None, per_step: int
+        self,
+        names: list[str],
+        weights: dict[str, float],
+        writer: JsonlWriter | None,
+        per_step: int,
+        functions: Mapping[str, Callable[..., list[float | None]]] | None = None,
     ):
+        self.functions = dict(functions or {})
+        """Reward functions by name beyond the built-in ones (the run's custom rewards)."""
         self.names = names
         self.weights = weights
         self.writer = writer
@@ -108,7 +115,7 @@ class SampleRecorder:
         self.scores: dict[str, list[float | None]] = {}
 
     def wrap(self, name: str) -> Callable[..., list[float | None]]:
-        fn = get_reward(name)
+        fn = self.functions.get(name) or get_reward(name)
 
         def recorded(
             prompts: list[Any] | None = None, completions: list[Any] | None = None, **kwargs: Any

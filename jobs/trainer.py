@@ -19,6 +19,7 @@ from jobs.reporting import MAIN_PROCESS, Progress, SampleRecorder, StopFlag, log
 from workbench import data as wdata
 from workbench import distributed, presets, runs
 from workbench.config import RunConfig
+from workbench.custom_rewards import training_functions
 from workbench.plan import RunPlan, plan
 from workbench.rewards import set_scoring_timeout
 from workbench.runs import RunDir
@@ -177,7 +178,8 @@ def build_trainer(
     names = config.active_rewards
     set_scoring_timeout(config.grpo.scoring_timeout_s)
     samples = run.samples_writer() if MAIN_PROCESS else None
-    recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
+    custom = training_functions(config, run.custom_reward_files(config.custom_rewards))
+    recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step, custom)
     args = grpo_args(
         config,
         run_plan,
