@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.answers import clean, numbers_match, read_gold, read_solution, same_answer
+from workbench.answers import clean, numbers_match, read_gold, read_solution, same_answer, scan_numbers
 from workbench.data import REASONING_END, REASONING_START, SOLUTION_END, SOLUTION_START
 from workbench.verifier import DEFAULT_TIMEOUT_S, Verdict, verify_many
 
@@ -287,8 +287,8 @@ def explain(name: str, score: float | None, text: str, gold: str, timed_out: boo
         return f"empty {SOLUTION_START}"
     gold_answer = read_gold(str(gold))
     read = read_solution(solution, gold_answer)
-    shown = _short(read.text or solution)
-    versus = f"{shown} vs gold {gold}"
+    readable = read.text and read.shape not in ("text", "expression", "too long", "empty")
+    versus = f"{_short(read.text if readable else solution)} vs gold {gold}"
     if name == "check_answer":
         if raw == gold:
             return f"{_short(raw)} is the gold answer as written"
@@ -298,7 +298,10 @@ def explain(name: str, score: float | None, text: str, gold: str, timed_out: boo
             return f"gold {gold} is not made of numbers"
         if score == 0:
             return "no number in the solution"
-        return versus
+        if read.numeric:
+            return versus
+        found = scan_numbers(solution, "vi", gold_answer.values, len(gold_answer.elements))
+        return f"{', '.join(e.text for e in found)} (the first numbers) vs gold {gold}"
     if timed_out:
         return f"{versus}: math-verify ran out of time (counted wrong)"
     return f"{versus}: " + ("equal" if (score or 0) > 0 else "not equal")
