@@ -150,7 +150,7 @@ def test_the_examples_score_the_bundled_completions() -> None:
 BROKEN = {
     "syntax error": ("def f(completions, **kwargs)\n    return [0.0]\n", "syntax error at line 1"),
     "import error": (
-        "import not_a_module_anywhere\n\ndef f(completions, **kwargs):\n    return [0.0] * len(completions)\n",
+        "import not_a_module_anywhere\n\ndef f(completions, **kwargs):\n    return [0.0]\n",
         "cannot be imported: No module named 'not_a_module_anywhere'",
     ),
     "missing function": (
