@@ -40,6 +40,7 @@ from screens.evaluate import EvaluateScreen
 from screens.keyorder import InOrderKeys
 from screens.monitor import MonitorScreen
 from screens.runs import RunsScreen
+from screens.tryit import TryRewardsScreen
 from workbench import gpu as wgpu
 from workbench import paths
 from workbench.config import RunConfig, default_config_path
@@ -546,6 +547,11 @@ class WorkbenchApp(InOrderKeys[None]):
                 )
                 for spec in MODE_SPECS
             ),
+            KeySection(
+                "Try the rewards (Ctrl+T in Configure)",
+                (("type", "Edit the completion, the gold answer or the row number: every score updates"),)
+                + self._key_rows(TryRewardsScreen.BINDINGS),
+            ),
             KeySection("Dialogs", self._key_rows(ConfirmScreen.BINDINGS)),
         ]
 
@@ -577,6 +583,7 @@ def binding_rows() -> list[tuple[str, str, str]]:
         ConfirmScreen,
         PathPromptScreen,
         HelpScreen,
+        TryRewardsScreen,
     ]
     rows = []
     for owner in owners:
