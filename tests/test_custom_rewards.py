@@ -316,6 +316,18 @@ async def test_a_custom_reward_trains_logs_its_metric_and_is_plotted(tmp_path: P
         legend = " ".join(str(line) for line in plot.legend_lines(300, 3))
         assert "vietnamese_reward" in legend and "total" in legend
 
+    # eval scores the held-out completions with the run's copy of the rewards: a column each
+    original.write_text("raise ImportError('the original is gone: eval must use the copy')\n")
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "grpo_workbench", "eval", run.run_id, "--limit", "2", "--targets", "adapter"],
+        capture_output=True, text=True, timeout=600, env=os.environ.copy(),
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    header = next(line for line in evaluated.stdout.splitlines() if line.startswith("TARGET"))
+    assert "LENGTH_REWARD" in header and "VIETNAMESE_REWARD" in header, evaluated.stdout
+    (result,) = run.eval.results()
+    assert set(result.overall.rewards) == {"length_reward", "vietnamese_reward"}
+
 
 FAILS_LATER = """\
 import time
@@ -357,6 +369,47 @@ def test_a_reward_that_fails_in_training_fails_the_run_naming_it(
     assert words in status.error and "fix:" in status.error, status.error
     assert [r["step"] for r in read_jsonl(run.metrics) if "reward" in r] == [1]
     assert time.monotonic() - started < 300
+
+
+def test_eval_reports_each_custom_reward_as_a_column(tmp_path: Path) -> None:
+    """Eval's scoring of the run's custom rewards (generation stubbed: two fixed completions per row)."""
+    import shutil
+
+    from workbench.evaluation import Completion, Decoding, Target, evaluate, format_table
+
+    fixture = Path(__file__).parent / "fixtures" / "eval_runs" / "20261121-090000-eval-demo-f7a8"
+    run = RunDir(tmp_path / fixture.name)
+    shutil.copytree(fixture, run.path)
+    shutil.rmtree(run.eval.path)
+    run.copy_custom_rewards([str(EXAMPLES)])
+    config = validate(
+        {
+            "custom_rewards": [
+                {"file": str(EXAMPLES), "function": "length_reward"},
+                {"file": str(EXAMPLES), "function": "vietnamese_reward"},
+            ]
+        }
+    )
+    rewards = cr.training_functions(config, run.custom_reward_files(config.custom_rewards))
+
+    def generate(target: Target, prompts: list, decoding: Decoding) -> list[list[Completion]]:
+        good = "<thinking>" + " ".join(["ta có số quả táo"] * 10) + "</thinking><SOLUTION>1</SOLUTION>"
+        return [[Completion(good, 30), Completion("no tags at all", 4)] for _ in prompts]
+
+    (result,) = evaluate(
+        run, [Target("base", None)], [Decoding(greedy=False, samples=2)], generate, limit=3, rewards=rewards
+    )
+    means = result.overall.rewards
+    assert set(means) == {"length_reward", "vietnamese_reward"}
+    assert means["length_reward"] == pytest.approx(0.5)  # 40 words of reasoning; the untagged one: None
+    assert 0.0 < (means["vietnamese_reward"] or 0) < 1.0
+    rows = read_jsonl(run.eval.path / "rows-base-sample-n2.jsonl")
+    assert rows[0]["rewards"]["length_reward"] == [0.5, None]
+    table = format_table([result])
+    header = table.splitlines()[0]
+    assert "LENGTH_REWARD" in header and "VIETNAMESE_REWARD" in header
+    assert "0.500" in table.splitlines()[1]
+    assert "length_reward:0.5000" in (run.eval.path / "summary.csv").read_text()
 
 
 def test_resume_refuses_a_custom_reward_added_to_config_toml_after_launch(tmp_path: Path) -> None:

@@ -372,21 +372,29 @@ def probe_kwargs(num_generations: int, max_steps: int = 0) -> dict[str, Any]:
     }
 
 
-def single_kwargs(completion: str, answer: str, question: str = "", row_type: str = "") -> dict[str, Any]:
-    """TRL's keyword arguments for one completion of one prompt (what try-it and `score` call the reward
-    functions with)."""
-    from workbench.data import format_prompt
-
+def group_kwargs(
+    prompt: list[dict[str, str]], completions: list[str], answer: str, row_type: str = "", step: int = 0
+) -> dict[str, Any]:
+    """TRL's keyword arguments for the completions of one prompt (what eval, try-it and `score` call
+    the reward functions with); `completion_ids` are UTF-8 bytes, as in the pre-launch check."""
+    count = len(completions)
     return {
-        "prompts": [format_prompt(question)],
-        "completions": [[{"role": "assistant", "content": completion}]],
-        "completion_ids": [list(completion.encode("utf-8"))],
-        "answer": [answer],
-        "type": [row_type],
-        "trainer_state": ProbeState(),
+        "prompts": [prompt] * count,
+        "completions": [[{"role": "assistant", "content": text}] for text in completions],
+        "completion_ids": [list(text.encode("utf-8")) for text in completions],
+        "answer": [answer] * count,
+        "type": [row_type] * count,
+        "trainer_state": ProbeState(global_step=step),
         "log_extra": lambda column, values: None,
         "log_metric": lambda name, value: None,
     }
+
+
+def single_kwargs(completion: str, answer: str, question: str = "", row_type: str = "") -> dict[str, Any]:
+    """TRL's keyword arguments for one completion of one prompt (try-it and `score`)."""
+    from workbench.data import format_prompt
+
+    return group_kwargs(format_prompt(question), [completion], answer, row_type)
 
 
 def guarded(file: str, function: str, timeout_s: float) -> RewardFn:

@@ -334,6 +334,8 @@ class GroupMetrics:
     format: Estimate | None = None
     mean_length: Estimate | None = None
     pass_at_k: dict[int, Estimate] = field(default_factory=dict)
+    rewards: dict[str, float | None] = field(default_factory=dict)
+    """Each custom reward's mean score over the group's completions (None where it gave none)."""
 
     @classmethod
     def from_json(cls, data: Any) -> GroupMetrics:
@@ -353,6 +355,7 @@ class GroupMetrics:
             format=estimate("format"),
             mean_length=estimate("mean_length"),
             pass_at_k=dict(sorted(passes.items())),
+            rewards={str(k): number(v) for k, v in as_mapping(m.get("rewards")).items()},
         )
 
 
