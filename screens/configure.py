@@ -518,6 +518,8 @@ class ConfigureScreen(Screen[None]):
             )
         else:
             widget = FormInput(compact=True, id=spec.widget_id, classes="field-input", select_on_focus=False)
+            if spec.kind == "rewardfiles":
+                widget.placeholder = "none (FILE.py:FUNCTION, …)"
         widget.tooltip = spec.description
         return Horizontal(
             Label(spec.label, classes="field-label"),
