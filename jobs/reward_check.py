@@ -23,10 +23,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobs.process import job_env
-from workbench.config import Problem, RunConfig
+if TYPE_CHECKING:  # imported where used: the worker starts without pydantic and psutil (0.6 s less)
+    from workbench.config import Problem, RunConfig
 
 STARTUP_TIMEOUT_S = 60.0
 """Seconds the worker may take to start (it imports only the workbench's reward code)."""
@@ -42,6 +42,8 @@ class RewardWorker:
     """One worker process and the read end of its answers."""
 
     def __init__(self) -> None:
+        from jobs.process import job_env
+
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jobs.reward_check"],
             stdin=subprocess.PIPE,
@@ -111,6 +113,7 @@ class RewardWorker:
 
 
 def _problem(error: dict[str, Any]) -> Problem:
+    from workbench.config import Problem
     from workbench.custom_rewards import CustomRewardError
 
     return Problem("custom_rewards", str(CustomRewardError.from_json(error)))
