@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -99,23 +99,19 @@ class SampleRecorder:
     """
 
     def __init__(
-        self,
-        names: list[str],
-        weights: dict[str, float],
-        writer: JsonlWriter | None,
-        per_step: int,
-        functions: Mapping[str, Callable[..., list[float | None]]] | None = None,
+        self, names: list[str], weights: dict[str, float], writer: JsonlWriter | None, per_step: int
     ):
-        self.functions = dict(functions or {})
-        """Reward functions by name beyond the built-in ones (the run's custom rewards)."""
         self.names = names
         self.weights = weights
         self.writer = writer
         self.per_step = per_step
         self.scores: dict[str, list[float | None]] = {}
 
-    def wrap(self, name: str) -> Callable[..., list[float | None]]:
-        fn = self.functions.get(name) or get_reward(name)
+    def wrap(
+        self, name: str, fn: Callable[..., list[float | None]] | None = None
+    ) -> Callable[..., list[float | None]]:
+        """The reward `name` (built-in, or `fn`: a custom one) recording its scores under its name."""
+        fn = fn or get_reward(name)
 
         def recorded(
             prompts: list[Any] | None = None, completions: list[Any] | None = None, **kwargs: Any

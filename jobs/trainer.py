@@ -176,10 +176,10 @@ def build_trainer(
         run.write_held_out(prepared.held_out)
 
     names = config.active_rewards
+    custom = training_functions(config, run.custom_reward_files(config.custom_rewards))  # the run's copies
     set_scoring_timeout(config.grpo.scoring_timeout_s)
     samples = run.samples_writer() if MAIN_PROCESS else None
-    custom = training_functions(config, run.custom_reward_files(config.custom_rewards))
-    recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step, custom)
+    recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
     args = grpo_args(
         config,
         run_plan,
@@ -196,7 +196,7 @@ def build_trainer(
     return make_trainer(
         loaded,
         args,
-        [recorder.wrap(n) for n in names],
+        [recorder.wrap(n, custom.get(n)) for n in names],
         to_dataset(prepared.train),
         [make_callback(run, progress, stop, config.grpo.max_steps, clock)],
         trim_vllm=config.grpo.trim_vllm_overhead,

@@ -424,3 +424,11 @@ def test_resume_refuses_a_custom_reward_added_to_config_toml_after_launch(tmp_pa
     run.copy_custom_rewards([str(EXAMPLES)])
     check_resumable(run)  # the copy is there: nothing to refuse
     assert not os.access(run.custom_reward_file(str(EXAMPLES)), os.W_OK) or os.geteuid() == 0
+
+
+def test_the_run_directory_names_its_copies_and_readme_lists_them(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "r")
+    assert run.custom_reward_file("/a/b/my.py") == run.path / "custom_rewards" / "my.py"
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## The run directory") :].split("\n## ", 1)[0]
+    assert f"`{run.custom_rewards.name}/`" in table
