@@ -24,6 +24,7 @@ examples:
   grpo-workbench runs                              list runs and their state
   grpo-workbench stop RUN | resume RUN             stop cleanly (checkpoint) / continue a run
   grpo-workbench preview -n 3                      show formatted rows and their gold answers
+  grpo-workbench score --completion c.txt --answer 25   every reward's score and reason, as JSON
   grpo-workbench doctor                            check versions, GPU, CUDA, vLLM server, disk
   grpo-workbench build-model 1b ./random-1b        random-init Llama-3.2-1B shape, local tokenizer
   grpo-workbench bench --model random-1b           tutorial vs workbench batch shape on this GPU
@@ -360,6 +361,36 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score one completion with every reward of the config (built-in and custom, weight 0 ones too) as
+    training does (`workbench.rewards.score_completion`), printing JSON: each reward's score, weight,
+    weighted score and reason, and the weighted total. Exit 1 when a custom reward could not score it."""
+    from workbench import config as wconfig
+    from workbench.rewards import score_completion
+
+    try:
+        config = _config_from(args)
+    except (wconfig.ConfigError, LookupError) as exc:
+        return _print_problems(exc)
+    try:
+        if args.completion == "-":
+            completion = sys.stdin.read()
+        else:
+            completion = Path(args.completion).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read the completion {args.completion}: {exc}", file=sys.stderr)
+        return 2
+    report = score_completion(config, completion, args.answer, question=args.question, row_type=args.type)
+    print(json.dumps(report.to_json(), ensure_ascii=False, indent=None if args.compact else 2))
+    failed = [s for s in report.scores if s.error]
+    for score in failed:
+        print(f"error: {score.error}", file=sys.stderr)
+    if report.timed_out:
+        sys.stdout.flush()
+        os._exit(1)  # a custom reward's thread is still running: do not wait for it
+    return 1 if failed else 0
+
+
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
     import subprocess
 
@@ -604,6 +635,25 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", type=flags.Whole(0, "give 0 or more rows to show"), default=3, help="rows to show (3)"
     )
     p.set_defaults(func=cmd_preview)
+    p = sub.add_parser(
+        "score",
+        help="score one completion with every reward (built-in and custom): scores, reasons, total as JSON",
+        description="Score a completion against a gold answer with every reward function of the config "
+        "(the run config's weights and [[custom_rewards]]), exactly as training calls them; prints JSON "
+        '{"rewards": {name: {score, weight, weighted, reason, custom[, error]}}, "total": weighted sum}.',
+    )
+    with_config(p)
+    p.add_argument("--completion", required=True, metavar="FILE", help="the completion's text; - reads stdin")
+    p.add_argument(
+        "--answer",
+        required=True,
+        metavar="A",
+        help="the gold answer, e.g. 25 or 3/4 (a negative one as --answer=-7)",
+    )
+    p.add_argument("--question", default="", metavar="Q", help="the question (what custom rewards may read)")
+    p.add_argument("--type", default="", metavar="T", help="the row's type, e.g. GSM_AnsAug")
+    p.add_argument("--compact", action="store_true", help="one line of JSON")
+    p.set_defaults(func=cmd_score)
     p = sub.add_parser("eval", help="held-out accuracy, format and length of base, checkpoints and adapter")
     p.add_argument("run")
     p.add_argument(

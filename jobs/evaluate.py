@@ -33,6 +33,7 @@ import psutil
 from jobs.process import send, spawn_detached
 from workbench import environment, flags, presets
 from workbench.config import RunConfig, load
+from workbench.custom_rewards import training_functions
 from workbench.evaluation import (
     SAMPLE_TEMPERATURE,
     SAMPLE_TOP_P,
@@ -511,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
             echo=log,
             extra={"model": config.model.name, "backend": backend},
             scoring_timeout_s=config.grpo.scoring_timeout_s,
+            rewards=training_functions(config, run.custom_reward_files(config.custom_rewards)),
         )
         log(format_table(results))
         return 0

@@ -123,8 +123,11 @@ def launch(
     Returns:
         The run directory and the supervisor's Popen (poll it to reap it while the caller lives).
 
+    Custom reward files are checked whatever `check` says (`jobs.reward_check`: imported and called on
+    bundled rows in a separate process under grpo.reward_timeout_s), then copied into the run directory.
+
     Raises:
-        ConfigError: the config cannot run here; no directory was created.
+        ConfigError: the config cannot run here, or a custom reward is broken; no directory was created.
         LaunchError: the run directory could not be written (disk full, read-only); it was removed again.
     """
     if check:
@@ -132,8 +135,15 @@ def launch(
         if problems:
             raise ConfigError(problems)
         check_gpus(root, force=force, warn=warn, config=config)
+    if config.custom_rewards:
+        from jobs import reward_check
+
+        problems = reward_check.check(config)
+        if problems:
+            raise ConfigError(problems)
     run = create_run_dir(config.name or config.model.name, root)
     try:
+        run.copy_custom_rewards(entry.file for entry in config.custom_rewards)
         config.save(run.config)
         run.write_status(
             state="pending", step=0, max_steps=config.grpo.max_steps, phase="launching", heartbeat=time.time()
@@ -197,12 +207,22 @@ def check_resumable(run: RunDir) -> None:
             or no step is left to train.
     """
     checkpoint = last_complete_checkpoint(run)
-    if checkpoint is None:
-        return  # nothing to restore: the trainer starts from step 0 under the current config
     try:
         config = load(run.config)
     except ConfigError as exc:
+        if checkpoint is None:
+            return  # nothing to restore: the trainer reports the config itself
         raise LaunchError(f"run {run.run_id} cannot resume: {exc}") from None
+    missing = [e for e in config.custom_rewards if not run.custom_reward_file(e.file).is_file()]
+    if missing:
+        raise LaunchError(
+            f"run {run.run_id} cannot resume: config.toml names custom reward(s) "
+            f"{', '.join(e.label for e in missing)} that were not part of the run (no copy in "
+            f"{run.custom_rewards}); fix: remove them from config.toml, or start a new run with them "
+            f"(`grpo-workbench train --from {run.run_id}`)"
+        )
+    if checkpoint is None:
+        return  # nothing to restore: the trainer starts from step 0 under the current config
     mismatches = resume_mismatches(config, checkpoint)
     if mismatches:
         raise LaunchError(

@@ -107,8 +107,11 @@ class SampleRecorder:
         self.per_step = per_step
         self.scores: dict[str, list[float | None]] = {}
 
-    def wrap(self, name: str) -> Callable[..., list[float | None]]:
-        fn = get_reward(name)
+    def wrap(
+        self, name: str, fn: Callable[..., list[float | None]] | None = None
+    ) -> Callable[..., list[float | None]]:
+        """The reward `name` (built-in, or `fn`: a custom one) recording its scores under its name."""
+        fn = fn or get_reward(name)
 
         def recorded(
             prompts: list[Any] | None = None, completions: list[Any] | None = None, **kwargs: Any

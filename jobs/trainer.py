@@ -19,6 +19,7 @@ from jobs.reporting import MAIN_PROCESS, Progress, SampleRecorder, StopFlag, log
 from workbench import data as wdata
 from workbench import distributed, presets, runs
 from workbench.config import RunConfig
+from workbench.custom_rewards import training_functions
 from workbench.plan import RunPlan, plan
 from workbench.rewards import set_scoring_timeout
 from workbench.runs import RunDir
@@ -175,6 +176,7 @@ def build_trainer(
         run.write_held_out(prepared.held_out)
 
     names = config.active_rewards
+    custom = training_functions(config, run.custom_reward_files(config.custom_rewards))  # the run's copies
     set_scoring_timeout(config.grpo.scoring_timeout_s)
     samples = run.samples_writer() if MAIN_PROCESS else None
     recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
@@ -194,7 +196,7 @@ def build_trainer(
     return make_trainer(
         loaded,
         args,
-        [recorder.wrap(n) for n in names],
+        [recorder.wrap(n, custom.get(n)) for n in names],
         to_dataset(prepared.train),
         [make_callback(run, progress, stop, config.grpo.max_steps, clock)],
         trim_vllm=config.grpo.trim_vllm_overhead,

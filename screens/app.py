@@ -576,6 +576,8 @@ class WorkbenchApp(InOrderKeys[None]):
 
     def help_sections(self) -> list[KeySection]:
         """Every key, by where it works."""
+        from screens.tryit import TryRewardsScreen  # not needed before the help is opened
+
         return [
             KeySection(
                 "Everywhere",
@@ -587,6 +589,11 @@ class WorkbenchApp(InOrderKeys[None]):
                     spec.title, spec.help_before + self._key_rows(spec.screen.BINDINGS) + spec.help_after
                 )
                 for spec in MODE_SPECS
+            ),
+            KeySection(
+                "Try the rewards (Ctrl+T in Configure)",
+                (("type", "Edit the completion, the gold answer or the row number: every score updates"),)
+                + self._key_rows(TryRewardsScreen.BINDINGS),
             ),
             KeySection("Dialogs", self._key_rows(ConfirmScreen.BINDINGS)),
         ]
@@ -613,12 +620,15 @@ class WorkbenchApp(InOrderKeys[None]):
 
 def binding_rows() -> list[tuple[str, str, str]]:
     """(binding id, default keys, what it does) for every binding with an id: what a keymap can remap."""
+    from screens.tryit import TryRewardsScreen
+
     owners: list[Any] = [
         WorkbenchApp,
         *(spec.screen for spec in MODE_SPECS),
         ConfirmScreen,
         PathPromptScreen,
         HelpScreen,
+        TryRewardsScreen,
     ]
     rows = []
     for owner in owners:

@@ -22,7 +22,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive, var
 from textual.timer import Timer
@@ -50,7 +50,7 @@ from workbench.rewards import REWARD_NAMES
 if TYPE_CHECKING:
     from workbench.data import DataStats
 
-FieldKind = Literal["text", "int", "float", "choice", "bool", "modules", "gpus", "gpu"]
+FieldKind = Literal["text", "int", "float", "choice", "bool", "modules", "gpus", "gpu", "rewardfiles"]
 DEBOUNCE_SECONDS = 0.4
 """Machine checks and the data preview wait for typing to pause this long."""
 PREVIEW_ROWS = 3
@@ -78,10 +78,12 @@ class FieldSpec:
     kind: FieldKind
     description: str
     choices: tuple[str, ...] = ()
+    group: str = ""
+    """The form section it shows in, when not the key's own (custom_rewards sits with the weights)."""
 
     @property
     def section(self) -> str:
-        return self.key.split(".")[0] if "." in self.key else "run"
+        return self.group or (self.key.split(".")[0] if "." in self.key else "run")
 
     @property
     def label(self) -> str:
@@ -128,7 +130,7 @@ def field_specs() -> list[FieldSpec]:
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             sections.append((name, annotation))
-        elif name == "rewards":
+        elif name in ("rewards", "custom_rewards"):
             continue
         else:
             kind, choices = _kind_of(annotation)
@@ -145,6 +147,17 @@ def field_specs() -> list[FieldSpec]:
                 FieldSpec(f"rewards.{reward}", "float", f"Weight of {reward}. {rewards_doc}")
                 for reward in REWARD_NAMES
             ]
+            custom_doc = _describe(RunConfig.model_fields["custom_rewards"].description)
+            specs.append(
+                FieldSpec(
+                    "custom_rewards",
+                    "rewardfiles",
+                    f"FILE.py:FUNCTION, comma-separated, e.g. examples/custom_rewards.py:length_reward. "
+                    f"{custom_doc} Each gets a weight field below; Ctrl+T tries every reward on a "
+                    "completion.",
+                    group="rewards",
+                )
+            )
     return specs
 
 
@@ -174,6 +187,8 @@ def format_value(spec: FieldSpec, value: Any) -> str:
         return ", ".join(str(index) for index in value or [])
     if spec.kind == "gpu":
         return "" if value is None or value < 0 else str(value)
+    if spec.kind == "rewardfiles":
+        return ", ".join(f"{_shown_path(e['file'])}:{e['function']}" for e in value or [])
     if value is None:
         return ""
     return str(value)
@@ -211,6 +226,18 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
         if not all(part.isdigit() for part in parts):
             raise ValueError(f"must be GPU indices such as 0, 1 (got {text!r}); empty: the default GPU")
         return [int(part) for part in parts]
+    if spec.kind == "rewardfiles":
+        entries = []
+        for item in (part.strip() for part in text.split(",")):
+            if not item:
+                continue
+            file, colon, function = item.rpartition(":")
+            if not colon or not file.strip() or not function.strip():
+                raise ValueError(
+                    f"{item!r} is not FILE.py:FUNCTION; fix: e.g. examples/custom_rewards.py:length_reward"
+                )
+            entries.append({"file": file.strip(), "function": function.strip()})
+        return entries
     if spec.kind == "gpu":
         if not text:
             return -1
@@ -218,6 +245,26 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
             raise ValueError(f"must be one GPU index such as 2 (got {text!r}); empty: none")
         return int(text)
     return text
+
+
+def _shown_path(file: str) -> str:
+    """A custom reward file as the form writes it: relative to the working directory when inside it."""
+    path = Path(file)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return file
+
+
+def custom_names(raw: str) -> list[str]:
+    """The function names of a custom_rewards field's text (the parseable entries; duplicates once)."""
+    names: list[str] = []
+    for item in raw.split(","):
+        _, colon, function = item.strip().rpartition(":")
+        function = function.strip()
+        if colon and function.isidentifier() and function not in names and function not in REWARD_NAMES:
+            names.append(function)
+    return names
 
 
 def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str) -> str:
@@ -341,6 +388,13 @@ class ConfigureScreen(ModeScreen):
             tooltip="Go to the data preview at the end of the form (Tab or a click goes back to a field)",
         ),
         Binding(
+            "ctrl+t",
+            "try_rewards",
+            "Try rewards",
+            id="configure.try_rewards",
+            tooltip="Try every reward (built-in and custom) on a completion, with this form's weights",
+        ),
+        Binding(
             "ctrl+n",
             "defaults",
             "Defaults",
@@ -396,6 +450,17 @@ class ConfigureScreen(ModeScreen):
         self.field_messages: dict[str, str] = {}
         """The message shown next to each field ('' when it is fine)."""
         self._model_info = ""
+        self._custom_weights: dict[str, str] = {}
+        """What the weight field of each custom reward holds (kept while its name is edited away and back)."""
+        self._custom_shown: list[str] = []
+        """The custom rewards whose weight rows are shown, in order."""
+        self._custom_inputs: dict[str, Input] = {}
+        self._custom_messages: dict[str, Static] = {}
+        self._reward_check: tuple[str, list[Problem]] | None = None
+        """(what the custom reward check depends on, its problems): the check spawns a process, so it runs
+        again only when the files, their functions or the limits change."""
+        self.last_valid: RunConfig | None = None
+        """The last config the form described without a problem (what try-it scores with)."""
         """The text shown under model.name (parameters and memory estimate)."""
 
     @property
@@ -415,6 +480,8 @@ class ConfigureScreen(ModeScreen):
                     section = spec.section
                     yield Static(SECTION_TITLES.get(section, section), classes="section-title")
                 yield self._field_row(spec)
+                if spec.key == "custom_rewards":
+                    yield Vertical(id="custom-weights")
                 if spec.key == "model.name":
                     yield Horizontal(
                         Label("pick a model", classes="field-label"),
@@ -451,6 +518,8 @@ class ConfigureScreen(ModeScreen):
             )
         else:
             widget = FormInput(compact=True, id=spec.widget_id, classes="field-input", select_on_focus=False)
+            if spec.kind == "rewardfiles":
+                widget.placeholder = "none (FILE.py:FUNCTION, …)"
         widget.tooltip = spec.description
         return Horizontal(
             Label(spec.label, classes="field-label"),
@@ -527,6 +596,12 @@ class ConfigureScreen(ModeScreen):
                 else:
                     widget.value = value
                     widget.cursor_position = len(value)
+        weights = data.get("rewards") or {}
+        for entry in data.get("custom_rewards") or []:
+            name = entry.get("function") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name in weights:
+                self._custom_weights[name] = format_value(FieldSpec("", "float", ""), weights[name])
+        self._sync_custom_rows()
         self._show_preset(self.query_one("#f-model-name", Input).value)
         self._update_gpu_fields()
         self._revalidate()
@@ -544,11 +619,55 @@ class ConfigureScreen(ModeScreen):
                 _assign(data, spec.key, parse_value(spec, raw))
             except ValueError as exc:
                 problems.append(Problem(spec.key, str(exc)))
+        weight = FieldSpec("", "float", "")
+        for name in self._custom_shown:
+            try:
+                _assign(data, f"rewards.{name}", parse_value(weight, self._custom_weights.get(name, "1.0")))
+            except ValueError as exc:
+                problems.append(Problem(f"rewards.{name}", str(exc)))
         return data, problems
+
+    # ------------------------------------------------------------------------------------------------
+    # custom rewards: a weight row for each function named in custom_rewards
+
+    def _sync_custom_rows(self) -> None:
+        """Show one weight row per function the custom_rewards field names (new ones weigh 1.0)."""
+        names = custom_names(self.query_one("#f-custom_rewards", Input).value)
+        for name in names:
+            self._custom_weights.setdefault(name, "1.0")
+        if names == self._custom_shown:
+            return
+        self._custom_shown = names
+        self._custom_inputs, self._custom_messages = {}, {}
+        for key in [k for k in self.field_messages if k.startswith("rewards.") and k[8:] not in REWARD_NAMES]:
+            del self.field_messages[key]
+        rows = []
+        for name in names:
+            field = FormInput(
+                self._custom_weights[name],
+                compact=True,
+                classes="field-input custom-weight",
+                select_on_focus=False,
+            )
+            field.tooltip = f"Weight of the custom reward {name} (0 switches it off)"
+            message = Static("", classes="field-message")
+            self._custom_inputs[name], self._custom_messages[name] = field, message
+            rows.append(Horizontal(Label(name, classes="field-label"), field, message, classes="field-row"))
+        box = self.query_one("#custom-weights", Vertical)
+        box.remove_children()  # no ids in these rows: the new ones may mount before the old are gone
+        box.mount_all(rows)
+
+    def _custom_name_of(self, widget: Any) -> str | None:
+        return next((n for n, w in self._custom_inputs.items() if w is widget), None)
 
     @on(Input.Changed, ".field-input")
     @on(Select.Changed, ".field-input")
     def handle_field_changed(self, event: Input.Changed | Select.Changed) -> None:
+        custom = self._custom_name_of(event.control)
+        if custom is not None:
+            self._custom_weights[custom] = str(event.value)
+        elif event.control.id == "f-custom_rewards":
+            self._sync_custom_rows()
         if event.control.id == "f-model-name":
             self._show_preset(str(event.value))
         self._revalidate()
@@ -598,12 +717,20 @@ class ConfigureScreen(ModeScreen):
     def watch_problems(self, problems: list[Problem]) -> None:
         by_field: dict[str, list[str]] = {}
         general: list[str] = []
-        keys = {spec.key for spec in self.SPECS}
+        keys = {spec.key for spec in self.SPECS} | {f"rewards.{name}" for name in self._custom_messages}
         for problem in problems:
             if problem.field in keys:
                 by_field.setdefault(problem.field, []).append(problem.message)
             else:
                 general.append(str(problem))
+        for name, widget in self._custom_messages.items():
+            key = f"rewards.{name}"
+            text = "; ".join(by_field.get(key, []))
+            if self.field_messages.get(key) != text:
+                self.field_messages[key] = text
+                widget.update(text)
+                if widget.parent is not None:
+                    widget.parent.set_class(bool(text), "-invalid")
         for spec in self.SPECS:
             messages = by_field.get(spec.key, [])
             text = "; ".join(messages)
@@ -628,6 +755,7 @@ class ConfigureScreen(ModeScreen):
         self._update_launch()
         if config is None:
             return
+        self.last_valid = config
         services = self.context.services
         try:
             summary = memory_summary(config, services.gpu_total_gib, services.backend_for(config))
@@ -654,6 +782,12 @@ class ConfigureScreen(ModeScreen):
     def on_descendant_focus(self, event: Any) -> None:
         widget = getattr(event, "widget", None)
         spec = next((s for s in self.SPECS if widget is not None and widget.id == s.widget_id), None)
+        custom = self._custom_name_of(widget)
+        if custom is not None:
+            rewards_doc = _describe(RunConfig.model_fields["rewards"].description)
+            spec = FieldSpec(
+                f"rewards.{custom}", "float", f"Weight of the custom reward {custom}. {rewards_doc}"
+            )
         self.query_one("#field-help", Static).update(
             Text.assemble((spec.key, "bold"), " · ", spec.description) if spec else FIELD_HELP_HINT
         )
@@ -706,7 +840,33 @@ class ConfigureScreen(ModeScreen):
         from workbench.environment import preflight
 
         problems = preflight(config, self.context.services.machine())
+        problems += self._check_rewards(config)
         self.post_message(self.PreflightChecked(config.model_dump_json(), problems))
+
+    def _check_rewards(self, config: RunConfig) -> list[Problem]:
+        """The launch's check of the custom reward files (`jobs.reward_check`, a process of its own), again
+        only when a file, a function or a limit changed."""
+        if not config.custom_rewards:
+            return []
+        import json
+
+        def stamp(file: str) -> list[int] | None:
+            try:
+                info = Path(file).stat()
+            except OSError:
+                return None
+            return [info.st_mtime_ns, info.st_size]
+
+        g = config.grpo
+        key = json.dumps(
+            [[e.file, e.function, stamp(e.file)] for e in config.custom_rewards]
+            + [g.num_generations, g.max_steps, g.reward_timeout_s]
+        )
+        if self._reward_check is None or self._reward_check[0] != key:
+            from jobs.reward_check import check
+
+            self._reward_check = (key, check(config))
+        return list(self._reward_check[1])
 
     @work(thread=True, exclusive=True, group="preview", description="preview the data", exit_on_error=False)
     def _preview_data(self, config: RunConfig) -> None:
@@ -862,6 +1022,16 @@ class ConfigureScreen(ModeScreen):
 
         self.app.push_screen(PathPromptScreen("Load config from", self.context.config_path), load)
 
+    def action_try_rewards(self) -> None:
+        """Open try-it with the form's config (the last valid one while a field is being fixed)."""
+        from screens.tryit import TryRewardsScreen
+
+        config = self.config or self.last_valid
+        if config is None:
+            self.notify("fix the config first: try-it scores with its weights", severity="warning")
+            return
+        self.app.push_screen(TryRewardsScreen(config))
+
     def action_defaults(self) -> None:
         data = self._machine_default()
         self._fill(data)
@@ -877,6 +1047,9 @@ class ConfigureScreen(ModeScreen):
 
     def set_field(self, key: str, value: str) -> None:
         """Put `value` in the field of `key` as if typed."""
+        if key.startswith("rewards.") and key[8:] in self._custom_inputs:
+            self._custom_inputs[key[8:]].value = value
+            return
         spec = next(s for s in self.SPECS if s.key == key)
         widget = self._widget(spec)
         widget.value = value

@@ -9,6 +9,7 @@ The attribute docstrings are the config reference: `grpo-workbench config --refe
 
 from __future__ import annotations
 
+import keyword
 import re
 import tomllib
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from typing import Any, Literal
 
 import annotated_types
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from workbench import paths, presets
@@ -207,6 +216,10 @@ class GrpoSection(_Section):
     call per tensor, and take token ids from vLLM without detokenizing every token on the host (TRL
     decodes the completions itself). Same weights, same samples; off runs TRL's colocated engine exactly
     as shipped."""
+    reward_timeout_s: float = Field(60.0, gt=0.0, le=3600.0)
+    """Wall-clock seconds one call of a custom reward function may take on a step's batch (its import and
+    each call of the pre-launch check get the same limit). A call that runs past it fails the run, naming
+    the function."""
     scoring_timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0.0, le=600.0)
     """Wall-clock seconds one math-verify comparison may take (reward `correctness`, and eval's accuracy)
     before its worker process is killed; the completion then counts as wrong and is counted
@@ -402,6 +415,52 @@ class DataSection(_Section):
         return str(path.resolve())
 
 
+class CustomReward(_Section):
+    """A reward function of your own, with TRL's signature: `f(prompts, completions, answer, **kwargs) ->
+    list[float | None]`, one score (or None) per completion. Its weight is `rewards.<function>` (1.0 when
+    not given), its metric `rewards/<function>/mean`."""
+
+    file: str
+    """A Python file defining the function (self-contained: it may import installed packages, not files
+    beside it). Checked before launch and copied into the run directory (`custom_rewards/`), which the run,
+    its resume and its evaluations import."""
+    function: str
+    """The function's name in that file: also its metric name and its weight's key in [rewards]."""
+
+    @field_validator("file")
+    @classmethod
+    def _python_file(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("is empty; fix: name a .py file that defines the reward function")
+        if not value.endswith(".py"):
+            raise ValueError(
+                f"{value!r} is not a .py file; fix: name the Python file that defines the function"
+            )
+        return str(Path(value).expanduser().absolute())
+
+    @field_validator("function")
+    @classmethod
+    def _function_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value.isidentifier() or keyword.iskeyword(value):
+            raise ValueError(
+                f"{value!r} is not a Python function name; fix: the name after `def` in the file, e.g. "
+                "length_reward"
+            )
+        if value in REWARD_NAMES:
+            raise ValueError(
+                f"{value!r} is a built-in reward's name and would share its metric; fix: rename the function "
+                "(or use the built-in's weight in [rewards])"
+            )
+        return value
+
+    @property
+    def label(self) -> str:
+        """`file.py:function`, as messages and the Configure form write it."""
+        return f"{Path(self.file).name}:{self.function}"
+
+
 class RunConfig(BaseModel):
     """A whole run: everything a job needs, and nothing about where it runs."""
 
@@ -415,30 +474,83 @@ class RunConfig(BaseModel):
     """auto: Unsloth on a GPU where it is installed, else TRL. unsloth needs CUDA; trl runs on CPU too."""
     model: ModelSection = Field(default_factory=ModelSection)
     lora: LoraSection = Field(default_factory=LoraSection)
+    custom_rewards: list[CustomReward] = Field(default_factory=list)
+    """Reward functions of your own, each `{file = "my_rewards.py", function = "length_reward"}`, trained
+    beside the built-in ones (weights in [rewards])."""
     rewards: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    """Weight of each reward function (0 switches it off); the total reward is the weighted sum. A
-    negative weight is refused: every function already scores bad output below zero, so a negative
-    weight would reward exactly what the function penalises."""
+    """Weight of each reward function, built-in or custom (0 switches it off; a custom reward without
+    one weighs 1.0); the total reward is the weighted sum. A negative weight is refused: every built-in
+    function already scores bad output below zero, so a negative weight would reward exactly what the
+    function penalises (a custom reward that penalises returns negative scores)."""
     grpo: GrpoSection = Field(default_factory=GrpoSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
     data: DataSection = Field(default_factory=DataSection)
 
+    @field_validator("custom_rewards")
+    @classmethod
+    def _distinct_custom(cls, value: list[CustomReward]) -> list[CustomReward]:
+        names = [entry.function for entry in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(
+                f"function {twice[0]!r} is listed twice; its metric rewards/{twice[0]}/mean would be logged "
+                "twice; fix: list each function once (rename one if two files define the same name)"
+            )
+        by_name: dict[str, str] = {}
+        for entry in value:
+            base = Path(entry.file).name
+            if by_name.setdefault(base, entry.file) != entry.file:
+                raise ValueError(
+                    f"two files are named {base} ({by_name[base]} and {entry.file}); the run directory keeps "
+                    "one copy per file name; fix: rename one of them"
+                )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_weights(cls, data: Any) -> Any:
+        """A custom reward without a weight in [rewards] weighs 1.0 (declaring it means using it)."""
+        if not isinstance(data, dict) or not isinstance(data.get("custom_rewards"), list):
+            return data
+        weights = data.get("rewards")
+        weights = dict(DEFAULT_WEIGHTS) if weights is None else weights
+        if not isinstance(weights, dict):
+            return data
+        weights = dict(weights)
+        for entry in data["custom_rewards"]:
+            name = entry.get("function") if isinstance(entry, dict) else getattr(entry, "function", None)
+            if isinstance(name, str) and name.strip():
+                weights.setdefault(name.strip(), 1.0)
+        return {**data, "rewards": weights}
+
     @field_validator("rewards")
     @classmethod
-    def _known_rewards(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(REWARD_NAMES))
-        if unknown:
-            raise ValueError(f"unknown reward(s) {unknown}; fix: use only {', '.join(REWARD_NAMES)}")
+    def _known_rewards(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        custom = info.data.get("custom_rewards")
+        custom_names = [entry.function for entry in custom] if custom is not None else []
+        if custom is not None:  # a custom_rewards entry that failed has its own message
+            unknown = sorted(set(value) - set(REWARD_NAMES) - set(custom_names))
+            if unknown:
+                raise ValueError(
+                    f"unknown reward(s) {unknown}; fix: use only {', '.join(REWARD_NAMES)}, or declare a "
+                    "function of your own in [[custom_rewards]]"
+                )
         merged = {name: float(value.get(name, 0.0)) for name in REWARD_NAMES}
+        merged.update({name: float(value.get(name, 1.0)) for name in custom_names})
         negative = [(name, weight) for name, weight in merged.items() if weight < 0]
         if negative:
             name, weight = negative[0]
+            if name in custom_names:
+                raise ValueError(
+                    f"@rewards.{name}: weight {weight:g} is negative; fix: use 0 to switch it off, or a "
+                    "positive weight and have the function return negative scores for what it penalises"
+                )
             raise ValueError(
                 f"@rewards.{name}: weight {weight:g} is negative, which would reward what this function "
-                "penalises (its scores already go below 0 for bad output); fix: use 0 to switch it off or "
-                "a positive weight"
+                "penalises (its scores already go below 0 for bad output); fix: use 0 to switch it off or a "
+                "positive weight"
             )
-        if not any(merged.values()):
+        if custom is not None and not any(merged.values()):
             raise ValueError("every reward weight is 0, so there is nothing to learn; fix: give one a weight")
         return merged
 
@@ -486,8 +598,18 @@ class RunConfig(BaseModel):
 
     @property
     def active_rewards(self) -> list[str]:
-        """Reward functions with a non-zero weight, in registry order."""
-        return [name for name in REWARD_NAMES if self.rewards.get(name, 0.0) != 0.0]
+        """Reward functions with a non-zero weight: the built-in ones in registry order, then the custom
+        ones in the order they are declared."""
+        return [name for name in self.reward_names if self.rewards.get(name, 0.0) != 0.0]
+
+    @property
+    def reward_names(self) -> list[str]:
+        """Every reward function of the run, weighted or not: built-in ones, then custom ones."""
+        return [*REWARD_NAMES, *(entry.function for entry in self.custom_rewards)]
+
+    def custom_reward(self, name: str) -> CustomReward | None:
+        """The custom reward named `name`, or None for a built-in one."""
+        return next((entry for entry in self.custom_rewards if entry.function == name), None)
 
     def to_toml(self) -> str:
         """The config as TOML text (what `config.toml` in a run holds)."""
@@ -700,7 +822,38 @@ def reference_markdown() -> str:
                 "| --- | --- |",
             ]
             lines += [f"| `rewards.{r}` | `{w!r}` |" for r, w in default["rewards"].items()]
-            lines.append("")
+            lines += ["| `rewards.<function>` | `1.0` (a custom reward's weight) |", ""]
+        elif name == "custom_rewards":
+            lines += [
+                "## [[custom_rewards]]",
+                "",
+                " ".join(f"{field.description} {CustomReward.__doc__}".split()),
+                "",
+                "| key | meaning |",
+                "| --- | --- |",
+            ]
+            for sub, subfield in CustomReward.model_fields.items():
+                lines.append(f"| `{sub}` | {' '.join((subfield.description or '').split())} |")
+            lines += [
+                "",
+                "```toml",
+                "[[custom_rewards]]",
+                'file = "examples/custom_rewards.py"',
+                'function = "vietnamese_reward"',
+                "",
+                "[rewards]",
+                "vietnamese_reward = 0.5",
+                "```",
+                "",
+                "Each file is checked before launch in a separate process, within grpo.reward_timeout_s per "
+                "step: it imports, the function takes the keyword arguments TRL passes (`prompts`, "
+                "`completions` as chat messages, `completion_ids`, `answer`, `type`, `trainer_state`, "
+                "`log_extra`, `log_metric`) on a few bundled rows and returns one number or None per "
+                "completion. A failure names the file, the function, what went wrong and the fix, and no run "
+                "starts. In training, a function that raises, returns anything else or runs past the limit "
+                "fails the run with its name in status.json.",
+                "",
+            ]
         else:
             lines += [
                 f"## `{name}`",

@@ -28,7 +28,7 @@ import io
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -128,7 +128,11 @@ class Completion:
 
 
 def score_row(
-    row: dict[str, Any], completions: Sequence[Completion], index: int, timeout_s: float | None = None
+    row: dict[str, Any],
+    completions: Sequence[Completion],
+    index: int,
+    timeout_s: float | None = None,
+    rewards: Mapping[str, Callable[..., list[float | None]]] | None = None,
 ) -> dict[str, Any]:
     """Score the completions of one held-out row: the line written to rows-<target>-<decoding>.jsonl.
 
@@ -137,6 +141,11 @@ def score_row(
         completions: Its generated completions (1 for greedy, n for sampling).
         index: The row's position in heldout.jsonl.
         timeout_s: Wall-clock seconds each math-verify comparison may take (None: the default).
+        rewards: The run's custom rewards by name (`workbench.custom_rewards.training_functions`), each
+            called on the row's completions as TRL calls it; their scores go in `rewards`.
+
+    Raises:
+        CustomRewardError: a custom reward raised, returned something else or ran out of time.
     """
     gold = str(row["answer"])
     texts = [c.text for c in completions]
@@ -155,7 +164,18 @@ def score_row(
         "timed_out": [g.timed_out for g in grades],
         "formatted": formatted,
         "lengths": [c.tokens for c in completions],
+        **({"rewards": _custom_scores(row, texts, rewards)} if rewards else {}),
     }
+
+
+def _custom_scores(
+    row: dict[str, Any], texts: list[str], rewards: Mapping[str, Callable[..., list[float | None]]]
+) -> dict[str, list[float | None]]:
+    from workbench.custom_rewards import group_kwargs
+
+    prompt = row.get("prompt") or []
+    kwargs = group_kwargs(prompt, texts, str(row["answer"]), str(row.get("type") or ""))
+    return {name: fn(**kwargs) for name, fn in rewards.items()}
 
 
 def _proportion(successes: float, rows: int) -> dict[str, float]:
@@ -191,6 +211,13 @@ def group_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mean_length": {"value": mean_length, "ci_low": mean_length - half, "ci_high": mean_length + half},
         "pass_at_k": {},
     }
+    names = list(dict.fromkeys(name for r in records for name in r.get("rewards") or {}))
+    if names:
+        means = {}
+        for name in names:
+            scores = [s for r in records for s in (r.get("rewards") or {}).get(name, []) if s is not None]
+            means[name] = sum(scores) / len(scores) if scores else None
+        metrics["rewards"] = means
     n_values = {len(r["correct"]) for r in records}
     if rows and len(n_values) == 1 and (n := n_values.pop()) > 1:
         for k in pass_ks(n):
@@ -351,6 +378,7 @@ CSV_FIELDS = (
     "mean_length_ci_low",
     "mean_length_ci_high",
     "pass_at_k",
+    "rewards",
     "scoring_timeouts",
     "partial",
 )
@@ -379,6 +407,7 @@ def summary_rows(result: EvalResult) -> list[dict[str, Any]]:
             "scoring_timeouts": m.scoring_timeouts,
             "partial": result.partial,
             "pass_at_k": " ".join(f"{k}:{v.value:.4f}" for k, v in m.pass_at_k.items()),
+            "rewards": " ".join(f"{k}:{v:.4f}" for k, v in m.rewards.items() if v is not None),
         }
         for key, estimate in (("accuracy", m.accuracy), ("format", m.format), ("mean_length", m.mean_length)):
             e = estimate or Estimate()
@@ -467,6 +496,7 @@ def evaluate(
     echo: Callable[[str], None] | None = None,
     extra: dict[str, Any] | None = None,
     scoring_timeout_s: float | None = None,
+    rewards: Mapping[str, Callable[..., list[float | None]]] | None = None,
 ) -> list[EvalResult]:
     """Evaluate every target with every decoding on the held-out rows, writing eval/ as it goes.
 
@@ -487,6 +517,7 @@ def evaluate(
         extra: Fields copied into every eval-*.json (model, backend, ...).
         scoring_timeout_s: Wall-clock seconds each math-verify comparison may take (the run's
             grpo.scoring_timeout_s; None: the default).
+        rewards: The run's custom rewards by name: each result gets their mean score (`rewards`).
 
     Returns:
         The eval-*.json contents written, in order.
@@ -526,7 +557,7 @@ def evaluate(
                 batch = rows[start : start + max(1, batch_size)]
                 outputs = generate(target, [r["prompt"] for r in batch], decoding)
                 for offset, (row, completions) in enumerate(zip(batch, outputs, strict=True)):
-                    record = score_row(row, completions, start + offset, scoring_timeout_s)
+                    record = score_row(row, completions, start + offset, scoring_timeout_s, rewards)
                     writer.write(record)
                     records.append(record)
                 progress.done += len(batch)
@@ -596,19 +627,29 @@ def top_pass_at_k(metrics: GroupMetrics) -> str:
 def format_table(results: Iterable[EvalResult], by_family: bool = True) -> str:
     """A plain-text table of accuracy, format and length with their 95% intervals, per target."""
     results = list(results)
+    custom = list(dict.fromkeys(name for r in results for name in r.overall.rewards))
+    widths = {name: max(7, len(name)) for name in custom}
     header = (
         f"{'TARGET':<16} {'DECODING':<12} {'GROUP':<8} {'ROWS':>5}  {'ACCURACY [95% CI]':<23}  "
-        f"{'FORMAT [95% CI]':<23}  {'LENGTH':>7}  PASS@K"
+        f"{'FORMAT [95% CI]':<23}  {'LENGTH':>7}  "
+        + "".join(f"{name.upper():>{widths[name]}}  " for name in custom)
+        + "PASS@K"
     )
     lines = [header]
     for result in results:
         for group, m in result_groups(result, types=False)[: None if by_family else 1]:
             passes = " ".join(f"@{k} {v.value:.1%}" for k, v in m.pass_at_k.items())
             length = m.mean_length.value if m.mean_length else 0.0
+            means = "".join(
+                f"{m.rewards[n]:>{widths[n]}.3f}  "
+                if m.rewards.get(n) is not None
+                else f"{'–':>{widths[n]}}  "
+                for n in custom
+            )
             lines.append(
                 f"{result.label:<16} {result.decoding:<12} {group.removeprefix('family:'):<8} "
                 f"{m.rows:>5}  {percent_interval(m.accuracy, wide=True):<23}  "
-                f"{percent_interval(m.format, wide=True):<23}  {length:7.1f}  {passes}"
+                f"{percent_interval(m.format, wide=True):<23}  {length:7.1f}  {means}{passes}"
             )
     if any(r.partial for r in results):
         lines.append("* partial: the evaluation was stopped before every row was done")

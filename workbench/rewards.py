@@ -17,13 +17,16 @@ training step. Every reward is linear in the completion's length.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workbench.answers import clean, numbers_match, read_gold, read_solution, same_answer
+from workbench.answers import clean, numbers_match, read_gold, read_solution, same_answer, scan_numbers
 from workbench.data import REASONING_END, REASONING_START, SOLUTION_END, SOLUTION_START
 from workbench.verifier import DEFAULT_TIMEOUT_S, Verdict, verify_many
+
+if TYPE_CHECKING:
+    from workbench.config import RunConfig
 
 RewardFn = Callable[..., list[float | None]]
 
@@ -228,3 +231,191 @@ def get_reward(name: str) -> RewardFn:
         return REWARDS[name]
     except KeyError:
         raise KeyError(f"unknown reward {name!r}; known: {', '.join(REWARD_NAMES)}") from None
+
+
+# ------------------------------------------------------------------------------------ one completion
+
+_TAG_ORDER = (REASONING_START, REASONING_END, SOLUTION_START, SOLUTION_END)
+
+
+def _format_reason(text: str) -> str:
+    """Why a completion is, or is not, exactly a <thinking> block then a <SOLUTION> block."""
+    if EXACT_FORMAT.fullmatch(text):
+        return "a <thinking> block then a <SOLUTION> block"
+    for tag in _TAG_ORDER:
+        count = text.count(tag)
+        if count == 0:
+            return f"no {tag}"
+        if count > 1:
+            return f"{tag} {count} times"
+    positions = [text.index(tag) for tag in _TAG_ORDER]
+    if positions != sorted(positions):
+        return "tags out of order"
+    if text[: positions[0]].strip():
+        return f"text before {REASONING_START}"
+    if text[positions[3] + len(SOLUTION_END) :].strip():
+        return f"text after {SOLUTION_END}"
+    if text[positions[1] + len(REASONING_END) : positions[2]].strip():
+        return "text between the blocks"
+    return "an empty block"
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def explain(name: str, score: float | None, text: str, gold: str, timed_out: bool = False) -> str:
+    """Why a built-in reward gave `score` to the completion `text` against `gold` ("no <SOLUTION>",
+    "25 vs gold 25.0"); '' for a custom reward. Read with the same functions the rewards use."""
+    if name == "match_format_exactly":
+        return _format_reason(text)
+    if name == "match_format_approximately":
+        off = [
+            f"no {tag}" if text.count(tag) == 0 else f"{tag} ×{text.count(tag)}"
+            for tag in _TAG_ORDER
+            if text.count(tag) != 1
+        ]
+        return "each tag once" if not off else ", ".join(off)
+    if name not in ("check_answer", "check_numbers", "correctness"):
+        return ""
+    raw = _raw_solution(text)
+    if raw is None:
+        return f"no {SOLUTION_START}"
+    solution = raw.strip()
+    if not solution:
+        return f"empty {SOLUTION_START}"
+    gold_answer = read_gold(str(gold))
+    read = read_solution(solution, gold_answer)
+    readable = read.text and read.shape not in ("text", "expression", "too long", "empty")
+    versus = f"{_short(read.text if readable else solution)} vs gold {gold}"
+    if name == "check_answer":
+        if raw == gold:
+            return f"{_short(raw)} is the gold answer as written"
+        return f"{versus}: the same answer written another way" if (score or 0) > 0 else versus
+    if name == "check_numbers":
+        if not gold_answer.numeric:
+            return f"gold {gold} is not made of numbers"
+        if score == 0:
+            return "no number in the solution"
+        if read.numeric:
+            return versus
+        found = scan_numbers(solution, "vi", gold_answer.values, len(gold_answer.elements))
+        return f"{', '.join(e.text for e in found)} (the first numbers) vs gold {gold}"
+    if timed_out:
+        return f"{versus}: math-verify ran out of time (counted wrong)"
+    return f"{versus}: " + ("equal" if (score or 0) > 0 else "not equal")
+
+
+@dataclass(frozen=True)
+class RewardScore:
+    """One reward function's score of one completion, and why."""
+
+    name: str
+    weight: float
+    score: float | None
+    """None: the function gave none (or failed: `error`)."""
+    reason: str = ""
+    custom: bool = False
+    error: str | None = None
+    """A custom reward that could not score it: the whole message (file, function, what, fix)."""
+
+    @property
+    def weighted(self) -> float:
+        """weight x score, as TRL sums it into `reward` (None counts 0)."""
+        return self.weight * (self.score or 0.0)
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    """Every reward of a config on one completion, and the weighted total TRL would log as `reward`."""
+
+    scores: list[RewardScore]
+    timed_out: bool = False
+    """A custom reward ran past grpo.reward_timeout_s (its thread may still be running)."""
+
+    @property
+    def total(self) -> float:
+        return sum(s.weighted for s in self.scores)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rewards": {
+                s.name: {
+                    "score": s.score,
+                    "weight": s.weight,
+                    "weighted": s.weighted,
+                    "reason": s.reason,
+                    "custom": s.custom,
+                    **({"error": s.error} if s.error else {}),
+                }
+                for s in self.scores
+            },
+            "total": self.total,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ScoreReport:
+        rewards = data.get("rewards") if isinstance(data, dict) else None
+        scores = [
+            RewardScore(
+                name=str(name),
+                weight=float(entry.get("weight") or 0.0),
+                score=None if entry.get("score") is None else float(entry["score"]),
+                reason=str(entry.get("reason") or ""),
+                custom=bool(entry.get("custom")),
+                error=entry.get("error"),
+            )
+            for name, entry in (rewards.items() if isinstance(rewards, dict) else [])
+            if isinstance(entry, dict)
+        ]
+        return cls(scores)
+
+
+def score_completion(
+    config: RunConfig,
+    completion: str,
+    answer: str,
+    *,
+    question: str = "",
+    row_type: str = "",
+    files: Mapping[str, str] | None = None,
+) -> ScoreReport:
+    """Score one completion with every reward function of `config` (weight 0 ones too, built-in then
+    custom), each called exactly as TRL calls it in training (`workbench.custom_rewards.single_kwargs`),
+    with each built-in's reason and the weighted total.
+
+    Args:
+        config: The weights, the custom rewards and their time limits.
+        completion: The completion's text (the assistant message's content).
+        answer: The gold answer as the dataset stores it.
+        question, row_type: The prompt's question and the row's type (what custom rewards may read).
+        files: The file each custom reward is imported from, by function name (a run's copies); default
+            the config's files.
+
+    A custom reward that fails is reported in its `error` (scored None); it does not stop the others.
+    """
+    from workbench import custom_rewards as cr
+
+    kwargs = cr.single_kwargs(completion, answer, question, row_type)
+    set_scoring_timeout(config.grpo.scoring_timeout_s)
+    scores: list[RewardScore] = []
+    timed_out = False
+    for name in config.reward_names:
+        weight = config.rewards.get(name, 0.0)
+        entry = config.custom_reward(name)
+        if entry is None:
+            metrics: dict[str, float] = {}
+            score = get_reward(name)(**{**kwargs, "log_metric": metrics.__setitem__})[0]
+            reason = explain(name, score, completion, answer, bool(metrics.get(TIMEOUT_METRIC)))
+            scores.append(RewardScore(name, weight, score, reason))
+            continue
+        file = (files or {}).get(name, entry.file)
+        try:
+            fn = cr.load_function(file, name)
+            value = cr.call(fn, file, name, dict(kwargs), config.grpo.reward_timeout_s)[0]
+            scores.append(RewardScore(name, weight, value, custom=True))
+        except cr.CustomRewardError as exc:
+            timed_out = timed_out or exc.timed_out
+            scores.append(RewardScore(name, weight, None, custom=True, error=str(exc)))
+    return ScoreReport(scores, timed_out)

@@ -6,6 +6,7 @@ the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run
 | file | written by | record | what |
 | --- | --- | --- | --- |
 | config.toml | launcher, before the job starts | `RunConfig` | the validated config |
+| custom_rewards/ | launcher, before the job starts | Python files | copies of the custom reward files |
 | manifest.json | supervisor | `RunManifest` | pid, pgid, start time, host, command, attempts, trainer |
 | status.json | supervisor (merges progress.json) | `TrainingStatus` | state, heartbeat, step, exit, error |
 | progress.json | trainer | `Progress` | phase, step, max_steps, outcome |
@@ -240,6 +241,34 @@ class RunDir(JobDir[TrainingStatus, RunManifest]):
         return self.path / "config.toml"
 
     @property
+    def custom_rewards(self) -> Path:
+        return self.path / "custom_rewards"
+
+    def custom_reward_file(self, file: str) -> Path:
+        """The run's copy of a custom reward file (config.toml keeps the path it was copied from; the
+        config refuses two files of one name)."""
+        return self.custom_rewards / Path(file).name
+
+    def custom_reward_files(self, entries: Iterable[Any]) -> dict[str, str]:
+        """Function name -> the run's copy of its file, for every `CustomReward` entry."""
+        return {entry.function: str(self.custom_reward_file(entry.file)) for entry in entries}
+
+    def copy_custom_rewards(self, files: Iterable[str]) -> None:
+        """Copy each custom reward file into custom_rewards/ (read-only: the run's code must not change).
+
+        Raises:
+            OSError: a file cannot be read, or the copy cannot be written.
+        """
+        for file in dict.fromkeys(files):
+            target = self.custom_reward_file(file)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = Path(file).read_bytes()
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(data)
+            tmp.chmod(0o444)
+            os.replace(tmp, target)
+
+    @property
     def progress(self) -> Path:
         return self.path / "progress.json"
 
@@ -405,6 +434,8 @@ class GroupMetrics:
     format: Estimate | None = None
     mean_length: Estimate | None = None
     pass_at_k: dict[int, Estimate] = field(default_factory=dict)
+    rewards: dict[str, float | None] = field(default_factory=dict)
+    """Each custom reward's mean score over the group's completions (None where it gave none)."""
 
     @classmethod
     def from_json(cls, data: Any) -> GroupMetrics:
@@ -424,6 +455,7 @@ class GroupMetrics:
             format=estimate("format"),
             mean_length=estimate("mean_length"),
             pass_at_k=dict(sorted(passes.items())),
+            rewards={str(k): number(v) for k, v in as_mapping(m.get("rewards")).items()},
         )
 
 
@@ -477,6 +509,34 @@ class EvalDir:
     @classmethod
     def of(cls, run: RunDir) -> EvalDir:
         return run.eval
+
+    @property
+    def custom_rewards(self) -> Path:
+        return self.path / "custom_rewards"
+
+    def custom_reward_file(self, file: str) -> Path:
+        """The run's copy of a custom reward file (config.toml keeps the path it was copied from; the
+        config refuses two files of one name)."""
+        return self.custom_rewards / Path(file).name
+
+    def custom_reward_files(self, entries: Iterable[Any]) -> dict[str, str]:
+        """Function name -> the run's copy of its file, for every `CustomReward` entry."""
+        return {entry.function: str(self.custom_reward_file(entry.file)) for entry in entries}
+
+    def copy_custom_rewards(self, files: Iterable[str]) -> None:
+        """Copy each custom reward file into custom_rewards/ (read-only: the run's code must not change).
+
+        Raises:
+            OSError: a file cannot be read, or the copy cannot be written.
+        """
+        for file in dict.fromkeys(files):
+            target = self.custom_reward_file(file)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = Path(file).read_bytes()
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(data)
+            tmp.chmod(0o444)
+            os.replace(tmp, target)
 
     @property
     def progress(self) -> Path:
