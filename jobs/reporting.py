@@ -375,11 +375,12 @@ class HealthWatch:
             slim[health.GROUP_ZERO_STD_KEY] = last.zero_std
             if last.clipped is not None:
                 slim[health.GROUP_CLIPPED_KEY] = last.clipped
-        if self.tracker.observe(slim, time.time()) and MAIN_PROCESS:
+        changed = self.tracker.observe(slim, time.time())
+        # rewritten while an alert holds (its step and message move on), else only when one clears
+        if MAIN_PROCESS and (changed or self.tracker.report.active):
             self.run.write_health(self.tracker.report)
-            for alert in self.tracker.report.active:
-                if alert.since_step == record.get("step") or alert.signal == "nan_loss":
-                    log(f"health: {alert.title}: {alert.message}")
+        for alert in self.tracker.raised:
+            log(f"health: {alert.title}: {alert.message}")
         return self.tracker.nan_loss if self.stop_on_nan else None
 
 

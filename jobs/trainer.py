@@ -72,6 +72,9 @@ def grpo_args(
         data_seed=g.seed,
         reward_weights=weights,
         report_to="none",
+        # transformers replaces a NaN or infinite loss by the mean of the earlier ones in its logs by
+        # default, which would hide the very thing the health signals stop a run for
+        logging_nan_inf_filter=False,
         disable_tqdm=True,
         save_only_model=False,
         bf16=cuda,

@@ -104,12 +104,13 @@ def test_tracker_says_when_alerts_change_and_keeps_the_cleared_ones() -> None:
     shares = [0.9, 0.9, 0.9, 0.9, 0.1]
     changes = [tracker.observe(record, now=1.0) for record in steps(5, frac_reward_zero_std=shares)]
     assert changes == [False, False, True, False, True]
+    assert tracker.raised == []  # at the last step one cleared, none was raised
     assert tracker.report.active == () and tracker.report.step == 5
     (cleared,) = tracker.report.past
     assert (cleared.signal, cleared.since_step, cleared.cleared_step) == ("zero_std", 1, 5)
     assert tracker.nan_loss is None
     assert tracker.observe({**steps(6)[-1], "loss": math.nan})
-    assert tracker.nan_loss is not None
+    assert tracker.nan_loss is not None and tracker.raised == [tracker.nan_loss]
 
 
 def test_nan_loss_stops_training_without_a_checkpoint_of_those_weights(tmp_path: Path) -> None:

@@ -215,6 +215,8 @@ class HealthTracker:
 
     records: list[MetricsRecord] = field(default_factory=list)
     report: HealthReport = field(default_factory=HealthReport)
+    raised: list[HealthAlert] = field(default_factory=list)
+    """The alerts the last `observe` raised (active now, not before)."""
 
     def prime(self, records: Sequence[MetricsRecord]) -> None:
         """Take the history of an earlier attempt (a resume) without judging it."""
@@ -224,6 +226,7 @@ class HealthTracker:
         """Add `record` and judge again; True when the active alerts (their signals or starting steps)
         changed, so health.json should be rewritten (`report`)."""
         self.records.append(record)
+        self.raised = []
         if not _is_step(record):
             return False
         alerts = assess(self.records)
@@ -235,6 +238,7 @@ class HealthTracker:
         ]
         past = (*self.report.past, *cleared)[-HEALTH_PAST_KEPT:]
         self.report = HealthReport(step=step, updated_at=now, active=tuple(alerts), past=past)
+        self.raised = [a for a in alerts if (a.signal, a.since_step) not in before]
         return before != after
 
     @property
