@@ -4,7 +4,8 @@ The run directory is written here the way the trainer writes it: 200 steps of ro
 default 2 groups of 8 completions of about 256 tokens, as a 1B run on a GPU writes them at the default
 grpo.rollout_groups_per_step), metrics.jsonl and a status. Under Pilot at 80x24 and 120x40 it measures:
 
-* attach: from attaching the run to the history replayed (metrics and the rollout index);
+* index: indexing both rollout files whole, as the Monitor's replay does on attach (in its thread), and
+  reading one step's line;
 * open: from `g` to the first frame showing the latest step's groups;
 * step: from Left (or Right) to the first frame showing that step (a read of one line in a thread,
   then the paint), over 40 key presses;
@@ -31,7 +32,7 @@ sys.path[:0] = [str(REPO), str(TESTS)]
 
 from workbench.rewards import REWARDS  # noqa: E402
 from workbench.rollouts import build_step  # noqa: E402
-from workbench.runs import RolloutWriter, RunDir, read_rollouts  # noqa: E402
+from workbench.runs import RolloutIndex, RolloutWriter, RunDir, read_rollouts  # noqa: E402
 
 RUN_ID = "20261201-120000-rollouts-200-abcd"
 WORDS = (
@@ -55,7 +56,7 @@ def craft(root: Path, steps: int = 200, groups: int = 2, g: int = 8, tokens: int
     run = RunDir(path)
     run.config.write_text('name = "rollouts-200"\n[grpo]\nmax_steps = 200\n', encoding="utf-8")
     now = time.time()
-    run.write_status(state="completed", step=steps, max_steps=steps, heartbeat=now, updated_at=now)
+    run.write_status(state="completed", step=steps, max_steps=steps, heartbeat=now)
     names = list(REWARDS)[:4]
     writer = RolloutWriter(run)
     with run.metrics.open("w", encoding="utf-8") as metrics:
@@ -104,11 +105,9 @@ async def measure(root: Path, size: tuple[int, int], held: list[int]) -> dict[st
             async with app.run_test(size=size) as pilot:
                 screen = app.screen
                 assert isinstance(screen, MonitorScreen)
-                start = time.perf_counter()
-                app.attached = RUN_ID
+                app.attached = RUN_ID  # the only run: attached on start already
                 while screen.rollout_steps != held:
                     await asyncio.sleep(0.001)
-                attach = time.perf_counter() - start
                 await pilot.pause(0.5)
 
                 async def until_shown(step: int, key: str) -> float:
@@ -126,7 +125,7 @@ async def measure(root: Path, size: tuple[int, int], held: list[int]) -> dict[st
                 lags = []
                 for index in range(40):
                     back = index < 20
-                    step = held[-2 - index] if back else held[-21 + (index - 20)]
+                    step = held[-2 - index] if back else held[-20 + (index - 20)]
                     lags.append(await until_shown(step, "left" if back else "right"))
                     await pilot.pause(0.05)
     finally:
@@ -134,7 +133,6 @@ async def measure(root: Path, size: tuple[int, int], held: list[int]) -> dict[st
     ordered = sorted(lags)
     return {
         "size": f"{size[0]}x{size[1]}",
-        "attach_to_history_s": round(attach, 3),
         "open_view_ms": round(opened, 1),
         "step_key_to_frame_ms": {
             "median": round(statistics.median(ordered), 1),
@@ -156,11 +154,21 @@ def main() -> None:
             for line in path.read_text(encoding="utf-8").splitlines()
         )
         held = [r.step for r in read_rollouts(run)]
+        start = time.perf_counter()
+        index = RolloutIndex(run)
+        index.scan_all()  # what the Monitor's replay does on attach, in its thread
+        indexed = time.perf_counter() - start
+        start = time.perf_counter()
+        for step in held:
+            index.read(step)
+        read = (time.perf_counter() - start) / len(held)
         figures = {
             "steps": 200,
             "steps_held": f"{held[0]}-{held[-1]} ({len(held)})",
             "rollouts_files_bytes": written,
             "bytes_per_step": round(written / len(held)),
+            "index_every_step_ms": round(indexed * 1000, 1),
+            "read_one_step_ms": round(read * 1000, 2),
             "views": [
                 asyncio.run(measure(root, (80, 24), held)),
                 asyncio.run(measure(root, (120, 40), held)),
