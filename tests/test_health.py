@@ -145,3 +145,18 @@ def test_nan_loss_stops_training_without_a_checkpoint_of_those_weights(tmp_path:
     control = TrainerControl()
     off.on_log(None, state, control, logs={"loss": math.nan})
     assert not control.should_training_stop and stop_off.failure is None
+
+
+def test_a_long_run_is_judged_over_its_recent_history_with_its_first_entropies() -> None:
+    """After HISTORY_KEPT records the tracker forgets the oldest, but the entropy baseline stays the
+    run's start: a collapse long after the start is still found, and each check stays cheap."""
+    from workbench.health import HISTORY_KEPT
+
+    count = HISTORY_KEPT + 200
+    entropy = [2.0] * (count - 3) + [0.1] * 3
+    tracker = HealthTracker()
+    for record in steps(count, entropy=entropy):
+        tracker.observe(record)
+    assert len(tracker.records) == HISTORY_KEPT and tracker.entropy_start == [2.0] * 5
+    (alert,) = tracker.report.active
+    assert (alert.signal, alert.since_step) == ("entropy_collapse", count - 2)

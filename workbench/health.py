@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +97,9 @@ def step_times(records: Sequence[Mapping[str, Any]]) -> list[tuple[int, float]]:
     return out
 
 
-def assess(records: Sequence[MetricsRecord]) -> list[HealthAlert]:
+def assess(
+    records: Sequence[MetricsRecord], entropy_start: Sequence[float] | None = None
+) -> list[HealthAlert]:
     """The health signals that hold at the last logged step of `records` (metrics.jsonl's records, in
     order; events and the summary line are skipped). Each alert's `since_step` is where its condition
     started to hold; `message` says what it means and what to do.
@@ -104,6 +107,8 @@ def assess(records: Sequence[MetricsRecord]) -> list[HealthAlert]:
     Args:
         records: metrics.jsonl records; the job's own `rollouts/*` shares stand in for TRL's
             `frac_reward_zero_std` and `completions/clipped_ratio` where those are missing.
+        entropy_start: The run's first `ENTROPY_BASELINE_STEPS` entropies, when `records` no longer
+            begins at the run's start (default: the first ones in `records`).
     """
     steps = [r for r in records if _is_step(r) and ("loss" in r or "reward" in r)]
     if not steps:
@@ -167,10 +172,16 @@ def assess(records: Sequence[MetricsRecord]) -> list[HealthAlert]:
         )
 
     known = [r for r in steps if _finite(r.get("entropy")) is not None]
-    if len(known) >= ENTROPY_BASELINE_STEPS + ENTROPY_STEPS:
-        baseline = statistics.median(r["entropy"] for r in known[:ENTROPY_BASELINE_STEPS])
+    start = (
+        list(entropy_start)
+        if entropy_start is not None
+        else [r["entropy"] for r in known[:ENTROPY_BASELINE_STEPS]]
+    )
+    later = known[ENTROPY_BASELINE_STEPS:] if entropy_start is None else known
+    if len(start) >= ENTROPY_BASELINE_STEPS and len(later) >= ENTROPY_STEPS:
+        baseline = statistics.median(start)
         limit = ENTROPY_COLLAPSE_RATIO * baseline
-        low = _run_of(known[ENTROPY_BASELINE_STEPS:], lambda r: r["entropy"] < limit)
+        low = _run_of(later, lambda r: r["entropy"] < limit)
         if baseline > 0 and len(low) >= ENTROPY_STEPS and low[-1]["step"] == step:
             alerts.append(
                 HealthAlert(
@@ -208,28 +219,44 @@ def assess(records: Sequence[MetricsRecord]) -> list[HealthAlert]:
     return alerts
 
 
+HISTORY_KEPT = 1000
+"""Records the tracker judges over (the median step time is that of the last ones): a long run's check
+stays a few milliseconds."""
+
+
 @dataclass
 class HealthTracker:
     """The job's running judgement: feed it each metrics record, write health.json when `observe` says
     the alerts changed."""
 
-    records: list[MetricsRecord] = field(default_factory=list)
+    records: deque[MetricsRecord] = field(default_factory=lambda: deque(maxlen=HISTORY_KEPT))
+    entropy_start: list[float] = field(default_factory=list)
+    """The run's first entropies (the collapse baseline), kept when their records leave `records`."""
     report: HealthReport = field(default_factory=HealthReport)
     raised: list[HealthAlert] = field(default_factory=list)
     """The alerts the last `observe` raised (active now, not before)."""
 
+    def _keep(self, record: MetricsRecord) -> None:
+        self.records.append(record)
+        entropy = _finite(record.get("entropy"))
+        if entropy is not None and _is_step(record) and len(self.entropy_start) < ENTROPY_BASELINE_STEPS:
+            self.entropy_start.append(entropy)
+
     def prime(self, records: Sequence[MetricsRecord]) -> None:
         """Take the history of an earlier attempt (a resume) without judging it."""
-        self.records.extend(records)
+        for record in records:
+            self._keep(record)
 
     def observe(self, record: MetricsRecord, now: float | None = None) -> bool:
         """Add `record` and judge again; True when the active alerts (their signals or starting steps)
         changed, so health.json should be rewritten (`report`)."""
-        self.records.append(record)
+        self._keep(record)
         self.raised = []
         if not _is_step(record):
             return False
-        alerts = assess(self.records)
+        # while the run's first records are still held, assess finds the baseline in them
+        from_start = len(self.records) < HISTORY_KEPT
+        alerts = assess(list(self.records), None if from_start else self.entropy_start)
         before = {(a.signal, a.since_step) for a in self.report.active}
         after = {(a.signal, a.since_step) for a in alerts}
         step = record["step"]
