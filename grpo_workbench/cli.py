@@ -216,12 +216,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
             "`grpo-workbench train` or from the workbench"
         )
         return 0
-    print(f"{'RUN':<44} {'STATE':<10} {'STEP':>11} {'REWARD':>8}  MODEL")
+    print(f"{'RUN':<44} {'STATE':<10} {'STEP':>11} {'REWARD':>8}  {'MODEL':<14} HEALTH")
     for info in infos:
         reward = f"{info.latest_reward:8.3f}" if info.latest_reward is not None else " " * 8
+        health = ", ".join(f"{a.title} since step {a.since_step}" for a in info.health) or "ok"
         print(
             f"{info.run.run_id:<44} {info.state:<10} {info.step:>5}/{info.max_steps:<5} {reward}  "
-            f"{info.model}"
+            f"{info.model:<14} {health}"
         )
         if info.status.supervisor_gone and info.error:
             print(f"  ! {info.error.strip().splitlines()[-1]}")  # the supervisor is gone: what then

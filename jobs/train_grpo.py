@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             count = load_adapter_weights(trainer.model, Path(config.lora.init_from))
             log(f"starting from the adapter {config.lora.init_from}: {count} LoRA tensors loaded")
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        if stop.failure is not None:  # a non-finite loss: these weights must not become the adapter
+            progress.update(
+                phase="failed", outcome="failed", error=stop.failure, step=trainer.state.global_step
+            )
+            return 1
         outcome = "stopped" if stop.requested else "completed"
         progress.phase("saving adapter")
         trainer.save_model(str(run.adapter))

@@ -3,9 +3,10 @@
 `build_trainer` is what the training job runs: the model (`presets.ensure_model`, then
 `jobs.backends.load_model`), the batch shape (`workbench.plan`, written to plan.json), the rows (data
 statistics and held-out rows written to the run directory), the reward functions wrapped by the
-`SampleRecorder`, the GRPOConfig (`grpo_args`) and the trainer with the run directory's callback
-(`make_trainer`). The bench assembles its own trainers from the same pieces (`grpo_args`,
-`training_rows`, `to_dataset`, `make_trainer`). Heavy imports live inside the functions.
+`SampleRecorder` (with the `RolloutRecorder` of rollouts.jsonl), the GRPOConfig (`grpo_args`) and the
+trainer with the run directory's callback and its `HealthWatch` (`make_trainer`). The bench assembles
+its own trainers from the same pieces (`grpo_args`, `training_rows`, `to_dataset`, `make_trainer`).
+Heavy imports live inside the functions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from typing import Any
 
 from jobs.backends import LoadedModel, import_backend, load_model
 from jobs.phases import PhaseClock
-from jobs.reporting import MAIN_PROCESS, Progress, SampleRecorder, StopFlag, log, make_callback
+from jobs.reporting import (
+    MAIN_PROCESS,
+    HealthWatch,
+    Progress,
+    RolloutRecorder,
+    SampleRecorder,
+    StopFlag,
+    log,
+    make_callback,
+)
 from workbench import data as wdata
 from workbench import distributed, presets, runs
 from workbench.config import RunConfig
@@ -63,6 +73,9 @@ def grpo_args(
         data_seed=g.seed,
         reward_weights=weights,
         report_to="none",
+        # transformers replaces a NaN or infinite loss by the mean of the earlier ones in its logs by
+        # default, which would hide the very thing the health signals stop a run for
+        logging_nan_inf_filter=False,
         disable_tqdm=True,
         save_only_model=False,
         bf16=cuda,
@@ -179,7 +192,16 @@ def build_trainer(
     custom = training_functions(config, run.custom_reward_files(config.custom_rewards))  # the run's copies
     set_scoring_timeout(config.grpo.scoring_timeout_s)
     samples = run.samples_writer() if MAIN_PROCESS else None
-    recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step)
+    groups_per_step = config.grpo.rollout_groups_per_step
+    groups = RolloutRecorder(
+        names,
+        config.rewards,
+        config.grpo.num_generations,
+        groups_per_step,
+        run.rollout_writer() if MAIN_PROCESS and groups_per_step else None,
+    )
+    recorder = SampleRecorder(names, config.rewards, samples, config.grpo.samples_per_step, groups)
+    watch = HealthWatch(run, config.grpo.stop_on_nan_loss, groups, resume)
     args = grpo_args(
         config,
         run_plan,
@@ -193,11 +215,13 @@ def build_trainer(
     progress.phase("building trainer" + (" (vLLM warm-up can take minutes)" if loaded.use_vllm else ""))
     clock = PhaseClock()
     clock.install()
-    return make_trainer(
+    trainer = make_trainer(
         loaded,
         args,
         [recorder.wrap(n, custom.get(n)) for n in names],
         to_dataset(prepared.train),
-        [make_callback(run, progress, stop, config.grpo.max_steps, clock)],
+        [make_callback(run, progress, stop, config.grpo.max_steps, clock, watch)],
         trim_vllm=config.grpo.trim_vllm_overhead,
     )
+    groups.configure(trainer)
+    return trainer

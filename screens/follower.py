@@ -2,11 +2,14 @@
 
 `RunFollower` is a non-visual widget the Monitor mounts. `follow_run(run)` starts a thread worker that
 reads metrics.jsonl, samples.jsonl, gpu.jsonl and the end of train.log with byte-offset readers in
-bounded chunks and builds the series there, then hands them over in one `HistoryReplayed`. A second
+bounded chunks and builds the series there, indexes the rollout files (`RolloutIndex`: which step is
+where, nothing parsed) and reads health.json, then hands them over in one `HistoryReplayed`. A second
 thread worker then polls every `poll_seconds`: each tick posts at most one batch per file
-(`MetricsAppended`, `SamplesAppended`, `GpuAppended`, `LogAppended`), plus `StatusChanged` when
-status.json changes and `RunExited` when a live run reaches a final state. Nothing here can stop or
-start a run: quitting the TUI only stops the reading.
+(`MetricsAppended`, `SamplesAppended`, `GpuAppended`, `LogAppended`), plus `RolloutsIndexed` when the
+rollout files hold new steps, `HealthChanged` when health.json changes, `StatusChanged` when status.json
+changes and `RunExited` when a live run reaches a final state. `load_rollout_step` reads one step's
+groups in a thread and posts `RolloutStepLoaded`. Nothing here can stop or start a run: quitting the
+TUI only stops the reading.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from workbench.runs import RunDir, RunStatus, read_run_status
+from workbench.jobdir import as_mapping, number
+from workbench.runs import (
+    HealthReport,
+    RolloutIndex,
+    RolloutStep,
+    RunDir,
+    RunStatus,
+    read_config_table,
+    read_run_status,
+)
 from workbench.series import GpuSeries, MetricsSeries
 from workbench.tail import JsonlTail, LineTail
 
@@ -81,15 +93,38 @@ class Tails:
     gpu: JsonlTail = field(init=False)
     log: TextTail = field(init=False)
 
+    rollouts: RolloutIndex = field(init=False)
+    health_seen: tuple[int, int] | None = None
+    """(mtime ns, size) of health.json when it was last read: it is read again only when this changes."""
+
     def __post_init__(self) -> None:
         self.metrics = JsonlTail(self.run.metrics)
         self.samples = JsonlTail(self.run.samples)
         self.gpu = JsonlTail(self.run.gpu)
         self.log = TextTail(self.run.log)
+        self.rollouts = RolloutIndex(self.run)
 
     @property
     def pending(self) -> bool:
-        return self.metrics.pending or self.samples.pending or self.gpu.pending or self.log.pending
+        return (
+            self.metrics.pending
+            or self.samples.pending
+            or self.gpu.pending
+            or self.log.pending
+            or self.rollouts.pending
+        )
+
+    def health_changed(self) -> HealthReport | None:
+        """health.json when it changed since the last call (one stat per call otherwise), else None."""
+        try:
+            st = self.run.health.stat()
+            seen: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            seen = None
+        if seen == self.health_seen:
+            return None
+        self.health_seen = seen
+        return self.run.read_health()
 
     def total_bytes(self) -> int:
         total = 0
@@ -110,6 +145,11 @@ class History:
     samples: list[dict[str, Any]]
     log_lines: list[str]
     status: RunStatus
+    rollout_steps: list[int] = field(default_factory=list)
+    """The steps rollouts.jsonl (and its rotated predecessor) hold."""
+    health: HealthReport = field(default_factory=HealthReport)
+    beta: float | None = None
+    """The run's grpo.beta (0: TRL never computes a KL), None when its config cannot be read."""
 
 
 class RunFollower(Widget):
@@ -159,6 +199,28 @@ class RunFollower(Widget):
 
         run_id: str
         lines: list[str]
+
+    @dataclass
+    class RolloutsIndexed(Message):
+        """The rollout files hold other steps than before (every step they hold, in order)."""
+
+        run_id: str
+        steps: list[int]
+
+    @dataclass
+    class RolloutStepLoaded(Message):
+        """The record of one step of rollouts.jsonl (`load_rollout_step`), None when it is not readable."""
+
+        run_id: str
+        step: int
+        record: RolloutStep | None
+
+    @dataclass
+    class HealthChanged(Message):
+        """health.json changed."""
+
+        run_id: str
+        report: HealthReport
 
     @dataclass
     class StatusChanged(Message):
@@ -219,11 +281,21 @@ class RunFollower(Widget):
             if time.monotonic() - last_report > 0.2:
                 self.post_message(self.ReplayProgressed(run.run_id, done, total))
                 last_report = time.monotonic()
+        tails.rollouts.scan_all()  # bounded by the rotation: two files of ROLLOUT_FILE_BYTES at most
         if worker.is_cancelled:
             return
         log_lines = tails.log.read_end(LOG_REPLAY_BYTES)
+        config = read_config_table(run)
+        beta = number(as_mapping(config.get("grpo")).get("beta", 0.0)) if config else None
         history = History(
-            metrics=metrics, gpu=gpu, samples=list(samples), log_lines=log_lines, status=read_run_status(run)
+            metrics=metrics,
+            gpu=gpu,
+            samples=list(samples),
+            log_lines=log_lines,
+            status=read_run_status(run),
+            rollout_steps=tails.rollouts.steps,
+            health=tails.health_changed() or HealthReport(),
+            beta=beta,
         )
         self.post_message(self.HistoryReplayed(run.run_id, history))
 
@@ -245,6 +317,11 @@ class RunFollower(Widget):
             lines = tails.log.read()
             if lines:
                 self.post_message(self.LogAppended(run_id, lines))
+            if tails.rollouts.scan():
+                self.post_message(self.RolloutsIndexed(run_id, tails.rollouts.steps))
+            report = tails.health_changed()
+            if report is not None:
+                self.post_message(self.HealthChanged(run_id, report))
             now = read_run_status(run)
             if now != last:
                 self.post_message(self.StatusChanged(run_id, now))
@@ -256,6 +333,24 @@ class RunFollower(Widget):
             deadline = time.monotonic() + wait
             while not worker.is_cancelled and time.monotonic() < deadline:
                 time.sleep(min(SLICE_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def load_rollout_step(self, step: int) -> None:
+        """Read one step's rollout groups off the UI thread; `RolloutStepLoaded` brings them (a newer
+        request cancels an older one)."""
+        if self.run is not None and self._tails is not None:
+            self._read_rollout_step(self.run.run_id, self._tails.rollouts, step)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="rollout-step",
+        description="read rollout step",
+        exit_on_error=False,
+    )
+    def _read_rollout_step(self, run_id: str, index: RolloutIndex, step: int) -> None:
+        record = index.read(step)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.RolloutStepLoaded(run_id, step, record))
 
     @on(Worker.StateChanged)
     def handle_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -1,9 +1,12 @@
-"""Monitor: live plots, progress, sample completions and the log of the attached run.
+"""Monitor: live plots, progress, sample completions, the rollout groups, health alerts and the log of
+the attached run.
 
 Data arrives in batches from `RunFollower` and goes into `workbench.series` models at once; drawing is
 separate: a timer checks a dirty flag at most `REDRAW_SECONDS` apart and skips everything while the
 screen is not the one shown, so a hidden Monitor or an idle run costs nearly nothing. Plots are rebuilt
-only when their series changed.
+only when their series changed. The rollout view (`g`) reads one step's groups at a time, off the UI
+thread (`RunFollower.load_rollout_step`), from an index the follower keeps up to date; it follows the
+latest step (live) until a step is picked with the arrow keys.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from screens.modescreen import ModeScreen
 from screens.widgets.modebar import ModeBar
 from screens.widgets.plots import Line, MetricPlot
 from screens.widgets.rewards import RewardPlots, RewardSeries, colour_of
+from screens.widgets.rollouts import RolloutView
 from screens.widgets.samples import SamplesView
 from screens.widgets.textline import TextLine
-from workbench.runs import RunDir, RunStatus
+from workbench.runs import HealthReport, RolloutStep, RunDir, RunStatus
 from workbench.series import GpuSeries, MetricsSeries, reward_key
 
 REDRAW_SECONDS = 0.5
@@ -73,6 +77,54 @@ class MonitorScreen(ModeScreen):
             tooltip="Cycle the view: everything, plots only, samples and log only",
         ),
         Binding(
+            "g",
+            "toggle_rollouts",
+            "Groups",
+            id="monitor.rollouts",
+            tooltip="Show or hide the rollout groups of a step: advantages, best and worst completion",
+        ),
+        Binding(
+            "left",
+            "rollout_step(-1)",
+            "Prev",
+            id="monitor.rollout_previous",
+            priority=True,
+            tooltip="Rollout groups: the step before (stops following the latest)",
+        ),
+        Binding(
+            "right",
+            "rollout_step(1)",
+            "Next",
+            id="monitor.rollout_next",
+            priority=True,
+            tooltip="Rollout groups: the step after (past the last: follow the latest again)",
+        ),
+        Binding(
+            "l",
+            "rollout_live",
+            "Live",
+            id="monitor.rollout_live",
+            tooltip="Rollout groups: follow the latest step",
+        ),
+        Binding(
+            "up",
+            "rollout_group(-1)",
+            "Group up",
+            id="monitor.rollout_group_up",
+            priority=True,
+            show=False,
+            tooltip="Rollout groups: select the group above",
+        ),
+        Binding(
+            "down",
+            "rollout_group(1)",
+            "Group down",
+            id="monitor.rollout_group_down",
+            priority=True,
+            show=False,
+            tooltip="Rollout groups: select the group below",
+        ),
+        Binding(
             "end",
             "follow_log",
             "Follow log",
@@ -88,6 +140,8 @@ class MonitorScreen(ModeScreen):
     """The run's resolved state, step and phase."""
     view: reactive[View] = reactive("all")
     """Which panes are shown: all, plots only, or samples and log only (small terminals: plots or text)."""
+    show_rollouts: reactive[bool] = reactive(False)
+    """The rollout view replaces plots, samples and log."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -106,6 +160,17 @@ class MonitorScreen(ModeScreen):
         """The status line's always-shown parts, the last step's split and its lead (refitted on resize)."""
         self._pending_log: list[str] = []
         self._gpu_drawn: tuple[int, int, object] | None = None
+        self.beta: float | None = None
+        """The run's grpo.beta: at 0 TRL computes no KL and the loss plot shows none."""
+        self.health = HealthReport()
+        self.rollout_steps: list[int] = []
+        """Every step the rollout files hold, in order."""
+        self.rollout_step: int | None = None
+        """The step picked in the rollout view; None follows the latest (live)."""
+        self.rollout_record: RolloutStep | None = None
+        """The record shown (or being replaced)."""
+        self.rollout_group = 0
+        """The selected group's position in the sorted list."""
 
     @property
     def context(self) -> ScreenContext:
@@ -116,6 +181,7 @@ class MonitorScreen(ModeScreen):
         yield ModeBar("monitor")
         yield RunFollower(follow=self.context.follow, id="follower")
         yield TextLine("no run attached", id="run-bar")
+        yield TextLine("", id="health")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="progress")
             yield TextLine("", id="rate")
@@ -127,6 +193,7 @@ class MonitorScreen(ModeScreen):
             yield MetricPlot("loss", id="plot-loss")
             yield MetricPlot("GPU", xlabel="seconds", id="plot-gpu")
         yield TextLine(NO_GPU_LINE, id="gpu-line")
+        yield RolloutView(id="rollouts")
         with Horizontal(id="bottom"):
             with Vertical(id="samples-pane"):
                 yield Static("latest samples", classes="pane-title")
@@ -150,6 +217,9 @@ class MonitorScreen(ModeScreen):
         self.run_id = run_id
         self.metrics, self.gpu, self.samples = MetricsSeries(), GpuSeries(), []
         self.status = RunStatus()
+        self.beta, self.rollout_steps, self.rollout_step, self.rollout_record = None, [], None, None
+        self.rollout_group = 0
+        self._show_health(HealthReport())
         self.query_one("#log", Log).clear()
         self.query_one(SamplesView).show([])
         self._samples_shown = None
@@ -179,6 +249,15 @@ class MonitorScreen(ModeScreen):
         self.set_class(False, f"-view-{old}")
         self.set_class(True, f"-view-{new}")
 
+    def watch_show_rollouts(self, shown: bool) -> None:
+        self.set_class(shown, "-rollouts")
+        self.refresh_bindings()  # the step and group keys only work in the rollout view
+        if shown:
+            self._request_rollout()
+        else:
+            self._mark_dirty()
+            self._mark_dirty(text=True)
+
     # ------------------------------------------------------------------------------------------------
     # data in
 
@@ -193,6 +272,11 @@ class MonitorScreen(ModeScreen):
         self.metrics, self.gpu = history.metrics, history.gpu
         self.samples = list(history.samples)
         self.status = history.status
+        self.beta = history.beta
+        self.rollout_steps = history.rollout_steps
+        self._show_health(history.health)
+        if self.show_rollouts:
+            self._request_rollout()
         log = self.query_one("#log", Log)
         log.clear()
         self._pending_log = []
@@ -234,6 +318,30 @@ class MonitorScreen(ModeScreen):
             return
         self._pending_log.extend(event.lines)
         self._mark_dirty(text=True)
+
+    @on(RunFollower.RolloutsIndexed)
+    def handle_rollouts_indexed(self, event: RunFollower.RolloutsIndexed) -> None:
+        if not self._mine(event.run_id):
+            return
+        self.rollout_steps = event.steps
+        if self.rollout_step is not None and self.rollout_step not in event.steps:
+            # rotated away (or rewritten by a resume): the nearest step still held
+            later = [s for s in event.steps if s >= self.rollout_step]
+            self.rollout_step = later[0] if later else None
+        if self.show_rollouts:
+            self._request_rollout()
+
+    @on(RunFollower.RolloutStepLoaded)
+    def handle_rollout_step_loaded(self, event: RunFollower.RolloutStepLoaded) -> None:
+        if self._mine(event.run_id) and event.step == self._wanted_step():
+            # an unreadable line becomes an empty record of its step, which says so
+            self.rollout_record = event.record or RolloutStep(step=event.step)
+            self._draw_rollouts()
+
+    @on(RunFollower.HealthChanged)
+    def handle_health_changed(self, event: RunFollower.HealthChanged) -> None:
+        if self._mine(event.run_id):
+            self._show_health(event.report)
 
     @on(RunFollower.StatusChanged)
     def handle_status_changed(self, event: RunFollower.StatusChanged) -> None:
@@ -370,7 +478,7 @@ class MonitorScreen(ModeScreen):
         loss = self.query_one("#plot-loss", MetricPlot)
         loss_lines = [Line("loss", *m.get("loss"))]
         title = f"loss {_value(m.latest('loss'), 4)}"
-        if m.has("kl"):
+        if m.has("kl") and self.beta != 0:  # at beta 0 TRL computes no KL (Unsloth logs zeros)
             loss_lines.append(Line("kl", *m.get("kl"), yside="right"))
             title += f" · kl {_value(m.latest('kl'), 4)}"
         loss.draw(title, loss_lines)
@@ -423,6 +531,82 @@ class MonitorScreen(ModeScreen):
         self._samples_shown = key
         self.query_one(SamplesView).show(shown)
 
+    def _show_health(self, report: HealthReport) -> None:
+        """The health line: each active alert with the step it started at (hidden when there is none)."""
+        self.health = report
+        line = Text()
+        for alert in report.active:
+            if line:
+                line.append(" · ")
+            error = alert.severity == "error"
+            line.append("✖ " if error else "⚠ ", "bold red" if error else "bold yellow")
+            line.append(alert.title, "red" if error else "yellow")
+            line.append(f" since step {alert.since_step}" if alert.since_step != alert.step else "")
+            line.append(f" (step {alert.step})" if alert.since_step == alert.step else "", "dim")
+        if report.active:
+            first = report.active[0].message
+            line.append(f": {first}" if len(report.active) == 1 else "", "dim")
+        self.query_one("#health", TextLine).update(line)
+        self.set_class(bool(report.active), "-health")
+
+    # ------------------------------------------------------------------------------------------------
+    # rollout groups
+
+    def _wanted_step(self) -> int | None:
+        """The step the rollout view shows: the picked one, else the latest written."""
+        if self.rollout_step is not None:
+            return self.rollout_step
+        return self.rollout_steps[-1] if self.rollout_steps else None
+
+    def _request_rollout(self) -> None:
+        """Show the wanted step: at once if its record is here, else ask the follower to read it."""
+        step = self._wanted_step()
+        record = self.rollout_record
+        if step is None or (record is not None and record.step == step):
+            self._draw_rollouts()
+            return
+        self.query_one(RunFollower).load_rollout_step(step)
+        if record is None:
+            self._draw_rollouts()  # says it is loading; a shown record stays until the next arrives
+
+    def _rollout_head(self, record: RolloutStep) -> Text:
+        steps = self.rollout_steps
+        held = f" ({steps[0]}–{steps[-1]})" if len(steps) > 1 else ""
+        live = self.rollout_step is None
+        head = Text.assemble(
+            (f"step {record.step}", "bold"), (held, "dim"), " · ", ("live", "green") if live else "picked"
+        )
+        batch = record.groups_in_batch
+        head.append(f" · {len(record.groups)} of {batch} groups")
+        head.append(" · ")
+        head.append(f"σ=0 {record.zero_std_groups}/{batch}", "yellow" if record.zero_std_groups else "")
+        completions = batch * record.num_generations
+        head.append(f" · cut {record.truncated}/{completions}", "yellow" if record.truncated else "")
+        head.append(f" · G={record.num_generations} scale {record.scale_rewards}", "dim")
+        return head
+
+    def _draw_rollouts(self) -> None:
+        view = self.query_one(RolloutView)
+        step = self._wanted_step()
+        record = self.rollout_record
+        if step is None:
+            view.show_message(
+                Text("rollout groups", "bold"),
+                "no rollout groups yet: the trainer writes grpo.rollout_groups_per_step whole groups of "
+                "every step to rollouts.jsonl (runs from before it did have none)",
+            )
+            return
+        if record is None or record.step != step:
+            if record is None:
+                view.show_message(Text(f"step {step}", "bold"), f"reading step {step}…")
+            return
+        if not record.groups and not record.groups_in_batch:
+            view.show_message(Text(f"step {step}", "bold"), f"step {step} could not be read")
+            return
+        count = len(record.groups)
+        self.rollout_group = min(self.rollout_group, max(0, count - 1))
+        view.show(self._rollout_head(record), record, self.rollout_group)
+
     # ------------------------------------------------------------------------------------------------
     # actions
 
@@ -437,6 +621,41 @@ class MonitorScreen(ModeScreen):
     def action_cycle_view(self) -> None:
         order: list[View] = ["all", "plots", "text"]
         self.view = order[(order.index(self.view) + 1) % len(order)]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The step and group keys work only in the rollout view (elsewhere the arrows scroll)."""
+        if action in ("rollout_step", "rollout_live", "rollout_group"):
+            return self.show_rollouts
+        if action == "cycle_view":  # the rollout view replaces every view: off the footer meanwhile
+            return not self.show_rollouts
+        return True
+
+    def action_toggle_rollouts(self) -> None:
+        self.show_rollouts = not self.show_rollouts
+
+    def action_rollout_step(self, delta: int) -> None:
+        steps = self.rollout_steps
+        if not steps:
+            return
+        current = self._wanted_step()
+        position = steps.index(current) if current in steps else len(steps) - 1
+        target = position + delta
+        if target >= len(steps):
+            self.rollout_step = None  # past the last: live again
+        else:
+            self.rollout_step = steps[max(0, target)]
+        self._request_rollout()
+
+    def action_rollout_live(self) -> None:
+        self.rollout_step = None
+        self._request_rollout()
+
+    def action_rollout_group(self, delta: int) -> None:
+        record = self.rollout_record
+        if record is None or not record.groups:
+            return
+        self.rollout_group = min(max(0, self.rollout_group + delta), len(record.groups) - 1)
+        self._draw_rollouts()
 
     def action_follow_log(self) -> None:
         self.query_one("#log", Log).scroll_end(animate=False)

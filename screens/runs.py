@@ -20,7 +20,7 @@ from screens.formatting import RUN_STATE_STYLES
 from screens.modescreen import ModeScreen
 from screens.widgets.modebar import ModeBar
 from workbench.jobdir import FINAL_STATES
-from workbench.runs import RunInfo
+from workbench.runs import HealthAlert, RunInfo
 
 COLUMNS = (("run", 28), ("state", 9), ("step", 9), ("reward", 7), ("model", 12), ("age", 4))
 """(label, width): fixed widths (the run column grows to the longest id) so the table never jitters."""
@@ -57,6 +57,15 @@ def attempt_line(info: RunInfo, now: float) -> str:
     if finished and info.finished_at is not None and info.started_at is not None:
         parts.append(f"ran {format_age(info.finished_at - info.started_at)}")
     return " · ".join(parts)
+
+
+def health_mark(info: RunInfo, alert: HealthAlert | None = None) -> Text:
+    """`✖` (red) for an error among the run's health alerts (or `alert`), `⚠` (yellow) for warnings,
+    a space when there are none."""
+    alerts = (alert,) if alert is not None else info.health
+    if any(a.severity == "error" for a in alerts):
+        return Text("✖", "bold red")
+    return Text("⚠", "bold yellow") if alerts else Text(" ")
 
 
 class RunsScreen(ModeScreen):
@@ -133,7 +142,7 @@ class RunsScreen(ModeScreen):
         self.infos = list(infos)
         table = self.query_one(DataTable)
         selected = self.selected.run.run_id if self.selected else None
-        longest = max((len(info.run.run_id) for info in self.infos), default=0) + 2
+        longest = max((len(info.run.run_id) for info in self.infos), default=0) + 3
         labels = self._set_columns(min(MAX_RUN_WIDTH, max(COLUMNS[0][1], longest)))
         table.clear()
         now = self.context.clock()
@@ -141,9 +150,9 @@ class RunsScreen(ModeScreen):
             reward = f"{info.latest_reward:.3f}" if info.latest_reward is not None else ""
             step = f"{info.step}/{info.max_steps}" if info.max_steps else str(info.step)
             age = format_age(now - info.created_at) if info.created_at else ""
-            attached = "▶ " if info.run.run_id == self.context.services.attached else "  "
+            attached = "▶" if info.run.run_id == self.context.services.attached else " "
             cells = {
-                "run": attached + info.run.run_id,
+                "run": Text.assemble(attached, health_mark(info), " ", info.run.run_id),
                 "state": state_text(info.state),
                 "step": step,
                 "reward": reward,
@@ -194,6 +203,10 @@ class RunsScreen(ModeScreen):
             text.append(f" · {when}")
         if info.error and (info.state != "completed" or info.status.supervisor_gone):
             text.append(" · " + info.error.strip().splitlines()[-1][:200])
+        for alert in info.health:
+            text.append(" · ")
+            text.append_text(health_mark(info, alert))
+            text.append(f" {alert.title} since step {alert.since_step}")
         detail.update(text)
 
     def action_attach_run(self) -> None:

@@ -146,6 +146,31 @@ class TestMonitor:
         app = frozen_app(tmp_path, initial_mode="monitor", attach=CPU_RUN)
         assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
 
+    def test_rollouts_small(self, snap_compare: Any, tmp_path: Path) -> None:
+        """`g` at 80x24: step 24 (live) of the two-GPU run, its two groups by best advantage (the
+        zero-variance one last, `σ=0`), and the first group's best and worst completion side by side with
+        advantage, total, length, each reward's score and the tags coloured; the footer's step keys."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await _ready(pilot)
+            await pilot.press("g")
+            await settle(pilot, 0.2)
+
+        app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+        assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+
+    def test_rollouts_wide(self, snap_compare: Any, tmp_path: Path) -> None:
+        """`g` then Left at 120x40: step 23 picked (21-24 held); the best completion ended at 36 tokens,
+        the worst one was cut at the limit (256 tokens, yellow)."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await _ready(pilot)
+            await pilot.press("g", "left")
+            await settle(pilot, 0.2)
+
+        app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+        assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
 
 class TestOther:
     def test_chat_empty(self, snap_compare: Any, tmp_path: Path) -> None:

@@ -66,7 +66,11 @@ class JsonlWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as a complete line."""
-        self._fh.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+        self.write_line(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+
+    def write_line(self, line: str) -> None:
+        """Append one line already serialised (it must end with a newline), in one write, flushed."""
+        self._fh.write(line)
         self._fh.flush()
 
     def close(self) -> None:

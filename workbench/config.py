@@ -206,6 +206,13 @@ class GrpoSection(_Section):
     """Backend trl: generate with vLLM colocated when CUDA and vLLM are present (auto)."""
     samples_per_step: int = Field(4, ge=0, le=64)
     """Completions per step written to samples.jsonl with their reward scores."""
+    rollout_groups_per_step: int = Field(2, ge=0, le=64)
+    """Whole GRPO groups (every completion of a prompt) per step written to rollouts.jsonl with each
+    reward's score, the total, the advantage TRL trained with, the length and whether it was truncated
+    (0: none). The file is rotated at 8 MiB, one older file kept."""
+    stop_on_nan_loss: bool = True
+    """Stop the run when the logged loss or gradient norm is NaN or infinite, without saving those
+    weights: the last checkpoint saved before stays the one to resume from, and the status says why."""
     vllm_importance_sampling_correction: bool = False
     """With vLLM: reweight each token by the trainer's over vLLM's probability (TRL's truncated
     importance sampling, on by default in TRL 1.15). Off (the tutorial's algorithm) trusts that the

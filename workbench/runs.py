@@ -14,6 +14,9 @@ the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run
 | distributed.json, accelerate.yaml | supervisor (several GPUs) | `distributed.Ports` | GPUs, ports |
 | metrics.jsonl | trainer | `MetricsRecord` | one object per logged step, TRL's key names + `time/<phase>` |
 | samples.jsonl | trainer | `Sample` | a few prompt/completion/per-reward rows per step |
+| rollouts.jsonl | trainer | `RolloutStep` | whole groups of each step: scores, advantages, lengths |
+| rollouts.1.jsonl | trainer | `RolloutStep` | the rollouts before the last rotation (`RolloutWriter`) |
+| health.json | trainer | `HealthReport` | health signals active now, and the last that cleared |
 | gpu.jsonl | trainer | `gpu.GpuSample` | NVML memory and utilisation samples (GPU machines only) |
 | data.json | trainer | `data.DataStats` | data statistics |
 | heldout.jsonl | trainer | `HeldOutRow` | the held-out rows (never trained on) |
@@ -35,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -184,6 +188,168 @@ class Sample(Record):
 
 
 @dataclass(frozen=True)
+class RolloutCompletion(Record):
+    """One completion of a rollout group: its scores, its GRPO advantage, its length."""
+
+    completion: str = ""
+    rewards: dict[str, Any] = field(default_factory=dict)
+    """Reward function name -> score (None where the function gave none)."""
+    total: float | None = None
+    """The weighted sum of the scores (functions that gave None left out), as TRL sums them; None when
+    every function gave None (TRL then forces the advantage to 0)."""
+    advantage: float = 0.0
+    """The advantage TRL trained this completion with (`workbench.rollouts.grpo_advantages`)."""
+    length: int | None = None
+    """Completion tokens (TRL's `completions/*_length` count them the same way); None if unknown."""
+    truncated: bool | None = None
+    """True when the completion hit grpo.max_completion_length without an end-of-sequence token (TRL's
+    `completions/clipped_ratio` counts these)."""
+
+
+@dataclass(frozen=True)
+class RolloutGroup(Record):
+    """The G completions of one prompt in one step (GRPO's group), with its reward mean and spread."""
+
+    index: int = 0
+    """The group's position in the step's batch on the writing process (prompt number)."""
+    question: str = ""
+    answer: str | None = None
+    mean: float | None = None
+    """Mean total reward of the group (TRL's baseline)."""
+    std: float | None = None
+    """Standard deviation of the group's totals (Bessel-corrected, as TRL's `nanstd`)."""
+    zero_std: bool = False
+    """Every completion scored the same: every advantage is 0, the group teaches nothing."""
+    completions: tuple[RolloutCompletion, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Any) -> RolloutGroup:
+        m = as_mapping(data)
+        base = super().from_json({k: v for k, v in m.items() if k != "completions"})
+        items = m.get("completions")
+        found = items if isinstance(items, list) else []
+        return base.replace(
+            completions=tuple(RolloutCompletion.from_json(c) for c in found if isinstance(c, Mapping))
+        )
+
+    @property
+    def best(self) -> RolloutCompletion | None:
+        """The completion with the highest advantage (the first of equals)."""
+        return max(self.completions, key=lambda c: c.advantage, default=None)
+
+    @property
+    def worst(self) -> RolloutCompletion | None:
+        """The completion with the lowest advantage (the last of equals, so never `best` in a group of
+        two or more)."""
+        return min(reversed(self.completions), key=lambda c: c.advantage, default=None)
+
+    @property
+    def top_advantage(self) -> float:
+        return max((c.advantage for c in self.completions), default=0.0)
+
+
+@dataclass(frozen=True)
+class RolloutStep(Record):
+    """One rollouts.jsonl line: the whole groups written for one training step.
+
+    `step` is the first key of every line, so a reader indexes the file without parsing the lines.
+    """
+
+    step: int = 0
+    time: float | None = None
+    num_generations: int = 0
+    scale_rewards: str = "group"
+    """TRL's scale_rewards for the run: `group` (divide by the group's std + 1e-4), `batch` (by the
+    batch's), `none`."""
+    aggregation: str = "sum_then_normalize"
+    """TRL's multi_objective_aggregation for the run."""
+    groups_in_batch: int = 0
+    """Groups the writing process scored this step (the groups below are some of them)."""
+    zero_std_groups: int = 0
+    """How many of those had zero reward variance."""
+    truncated: int = 0
+    """How many of the step's completions on the writing process were truncated."""
+    groups: tuple[RolloutGroup, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Any) -> RolloutStep:
+        m = as_mapping(data)
+        base = super().from_json({k: v for k, v in m.items() if k != "groups"})
+        items = m.get("groups")
+        found = items if isinstance(items, list) else []
+        return base.replace(groups=tuple(RolloutGroup.from_json(g) for g in found if isinstance(g, Mapping)))
+
+
+@dataclass(frozen=True)
+class HealthAlert(Record):
+    """One health signal of a run (`workbench.health` decides them): what is wrong, since when, the fix."""
+
+    signal: str = ""
+    """`zero_std`, `clipped`, `entropy_collapse`, `nan_loss` or `slow_step`."""
+    severity: str = "warning"
+    """`warning` (training goes on) or `error` (the run stops, or should)."""
+    since_step: int = 0
+    step: int = 0
+    """The last step at which the condition held."""
+    value: float | None = None
+    message: str = ""
+    """What is wrong, with the numbers, and what to do about it."""
+    cleared_step: int | None = None
+    """The step at which the condition stopped holding (past alerts only)."""
+
+    @property
+    def title(self) -> str:
+        """A short name for lists: `zero reward variance`, `all clipped`, ..."""
+        return HEALTH_TITLES.get(self.signal, self.signal)
+
+
+HEALTH_TITLES = {
+    "zero_std": "zero reward variance",
+    "clipped": "all completions clipped",
+    "entropy_collapse": "entropy collapse",
+    "nan_loss": "loss not finite",
+    "slow_step": "slow step",
+}
+"""Short names of the health signals, for lists and tables."""
+
+
+@dataclass(frozen=True)
+class HealthReport(Record):
+    """health.json: the run's health signals as the trainer last judged them."""
+
+    step: int = 0
+    updated_at: float | None = None
+    active: tuple[HealthAlert, ...] = ()
+    """The signals whose condition holds at `step`."""
+    past: tuple[HealthAlert, ...] = ()
+    """Signals that held earlier and cleared (the latest `HEALTH_PAST_KEPT`), oldest first."""
+
+    @classmethod
+    def from_json(cls, data: Any) -> HealthReport:
+        m = as_mapping(data)
+        base = super().from_json({k: v for k, v in m.items() if k not in ("active", "past")})
+
+        def alerts(key: str) -> tuple[HealthAlert, ...]:
+            items = m.get(key)
+            found = items if isinstance(items, list) else []
+            return tuple(HealthAlert.from_json(a) for a in found if isinstance(a, Mapping))
+
+        return base.replace(active=alerts("active"), past=alerts("past"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "updated_at": self.updated_at,
+            "active": [a.to_json() for a in self.active],
+            "past": [a.to_json() for a in self.past],
+        }
+
+
+HEALTH_PAST_KEPT = 20
+"""Cleared alerts health.json keeps."""
+
+
+@dataclass(frozen=True)
 class RunDir(JobDir[TrainingStatus, RunManifest]):
     """Paths inside one run directory, and the reads and writes of its records."""
 
@@ -297,6 +463,20 @@ class RunDir(JobDir[TrainingStatus, RunManifest]):
         return self.path / "gpu.jsonl"
 
     @property
+    def rollouts(self) -> Path:
+        """The rollout groups being written (`RolloutWriter`)."""
+        return self.path / "rollouts.jsonl"
+
+    @property
+    def rollouts_rotated(self) -> Path:
+        """The previous rollouts.jsonl once it reached `ROLLOUT_FILE_BYTES` (one is kept)."""
+        return self.path / "rollouts.1.jsonl"
+
+    @property
+    def health(self) -> Path:
+        return self.path / "health.json"
+
+    @property
     def data_stats(self) -> Path:
         return self.path / "data.json"
 
@@ -372,6 +552,16 @@ class RunDir(JobDir[TrainingStatus, RunManifest]):
 
     def gpu_writer(self) -> JsonlWriter:
         return JsonlWriter(self.gpu)
+
+    def rollout_writer(self, max_bytes: int | None = None) -> RolloutWriter:
+        return RolloutWriter(self, max_bytes or ROLLOUT_FILE_BYTES)
+
+    def read_health(self) -> HealthReport:
+        """health.json; an empty report (no alerts) when there is none or it cannot be read."""
+        return HealthReport.from_json(read_json(self.health))
+
+    def write_health(self, report: HealthReport) -> None:
+        write_json_atomic(self.health, report.to_json())
 
 
 # ------------------------------------------------------------------------------------------ eval/
@@ -594,6 +784,219 @@ class EvalDir:
         return tuple(found)
 
 
+# -------------------------------------------------------------------------------------- rollouts
+
+ROLLOUT_FILE_BYTES = 8 * 2**20
+"""rollouts.jsonl is rotated to rollouts.1.jsonl (replacing the one before) before it would pass this size,
+so a run keeps at most twice this much of its rollout groups, the latest steps."""
+_STEP_PREFIX = re.compile(rb'\{"step": (\d+)[,}]')
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinity replaced by None (JSON has neither)."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class RolloutWriter:
+    """Appends one `RolloutStep` per line to rollouts.jsonl, rotating the file at `max_bytes`.
+
+    Each line is written whole and flushed (a torn line left by a killed writer is ended by the next
+    writer, as `JsonlWriter` does). Before a line would take the file past `max_bytes`, the file is renamed
+    to rollouts.1.jsonl (replacing the previous one) and a new one is started, so the run directory holds
+    at most 2 x `max_bytes` of rollouts.
+    """
+
+    def __init__(self, run: RunDir, max_bytes: int = ROLLOUT_FILE_BYTES):
+        self.run = run
+        self.max_bytes = max_bytes
+        self._out = JsonlWriter(run.rollouts)
+        self._size = run.rollouts.stat().st_size
+
+    def write(self, record: RolloutStep) -> int:
+        """Append `record` (NaN and infinities written as null); returns the bytes written."""
+        line = json.dumps(_finite(record.to_json()), ensure_ascii=False, allow_nan=False) + "\n"
+        size = len(line.encode("utf-8"))
+        if self._size and self._size + size > self.max_bytes:
+            self._out.close()
+            os.replace(self.run.rollouts, self.run.rollouts_rotated)
+            self._out = JsonlWriter(self.run.rollouts)
+            self._size = 0
+        self._out.write_line(line)
+        self._size += size
+        return size
+
+    def close(self) -> None:
+        self._out.close()
+
+
+@dataclass
+class _RolloutFile:
+    """Where the index got to in one rollout file (known by its inode and its first bytes)."""
+
+    head: bytes
+    offset: int = 0
+
+
+class RolloutIndex:
+    """Which steps rollouts.jsonl and rollouts.1.jsonl hold, and where: a tolerant, incremental reader.
+
+    `scan` reads only the bytes added since the last call (at most `chunk` per file and call) and indexes
+    each complete line by the step its first key names, without parsing it; `read(step)` then reads that
+    one line. A rotation is followed (the file being read keeps its inode under its new name; lines of a
+    file that is gone are forgotten), a torn last line waits for its end, a line that is not a step is
+    skipped, and a step written twice (a resumed run repeats steps) is the later line. Thread-safe: a UI
+    can scan in one thread and read in another.
+    """
+
+    HEAD_BYTES = 32
+    """The first bytes of a file, kept to tell a new file from an old one with a reused inode."""
+
+    def __init__(self, run: RunDir, chunk: int = 256 * 1024):
+        self.run = run
+        self.chunk = chunk
+        self._files: dict[int, _RolloutFile] = {}
+        self._where: dict[int, tuple[int, int, int]] = {}
+        """step -> (inode, offset, length) of its line."""
+        self.bad_lines = 0
+        """Lines skipped because they did not start with a step."""
+        self._lock = threading.Lock()
+
+    @property
+    def steps(self) -> list[int]:
+        """Every step indexed, in order."""
+        with self._lock:
+            return sorted(self._where)
+
+    def _stat(self) -> list[tuple[Path, os.stat_result]]:
+        found = []
+        for path in (self.run.rollouts_rotated, self.run.rollouts):  # older file first
+            try:
+                found.append((path, path.stat()))
+            except OSError:
+                pass
+        return found
+
+    def scan(self) -> bool:
+        """Index the lines added since the last scan (at most `chunk` bytes of each file, more only for
+        a single longer line); True when the indexed steps changed."""
+        with self._lock:
+            changed = False
+            opened: list[tuple[Any, os.stat_result]] = []
+            try:
+                for path in (self.run.rollouts_rotated, self.run.rollouts):  # older file first
+                    try:
+                        fh = path.open("rb")
+                    except OSError:
+                        continue
+                    # inode, size and bytes all from one open file: a rotation between them cannot mix
+                    # two files up
+                    opened.append((fh, os.fstat(fh.fileno())))
+                present = {st.st_ino for _, st in opened}
+                for inode in [i for i in self._files if i not in present]:
+                    changed |= self._forget(inode)
+                for fh, st in opened:
+                    changed |= self._scan_file(fh, st)
+            finally:
+                for fh, _ in opened:
+                    fh.close()
+            return changed
+
+    def scan_all(self) -> None:
+        """Scan until every complete line is indexed (a replay; a torn last line stays for later)."""
+        while True:
+            before = sum(f.offset for f in self._files.values())
+            self.scan()
+            if sum(f.offset for f in self._files.values()) == before:
+                return
+
+    def _scan_file(self, fh: Any, st: os.stat_result) -> bool:
+        changed = False
+        head = fh.read(self.HEAD_BYTES)
+        known = self._files.get(st.st_ino)
+        if known is not None and (st.st_size < known.offset or head[: len(known.head)] != known.head):
+            changed |= self._forget(st.st_ino)  # another file under a reused inode, or truncated
+            known = None
+        if known is None:
+            known = self._files[st.st_ino] = _RolloutFile(head)
+        elif len(known.head) < self.HEAD_BYTES:
+            known.head = head
+        if st.st_size <= known.offset:
+            return changed
+        want = self.chunk
+        while True:
+            fh.seek(known.offset)
+            data = fh.read(min(want, st.st_size - known.offset))
+            cut = data.rfind(b"\n")
+            if cut >= 0:
+                break
+            if known.offset + len(data) >= st.st_size:
+                return changed  # a torn last line: wait for the rest
+            want *= 2  # one line longer than the chunk
+        position = known.offset
+        for line in data[:cut].split(b"\n"):
+            match = _STEP_PREFIX.match(line)
+            if match:
+                self._where[int(match.group(1))] = (st.st_ino, position, len(line))
+                changed = True
+            elif line.strip():
+                self.bad_lines += 1
+            position += len(line) + 1
+        known.offset += cut + 1
+        return changed
+
+    @property
+    def pending(self) -> bool:
+        """True when a file holds bytes not indexed yet."""
+        with self._lock:
+            return any(
+                st.st_size > self._files[st.st_ino].offset if st.st_ino in self._files else st.st_size > 0
+                for _, st in self._stat()
+            )
+
+    def _forget(self, inode: int) -> bool:
+        self._files.pop(inode, None)
+        gone = [step for step, (i, _, _) in self._where.items() if i == inode]
+        for step in gone:
+            del self._where[step]
+        return bool(gone)
+
+    def read(self, step: int) -> RolloutStep | None:
+        """The record of `step`, or None when it is not indexed, its file is gone or the line is not a
+        readable record."""
+        with self._lock:
+            where = self._where.get(step)
+            files = self._stat()
+        if where is None:
+            return None
+        inode, offset, length = where
+        path = next((p for p, st in files if st.st_ino == inode), None)
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                line = fh.read(length)
+            record = json.loads(line)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("step") != step:
+            return None
+        return RolloutStep.from_json(record)
+
+
+def read_rollouts(run: RunDir) -> list[RolloutStep]:
+    """Every rollout step the run directory holds, in step order (tests and tools; a viewer indexes)."""
+    index = RolloutIndex(run)
+    index.scan_all()
+    return [r for r in (index.read(step) for step in index.steps) if r is not None]
+
+
 # ------------------------------------------------------------------------------------- run lookup
 
 
@@ -684,6 +1087,8 @@ class RunInfo:
     """1 for the first start, 2 after the first resume, ... (0: never started)."""
     finished_at: float | None = None
     """When this attempt ended (None while it runs)."""
+    health: tuple[HealthAlert, ...] = ()
+    """The health signals active at the run's last judged step (health.json)."""
 
     @property
     def state(self) -> str:
@@ -725,6 +1130,7 @@ class RunInfo:
             "error": self.error,
             "phase": self.phase,
             "supervisor_gone": self.status.supervisor_gone,
+            "health": [alert.to_json() for alert in self.health],
         }
 
 
@@ -774,6 +1180,7 @@ def run_info(run: RunDir) -> RunInfo:
         created_at=view.manifest.first_started_at,
         attempt=view.manifest.attempt,
         finished_at=view.status.finished_at,
+        health=run.read_health().active,
     )
 
 
