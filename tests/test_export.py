@@ -359,3 +359,36 @@ def test_serve_loads_the_merged_model(served_merged: tuple[str, str]) -> None:
 
     models, text, stats = asyncio.run(ask())
     assert models == ["base"] and text and stats.completion_tokens is not None
+
+
+async def test_the_runs_screen_exports_with_a_progress_bar(run: RunDir) -> None:
+    """x on the selected run opens the export dialog; Export starts the real job in the background; the
+    line under the table follows it (stage, percent bar) to where it wrote; x during an export would
+    offer to cancel it."""
+    from textual.widgets import ProgressBar, Select, Static
+    from tui_helpers import wait_until
+
+    from screens.app import WorkbenchApp
+    from screens.export import ExportDialog, ExportPanel
+
+    app = WorkbenchApp(initial_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: bool(app.runs), "the run in the list", 30)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog), "the export dialog", 10)
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog) and dialog.steps == [1, 2]
+        dialog.query_one("#export-format", Select).value = "adapter"
+        await pilot.click("#export-yes")
+        panel = app.screen.query_one(ExportPanel)
+        bar = panel.query_one("#export-bar", ProgressBar)
+        seen: set[float] = set()
+
+        def done() -> bool:
+            seen.add(bar.progress)
+            return "completed" in str(panel.query_one("#export-line", Static).render())
+
+        await wait_until(pilot, done, "the export to complete in the panel", 240)
+        assert panel.display and bar.progress == 100
+        assert str(run.exports.output("adapter")) in str(panel.query_one("#export-line", Static).render())
+    assert read_export_record(run.exports.output("adapter")) is not None
