@@ -994,8 +994,13 @@ def main(argv: list[str] | None = None) -> int:
         state, error, code = "failed", f"could not write the export: {exc.strerror or exc}", 1
         print(f"error: {error}; nothing was kept", file=sys.stderr, flush=True)
     except Exception as exc:
-        traceback.print_exc()
-        state, error, code = "failed", f"{type(exc).__name__}: {exc}", 1
+        if "(os error" in str(exc):  # an I/O error from Rust (safetensors): disk full, file too large
+            error = f"could not write the export: {exc}"
+        else:
+            traceback.print_exc()
+            error = f"{type(exc).__name__}: {exc}"
+        state, code = "failed", 1
+        print(f"error: {error}; nothing was kept", file=sys.stderr, flush=True)
     with contextlib.suppress(OSError):
         job.write_status(
             state=state, error=error, exit_code=code, finished_at=time.time(), heartbeat=time.time(),
