@@ -22,7 +22,7 @@ from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
 
 from screens.dialogs.confirm import ConfirmScreen
 from screens.formatting import RUN_STATE_STYLES
-from workbench.jobdir import JobView
+from workbench.jobdir import FINAL_STATES, JobView
 from workbench.runs import RunDir, checkpoints, read_export_record
 
 POLL_SECONDS = 0.5
@@ -177,7 +177,7 @@ class ExportPanel(Horizontal):
         state = view.state
         line = Text("export ")
         line.append(state, RUN_STATE_STYLES.get(state, ""))
-        if view.final:
+        if state in FINAL_STATES:  # what the job wrote last (its process may still be winding down)
             tail = event.output if state == "completed" else (view.status.error or "").strip()
             line.append(" · " + tail.splitlines()[-1][:200] if tail else "")
         else:
@@ -193,7 +193,7 @@ class ExportPanel(Horizontal):
         """Export `run_id` (the dialog first), or, while it exports, ask to cancel that export."""
         run = RunDir(self.root / run_id)
         view = run.exports.resolve() if run.exports.status.is_file() else None
-        if view is not None and not view.final:
+        if view is not None and view.state not in FINAL_STATES:
 
             def answered(yes: bool | None) -> None:
                 if yes:

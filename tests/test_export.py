@@ -382,13 +382,11 @@ async def test_the_runs_screen_exports_with_a_progress_bar(run: RunDir) -> None:
         await pilot.click("#export-yes")
         panel = app.screen.query_one(ExportPanel)
         bar = panel.query_one("#export-bar", ProgressBar)
-        seen: set[float] = set()
 
         def done() -> bool:
-            seen.add(bar.progress)
-            return "completed" in str(panel.query_one("#export-line", Static).render())
+            line = str(panel.query_one("#export-line", Static).render())
+            return "completed" in line and str(run.exports.output("adapter")) in line
 
         await wait_until(pilot, done, "the export to complete in the panel", 240)
         assert panel.display and bar.progress == 100
-        assert str(run.exports.output("adapter")) in str(panel.query_one("#export-line", Static).render())
     assert read_export_record(run.exports.output("adapter")) is not None
