@@ -30,6 +30,7 @@ examples:
   grpo-workbench bench --model random-1b           tutorial vs workbench batch shape on this GPU
   grpo-workbench eval RUN --samples 8              held-out accuracy of base and adapter, pass@k
   grpo-workbench serve RUN --detach                OpenAI-compatible server for base + adapters
+  grpo-workbench export RUN --format gguf          GGUF (Q8_0 + F16) and an Ollama Modelfile
   grpo-workbench keys                              key binding ids, to remap in settings.toml
 
 runs live under $GRPO_WORKBENCH_HOME/runs (default: the user data dir); RUN is a run id, a unique
@@ -446,6 +447,43 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return code if code in (0, 1, 2) else 1
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Run `jobs.export` in the foreground (progress lines, then what it wrote and how it was checked), or
+    start it detached with --detach; Ctrl-C cancels it and nothing half written is kept."""
+    import subprocess
+
+    try:
+        run = _find(args.run)
+    except LookupError as exc:
+        return _print_problems(exc)
+    from jobs import export as jexport
+    from jobs.process import job_env
+
+    out = Path(args.out) if args.out else None
+    if args.detach:
+        try:
+            jexport.launch(
+                run, args.format, checkpoint=args.checkpoint, out=out, force=args.force, quant=args.quant,
+                push_to=args.push,
+            )  # fmt: skip
+        except (jexport.ExportError, jexport.ExportBusy) as exc:
+            return _print_problems(exc)
+        print(f"exporting in the background; log: {run.exports.log}", file=sys.stderr)
+        return 0
+    command = jexport.job_command(
+        run, args.format, checkpoint=args.checkpoint, out=out, force=args.force, quant=args.quant,
+        push_to=args.push,
+    )  # fmt: skip
+    proc = subprocess.Popen(command, env=job_env())
+    while True:
+        try:
+            code = proc.wait()
+            break
+        except KeyboardInterrupt:
+            print("\ncancelling the export (nothing half written is kept)...", file=sys.stderr)
+    return code if code in (0, 1, 2, 130) else 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start, list or stop serve jobs: an OpenAI-compatible server (vLLM on a GPU, transformers + PEFT
     elsewhere) for a run's base model and adapters, detached like a training run (`jobs/serve.py`)."""
@@ -737,6 +775,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="with --list: machine-readable output")
     p.add_argument("--stop", metavar="ID", help="stop a serve job (frees its memory)")
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser(
+        "export",
+        help="export a run's model: merged safetensors, GGUF (+ Ollama Modelfile) or the adapter",
+        description="Export a run's LoRA adapter: merged into the base (safetensors with tokenizer, chat "
+        "template and generation config), as GGUF for llama.cpp/Ollama, or as the adapter alone. "
+        "Written into a temporary directory, checked (logits against base + adapter and the base "
+        "alone), then renamed into place; an existing export is replaced only with --force.",
+    )
+    p.add_argument("run")
+    p.add_argument("--format", required=True, choices=["merged", "gguf", "adapter"], help="what to write")
+    p.add_argument(
+        "--checkpoint", type=int, metavar="N", help="export checkpoint-N (default: the final adapter)"
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="output directory (default: RUN/exports/FORMAT[-checkpoint-N])"
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing export at the end")
+    p.add_argument("--quant", metavar="LIST", help="gguf: comma list of f16, q8_0 (default: both)")
+    p.add_argument(
+        "--push",
+        metavar="REPO",
+        help="upload to this Hugging Face Hub model repo (token from HF_TOKEN; write access checked first)",
+    )
+    p.add_argument(
+        "--detach", action="store_true", help="export in the background (log: RUN/exports/export.log)"
+    )
+    p.set_defaults(func=cmd_export)
     return parser
 
 

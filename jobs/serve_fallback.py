@@ -250,7 +250,9 @@ class Engine:
                 if request.seed is not None:
                     torch.manual_seed(request.seed)
                 inputs = torch.tensor([ids], device=self.device)
-                peft = hasattr(self.model, "set_adapter")
+                # a PeftModel (adapters loaded); a bare model (`serve --model DIR`, a merged export) has
+                # transformers' own set_adapter but no disable_adapter, and nothing to disable
+                peft = hasattr(self.model, "disable_adapter")
                 context: Any = contextlib.nullcontext()
                 if request.model == BASE_NAME:
                     context = self.model.disable_adapter() if peft else contextlib.nullcontext()

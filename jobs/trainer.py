@@ -72,10 +72,11 @@ def grpo_args(
         seed=g.seed,
         data_seed=g.seed,
         reward_weights=weights,
-        report_to="none",
+        report_to=[t for t in g.report_to if t != "none"] or "none",
         # transformers replaces a NaN or infinite loss by the mean of the earlier ones in its logs by
         # default, which would hide the very thing the health signals stop a run for
         logging_nan_inf_filter=False,
+        run_name=output_dir.parent.name,
         disable_tqdm=True,
         save_only_model=False,
         bf16=cuda,
@@ -97,6 +98,36 @@ def grpo_args(
     if backend == "trl":
         kwargs["model_init_kwargs"] = {"dtype": "bfloat16" if cuda else "float32"}
     return GRPOConfig(**kwargs)
+
+
+def tracker_env(config: RunConfig, run: RunDir) -> dict[str, str]:
+    """The environment TRL's reporters read, pointing each tracker of grpo.report_to at its directory
+    under the run's trackers/ (TensorBoard's event files, wandb's offline run, trackio's database), the
+    project named after the workbench and the run, wandb offline unless grpo.report_offline is off.
+    Variables the user set themselves win (a WANDB_PROJECT of their own, say)."""
+    chosen = [t for t in config.grpo.report_to if t != "none"]
+    env: dict[str, str] = {}
+    if "tensorboard" in chosen:
+        env["TENSORBOARD_LOGGING_DIR"] = str(run.tracker_dir("tensorboard"))
+    if "wandb" in chosen:
+        env["WANDB_DIR"] = str(run.trackers)  # wandb adds its own wandb/ below
+        env["WANDB_PROJECT"] = "grpo-workbench"
+        env["WANDB_MODE"] = "offline" if config.grpo.report_offline else "online"
+    if "trackio" in chosen:
+        env["TRACKIO_DIR"] = str(run.tracker_dir("trackio"))
+        env["TRACKIO_PROJECT"] = "grpo-workbench"
+    return env
+
+
+def apply_tracker_env(config: RunConfig, run: RunDir) -> None:
+    """Create the trackers' directories and set `tracker_env` in this process (the user's own values
+    kept), before the trainer builds its reporting callbacks."""
+    import os
+
+    for name, value in tracker_env(config, run).items():
+        if name.endswith("_DIR"):
+            Path(value).mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault(name, value)
 
 
 def training_rows(config: RunConfig, tokenizer: Any) -> wdata.PreparedData:
@@ -212,6 +243,8 @@ def build_trainer(
         backend,
         distributed.read_ports(run.path),
     )
+    if MAIN_PROCESS:
+        apply_tracker_env(config, run)
     progress.phase("building trainer" + (" (vLLM warm-up can take minutes)" if loaded.use_vllm else ""))
     clock = PhaseClock()
     clock.install()

@@ -50,7 +50,9 @@ from workbench.rewards import REWARD_NAMES
 if TYPE_CHECKING:
     from workbench.data import DataStats
 
-FieldKind = Literal["text", "int", "float", "choice", "bool", "modules", "gpus", "gpu", "rewardfiles"]
+FieldKind = Literal[
+    "text", "int", "float", "choice", "bool", "modules", "gpus", "gpu", "rewardfiles", "names"
+]
 DEBOUNCE_SECONDS = 0.4
 """Machine checks and the data preview wait for typing to pause this long."""
 PREVIEW_ROWS = 3
@@ -111,6 +113,8 @@ def _kind_of(annotation: Any) -> tuple[FieldKind, tuple[str, ...]]:
         return "choice", tuple(str(arg) for arg in get_args(annotation))
     if get_origin(annotation) is list and get_args(annotation) == (int,):
         return "gpus", ()
+    if get_origin(annotation) is list and get_origin(get_args(annotation)[0]) is Literal:
+        return "names", tuple(str(arg) for arg in get_args(get_args(annotation)[0]))
     if get_origin(annotation) is list:
         return "modules", ALL_PROJECTIONS
     if get_origin(annotation) in (typing.Union, types.UnionType):
@@ -183,6 +187,8 @@ def format_value(spec: FieldSpec, value: Any) -> str:
     if spec.kind == "modules":
         chosen = list(value or [])
         return "all" if set(chosen) == set(ALL_PROJECTIONS) else ", ".join(chosen)
+    if spec.kind == "names":
+        return ", ".join(str(name) for name in value or [])
     if spec.kind == "gpus":
         return ", ".join(str(index) for index in value or [])
     if spec.kind == "gpu":
@@ -220,6 +226,8 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
     if spec.kind == "modules":
         if text.lower() == "all":
             return list(ALL_PROJECTIONS)
+        return [part for part in text.replace(",", " ").split() if part]
+    if spec.kind == "names":
         return [part for part in text.replace(",", " ").split() if part]
     if spec.kind == "gpus":
         parts = text.strip("[]").replace(",", " ").split()

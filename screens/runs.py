@@ -1,4 +1,4 @@
-"""Runs: every run under the runs home, live and past, with attach, stop, resume and delete.
+"""Runs: every run under the runs home, live and past, with attach, stop, resume, delete and export.
 
 The list comes from the app's periodic scan (a thread worker); this screen only shows it. Actions go
 through the app, which asks for confirmation where a run would be interrupted or lost.
@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import ColumnKey
 
 from screens.context import ScreenContext, screen_context
+from screens.export import ExportPanel
 from screens.formatting import RUN_STATE_STYLES
 from screens.modescreen import ModeScreen
 from screens.widgets.modebar import ModeBar
@@ -93,6 +94,14 @@ class RunsScreen(ModeScreen):
             tooltip="Delete the selected run's directory (asks first; live runs must be stopped)",
         ),
         Binding(
+            "x",
+            "export_run",
+            "Export",
+            id="runs.export",
+            show=False,
+            tooltip="Export the selected run (merged, GGUF or adapter); during an export, cancel it",
+        ),
+        Binding(
             "n", "new_run", "New run", id="runs.new", show=False, tooltip="Configure and launch a new run"
         ),
         Binding("g", "rescan", "Rescan", id="runs.rescan", show=False, tooltip="Scan the runs home now"),
@@ -112,6 +121,7 @@ class RunsScreen(ModeScreen):
         yield Static("scanning runs…", id="runs-summary")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
+        yield ExportPanel(self.context.runs_root, id="runs-export")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -190,6 +200,7 @@ class RunsScreen(ModeScreen):
 
     def _show_detail(self) -> None:
         info = self.selected
+        self.query_one(ExportPanel).follow(info.run.run_id if info else None)
         detail = self.query_one("#runs-detail", Static)
         if info is None:
             detail.update("")
@@ -224,6 +235,10 @@ class RunsScreen(ModeScreen):
     def action_delete_run(self) -> None:
         if info := self.selected:
             self.context.services.request_delete(info.run.run_id)
+
+    def action_export_run(self) -> None:
+        if info := self.selected:
+            self.query_one(ExportPanel).request(info.run.run_id)
 
     def action_new_run(self) -> None:
         self.app.switch_mode("configure")

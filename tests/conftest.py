@@ -40,10 +40,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_preset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The `tiny` preset exactly as a run builds it on first use (random init + the supervised warm start
-    of `workbench.warmstart`), built once for the whole session (about a minute on 2 cores)."""
+    of `workbench.warmstart`), built once for the whole session (about a minute on 2 cores), or
+    GRPO_WORKBENCH_TEST_MODELS/tiny-v2 when that holds a prebuilt one."""
     from workbench import presets, warmstart
 
     name = presets.build_dir_name(presets.PRESETS["tiny"])
+    prebuilt = Path(os.environ.get("GRPO_WORKBENCH_TEST_MODELS", "/nonexistent")) / name
+    if (prebuilt / "config.json").is_file():  # a developer's prebuilt copy (never written to by tests)
+        return prebuilt
     return warmstart.build_tiny(tmp_path_factory.mktemp("preset") / name)
 
 

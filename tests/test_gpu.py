@@ -300,3 +300,57 @@ def test_streamed_weight_sync_pushes_what_trls_own_sync_pushes(gpu_home: Path) -
     assert moved > 1e-3, "the adapter must change the weights, or the comparison proves nothing"
     assert found["ours_vs_merged_policy"] < 0.25 * moved
     assert found["ours_vs_trl"] < 0.25 * moved
+
+
+def test_vllm_loads_a_merged_export(gpu_home: Path) -> None:
+    """`grpo-workbench export RUN --format merged` on a GPU run of the 1B architecture (bf16, so the check
+    is the bf16 one), then `grpo-workbench serve --model DIR`: vLLM's server loads the merged directory
+    as it loads any model and answers through the chat client. Prints the export's time and size, and
+    those of the GGUF export of the same run."""
+    import asyncio
+    import time
+
+    from workbench import serving
+    from workbench.chat import Endpoint, Sampling, StreamStats, make_client, messages_for, stream_chat
+    from workbench.runs import read_export_record
+
+    # a learning rate that moves the random-init weights beyond bf16 rounding in three steps
+    overrides = ("backend=trl", "grpo.max_steps=3", "grpo.learning_rate=0.001", "name=export-me")
+    trained = cli("train", *sets(*overrides), timeout=900)
+    assert trained.returncode == 0, trained.stdout[-4000:]
+    run = find_run(trained.stdout.strip().splitlines()[0])
+    for fmt in ("merged", "gguf"):
+        started = time.monotonic()
+        exported = cli("export", run.run_id, "--format", fmt, timeout=1200)
+        assert exported.returncode == 0, exported.stderr[-4000:] + exported.stdout[-4000:]
+        record = read_export_record(run.exports.output(fmt))
+        assert record is not None
+        print(
+            f"{fmt} export of random-1b: {record.bytes / 2**30:.2f} GiB in {time.monotonic() - started:.0f} s"
+        )
+    merged = run.exports.output("merged")
+    assert read_export_record(merged).dtype == "bfloat16"  # type: ignore[union-attr]
+
+    started = cli("serve", "--model", str(merged), "--detach", timeout=960)
+    assert started.returncode == 0, started.stderr[-4000:]
+    serve_id, url_line = started.stdout.strip().splitlines()[:2]
+    serve = serving.find_serve(serve_id)
+    try:
+        assert serve.read_spec().backend == "vllm"
+
+        async def ask() -> tuple[str, StreamStats]:
+            client = make_client(Endpoint(url_line.removeprefix("url: "), serve.read_key()))
+            stats = StreamStats()
+            try:
+                question = messages_for("Một cửa hàng có 12 quả táo, bán 5 quả. Còn lại bao nhiêu quả?")
+                pieces = [
+                    p async for p in stream_chat(client, "base", question, Sampling(0.8, 0.95, 16), stats)
+                ]
+            finally:
+                await client.close()
+            return "".join(pieces), stats
+
+        text, stats = asyncio.run(ask())
+        assert text and stats.completion_tokens is not None and stats.completion_tokens >= 1
+    finally:
+        cli("serve", "--stop", serve_id, timeout=180)

@@ -155,6 +155,10 @@ class LoraSection(_Section):
         return self
 
 
+Tracker = Literal["none", "tensorboard", "wandb", "trackio"]
+"""An experiment tracker TRL can report to (transformers' `report_to` names)."""
+
+
 class GrpoSection(_Section):
     """GRPO and optimiser settings (TRL GRPOConfig names where they exist)."""
 
@@ -227,10 +231,34 @@ class GrpoSection(_Section):
     """Wall-clock seconds one call of a custom reward function may take on a step's batch (its import and
     each call of the pre-launch check get the same limit). A call that runs past it fails the run, naming
     the function."""
+    report_to: list[Tracker] = Field(default_factory=lambda: list[Tracker](["none"]))
+    """Experiment trackers TRL reports every logged step to (TRL's report_to): none, tensorboard, wandb,
+    trackio, or several, e.g. ["tensorboard", "wandb"]. Their files go under the run's trackers/
+    directory (TensorBoard event files in trackers/tensorboard/). tensorboard needs the tensorboard or
+    tensorboardX package, wandb the wandb package, trackio the trackio package."""
+    report_offline: bool = True
+    """wandb: log offline into trackers/wandb/ (`wandb sync` uploads it later); off: upload as it logs
+    (needs `wandb login`). trackio always keeps its database in trackers/trackio/."""
     scoring_timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0.0, le=600.0)
     """Wall-clock seconds one math-verify comparison may take (reward `correctness`, and eval's accuracy)
     before its worker process is killed; the completion then counts as wrong and is counted
     (`scoring/timeouts` in metrics.jsonl, `scoring_timeouts` in eval results)."""
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _trackers_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # TRL takes a string too: "tensorboard" or "tensorboard,wandb"
+            value = [part for part in value.replace(",", " ").split() if part] or ["none"]
+        return value
+
+    @field_validator("report_to")
+    @classmethod
+    def _trackers_consistent(cls, value: list[Tracker]) -> list[Tracker]:
+        value = list(dict.fromkeys(value)) or list[Tracker](["none"])
+        if "none" in value and len(value) > 1:
+            others = [v for v in value if v != "none"]
+            raise ValueError(f"lists none together with {others}; fix: either ['none'] or the trackers alone")
+        return value
 
     @property
     def generation_batch_size(self) -> int:

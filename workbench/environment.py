@@ -173,7 +173,34 @@ def preflight(config: RunConfig, machine: Machine | None = None) -> list[Problem
     problems += distributed_problems(config, machine)
     if machine.gpus:
         problems += memory_problems(config, backend, machine.training_gpu_gib(config))
+    problems += tracker_problems(config)
     problems += disk_problems(paths.runs_dir())
+    return problems
+
+
+TRACKER_PACKAGES = {
+    "tensorboard": (("tensorboard", "tensorboardX"), "pip install tensorboard (or tensorboardX)"),
+    "wandb": (("wandb",), "pip install wandb"),
+    "trackio": (("trackio",), "pip install trackio"),
+}
+"""Tracker -> (modules any of which writes for it, the install that adds one)."""
+
+
+def tracker_problems(config: RunConfig) -> list[Problem]:
+    """A tracker in grpo.report_to whose package is missing (transformers would fail at the first step)."""
+    problems = []
+    for tracker in config.grpo.report_to:
+        if tracker not in TRACKER_PACKAGES:
+            continue
+        modules, install = TRACKER_PACKAGES[tracker]
+        if not any(has_module(m) for m in modules):
+            problems.append(
+                Problem(
+                    "grpo.report_to",
+                    f"{tracker} needs the {' or '.join(modules)} package, which is not installed; fix: "
+                    f"{install}, or remove {tracker} from grpo.report_to",
+                )
+            )
     return problems
 
 

@@ -25,6 +25,9 @@ the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run
 | checkpoints/README.md | trainer | TRL | TRL's model card, rewritten at each save (never read here) |
 | adapter/ | trainer | PEFT | the final LoRA adapter |
 | eval/ | evaluation job | `EvalDir` | progress.json, eval-*.json, rows-*.jsonl, summary.csv, eval.log |
+| exports/ | export job | `ExportDir` | status.json, manifest.json, export.log; the default outputs |
+| exports/<format>[-ckpt]/ | export job | `ExportRecord` | merged model, GGUF or adapter + export.json |
+| trackers/ | trainer (TRL's reporters) | `tracker_dir` | tensorboard/ events, wandb/ offline runs, trackio/ |
 
 Serve jobs live beside runs (`workbench.serving.ServeDir`), on the same job model (`workbench.jobdir`).
 A run is alive only if its supervisor pid exists, is not a zombie and started at the time the manifest
@@ -501,6 +504,19 @@ class RunDir(JobDir[TrainingStatus, RunManifest]):
     @property
     def eval(self) -> EvalDir:
         return EvalDir(self.path / "eval")
+
+    @property
+    def exports(self) -> ExportDir:
+        return ExportDir(self.path / "exports")
+
+    @property
+    def trackers(self) -> Path:
+        """Where the experiment trackers of `grpo.report_to` write (`tracker_dir` names each one's)."""
+        return self.path / "trackers"
+
+    def tracker_dir(self, tracker: str) -> Path:
+        """trackers/<tracker>/: TensorBoard's event files, wandb's offline runs, trackio's database."""
+        return self.trackers / tracker
 
     def read_progress(self) -> Progress:
         return Progress.from_json(read_json(self.progress))
@@ -995,6 +1011,80 @@ def read_rollouts(run: RunDir) -> list[RolloutStep]:
     index = RolloutIndex(run)
     index.scan_all()
     return [r for r in (index.read(step) for step in index.steps) if r is not None]
+
+
+# --------------------------------------------------------------------------------------- exports/
+
+EXPORT_RECORD = "export.json"
+"""The file every export output directory holds about itself (`ExportRecord`)."""
+
+
+@dataclass(frozen=True)
+class ExportStatus(Status):
+    """exports/status.json: `Status` plus how far the export got, in percent."""
+
+    step: int = 0
+    """Percent done of the export (0-100); `phase` names the stage."""
+    max_steps: int = 100
+
+
+@dataclass(frozen=True)
+class ExportDir(JobDir[ExportStatus, Manifest]):
+    """`<run>/exports/`: the export job's directory (one export of a run at a time) and, by default, its
+    outputs. status.json is an `ExportStatus` (percent done, `phase` names the stage); manifest.json
+    names the export process."""
+
+    LOG_NAME = "export.log"
+    STATUS = ExportStatus
+
+    def output(self, fmt: str, checkpoint: int | None = None) -> Path:
+        """The default output directory of an export: `merged`, `gguf`, `adapter`, with
+        `-checkpoint-N` when it comes from a checkpoint rather than the final adapter."""
+        return self.path / (fmt if checkpoint is None else f"{fmt}-checkpoint-{checkpoint}")
+
+    def ensure(self) -> ExportDir:
+        """Create the directory (0700) if missing."""
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self
+
+
+@dataclass(frozen=True)
+class ExportRecord(Record):
+    """export.json inside an export's output directory: what it is, where it came from, how it was
+    checked. Written last, just before the directory is renamed into place."""
+
+    format: str = ""
+    """`merged`, `gguf` or `adapter`."""
+    run_id: str = ""
+    source: str = ""
+    """The adapter directory exported (the run's adapter/ or a checkpoint-N/)."""
+    checkpoint: int | None = None
+    base_model: str = ""
+    """The base model as the run names it (a preset, hub id or directory)."""
+    dtype: str = ""
+    """merged: the saved weights' dtype (the base model's own)."""
+    quants: tuple[str, ...] = ()
+    """gguf: the tensor types written (`f16`, `q8_0`), one file each."""
+    files: dict[str, Any] = field(default_factory=dict)
+    """File name -> bytes."""
+    bytes: int = 0
+    estimate_bytes: int = 0
+    elapsed_s: float | None = None
+    verification: dict[str, Any] = field(default_factory=dict)
+    """What the check after writing measured (logit differences, tensor counts, tokens generated)."""
+    created_at: float | None = None
+    pushed_to: str | None = None
+    """The hub repository it was uploaded to (`--push`), when it was."""
+
+
+def read_export_record(directory: Path) -> ExportRecord | None:
+    """An export directory's export.json, or None when it has none (not an export, or half written)."""
+    data = read_json(directory / EXPORT_RECORD)
+    return ExportRecord.from_json(data) if isinstance(data, Mapping) else None
+
+
+def write_export_record(directory: Path, record: ExportRecord) -> None:
+    write_json_atomic(directory / EXPORT_RECORD, record.to_json())
 
 
 # ------------------------------------------------------------------------------------- run lookup
