@@ -159,7 +159,7 @@ def test_every_file_a_run_has_is_named_by_the_contract(tmp_path: Path) -> None:
         run.config.name, run.manifest.name, run.status.name, run.progress.name, run.plan.name,
         run.distributed.name, run.accelerate_config.name, run.metrics.name, run.samples.name, run.gpu.name,
         run.data_stats.name, run.held_out.name, run.log.name, run.checkpoints.name, run.adapter.name,
-        run.eval.path.name,
+        run.eval.path.name, run.notification.name,
     }  # fmt: skip
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("## The run directory") :].split("\n## ", 1)[0]
