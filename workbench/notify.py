@@ -14,6 +14,7 @@ channel): it is never logged or written, and every error message is passed throu
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import time
@@ -190,11 +191,12 @@ def post_webhook(
             status = exc.code
             error = f"HTTP {exc.code} {exc.reason}"
             retry = exc.code >= 500 or exc.code in RETRY_STATUSES
-        except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections, a malformed URL
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # URLError, timeouts, refused connections, a malformed URL or answer
             status = None
             reason = getattr(exc, "reason", None)
             error = f"{type(exc).__name__}: {reason if reason is not None else exc}"
-            retry = not isinstance(exc, ValueError)
+            retry = not isinstance(exc, ValueError | http.client.InvalidURL)
         error = redact(error, url)
         if not retry or tries >= attempts:
             break
