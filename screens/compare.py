@@ -29,8 +29,9 @@ from workbench.runs import RunDir
 
 LETTERS = "ABCDEFGH"
 """The runs' names in the plots and the settings table (one per palette colour)."""
-KEY_WIDTH = 30
-"""The settings column (the longest keys, `grpo.vllm_importance_sampling_correction`, are cut)."""
+KEY_WIDTH = (12, 42)
+"""The settings column fits the longest differing key within these bounds (the longest key of all,
+`grpo.vllm_importance_sampling_correction`, is 40); at most a third of the screen."""
 
 
 def plot_id(key: str) -> str:
@@ -128,9 +129,12 @@ class CompareScreen(Screen[None]):
             return
         table = self.query_one("#compare-diff", DataTable)
         table.clear(columns=True)
-        width = max(40, self.app.size.width) - KEY_WIDTH - 4
+        longest = max((len(d.key) for d in comparison.differences), default=0) + 2
+        low, high = KEY_WIDTH
+        key_width = max(low, min(high, longest, self.app.size.width // 3))
+        width = max(40, self.app.size.width) - key_width - 4
         column = max(8, width // max(1, len(letters)) - 2)
-        table.add_column("setting", width=KEY_WIDTH, key="setting")
+        table.add_column("setting", width=key_width, key="setting")
         for index, letter in enumerate(letters):
             table.add_column(Text(letter, _colour(index)), width=column, key=letter)
         if not comparison.differences:
