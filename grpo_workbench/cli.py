@@ -21,6 +21,8 @@ examples:
   grpo-workbench                                   open the workbench (TUI)
   grpo-workbench train --set grpo.max_steps=20     train the offline default in the foreground
   grpo-workbench train --config my.toml --detach   start a run in the background, print its id
+  grpo-workbench train --like RUN --set grpo.beta=0.04
+                                                   a new run with RUN's settings, one changed
   grpo-workbench runs                              list runs and their state
   grpo-workbench stop RUN | resume RUN             stop cleanly (checkpoint) / continue a run
   grpo-workbench preview -n 3                      show formatted rows and their gold answers
@@ -66,6 +68,23 @@ def _adapter_of(ref: str) -> tuple[Any, Path]:
 def _config_from(args: argparse.Namespace) -> Any:
     from workbench import config as wconfig
 
+    like = getattr(args, "like", None)
+    if like:
+        # A clone: the run's settings, less what a clone does not copy (workbench.compare.NOT_COPIED).
+        from workbench.compare import clone_config
+        from workbench.runs import find_run
+
+        if getattr(args, "config", None) or getattr(args, "from_run", None):
+            raise wconfig.ConfigError(
+                [
+                    wconfig.Problem(
+                        "",
+                        "--like takes every setting from the run: give it without --config "
+                        "and --from, and change settings with --set",
+                    )
+                ]
+            )
+        return clone_config(find_run(like), list(getattr(args, "set", None) or []))
     source = getattr(args, "from_run", None)
     if getattr(args, "config", None):
         data = wconfig.load(Path(args.config)).model_dump(mode="json")
@@ -619,6 +638,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN[:checkpoint-N]",
         help="a new run that starts from another run's adapter (its final one, or checkpoint-N) and its "
         "settings; --set changes them (the fix for a resume its changed config.toml refuses)",
+    )
+    p.add_argument(
+        "--like",
+        metavar="RUN",
+        help="a new run with RUN's settings (a clone, with a new id; lora.init_from is not copied and "
+        "nothing but the settings is: no checkpoints, adapter or metrics); --set changes them",
     )
     p.add_argument("--no-check", action="store_true", help="skip the machine pre-flight checks")
     p.add_argument(

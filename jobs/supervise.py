@@ -4,7 +4,9 @@ It is the process the launcher detaches, and the single writer of status.json. I
 starts the trainer in its own process group, merges the trainer's progress.json into status.json with a
 heartbeat every couple of seconds, and records how the trainer ended: `completed`, `stopped` (after
 SIGTERM), `failed` (an exception, with its message) or `crashed` (killed by a signal). A watcher that is
-not its parent (a re-attached TUI) cannot `wait()` for the trainer; this process can.
+not its parent (a re-attached TUI) cannot `wait()` for the trainer; this process can. Once the end is
+recorded it hands the webhook announcing it (settings.toml `[notify]`) to a detached `jobs.notify`, so a
+slow or failing webhook never holds the run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from types import FrameType
 import psutil
 
 from jobs.launch import DEFAULT_STOP_GRACE, STOP_GRACE_ENV
+from jobs.notify import announce_end
 from jobs.process import Heartbeat, exited, kill_group, wait_exited
 from workbench import distributed
 from workbench.atomic import write_text_atomic
@@ -375,7 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
-    return Supervisor(RunDir(args.run_dir.resolve()), args.resume).main()
+    run = RunDir(args.run_dir.resolve())
+    code = Supervisor(run, args.resume).main()
+    announce_end(run)  # after the final state is recorded; starts a detached process and returns
+    return code
 
 
 if __name__ == "__main__":

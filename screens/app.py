@@ -1,8 +1,9 @@
 """The workbench app: five modes (Configure, Runs, Monitor, Chat, Evaluate) over the run directories.
 
 The app owns what every mode shares: the runs home and its periodic scan (a thread worker), the
-attached run the Monitor follows, the latest GPU reading (NVML, in a thread), and the run actions
-(stop, resume, delete: each asks first where work would be interrupted or lost). Runs are OS processes
+attached run the Monitor follows, the latest GPU reading (NVML, in a thread), the run actions
+(stop, resume, delete: each asks first where work would be interrupted or lost; clone), and the terminal
+bell when a run it saw running completes, fails or crashes. Runs are OS processes
 started detached by `jobs.launch`; quitting the app never stops one, and on start it re-attaches to the
 newest live run and replays its whole history. It never imports torch and never trains.
 
@@ -39,6 +40,7 @@ from screens.keyorder import InOrderKeys
 from workbench import gpu as wgpu
 from workbench import paths
 from workbench.gpu import GpuSample
+from workbench.notify import NOTIFY_STATES
 from workbench.runs import FINAL_STATES, LIVE_STATES, RunDir, RunInfo, list_runs, resolve_state, run_dirs
 from workbench.settings import load_settings, save_settings, settings_path
 
@@ -285,6 +287,10 @@ class WorkbenchApp(InOrderKeys[None]):
         """The remapped keys in force (binding id -> keys): the settings' keymap less unknown ids."""
         self._children: list[subprocess.Popen[bytes]] = []
         self._modules: dict[str, bool] = {}
+        self._seen_running: set[str] = set()
+        """Runs a scan of this app found not yet ended: their ending rings the bell."""
+        self.endings_rung: list[tuple[str, str]] = []
+        """(run id, state) of every ending this app rang the bell for, in order."""
         self.screen_context = ScreenContext(
             runs_root=self.runs_root,
             clock=clock,
@@ -442,6 +448,7 @@ class WorkbenchApp(InOrderKeys[None]):
             return
         if worker.name == "_scan_runs":
             self.runs = list(worker.result or [])
+            self._announce_endings(self.runs)
         elif worker.name == "_sample_gpus":
             if worker.result != self.gpus:
                 self.gpus = list(worker.result or [])
@@ -453,6 +460,22 @@ class WorkbenchApp(InOrderKeys[None]):
                 self.attached = None
             self.notify(f"deleted {worker.result}")
             self.rescan()
+
+    def _announce_endings(self, infos: list[RunInfo]) -> None:
+        """Ring the terminal bell for each run that a scan of this app saw running and that has now
+        completed, failed or crashed: once per ending (a resumed run that ends again rings again), never
+        for runs that had ended before the app saw them, nor for a stop the user asked for."""
+        for info in infos:
+            run_id = info.run.run_id
+            if info.alive or info.state not in FINAL_STATES:
+                self._seen_running.add(run_id)
+                continue
+            if run_id not in self._seen_running:
+                continue
+            self._seen_running.discard(run_id)
+            if info.state in NOTIFY_STATES and self.settings.notify.bell:
+                self.endings_rung.append((run_id, info.state))
+                self.bell()
 
     # ------------------------------------------------------------------------------------------------
     # run actions
@@ -529,6 +552,29 @@ class WorkbenchApp(InOrderKeys[None]):
         self.call_from_thread(self.notify, f"resuming {run_id}", title="resume")
         return process
 
+    def clone_run(self, run_id: str) -> None:
+        """Open Configure filled from `run_id`'s settings, less what a clone does not copy
+        (`workbench.compare.NOT_COPIED`): Launch then starts a new run with a new id."""
+        from workbench.compare import clone_data, with_defaults
+        from workbench.config import ConfigError
+
+        try:
+            data = with_defaults(clone_data(RunDir(self.runs_root / run_id)))
+        except ConfigError as exc:
+            self.notify(str(exc.problems[0]), severity="error", title="clone")
+            return
+        self._clone_into_configure(run_id, data)
+
+    @work(exclusive=True, group="clone", description="clone run", exit_on_error=False)
+    async def _clone_into_configure(self, run_id: str, data: dict[str, Any]) -> None:
+        from screens.configure import ConfigureScreen
+
+        await self.switch_mode("configure")
+        screen = self.screen
+        if isinstance(screen, ConfigureScreen):
+            # after the screen's own first fill (on mount), never before it
+            screen.call_after_refresh(screen.fill_from_run, run_id, data)
+
     def request_delete(self, run_id: str) -> None:
         """Ask, then delete a finished run's directory."""
         info = self.run_info(run_id)
@@ -576,7 +622,7 @@ class WorkbenchApp(InOrderKeys[None]):
 
     def help_sections(self) -> list[KeySection]:
         """Every key, by where it works."""
-        from screens.tryit import TryRewardsScreen  # not needed before the help is opened
+        from screens.tryit import TryRewardsScreen
 
         return [
             KeySection(
@@ -620,11 +666,13 @@ class WorkbenchApp(InOrderKeys[None]):
 
 def binding_rows() -> list[tuple[str, str, str]]:
     """(binding id, default keys, what it does) for every binding with an id: what a keymap can remap."""
+    from screens.compare import CompareScreen
     from screens.tryit import TryRewardsScreen
 
     owners: list[Any] = [
         WorkbenchApp,
         *(spec.screen for spec in MODE_SPECS),
+        CompareScreen,
         ConfirmScreen,
         PathPromptScreen,
         HelpScreen,

@@ -1040,6 +1040,18 @@ class ConfigureScreen(ModeScreen):
             return
         self.app.push_screen(TryRewardsScreen(config))
 
+    def fill_from_run(self, run_id: str, data: dict[str, Any]) -> None:
+        """Clone with changes: show `data` (a run's settings, `workbench.compare.clone_data`) in the form;
+        Launch starts a new run with them, whatever is changed first."""
+        self._fill(data)
+        self._schedule_checks()
+        self.query_one("#f-name", Input).focus()
+        self.notify(
+            f"settings of {run_id} (lora.init_from not copied): change what you want, then Ctrl+L launches "
+            "a new run",
+            title="clone",
+        )
+
     def action_defaults(self) -> None:
         data = self._machine_default()
         self._fill(data)

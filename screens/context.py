@@ -88,6 +88,10 @@ class WorkbenchServices(Protocol):
         """Ask, then delete a finished run's directory."""
         ...
 
+    def clone_run(self, run_id: str) -> None:
+        """Open Configure filled from `run_id`'s settings, for a new run with changes."""
+        ...
+
     def rescan(self) -> None:
         """Scan the runs home now."""
         ...

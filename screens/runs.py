@@ -1,4 +1,5 @@
-"""Runs: every run under the runs home, live and past, with attach, stop, resume, delete and export.
+"""Runs: every run under the runs home, live and past, with attach, stop, resume, delete and export;
+runs marked with Space are compared (C), and L clones the selected run into Configure.
 
 The list comes from the app's periodic scan (a thread worker); this screen only shows it. Actions go
 through the app, which asks for confirmation where a run would be interrupted or lost.
@@ -105,11 +106,35 @@ class RunsScreen(ModeScreen):
             "n", "new_run", "New run", id="runs.new", show=False, tooltip="Configure and launch a new run"
         ),
         Binding("g", "rescan", "Rescan", id="runs.rescan", show=False, tooltip="Scan the runs home now"),
+        Binding(
+            "space",
+            "toggle_mark",
+            "Mark",
+            id="runs.mark",
+            show=False,  # the summary line says it; the footer keeps room at 80 columns
+            tooltip="Mark or unmark the selected run for a comparison (✓ in the table)",
+        ),
+        Binding(
+            "c",
+            "compare_runs",
+            "Compare",
+            id="runs.compare",
+            tooltip="Compare the marked runs: the settings that differ, reward, length and loss curves",
+        ),
+        Binding(
+            "l",
+            "clone_run",
+            "Clone",
+            id="runs.clone",
+            tooltip="Clone with changes: Configure filled from the selected run (as `train --like RUN`)",
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.infos: list[RunInfo] = []
+        self.marked: list[str] = []
+        """The ids of the runs marked for a comparison, in the order they were marked."""
 
     @property
     def context(self) -> ScreenContext:
@@ -150,9 +175,11 @@ class RunsScreen(ModeScreen):
 
     def _show_runs(self, infos: list[RunInfo]) -> None:
         self.infos = list(infos)
+        ids = [info.run.run_id for info in self.infos]
+        self.marked = [run_id for run_id in self.marked if run_id in ids]  # deleted runs drop out
         table = self.query_one(DataTable)
         selected = self.selected.run.run_id if self.selected else None
-        longest = max((len(info.run.run_id) for info in self.infos), default=0) + 3
+        longest = max((len(info.run.run_id) for info in self.infos), default=0) + 4
         labels = self._set_columns(min(MAX_RUN_WIDTH, max(COLUMNS[0][1], longest)))
         table.clear()
         now = self.context.clock()
@@ -161,8 +188,9 @@ class RunsScreen(ModeScreen):
             step = f"{info.step}/{info.max_steps}" if info.max_steps else str(info.step)
             age = format_age(now - info.created_at) if info.created_at else ""
             attached = "▶" if info.run.run_id == self.context.services.attached else " "
+            marked = Text("✓", "bold green") if info.run.run_id in self.marked else Text(" ")
             cells = {
-                "run": Text.assemble(attached, health_mark(info), " ", info.run.run_id),
+                "run": Text.assemble(attached, marked, health_mark(info), " ", info.run.run_id),
                 "state": state_text(info.state),
                 "step": step,
                 "reward": reward,
@@ -170,12 +198,12 @@ class RunsScreen(ModeScreen):
                 "age": age,
             }
             table.add_row(*(cells[label] for label in labels), key=info.run.run_id)
-        ids = [info.run.run_id for info in self.infos]
         if selected in ids:
             table.move_cursor(row=ids.index(selected), animate=False)
         live = sum(1 for info in self.infos if info.alive)
+        marks = f"{len(self.marked)} marked · C compares" if self.marked else "Space marks runs to compare"
         summary = (
-            f"{len(self.infos)} runs, {live} live · Enter attaches"
+            f"{len(self.infos)} runs, {live} live · Enter attaches · {marks}"
             if self.infos
             else f"no runs yet under {self.context.runs_root}: press n (or F2) to configure one"
         )
@@ -245,3 +273,34 @@ class RunsScreen(ModeScreen):
 
     def action_rescan(self) -> None:
         self.context.services.rescan()
+
+    def action_toggle_mark(self) -> None:
+        from workbench.compare import MAX_COMPARED  # pydantic: not before the first mark
+
+        if (info := self.selected) is None:
+            return
+        run_id = info.run.run_id
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        elif len(self.marked) >= MAX_COMPARED:
+            self.notify(f"at most {MAX_COMPARED} runs are compared at once", severity="warning")
+            return
+        else:
+            self.marked.append(run_id)
+        self._show_runs(self.infos)
+
+    def action_compare_runs(self) -> None:
+        """Compare the marked runs; one marked run is compared with the selected one."""
+        chosen = list(self.marked)
+        if len(chosen) == 1 and (info := self.selected) and info.run.run_id not in chosen:
+            chosen.append(info.run.run_id)
+        if len(chosen) < 2:
+            self.notify("mark two or more runs with Space first, then press C", severity="warning")
+            return
+        from screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(chosen))
+
+    def action_clone_run(self) -> None:
+        if info := self.selected:
+            self.context.services.clone_run(info.run.run_id)

@@ -32,7 +32,7 @@ def test_settings_validate_with_the_field_and_the_fix(tmp_path: Path) -> None:
     cases = {
         '[keymap]\n"app.help" = "control h"': "keymap: 'app.help' = 'control h': give key names",
         '[keymap]\n"app.help" = ""': "give key names separated by commas",
-        "colour = 'blue'": "colour: unknown setting; the settings are theme and [keymap]",
+        "colour = 'blue'": "colour: unknown setting; the settings are theme, [keymap] and [notify]",
         "theme = ": "not valid TOML",
     }
     for text, expected in cases.items():

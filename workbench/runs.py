@@ -28,6 +28,7 @@ the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run
 | exports/ | export job | `ExportDir` | status.json, manifest.json, export.log; the default outputs |
 | exports/<format>[-ckpt]/ | export job | `ExportRecord` | merged model, GGUF or adapter + export.json |
 | trackers/ | trainer (TRL's reporters) | `tracker_dir` | tensorboard/ events, wandb/ offline runs, trackio/ |
+| notify.json | notifier (`jobs.notify`) | `Notification` | how the webhook at the run's end went (no URL) |
 
 Serve jobs live beside runs (`workbench.serving.ServeDir`), on the same job model (`workbench.jobdir`).
 A run is alive only if its supervisor pid exists, is not a zombie and started at the time the manifest
@@ -353,6 +354,24 @@ HEALTH_PAST_KEPT = 20
 
 
 @dataclass(frozen=True)
+class Notification(Record):
+    """notify.json: how the webhook announcing the run's end went (`workbench.notify`); never the URL."""
+
+    state: str | None = None
+    """The ending announced: completed, failed or crashed."""
+    attempt: int = 0
+    """The run attempt that ended (a resumed run that ends again is announced again)."""
+    delivered: bool = False
+    tries: int = 0
+    """POSTs made (at most `workbench.notify.ATTEMPTS`)."""
+    http_status: int | None = None
+    """The last answer's status, None when none came (timeout, refused)."""
+    error: str | None = None
+    """Why it was not delivered, with the URL redacted."""
+    sent_at: float | None = None
+
+
+@dataclass(frozen=True)
 class RunDir(JobDir[TrainingStatus, RunManifest]):
     """Paths inside one run directory, and the reads and writes of its records."""
 
@@ -517,6 +536,18 @@ class RunDir(JobDir[TrainingStatus, RunManifest]):
     def tracker_dir(self, tracker: str) -> Path:
         """trackers/<tracker>/: TensorBoard's event files, wandb's offline runs, trackio's database."""
         return self.trackers / tracker
+
+    @property
+    def notification(self) -> Path:
+        return self.path / "notify.json"
+
+    def read_notification(self) -> Notification | None:
+        """notify.json, or None while no webhook was sent for the run."""
+        data = read_json(self.notification)
+        return Notification.from_json(data) if isinstance(data, Mapping) else None
+
+    def write_notification(self, notification: Notification) -> None:
+        write_json_atomic(self.notification, notification.to_json())
 
     def read_progress(self) -> Progress:
         return Progress.from_json(read_json(self.progress))
@@ -1244,11 +1275,21 @@ def last_reward(run: RunDir) -> float | None:
     return None
 
 
-def read_config_table(run: RunDir) -> dict[str, Any]:
-    """config.toml as plain TOML (not validated: a list must show a run whose config no longer loads)."""
+def read_config_table(run: RunDir, *, strict: bool = False) -> dict[str, Any]:
+    """config.toml as plain TOML (not validated: a list must show a run whose config no longer loads).
+
+    Args:
+        run: The run.
+        strict: Raise when the file cannot be read or parsed, instead of returning {}.
+
+    Raises:
+        OSError, ValueError: with `strict`, the file is missing or unreadable, or not TOML (UTF-8).
+    """
     try:
         return tomllib.loads(run.config.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        if strict:
+            raise
         return {}
 
 

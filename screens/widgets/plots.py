@@ -76,6 +76,11 @@ class MetricPlot(PlotextPlot):
         """How many times the plot was rebuilt (tests and benchmarks watch it advance)."""
         self._lines: list[Line] = []
 
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        """The series of the last `draw`, as given (before thinning): what the plot shows."""
+        return tuple(self._lines)
+
     def on_mount(self) -> None:
         super().on_mount()
         self.draw(self.title, [])
