@@ -61,30 +61,28 @@ COLUMNS = (
     ("target", 15),
     ("decoding", 10),
     ("accuracy 95% CI", 16),
-    ("fmt", 5),
-    ("len", 5),
+    ("format 95% CI", 14),
     ("pass@k", 9),
     ("GSM", 5),
     ("MATH", 5),
     ("rows", 6),
-    ("", 7),
 )
 """(label, width) of the results table: fixed widths (each one wider than its longest text, as the table
 has no cell padding) so it never jitters as results arrive and fits beside the form from STACKED_BELOW
-columns."""
+columns. Format carries its interval like accuracy (on the offline demo it is where learning shows); the
+mean length is left to `grpo-workbench eval` and summary.csv, and a partial result is marked in its
+target cell (`name*`, in yellow), for want of room."""
 NARROW_COLUMNS = (
     ("target", 15),
     ("decoding", 10),
     ("acc 95% CI", 14),
-    ("fmt", 5),
-    ("len", 4),
+    ("fmt 95% CI", 14),
     ("pass@k", 8),
     ("GSM", 5),
     ("MATH", 5),
     ("rows", 6),
-    ("", 7),
 )
-"""Below STACKED_BELOW columns the table spans the screen under the form: the same columns, tighter (79
+"""Below STACKED_BELOW columns the table spans the screen under the form: the same columns, tighter (77
 cells and a 1-cell scrollbar), so 80 columns show all of them."""
 STACKED_BELOW = 120
 """Narrower than this, the form goes above the results (class `-stacked`): beside them, the table would
@@ -92,23 +90,20 @@ be cut."""
 
 
 def result_cells(result: EvalResult) -> tuple[str | Text, ...]:
-    """One results-table row: target (`*` when partial), decoding, accuracy with its 95% interval, format,
-    mean length in tokens, pass@k at the largest k (sampling only; pass@1 is the accuracy), GSM and MATH
-    accuracy, rows done of total, and the partial flag."""
+    """One results-table row: target (`*` and yellow when partial), decoding, accuracy and format each with
+    its 95% interval, pass@k at the largest k (sampling only; pass@1 is the accuracy), GSM and MATH
+    accuracy, and rows done of total."""
     overall = result.overall
-    length = overall.mean_length
     return (
-        # `*` as in the CLI's table (and so a partial result reads as such without the last column)
-        result.label,
+        # `*` as in the CLI's table, so a partial result reads as such without colour too
+        Text(result.label, "yellow") if result.partial else result.label,
         result.decoding,
         percent_interval(overall.accuracy),
-        percent(overall.format),
-        f"{length.value:.0f}" if length else "–",
+        percent_interval(overall.format, digits=0),
         top_pass_at_k(overall),
         percent(result.by_family["GSM"].accuracy if "GSM" in result.by_family else None),
         percent(result.by_family["MATH"].accuracy if "MATH" in result.by_family else None),
         f"{result.rows_done}/{result.rows_total}",
-        Text("partial", "yellow") if result.partial else Text(""),
     )
 
 
@@ -339,12 +334,12 @@ class EvaluateScreen(Screen[None]):
         table = self.query_one(DataTable)
         columns = NARROW_COLUMNS if stacked else COLUMNS
         if [(str(key.value), column.width) for key, column in table.columns.items()] == [
-            (label or "partial", width) for label, width in columns
+            (label, width) for label, width in columns
         ]:
             return False
         table.clear(columns=True)
         for label, width in columns:
-            table.add_column(label, width=width, key=label or "partial")
+            table.add_column(label, width=width, key=label)
         return True
 
     def on_resize(self) -> None:

@@ -72,12 +72,13 @@ async def test_frozen_run_fills_the_table_and_the_plot(tmp_path: Path, eval_root
             "adapter/sample-n4",
         ]
         assert _cells(table, "base/greedy")[:3] == ["base", "greedy", "12.5% [2–47]"]
-        assert _cells(table, "adapter/greedy")[2:5] == ["75.0% [41–93]", "100%", "22"]
-        assert _cells(table, "adapter/sample-n4")[5] == "@4 88%"
-        assert _cells(table, "adapter/greedy")[6:8] == ["80%", "67%"]  # GSM 4/5, MATH 2/3
+        assert _cells(table, "adapter/greedy")[2:4] == ["75.0% [41–93]", "100% [68–100]"]
+        assert _cells(table, "base/greedy")[3] == "25% [7–59]"  # format with its interval too
+        assert _cells(table, "adapter/sample-n4")[4] == "@4 88%"
+        assert _cells(table, "adapter/greedy")[5:7] == ["80%", "67%"]  # GSM 4/5, MATH 2/3
         assert _cells(table, "checkpoint-20/greedy")[0] == "checkpoint-20*"
-        assert _cells(table, "checkpoint-20/greedy")[-2:] == ["5/8", "partial"]
-        assert _cells(table, "adapter/greedy")[-2:] == ["8/8", ""]
+        assert _cells(table, "checkpoint-20/greedy")[-1] == "5/8"
+        assert _cells(table, "adapter/greedy")[-1] == "8/8"
 
         # base at step 0, checkpoint-N at N, the adapter at the run's final step (30)
         greedy, sampled = accuracy_lines(screen.results, 30)
@@ -137,7 +138,8 @@ async def test_mode_keys_help_and_palette(tmp_path: Path) -> None:
 class TestSnapshot:
     def test_evaluated_run_small(self, snap_compare: Any, tmp_path: Path) -> None:
         """80x24: the form above the results (the run picker whole, targets beside the options), the
-        frozen run's six results in every column but the partial flag (checkpoint-20*: partial), base
+        frozen run's six results in every column (checkpoint-20*: partial, in yellow), accuracy and
+        format each with its interval, base
         and adapter ticked, greedy on, the finished progress (16/16 rows) and, in place of the plot, its
         trend line (greedy 12.5 -> 75.0)."""
 
@@ -154,8 +156,8 @@ class TestSnapshot:
         assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
 
     def test_evaluated_run_wide(self, snap_compare: Any, tmp_path: Path) -> None:
-        """120x40: the form beside the results; all ten columns, the partial flag included, and the
-        accuracy plot under the table."""
+        """120x40: the form beside the results; all eight columns, accuracy and format each with its
+        interval, and the accuracy plot under the table."""
 
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
@@ -225,7 +227,7 @@ async def test_evaluate_from_the_screen_then_cancel(live_run: RunDir) -> None:
             "checkpoint-2/greedy",
             "checkpoint-2/sample-n2",
         ]
-        assert all(_cells(table, str(key.value))[-2:] == ["2/2", ""] for key in table.rows)
+        assert all(_cells(table, str(key.value))[-1] == "2/2" for key in table.rows)
         bar = screen.query_one("#eval-progress", ProgressBar)
         assert (bar.progress, bar.total) == (8, 8)
         assert [line.xs for line in accuracy_lines(screen.results, 2)] == [[0.0, 2.0], [0.0, 2.0]]
@@ -265,5 +267,5 @@ async def test_evaluate_from_the_screen_then_cancel(live_run: RunDir) -> None:
         partial = [r.data for r in screen.results if r.partial]
         assert len(partial) == 1 and partial[0]["rows_done"] < 24
         key = f"{partial[0]['target']}/{partial[0]['decoding']['name']}"
-        await wait_until(pilot, lambda: _cells(table, key)[-1] == "partial", "the partial flag", 10)
+        await wait_until(pilot, lambda: _cells(table, key)[0].endswith("*"), "the partial mark", 10)
         assert not screen.query_one("#eval-start", Button).disabled
