@@ -119,19 +119,44 @@ def sort_results(results: list[EvalResult]) -> list[EvalResult]:
 def accuracy_lines(results: list[EvalResult], final: int | None) -> list[Line]:
     """Accuracy (%) per training step, one line per decoding: base at step 0, checkpoint-N at N, the
     adapter at the run's final step (where it replaces a checkpoint of the same step)."""
+    return _metric_lines(results, final, "accuracy")
+
+
+def format_lines(results: list[EvalResult], final: int | None) -> list[Line]:
+    """Exact-format rate (%) per training step, one line per decoding, placed as `accuracy_lines` places
+    them (labelled `greedy format`, `sample-n8 format`): where the offline demo's learning shows."""
+    return _metric_lines(results, final, "format")
+
+
+def _metric_lines(results: list[EvalResult], final: int | None, metric: str) -> list[Line]:
     by_decoding: dict[str, dict[int, float]] = {}
     for result in sort_results(results):
         step = target_step(result.target, final)
-        accuracy = result.overall.accuracy
-        if step is None or accuracy is None:
+        estimate = result.overall.accuracy if metric == "accuracy" else result.overall.format
+        if step is None or estimate is None:
             continue
-        by_decoding.setdefault(result.decoding, {})[step] = 100 * accuracy.value
+        by_decoding.setdefault(result.decoding, {})[step] = 100 * estimate.value
     lines = []
     for name in sorted(by_decoding, key=lambda n: (n != "greedy", n)):
         points = sorted(by_decoding[name].items())
-        label = name if name == "greedy" else f"{name} pass@1"
+        if metric == "accuracy":
+            label = name if name == "greedy" else f"{name} pass@1"
+        else:
+            label = f"{name} format"
         lines.append(Line(label, [float(x) for x, _ in points], [y for _, y in points]))
     return lines
+
+
+def trend_title(accuracy: list[Line], formats: list[Line]) -> str:
+    """The plot's title, and the line shown instead of the plot at 80x24: the first decoding's accuracy
+    and format from the first evaluated step to the last (`held-out % by step · greedy: accuracy 0.0 →
+    3.1, format 0.0 → 84.4`)."""
+    head = accuracy[0]
+    text = f"held-out % by step · {head.label}: accuracy {head.ys[0]:.1f} → {head.ys[-1]:.1f}"
+    same = [line for line in formats if line.label == f"{head.label} format"]
+    if same:
+        text += f", format {same[0].ys[0]:.1f} → {same[0].ys[-1]:.1f}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -314,7 +339,7 @@ class EvaluateScreen(Screen[None]):
                     yield ProgressBar(total=None, show_eta=False, id="eval-progress")
                     yield TextLine("", id="eval-rate")
                 yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
-                yield MetricPlot("accuracy % by step", id="eval-plot")
+                yield MetricPlot("held-out % by step", id="eval-plot")
                 yield TextLine("", id="eval-trend")
         yield Footer(compact=True)
 
@@ -503,15 +528,14 @@ class EvaluateScreen(Screen[None]):
             table.add_row(*result_cells(result), key=key)
         plot = self.query_one("#eval-plot", MetricPlot)
         trend = self.query_one("#eval-trend", TextLine)
-        lines = accuracy_lines(self.results, final)
-        if not lines:
-            plot.draw("accuracy % by step: no results yet", [], ylim=(0, 100))
+        accuracy = accuracy_lines(self.results, final)
+        if not accuracy:
+            plot.draw("held-out % by step: no results yet", [], ylim=(0, 100))
             trend.update("")
             return
-        head = lines[0]
-        first, last = head.ys[0], head.ys[-1]
-        title = f"accuracy % by step · {head.label} {first:.1f} → {last:.1f}"
-        plot.draw(title, lines, ylim=(0, 100))
+        formats = format_lines(self.results, final)
+        title = trend_title(accuracy, formats)
+        plot.draw(title, accuracy + formats, ylim=(0, 100))
         trend.update(title)  # shown instead of the plot where there is no room for one (80x24)
 
     # ------------------------------------------------------------------------------------------------

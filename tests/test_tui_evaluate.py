@@ -21,7 +21,7 @@ from tui_helpers import frozen_app, live_home, no_blink, settle, snapshots_in_te
 
 from screens.app import WorkbenchApp
 from screens.dialogs import HelpScreen
-from screens.evaluate import EvaluateScreen, accuracy_lines
+from screens.evaluate import EvaluateScreen, accuracy_lines, format_lines, trend_title
 from screens.widgets import MetricPlot
 from workbench.runs import EvalDir, RunDir
 
@@ -84,8 +84,15 @@ async def test_frozen_run_fills_the_table_and_the_plot(tmp_path: Path, eval_root
         greedy, sampled = accuracy_lines(screen.results, 30)
         assert (list(greedy.xs), list(greedy.ys)) == ([0.0, 10.0, 20.0, 30.0], [12.5, 37.5, 80.0, 75.0])
         assert list(sampled.xs) == [0.0, 30.0] and sampled.ys[-1] == pytest.approx(56.25)
+        # format beside accuracy, where the offline demo's learning shows
+        greedy_format, sampled_format = format_lines(screen.results, 30)
+        assert greedy_format.label == "greedy format"
+        assert list(greedy_format.ys) == [25.0, 62.5, 100.0, 100.0]
         plot = screen.query_one("#eval-plot", MetricPlot)
         assert plot.draw_count >= 2
+        assert trend_title([greedy], [greedy_format, sampled_format]) == (
+            "held-out % by step · greedy: accuracy 12.5 → 75.0, format 25.0 → 100.0"
+        )
 
         targets = screen.query_one("#eval-targets", SelectionList)
         names = [str(targets.get_option_at_index(i).value) for i in range(targets.option_count)]
@@ -141,7 +148,7 @@ class TestSnapshot:
         frozen run's six results in every column (checkpoint-20*: partial, in yellow), accuracy and
         format each with its interval, base
         and adapter ticked, greedy on, the finished progress (16/16 rows) and, in place of the plot, its
-        trend line (greedy 12.5 -> 75.0)."""
+        trend line (greedy: accuracy 12.5 -> 75.0, format 25.0 -> 100.0)."""
 
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
@@ -157,7 +164,7 @@ class TestSnapshot:
 
     def test_evaluated_run_wide(self, snap_compare: Any, tmp_path: Path) -> None:
         """120x40: the form beside the results; all eight columns, accuracy and format each with its
-        interval, and the accuracy plot under the table."""
+        interval, and the plot of accuracy and format by step under the table."""
 
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)

@@ -59,9 +59,10 @@ def test_build_is_atomic_and_recorded(tmp_path: Path) -> None:
 
 
 def test_warm_started_tiny_writes_the_tags(tiny_preset_dir: Path) -> None:
-    """Sampled like GRPO samples (temperature 1, 96 new tokens), some completions have the exact format
-    and most have tags: the format rewards start above their floor with room to rise. Measured: 24 of 64
-    exact; the random-init model has 0."""
+    """Sampled like GRPO samples (96 new tokens), every completion reasons in a <thinking> block and some
+    have the exact format, most closing with "Đáp án là: X" instead: the format rewards start above
+    their floor with room to rise. Measured at temperature 1 over torch seeds 0, 1, 2: 12, 9, 12 of 32
+    exact, 32 of 32 with a <thinking> block; the random-init model has 0."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -90,10 +91,10 @@ def test_warm_started_tiny_writes_the_tags(tiny_preset_dir: Path) -> None:
         tokenizer.decode(row[encoded["input_ids"].shape[1] :], skip_special_tokens=True) for row in out
     ]
     exact = sum(score == 3.0 for score in rewards.match_format_exactly(completions))
-    with_solution = sum(rewards.extract_solution(c) is not None for c in completions)
-    assert exact >= 3, completions[:4]
-    assert with_solution >= 8, completions[:4]
-    assert exact < len(completions), "the warm start should leave GRPO something to improve"
+    reasoned = sum(c.startswith("<thinking>") and "</thinking>" in c for c in completions)
+    assert exact >= 4, completions[:4]
+    assert reasoned >= 28, completions[:4]
+    assert exact <= 20, "the warm start should leave GRPO something to improve"
 
 
 def _mean(rows: list[dict[str, float]], key: str) -> float:
