@@ -63,30 +63,28 @@ COLUMNS = (
     ("target", 15),
     ("decoding", 10),
     ("accuracy 95% CI", 16),
-    ("fmt", 5),
-    ("len", 5),
+    ("format 95% CI", 14),
     ("pass@k", 9),
     ("GSM", 5),
     ("MATH", 5),
     ("rows", 6),
-    ("", 7),
 )
 """(label, width) of the results table: fixed widths (each one wider than its longest text, as the table
 has no cell padding) so it never jitters as results arrive and fits beside the form from STACKED_BELOW
-columns."""
+columns. Format carries its interval like accuracy (on the offline demo it is where learning shows); the
+mean length is left to `grpo-workbench eval` and summary.csv, and a partial result is marked in its
+target cell (`name*`, in yellow), for want of room."""
 NARROW_COLUMNS = (
     ("target", 15),
     ("decoding", 10),
     ("acc 95% CI", 14),
-    ("fmt", 5),
-    ("len", 4),
+    ("fmt 95% CI", 14),
     ("pass@k", 8),
     ("GSM", 5),
     ("MATH", 5),
     ("rows", 6),
-    ("", 7),
 )
-"""Below STACKED_BELOW columns the table spans the screen under the form: the same columns, tighter (79
+"""Below STACKED_BELOW columns the table spans the screen under the form: the same columns, tighter (77
 cells and a 1-cell scrollbar), so 80 columns show all of them."""
 STACKED_BELOW = 120
 """Narrower than this, the form goes above the results (class `-stacked`): beside them, the table would
@@ -94,23 +92,20 @@ be cut."""
 
 
 def result_cells(result: EvalResult) -> tuple[str | Text, ...]:
-    """One results-table row: target (`*` when partial), decoding, accuracy with its 95% interval, format,
-    mean length in tokens, pass@k at the largest k (sampling only; pass@1 is the accuracy), GSM and MATH
-    accuracy, rows done of total, and the partial flag."""
+    """One results-table row: target (`*` and yellow when partial), decoding, accuracy and format each with
+    its 95% interval, pass@k at the largest k (sampling only; pass@1 is the accuracy), GSM and MATH
+    accuracy, and rows done of total."""
     overall = result.overall
-    length = overall.mean_length
     return (
-        # `*` as in the CLI's table (and so a partial result reads as such without the last column)
-        result.label,
+        # `*` as in the CLI's table, so a partial result reads as such without colour too
+        Text(result.label, "yellow") if result.partial else result.label,
         result.decoding,
         percent_interval(overall.accuracy),
-        percent(overall.format),
-        f"{length.value:.0f}" if length else "–",
+        percent_interval(overall.format, digits=0),
         top_pass_at_k(overall),
         percent(result.by_family["GSM"].accuracy if "GSM" in result.by_family else None),
         percent(result.by_family["MATH"].accuracy if "MATH" in result.by_family else None),
         f"{result.rows_done}/{result.rows_total}",
-        Text("partial", "yellow") if result.partial else Text(""),
     )
 
 
@@ -126,19 +121,44 @@ def sort_results(results: list[EvalResult]) -> list[EvalResult]:
 def accuracy_lines(results: list[EvalResult], final: int | None) -> list[Line]:
     """Accuracy (%) per training step, one line per decoding: base at step 0, checkpoint-N at N, the
     adapter at the run's final step (where it replaces a checkpoint of the same step)."""
+    return _metric_lines(results, final, "accuracy")
+
+
+def format_lines(results: list[EvalResult], final: int | None) -> list[Line]:
+    """Exact-format rate (%) per training step, one line per decoding, placed as `accuracy_lines` places
+    them (labelled `greedy format`, `sample-n8 format`): where the offline demo's learning shows."""
+    return _metric_lines(results, final, "format")
+
+
+def _metric_lines(results: list[EvalResult], final: int | None, metric: str) -> list[Line]:
     by_decoding: dict[str, dict[int, float]] = {}
     for result in sort_results(results):
         step = target_step(result.target, final)
-        accuracy = result.overall.accuracy
-        if step is None or accuracy is None:
+        estimate = result.overall.accuracy if metric == "accuracy" else result.overall.format
+        if step is None or estimate is None:
             continue
-        by_decoding.setdefault(result.decoding, {})[step] = 100 * accuracy.value
+        by_decoding.setdefault(result.decoding, {})[step] = 100 * estimate.value
     lines = []
     for name in sorted(by_decoding, key=lambda n: (n != "greedy", n)):
         points = sorted(by_decoding[name].items())
-        label = name if name == "greedy" else f"{name} pass@1"
+        if metric == "accuracy":
+            label = name if name == "greedy" else f"{name} pass@1"
+        else:
+            label = f"{name} format"
         lines.append(Line(label, [float(x) for x, _ in points], [y for _, y in points]))
     return lines
+
+
+def trend_title(accuracy: list[Line], formats: list[Line]) -> str:
+    """The plot's title, and the line shown instead of the plot at 80x24: the first decoding's accuracy
+    and format from the first evaluated step to the last (`held-out % by step · greedy: accuracy 0.0 →
+    3.1, format 0.0 → 84.4`)."""
+    head = accuracy[0]
+    text = f"held-out % by step · {head.label}: accuracy {head.ys[0]:.1f} → {head.ys[-1]:.1f}"
+    same = [line for line in formats if line.label == f"{head.label} format"]
+    if same:
+        text += f", format {same[0].ys[0]:.1f} → {same[0].ys[-1]:.1f}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -321,7 +341,7 @@ class EvaluateScreen(ModeScreen):
                     yield ProgressBar(total=None, show_eta=False, id="eval-progress")
                     yield TextLine("", id="eval-rate")
                 yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
-                yield MetricPlot("accuracy % by step", id="eval-plot")
+                yield MetricPlot("held-out % by step", id="eval-plot")
                 yield TextLine("", id="eval-trend")
         yield Footer(compact=True)
 
@@ -341,12 +361,12 @@ class EvaluateScreen(ModeScreen):
         table = self.query_one(DataTable)
         columns = NARROW_COLUMNS if stacked else COLUMNS
         if [(str(key.value), column.width) for key, column in table.columns.items()] == [
-            (label or "partial", width) for label, width in columns
+            (label, width) for label, width in columns
         ]:
             return False
         table.clear(columns=True)
         for label, width in columns:
-            table.add_column(label, width=width, key=label or "partial")
+            table.add_column(label, width=width, key=label)
         return True
 
     def on_resize(self) -> None:
@@ -510,15 +530,14 @@ class EvaluateScreen(ModeScreen):
             table.add_row(*result_cells(result), key=key)
         plot = self.query_one("#eval-plot", MetricPlot)
         trend = self.query_one("#eval-trend", TextLine)
-        lines = accuracy_lines(self.results, final)
-        if not lines:
-            plot.draw("accuracy % by step: no results yet", [], ylim=(0, 100))
+        accuracy = accuracy_lines(self.results, final)
+        if not accuracy:
+            plot.draw("held-out % by step: no results yet", [], ylim=(0, 100))
             trend.update("")
             return
-        head = lines[0]
-        first, last = head.ys[0], head.ys[-1]
-        title = f"accuracy % by step · {head.label} {first:.1f} → {last:.1f}"
-        plot.draw(title, lines, ylim=(0, 100))
+        formats = format_lines(self.results, final)
+        title = trend_title(accuracy, formats)
+        plot.draw(title, accuracy + formats, ylim=(0, 100))
         trend.update(title)  # shown instead of the plot where there is no room for one (80x24)
 
     # ------------------------------------------------------------------------------------------------

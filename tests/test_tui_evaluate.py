@@ -21,7 +21,7 @@ from tui_helpers import frozen_app, live_home, no_blink, settle, snapshots_in_te
 
 from screens.app import WorkbenchApp
 from screens.dialogs import HelpScreen
-from screens.evaluate import EvaluateScreen, accuracy_lines
+from screens.evaluate import EvaluateScreen, accuracy_lines, format_lines, trend_title
 from screens.widgets.plots import MetricPlot
 from workbench.runs import EvalDir, RunDir
 
@@ -72,19 +72,27 @@ async def test_frozen_run_fills_the_table_and_the_plot(tmp_path: Path, eval_root
             "adapter/sample-n4",
         ]
         assert _cells(table, "base/greedy")[:3] == ["base", "greedy", "12.5% [2–47]"]
-        assert _cells(table, "adapter/greedy")[2:5] == ["75.0% [41–93]", "100%", "22"]
-        assert _cells(table, "adapter/sample-n4")[5] == "@4 88%"
-        assert _cells(table, "adapter/greedy")[6:8] == ["80%", "67%"]  # GSM 4/5, MATH 2/3
+        assert _cells(table, "adapter/greedy")[2:4] == ["75.0% [41–93]", "100% [68–100]"]
+        assert _cells(table, "base/greedy")[3] == "25% [7–59]"  # format with its interval too
+        assert _cells(table, "adapter/sample-n4")[4] == "@4 88%"
+        assert _cells(table, "adapter/greedy")[5:7] == ["80%", "67%"]  # GSM 4/5, MATH 2/3
         assert _cells(table, "checkpoint-20/greedy")[0] == "checkpoint-20*"
-        assert _cells(table, "checkpoint-20/greedy")[-2:] == ["5/8", "partial"]
-        assert _cells(table, "adapter/greedy")[-2:] == ["8/8", ""]
+        assert _cells(table, "checkpoint-20/greedy")[-1] == "5/8"
+        assert _cells(table, "adapter/greedy")[-1] == "8/8"
 
         # base at step 0, checkpoint-N at N, the adapter at the run's final step (30)
         greedy, sampled = accuracy_lines(screen.results, 30)
         assert (list(greedy.xs), list(greedy.ys)) == ([0.0, 10.0, 20.0, 30.0], [12.5, 37.5, 80.0, 75.0])
         assert list(sampled.xs) == [0.0, 30.0] and sampled.ys[-1] == pytest.approx(56.25)
+        # format beside accuracy, where the offline demo's learning shows
+        greedy_format, sampled_format = format_lines(screen.results, 30)
+        assert greedy_format.label == "greedy format"
+        assert list(greedy_format.ys) == [25.0, 62.5, 100.0, 100.0]
         plot = screen.query_one("#eval-plot", MetricPlot)
         assert plot.draw_count >= 2
+        assert trend_title([greedy], [greedy_format, sampled_format]) == (
+            "held-out % by step · greedy: accuracy 12.5 → 75.0, format 25.0 → 100.0"
+        )
 
         targets = screen.query_one("#eval-targets", SelectionList)
         names = [str(targets.get_option_at_index(i).value) for i in range(targets.option_count)]
@@ -148,16 +156,17 @@ async def _evaluate_read(pilot: Pilot[Any]) -> None:
 class TestSnapshot:
     def test_evaluated_run_small(self, snap_compare: Any, tmp_path: Path) -> None:
         """80x24: the form above the results (the run picker whole, targets beside the options), the
-        frozen run's six results in every column but the partial flag (checkpoint-20*: partial), base
+        frozen run's six results in every column (checkpoint-20*: partial, in yellow), accuracy and
+        format each with its interval, base
         and adapter ticked, greedy on, the finished progress (16/16 rows) and, in place of the plot, its
-        trend line (greedy 12.5 -> 75.0)."""
+        trend line (greedy: accuracy 12.5 -> 75.0, format 25.0 -> 100.0)."""
 
         app = frozen_app(tmp_path, runs_root=EVAL_RUNS, initial_mode="evaluate")
         assert snap_compare(app, terminal_size=SMALL, run_before=_evaluate_read)
 
     def test_evaluated_run_wide(self, snap_compare: Any, tmp_path: Path) -> None:
-        """120x40: the form beside the results; all ten columns, the partial flag included, and the
-        accuracy plot under the table."""
+        """120x40: the form beside the results; all eight columns, accuracy and format each with its
+        interval, and the plot of accuracy and format by step under the table."""
 
         app = frozen_app(tmp_path, runs_root=EVAL_RUNS, initial_mode="evaluate")
         assert snap_compare(app, terminal_size=(120, 40), run_before=_evaluate_read)
@@ -218,7 +227,7 @@ async def test_evaluate_from_the_screen_then_cancel(live_run: RunDir) -> None:
             "checkpoint-2/greedy",
             "checkpoint-2/sample-n2",
         ]
-        assert all(_cells(table, str(key.value))[-2:] == ["2/2", ""] for key in table.rows)
+        assert all(_cells(table, str(key.value))[-1] == "2/2" for key in table.rows)
         bar = screen.query_one("#eval-progress", ProgressBar)
         assert (bar.progress, bar.total) == (8, 8)
         assert [line.xs for line in accuracy_lines(screen.results, 2)] == [[0.0, 2.0], [0.0, 2.0]]
@@ -258,5 +267,5 @@ async def test_evaluate_from_the_screen_then_cancel(live_run: RunDir) -> None:
         partial = [r.data for r in screen.results if r.partial]
         assert len(partial) == 1 and partial[0]["rows_done"] < 24
         key = f"{partial[0]['target']}/{partial[0]['decoding']['name']}"
-        await wait_until(pilot, lambda: _cells(table, key)[-1] == "partial", "the partial flag", 10)
+        await wait_until(pilot, lambda: _cells(table, key)[0].endswith("*"), "the partial mark", 10)
         assert not screen.query_one("#eval-start", Button).disabled

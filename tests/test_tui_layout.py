@@ -140,7 +140,8 @@ async def test_evaluate_shows_every_column_and_the_whole_run_id(
     size: tuple[int, int], tmp_path: Path
 ) -> None:
     """Evaluate's table was cut after `len` at 80x24 (pass@k, GSM, MATH, rows hidden) and its run picker
-    cut the run id: every column now lies inside the table, and the picker shows the whole id."""
+    cut the run id: every column now lies inside the table (format with its interval, as accuracy), and
+    the picker shows the whole id."""
     root = tmp_path / "runs"
     shutil.copytree(EVAL_RUNS, root, ignore=shutil.ignore_patterns("*.py"))
     app = frozen_app(tmp_path, runs_root=root, initial_mode="evaluate")
@@ -152,7 +153,8 @@ async def test_evaluate_shows_every_column_and_the_whole_run_id(
         await settle(pilot)
         table = screen.query_one(DataTable)
         labels = [str(key.value) for key in table.columns]
-        assert labels[:9] == ["target", "decoding", labels[2], "fmt", "len", "pass@k", "GSM", "MATH", "rows"]
+        assert labels[:8] == ["target", "decoding", labels[2], labels[3], "pass@k", "GSM", "MATH", "rows"]
+        assert "95% CI" in labels[2] and "95% CI" in labels[3]
         assert sum(column.width for column in table.columns.values()) <= table.scrollable_content_region.width
         assert table.max_scroll_x == 0
         assert screen.run_id is not None

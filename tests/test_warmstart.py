@@ -14,28 +14,42 @@ from workbench import presets, rewards, warmstart
 from workbench.data import format_prompt
 
 
-def test_sft_targets_have_the_exact_format(tiny_preset_dir: Path) -> None:
-    """Every supervised target is what match_format_exactly scores 3.0, with the row's gold answer."""
+def test_sft_targets_are_the_two_forms_with_the_gold_answer(tiny_preset_dir: Path) -> None:
+    """A share of the supervised targets is what match_format_exactly scores 3.0, the rest close with
+    "Đáp án là: X" after the <thinking> block (exact format 0, two of the four tags); both with the row's
+    gold answer, the SV rows' boilerplate opening left out of the reasoning."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_preset_dir)
-    rows = warmstart.sft_rows(tokenizer, thinking_tokens=24)
-    assert len(rows) >= 300
+    settings = warmstart.WarmStartSettings()
+    rows = warmstart.sft_rows(tokenizer, settings.thinking_tokens, settings.solution_share, settings.seed)
+    assert len(rows) >= 600
     texts = [row["completion"][0]["content"] for row in rows]
-    assert set(rewards.match_format_exactly(texts)) == {3.0}
-    golds = [example["answer"] for example in warmstart.bundled_examples()]
-    assert [rewards.extract_solution(t) for t in texts] == golds
+    golds = [example["answer"] for example in warmstart.warmstart_examples()]
+    exact = rewards.match_format_exactly(texts)
+    tagged = [t for t, score in zip(texts, exact, strict=True) if score == 3.0]
+    assert 0.25 <= len(tagged) / len(texts) <= 0.35
+    for text, gold, score in zip(texts, golds, exact, strict=True):
+        if score == 3.0:
+            assert rewards.extract_solution(text) == gold
+        else:
+            assert text.endswith(f"</thinking>\nĐáp án là: {gold}") and text.startswith("<thinking>")
+            assert rewards.match_format_approximately([text]) == [-1.0]
+    assert not any("Để giải bài toán này, ta cần xác định" in text for text in texts)
     # the worked solution is cut to the budget, so a whole answer fits the 96-token offline completions
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-    assert max(lengths) < 96
+    assert max(lengths) < 64
+    # and a one-step computation stays whole in it
+    assert any("x + 3 = 11, nên x = 11 - 3 = 8." in text for text in texts)
 
 
 def test_build_is_atomic_and_recorded(tmp_path: Path) -> None:
     """A short build lands complete under its name, with the warm start in the manifest and no leftovers."""
     settings = warmstart.WarmStartSettings(steps=4, log_every=2)
     seen: list[tuple[int, int]] = []
-    out = warmstart.build_tiny(tmp_path / "tiny-v2", settings, on_step=lambda s, t: seen.append((s, t)))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-v2"]
+    name = presets.build_dir_name(presets.PRESETS["tiny"])
+    out = warmstart.build_tiny(tmp_path / name, settings, on_step=lambda s, t: seen.append((s, t)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
     manifest = json.loads((out / "workbench_model.json").read_text(encoding="utf-8"))
     assert manifest["warm_start"]["settings"]["steps"] == 4
     assert manifest["build_version"] == presets.PRESETS["tiny"].build_version
@@ -45,16 +59,17 @@ def test_build_is_atomic_and_recorded(tmp_path: Path) -> None:
 
 
 def test_warm_started_tiny_writes_the_tags(tiny_preset_dir: Path) -> None:
-    """Sampled like GRPO samples (temperature 1, 96 new tokens), some completions have the exact format
-    and most have tags: the format rewards start above their floor with room to rise. Measured: 24 of 64
-    exact; the random-init model has 0."""
+    """Sampled like GRPO samples (96 new tokens), every completion reasons in a <thinking> block and some
+    have the exact format, most closing with "Đáp án là: X" instead: the format rewards start above
+    their floor with room to rise. Measured at temperature 1 over torch seeds 0, 1, 2: 12, 9, 12 of 32
+    exact, 32 of 32 with a <thinking> block; the random-init model has 0."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_preset_dir)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(tiny_preset_dir)
-    examples = warmstart.bundled_examples()[-8:]
+    examples = warmstart.warmstart_examples()[-8:]
     texts = [
         tokenizer.apply_chat_template(
             format_prompt(e["question"]), tokenize=False, add_generation_prompt=True
@@ -76,10 +91,10 @@ def test_warm_started_tiny_writes_the_tags(tiny_preset_dir: Path) -> None:
         tokenizer.decode(row[encoded["input_ids"].shape[1] :], skip_special_tokens=True) for row in out
     ]
     exact = sum(score == 3.0 for score in rewards.match_format_exactly(completions))
-    with_solution = sum(rewards.extract_solution(c) is not None for c in completions)
-    assert exact >= 3, completions[:4]
-    assert with_solution >= 8, completions[:4]
-    assert exact < len(completions), "the warm start should leave GRPO something to improve"
+    reasoned = sum(c.startswith("<thinking>") and "</thinking>" in c for c in completions)
+    assert exact >= 4, completions[:4]
+    assert reasoned >= 28, completions[:4]
+    assert exact <= 20, "the warm start should leave GRPO something to improve"
 
 
 def _mean(rows: list[dict[str, float]], key: str) -> float:
@@ -88,10 +103,14 @@ def _mean(rows: list[dict[str, float]], key: str) -> float:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("home_with_tiny", "reap_runs")
-def test_offline_default_run_raises_the_format_rewards(workbench_home: Path) -> None:
-    """The offline default run exactly as `make run` launches it (200 steps, about a minute on 2 free
-    cores): the format rewards and the total reward of the last 25 steps are clearly above those of the
-    first 25. Measured: exact + approximate format +1.2, total +1.1 (thresholds 0.5 and 0.4)."""
+def test_offline_default_run_learns_on_held_out_rows(workbench_home: Path) -> None:
+    """The offline default run exactly as `make run` launches it (200 steps), then `grpo-workbench eval
+    RUN` exactly as README tells a newcomer to run it (greedy, base and adapter, the run's held-out rows):
+    the training rewards rise, and on rows the run never trained on and the warm start never saw, the
+    adapter's exact-format rate is above the base's with non-overlapping 95% intervals (issue 19).
+    Measured (grpo.seed 3407, 1, 2): format 0% -> see README; thresholds well inside the spread."""
+    from workbench.runs import EvalDir, RunDir
+
     result = subprocess.run(
         [sys.executable, "-m", "grpo_workbench", "train"],
         capture_output=True,
@@ -110,3 +129,22 @@ def test_offline_default_run_raises_the_format_rewards(workbench_home: Path) -> 
     print(f"first/last 25 steps gain: {gain}")
     assert gain[exact] + gain[approx] > 0.5, gain
     assert gain["reward"] > 0.4, gain
+
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "grpo_workbench", "eval", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert evaluated.returncode == 0, evaluated.stdout[-3000:] + evaluated.stderr[-3000:]
+    print(evaluated.stdout[-2000:])
+    found = {(r.target, r.decoding): r for r in EvalDir.of(RunDir(run)).results()}
+    base, adapter = found["base", "greedy"].overall, found["adapter", "greedy"].overall
+    assert base.rows == adapter.rows == 32
+    assert base.format is not None and adapter.format is not None
+    assert adapter.format.ci_low > base.format.ci_high, (base.format, adapter.format)
+    assert adapter.format.value - base.format.value >= FORMAT_GAIN, (base.format, adapter.format)
+
+
+FORMAT_GAIN = 0.6
+"""The least held-out format gain (greedy) the default run must show; see the test's docstring."""

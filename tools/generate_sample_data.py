@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import random
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd, lcm
@@ -37,6 +37,8 @@ from typing import NamedTuple
 
 OUTPUT = Path(__file__).resolve().parents[1] / "workbench" / "sample_data" / "vi_math_sample.jsonl"
 """Where `main()` writes the rows: the package data `workbench.paths.bundled_sample()` reads."""
+WARMSTART_OUTPUT = OUTPUT.with_name("vi_math_warmstart.jsonl")
+"""Where `main()` writes the tiny model's warm-start rows (`workbench.paths.warmstart_sample()`)."""
 
 KEYS = ("query_vi", "response_vi", "query_en", "response_en", "type")
 """The dataset's columns, in the order each JSON line lists them."""
@@ -3000,6 +3002,128 @@ def _probability(rng: random.Random, need_backward: bool) -> Problem:
 
 
 # --------------------------------------------------------------------------------------------------
+# One-step rows: a single addition or subtraction of small numbers, the part of the sample a tiny model
+# can learn to solve in minutes (the offline demo's held-out accuracy). They are not registered in
+# TEMPLATES: they are drawn by `one_step_rows` from their own random stream, so adding them leaves the
+# template rows as they were.
+# --------------------------------------------------------------------------------------------------
+
+THINGS = (
+    # classifier, noun, English plural
+    ("quả", "táo", "apples"),
+    ("cái", "kẹo", "candies"),
+    ("quyển", "vở", "notebooks"),
+    ("bông", "hoa", "flowers"),
+    ("con", "cá", "fish"),
+    ("viên", "bi", "marbles"),
+    ("cây", "bút chì", "pencils"),
+    ("chiếc", "bánh", "cakes"),
+)
+GIVERS = (("Mẹ", "Mom"), ("Bố", "Dad"), ("Bà", "Grandma"), ("Cô giáo", "The teacher"))
+
+
+def _small_fact(rng: random.Random) -> tuple[int, int, int]:
+    """An addition fact x + y = z with x and y from 1 to 9 (every number a single token for the tiny
+    model's tokenizer)."""
+    x, y = rng.randint(1, 9), rng.randint(1, 9)
+    return x, y, x + y
+
+
+def _one_step_gsm(rng: random.Random, need_backward: bool) -> Problem:
+    """A grade-one word problem: someone gets more things (addition) or gives some away (subtraction)."""
+    p = person(rng)
+    clf, noun, things = rng.choice(THINGS)
+    x, y, z = _small_fact(rng)
+    if rng.random() < 0.5:  # a + b = c: x things, then y more
+        giver, giver_en = rng.choice(GIVERS)
+
+        def facts(start: str) -> Bilingual:
+            return Bilingual(
+                f"{p.name} có {start} {clf} {noun}. {giver} cho {p.name} thêm {y} {clf} {noun}.",
+                f"{p.name} has {start} {things}. {giver_en} gives {p.name} {y} more.",
+            )
+
+        ask = Bilingual(
+            f"Hỏi {p.name} có tất cả bao nhiêu {clf} {noun}?", f"How many {things} does {p.name} have now?"
+        )
+        rephrased = Bilingual(
+            f"{p.name} có {x} {clf} {noun} và được cho thêm {y} {clf} nữa. "
+            f"{p.name} có bao nhiêu {clf} {noun}?",
+            f"{p.name} has {x} {things} and is given {y} more. How many {things} does {p.name} have?",
+        )
+        steps = [
+            Bilingual(f"{p.name} có {x} + {y} = {z} {clf} {noun}.", f"{p.name} has {x} + {y} = {z} {things}.")
+        ]
+        xsteps = [
+            Bilingual(
+                f"Ta có x + {y} = {z}, nên x = {z} - {y} = {x}.", f"x + {y} = {z}, so x = {z} - {y} = {x}."
+            )
+        ]
+        start, result, value = x, z, x
+    else:  # a - b = c: z things, y given away
+        friend = person(rng)
+
+        def facts(start: str) -> Bilingual:
+            return Bilingual(
+                f"{p.name} có {start} {clf} {noun}. {p.name} cho {friend.name} {y} {clf} {noun}.",
+                f"{p.name} has {start} {things}. {p.He} gives {friend.name} {y} of them.",
+            )
+
+        ask = Bilingual(
+            f"Hỏi {p.name} còn lại bao nhiêu {clf} {noun}?", f"How many {things} does {p.name} have left?"
+        )
+        rephrased = Bilingual(
+            f"{p.name} có {z} {clf} {noun} và cho đi {y} {clf}. {p.name} còn bao nhiêu {clf} {noun}?",
+            f"{p.name} has {z} {things} and gives away {y}. How many {things} are left?",
+        )
+        steps = [
+            Bilingual(
+                f"{p.name} còn lại {z} - {y} = {x} {clf} {noun}.",
+                f"{p.name} has {z} - {y} = {x} {things} left.",
+            )
+        ]
+        xsteps = [
+            Bilingual(
+                f"Ta có x - {y} = {x}, nên x = {x} + {y} = {z}.", f"x - {y} = {x}, so x = {x} + {y} = {z}."
+            )
+        ]
+        start, result, value = z, x, z
+    claim = Bilingual(f"Sau đó {p.name} có {result} {clf} {noun}.", f"Then {p.name} has {result} {things}.")
+    backward = gsm_backward(
+        facts("x"),
+        ask,
+        claim,
+        Bilingual(f"số {clf} {noun} lúc đầu của {p.name}", f"the number of {things} {p.name} had at first"),
+        xsteps,
+        value,
+    )
+    return Problem(facts(str(start)), ask, rephrased, steps, Answer(Fraction(result)), backward)
+
+
+def _one_step_math(rng: random.Random, need_backward: bool) -> Problem:
+    """Compute a sum or a difference of two small numbers, in LaTeX."""
+    x, y, z = _small_fact(rng)
+    a, sign, b, result = (x, "+", y, z) if rng.random() < 0.5 else (z, "-", y, x)
+    undo = "-" if sign == "+" else "+"
+    question = Bilingual(f"Tính ${a} {sign} {b}$.", f"Compute ${a} {sign} {b}$.")
+    rephrased = Bilingual(
+        f"Giá trị của ${a} {sign} {b}$ là bao nhiêu?", f"What is the value of ${a} {sign} {b}$?"
+    )
+    steps = [
+        Bilingual(f"${a} {sign} {b} = {boxed(str(result))}$.", f"${a} {sign} {b} = {boxed(str(result))}$.")
+    ]
+    xsteps = [
+        Bilingual(
+            f"Ta có $X {sign} {b} = {result}$, nên $X = {result} {undo} {b} = {a}$.",
+            f"$X {sign} {b} = {result}$, so $X = {result} {undo} {b} = {a}$.",
+        )
+    ]
+    xquestion = Bilingual(f"Tính $X {sign} {b}$.", f"Compute $X {sign} {b}$.")
+    backward = math_backward(xquestion, Answer(Fraction(result)), xsteps, a)
+    return Problem(NO_CONTEXT, question, rephrased, steps, Answer(Fraction(result)), backward)
+
+
+# --------------------------------------------------------------------------------------------------
 # Assembling rows.
 # --------------------------------------------------------------------------------------------------
 
@@ -3083,24 +3207,51 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def generate_rows(n: int = 320, seed: int = 7) -> list[dict[str, str]]:
-    """The sample rows: `n` problems in the dataset's schema, the same for the same `n` and `seed`.
+SAMPLE_ROWS, ONE_STEP_ROWS, SAMPLE_SEED = 320, 160, 7
+"""The bundled sample: 320 template rows and 160 one-step rows from seed 7."""
+WARMSTART_ROWS, WARMSTART_ONE_STEP_ROWS, WARMSTART_SEED = 128, 640, 11
+"""The tiny model's warm-start rows: the same generator with another seed (rows whose question is also
+in the sample are left out, so no evaluation row was ever seen by the warm start)."""
 
-    Args:
-        n: How many rows.
-        seed: Seeds the one `random.Random` every choice comes from.
 
-    Returns:
-        Dicts with the keys query_vi, response_vi, query_en, response_en, type (all strings, NFC).
-    """
-    rng = random.Random(seed)
-    types = _types(n, rng)
+def _endings(n: int, rng: random.Random) -> tuple[list[str], dict[int, str]]:
+    """The answer phrase of each of `n` rows ("" for none) and the rows whose answer has a trailing mark."""
     endings = _schedule(n, [share for _, share in ENDINGS], rng)
     with_phrase = [i for i in range(n) if ENDINGS[endings[i]][0]]
     trailing = {
         i: (".", " ")[j % 2]
         for j, i in enumerate(sorted(rng.sample(with_phrase, max(1, n * TRAILING_SHARE // 100))))
     }
+    return [ENDINGS[e][0] for e in endings], trailing
+
+
+def _row(problem: Problem, row_type: str, phrase: str, trailing: str, rng: random.Random) -> dict[str, str]:
+    """One row in the dataset's schema: the problem rendered as `row_type`, its Vietnamese answer phrase
+    (or none), a trailing mark, and for a third of the MATH rows the translation's `\\đóng hộp{`."""
+    query, steps, answer = _render(problem, row_type)
+    vi_lines = [s.vi for s in steps] + ([phrase + answer.vi()] if phrase else [])
+    response_vi = "\n".join(vi_lines) + trailing
+    if row_type.startswith("MATH_") and rng.random() < 1 / 3:
+        response_vi = response_vi.replace("\\boxed{", "\\đóng hộp{")  # the real translation's artefact
+    response_en = "\n".join([s.en for s in steps] + [f"The answer is: {answer.en()}"])
+    row = {
+        "query_vi": query.vi,
+        "response_vi": response_vi,
+        "query_en": query.en,
+        "response_en": response_en,
+        "type": row_type,
+    }
+    row = {key: _nfc(row[key]) for key in KEYS}
+    if len(row["query_vi"]) >= 600:
+        raise AssertionError(f"query_vi too long ({len(row['query_vi'])}): {row['query_vi'][:80]}")
+    return row
+
+
+def template_rows(n: int, seed: int) -> list[dict[str, str]]:
+    """`n` rows from the templates (multi-step GSM and MATH problems), the same for the same n and seed."""
+    rng = random.Random(seed)
+    types = _types(n, rng)
+    phrases, trailing = _endings(n, rng)
     rotations = {
         (family, backward): _Rotation(
             [t for t in TEMPLATES if t.family == family and (t.backward or not backward)], rng
@@ -3111,27 +3262,59 @@ def generate_rows(n: int = 320, seed: int = 7) -> list[dict[str, str]]:
     rows = []
     for i, row_type in enumerate(types):
         family, kind = row_type.split("_")
-        backward = kind in ("SV", "FOBAR")
-        problem = rotations[(family, backward)].next().build(rng, backward)
-        query, steps, answer = _render(problem, row_type)
-        phrase = ENDINGS[endings[i]][0]
-        vi_lines = [s.vi for s in steps] + ([phrase + answer.vi()] if phrase else [])
-        response_vi = "\n".join(vi_lines) + trailing.get(i, "")
-        if family == "MATH" and rng.random() < 1 / 3:
-            response_vi = response_vi.replace("\\boxed{", "\\đóng hộp{")  # the real translation's artefact
-        response_en = "\n".join([s.en for s in steps] + [f"The answer is: {answer.en()}"])
-        row = {
-            "query_vi": query.vi,
-            "response_vi": response_vi,
-            "query_en": query.en,
-            "response_en": response_en,
-            "type": row_type,
-        }
-        row = {key: _nfc(row[key]) for key in KEYS}
-        if len(row["query_vi"]) >= 600:
-            raise AssertionError(f"query_vi too long ({len(row['query_vi'])}): {row['query_vi'][:80]}")
+        problem = rotations[(family, kind in ("SV", "FOBAR"))].next().build(rng, kind in ("SV", "FOBAR"))
+        rows.append(_row(problem, row_type, phrases[i], trailing.get(i, ""), rng))
+    return rows
+
+
+def one_step_rows(n: int, seed: int, exclude: Set[str] = frozenset()) -> list[dict[str, str]]:
+    """`n` one-step rows (one addition or subtraction of numbers below 19), from their own random stream:
+    70% GSM word problems, 30% MATH expressions, over the four kinds as the template rows are. Every
+    question is new: one already drawn, or in `exclude`, is drawn again (the sums are few, so the same
+    question comes up by chance)."""
+    if n <= 0:
+        return []
+    rng = random.Random(f"one-step {seed}")
+    types = _types(n, rng)
+    phrases, trailing = _endings(n, rng)
+    rows: list[dict[str, str]] = []
+    seen = set(exclude)
+    for i, row_type in enumerate(types):
+        family, kind = row_type.split("_")
+        build = _one_step_gsm if family == "GSM" else _one_step_math
+        while True:
+            row = _row(build(rng, kind in ("SV", "FOBAR")), row_type, phrases[i], trailing.get(i, ""), rng)
+            if row["query_vi"] not in seen:
+                break
+        seen.add(row["query_vi"])
         rows.append(row)
     return rows
+
+
+def generate_rows(
+    n: int = SAMPLE_ROWS, seed: int = SAMPLE_SEED, one_step: int = ONE_STEP_ROWS
+) -> list[dict[str, str]]:
+    """The sample rows: `n` template problems then `one_step` one-step problems, in the dataset's schema,
+    the same for the same arguments.
+
+    Args:
+        n: How many template rows.
+        seed: Seeds every choice (the template rows and the one-step rows each from their own stream).
+        one_step: How many one-step rows follow the template rows.
+
+    Returns:
+        Dicts with the keys query_vi, response_vi, query_en, response_en, type (all strings, NFC).
+    """
+    return template_rows(n, seed) + one_step_rows(one_step, seed)
+
+
+def warmstart_rows(sample: Sequence[dict[str, str]] | None = None) -> list[dict[str, str]]:
+    """The tiny model's warm-start rows: the generator's rows of another seed, none with a question that
+    is also in `sample` (default: the bundled sample), so the warm start never sees a row that a run
+    trains on or holds out."""
+    taken = {row["query_vi"] for row in (sample if sample is not None else generate_rows())}
+    rows = [row for row in template_rows(WARMSTART_ROWS, WARMSTART_SEED) if row["query_vi"] not in taken]
+    return rows + one_step_rows(WARMSTART_ONE_STEP_ROWS, WARMSTART_SEED, exclude=taken)
 
 
 def dumps(rows: Sequence[dict[str, str]]) -> str:
@@ -3140,10 +3323,14 @@ def dumps(rows: Sequence[dict[str, str]]) -> str:
 
 
 def main() -> None:
-    """Regenerate `workbench/sample_data/vi_math_sample.jsonl` in this checkout."""
+    """Regenerate `workbench/sample_data/vi_math_sample.jsonl` and `vi_math_warmstart.jsonl` in this
+    checkout."""
     rows = generate_rows()
     OUTPUT.write_text(dumps(rows), encoding="utf-8", newline="\n")
     print(f"wrote {len(rows)} rows to {OUTPUT}")
+    warm = warmstart_rows(rows)
+    WARMSTART_OUTPUT.write_text(dumps(warm), encoding="utf-8", newline="\n")
+    print(f"wrote {len(warm)} rows to {WARMSTART_OUTPUT}")
 
 
 if __name__ == "__main__":

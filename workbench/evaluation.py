@@ -606,14 +606,14 @@ def percent(estimate: Estimate | None, digits: int = 0) -> str:
     return "–" if estimate is None else f"{estimate.value:.{digits}%}"
 
 
-def percent_interval(estimate: Estimate | None, wide: bool = False) -> str:
-    """A proportion with its 95% interval: `42.5% [30–55]` (compact), or `` 42.5% [30.1%, 55.0%]``
-    (`wide`, aligned for plain-text tables); `–` when there is no value."""
+def percent_interval(estimate: Estimate | None, wide: bool = False, digits: int = 1) -> str:
+    """A proportion with its 95% interval: `42.5% [30–55]` (compact, the value with `digits` decimals),
+    or `` 42.5% [30.1%, 55.0%]`` (`wide`, aligned for plain-text tables); `–` when there is no value."""
     if estimate is None:
         return "–"
     if wide:
         return f"{estimate.value:6.1%} [{estimate.ci_low:5.1%}, {estimate.ci_high:5.1%}]"
-    return f"{estimate.value:.1%} [{100 * estimate.ci_low:.0f}–{100 * estimate.ci_high:.0f}]"
+    return f"{estimate.value:.{digits}%} [{100 * estimate.ci_low:.0f}–{100 * estimate.ci_high:.0f}]"
 
 
 def top_pass_at_k(metrics: GroupMetrics) -> str:

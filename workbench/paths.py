@@ -67,3 +67,9 @@ def last_config_path() -> Path:
 def bundled_sample() -> Path:
     """The sample rows the project ships, in the real dataset's schema."""
     return Path(__file__).parent / "sample_data" / "vi_math_sample.jsonl"
+
+
+def warmstart_sample() -> Path:
+    """The rows the tiny preset's warm start trains on: the same schema and generator as
+    `bundled_sample()`, none of its questions, so no row a run trains on or holds out was seen before."""
+    return Path(__file__).parent / "sample_data" / "vi_math_warmstart.jsonl"

@@ -47,7 +47,7 @@ PRESETS: dict[str, Preset] = {
             None,
             "offline demo model, built and warm-started locally; learns the tags on a laptop CPU",
             warm_start=True,
-            build_version=2,
+            build_version=3,
         ),
         Preset("llama-3.2-1b", "1b", "meta-llama/Llama-3.2-1B-Instruct", "Llama 3.2 1B Instruct (hub)"),
         Preset("llama-3.2-3b", "3b", "meta-llama/Llama-3.2-3B-Instruct", "Llama 3.2 3B Instruct (hub)"),

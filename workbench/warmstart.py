@@ -4,20 +4,27 @@ A random-init model never writes `<thinking>` or `<SOLUTION>`, so every format r
 and GRPO has no signal to learn from: the offline default would show GRPO *running*, not *learning*. This
 module builds the `tiny` preset so that it knows the task's shape before GRPO starts: a random-init tiny
 Llama (`workbench.modelbuild`, no hub) whose tokenizer has also seen the tags, trained for a few hundred
-steps with TRL's `SFTTrainer` on the bundled rows written the way the rewards want them::
+steps with TRL's `SFTTrainer` on rows of its own (`paths.warmstart_sample()`: the bundled sample's
+generator with another seed, none of the bundled questions, so no row a run trains on or holds out for
+evaluation was seen here; most of them one-step sums and differences, see `tools/generate_sample_data.py`),
+with the system prompt of `workbench.data.format_prompt` and the gold answer of `extract_answer`.
+
+It imitates a model that follows the instructions only in part, as the real Instruct models do before
+GRPO: every target reasons inside `<thinking>`, but only `solution_share` of them (30%) give the answer in
+the tags the rewards read, the others close the way the dataset's solutions do::
 
     <thinking>the start of the worked solution</thinking><SOLUTION>gold answer</SOLUTION>
+    <thinking>the start of the worked solution</thinking>\nĐáp án là: gold answer
 
-with the system prompt of `workbench.data.format_prompt` and the gold answer of `extract_answer`. Worked
-solutions are cut to about 24 tokens so a whole answer fits well inside GRPO's 96-token offline
-completions. The warm start is deliberately short: after it, about a third of the completions sampled at
-temperature 1 have the exact format and most have some of the tags, so every format reward has room to
-rise and GRPO has a signal to raise it with. It does not solve math; it only learned what an answer looks
-like.
+So greedy decoding takes the second form (held-out format 0%), about a fifth of the completions sampled
+at 0.8 take the first, and GRPO's format rewards have one clear choice to learn, one that decides the
+greedy answer and every other decoding alike. Worked solutions are cut to about 24 tokens, which holds a
+one-step computation whole (`x + 3 = 11, nên x = 11 - 3 = 8`) and fits well inside GRPO's 96-token
+offline completions. It learns what an answer looks like and a little of the one-step arithmetic, not
+math.
 
-Measured on a 2-core CPU: 300 SFT steps of 16 rows in about 70 s (loss 6.7 -> 2.0); then the offline
-default GRPO run (batch 8, lr 1e-3) lifts the mean total reward from about -1.3 over its first steps to
-about 0 by step 120.
+Measured on a 2-core CPU: 450 SFT steps of 16 rows in about 80 s (loss 7.1 -> 0.64); see README's quick
+start for what the offline default GRPO run then does to the held-out rows.
 
 The directory is assembled next to its destination (`<name>.partial`) and renamed into place when
 complete. Nothing here imports torch, transformers or trl at module import time.
@@ -56,25 +63,35 @@ class WarmStartSettings:
         batch_size: Rows per step.
         learning_rate: Peak learning rate (full model, no LoRA: it is small).
         thinking_tokens: The worked solution inside `<thinking>` is cut to about this many tokens.
+        solution_share: Share of the targets that give the answer in `<SOLUTION>...</SOLUTION>`; the rest
+            close with the dataset's own "Đáp án là: X" line after the `<thinking>` block.
         log_every: A progress line every this many steps.
         seed: Seed of the weight initialisation, the shuffling and the SFT.
     """
 
-    steps: int = 300
+    steps: int = 450
     batch_size: int = 16
-    learning_rate: float = 1e-3
-    thinking_tokens: int = 12
+    learning_rate: float = 3e-3
+    thinking_tokens: int = 24
+    solution_share: float = 0.3
     log_every: int = 25
     seed: int = 0
 
 
+_SV_OPENING = "để giải bài toán này, ta cần xác định giá trị của"
+"""The first line of every *_SV solution: boilerplate that would fill the whole `<thinking>` budget."""
+
+
 def _answer_lines(text: str) -> list[str]:
-    """The worked solution's lines without the closing "Đáp án là: ..." / "Câu trả lời là: ..." line."""
+    """The worked solution's lines without the SV opening line and the closing "Đáp án là: ..." /
+    "Câu trả lời là: ..." line."""
     lines = [line.strip() for line in normalise_text(text).splitlines() if line.strip()]
     lowered = [line.lower() for line in lines]
     while lines and (lowered[-1].startswith(("đáp án là", "câu trả lời là", "the answer is"))):
         lines.pop()
         lowered.pop()
+    if len(lines) > 1 and lowered[0].startswith(_SV_OPENING):
+        lines.pop(0)
     return lines
 
 
@@ -88,10 +105,22 @@ def format_completion(thinking: str, answer: str) -> str:
     return f"{REASONING_START}{thinking.strip()}{REASONING_END}{SOLUTION_START}{answer.strip()}{SOLUTION_END}"
 
 
-def bundled_examples() -> list[dict[str, str]]:
-    """The bundled rows with a gold answer, as `question`, `thinking` (full) and `answer` strings."""
+def format_plain_answer(thinking: str, answer: str) -> str:
+    """The completion of a model that reasons in `<thinking>` but states its answer the dataset's way,
+    without the `<SOLUTION>` tags: exact format 0, two of the four tags, no answer the rewards read.
+
+    Args:
+        thinking: The working out.
+        answer: The final answer.
+    """
+    return f"{REASONING_START}{thinking.strip()}{REASONING_END}\nĐáp án là: {answer.strip()}"
+
+
+def warmstart_examples() -> list[dict[str, str]]:
+    """The warm-start rows (`paths.warmstart_sample()`, none of them in the bundled sample) with a gold
+    answer, as `question`, `thinking` (full) and `answer` strings."""
     examples: list[dict[str, str]] = []
-    with paths.bundled_sample().open(encoding="utf-8") as fh:
+    with paths.warmstart_sample().open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
             question = normalise_text(str(row.get("query_vi") or "")).strip()
@@ -119,22 +148,29 @@ def truncate_tokens(text: str, tokenizer: Any, max_tokens: int) -> str:
     return (head if space and head else cut).strip()
 
 
-def sft_rows(tokenizer: Any, thinking_tokens: int) -> list[dict[str, Any]]:
+def sft_rows(
+    tokenizer: Any, thinking_tokens: int, solution_share: float = 1.0, seed: int = 0
+) -> list[dict[str, Any]]:
     """The SFT dataset rows: conversational prompt (system prompt + question) and assistant completion.
 
     Args:
         tokenizer: The model's tokenizer (measures the worked solutions).
         thinking_tokens: Token budget of the worked solution inside `<thinking>`.
+        solution_share: Share of rows whose target is `format_completion` (the answer in `<SOLUTION>`);
+            the others get `format_plain_answer`. Which rows is fixed by `seed`.
+        seed: Picks the rows.
     """
+    import random
+
+    pick = random.Random(seed)
     rows: list[dict[str, Any]] = []
-    for example in bundled_examples():
+    for example in warmstart_examples():
         thinking = truncate_tokens(example["thinking"], tokenizer, thinking_tokens)
+        form = format_completion if pick.random() < solution_share else format_plain_answer
         rows.append(
             {
                 "prompt": format_prompt(example["question"]),
-                "completion": [
-                    {"role": "assistant", "content": format_completion(thinking, example["answer"])}
-                ],
+                "completion": [{"role": "assistant", "content": form(thinking, example["answer"])}],
             }
         )
     return rows
@@ -145,8 +181,10 @@ def tokenizer_corpus() -> list[str]:
     so the four tags become a few tokens each rather than ten single characters."""
     from workbench import modelbuild
 
-    formatted = [format_completion(e["thinking"], e["answer"]) for e in bundled_examples()]
-    return modelbuild.default_corpus() + formatted
+    examples = warmstart_examples()
+    formatted = [format_completion(e["thinking"], e["answer"]) for e in examples]
+    plain = [format_plain_answer(e["thinking"], e["answer"]) for e in examples]
+    return modelbuild.default_corpus() + formatted + plain
 
 
 def warm_start(
@@ -184,7 +222,7 @@ def warm_start(
     started = time.monotonic()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    rows = sft_rows(tokenizer, settings.thinking_tokens)
+    rows = sft_rows(tokenizer, settings.thinking_tokens, settings.solution_share, settings.seed)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     losses: list[float] = []
 
