@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
             count = load_adapter_weights(trainer.model, Path(config.lora.init_from))
             log(f"starting from the adapter {config.lora.init_from}: {count} LoRA tensors loaded")
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        if getattr(trainer, "_overlap_state", None) is not None:
+            from jobs.overlap import drain
+
+            drain(trainer._overlap_state)
         outcome = "stopped" if stop.requested else "completed"
         progress.phase("saving adapter")
         trainer.save_model(str(run.adapter))
