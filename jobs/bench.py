@@ -13,7 +13,7 @@ them) and never into the user's Runs list.
 
 Variants (comma-separated; two-GPU ones are skipped on a machine with fewer GPUs):
 
-    one-gpu   the default job on GPU 0 (TRL + vLLM colocated, the shape chosen for the GPU)
+    one-gpu   the default job on GPU 0 (TRL + vLLM colocated, the shape chosen for the GPU); `auto` too
     tutorial  the tutorial's batch shape, 2 x 64 for 128 completions, on GPU 0
     unsloth   backend = "unsloth" on GPU 0
     ddp       distributed.gpus = [0, 1]: one training process per GPU, vLLM colocated on each
@@ -45,6 +45,7 @@ TUTORIAL_SHAPE = (2, 64)
 
 NAMED: dict[str, tuple[int, list[str]]] = {
     "one-gpu": (1, []),
+    "auto": (1, []),
     "tutorial": (1, []),
     "unsloth": (1, ["backend=unsloth"]),
     "ddp": (2, ["backend=trl", "distributed.gpus=[0,1]"]),

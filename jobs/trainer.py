@@ -135,7 +135,7 @@ def make_trainer(
     if overlap:
         from jobs import overlap as overlapped
 
-        trainer._overlap_state = overlapped.install(trainer)
+        trainer._overlap_state = overlapped.install(trainer)  # type: ignore[attr-defined]
         log(
             "overlapped generation: the server generates the next step while this one trains "
             f"(staleness <= {overlapped.MAX_STALENESS}, importance sampling correction on)"
