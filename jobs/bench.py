@@ -1,61 +1,111 @@
-"""`grpo-workbench bench`: what this GPU does with the tutorial's batch shape and with the workbench's.
+"""`grpo-workbench bench`: what the training job does on this machine, variant against variant.
 
-Every variant (tutorial 2 x 64, the workbench's `auto` choice, or PxA) trains a fresh GRPOTrainer for a
-few steps on the same GPU, model, prompts and vLLM share, so the comparison is the batch shape alone. With
-Unsloth the model (and its colocated vLLM, weights shared) is loaded once for all variants; with TRL and
-vLLM on a GPU (`auto`) each variant runs in its own process, since TRL builds a vLLM engine per trainer and
-a second one in the same process would skew the memory figures. Step times come from the trainer's own
-step boundaries, the first (compilation, CUDA graphs) excluded; each step is split into generation, weight
-sync into vLLM, rewards, scoring, forward, loss and the rest (backward, optimizer) from TRL's own
-profiling blocks (`PHASES`). Peak
-memory is `torch.cuda.max_memory_allocated` per variant and NVML's device reading, against the estimate.
-A random-init model never stops early, so every completion runs to its maximum length: the worst case.
+Every variant is a real run: the bench builds the config `grpo-workbench train --set ...` would build (the
+machine's default plus the workload and the variant's settings), starts it exactly as `train` does
+(`jobs.launch.launch`: the supervisor, the trainer through `jobs.trainer.build_trainer`, accelerate's
+launcher and the vLLM server where the config asks for them, the same trims and heap freeze), waits for
+it and reads its run directory: seconds per step from metrics.jsonl (the wall time between consecutive
+steps, the first `--warmup` steps left out), each step's phases (`time/<phase>`, from TRL's own profiling
+blocks), the rewards, the off-policy figures, the torch peak, NVML's peak of every GPU the run used
+(gpu.jsonl) and the plan's estimate (plan.json). A bench variant and a `train` of the same config are the
+same job, so they agree to the machine's noise. Runs go into a scratch runs home (`--keep-runs DIR` keeps
+them) and never into the user's Runs list.
 
-    grpo-workbench bench --model random-1b --completions 128 --completion-length 256 --out bench.json
+Variants (comma-separated; two-GPU ones are skipped on a machine with fewer GPUs):
+
+    one-gpu   the default job on GPU 0 (TRL + vLLM colocated, the shape chosen for the GPU); `auto` too
+    tutorial  the tutorial's batch shape, 2 x 64 for 128 completions, on GPU 0
+    unsloth   backend = "unsloth" on GPU 0
+    ddp       distributed.gpus = [0, 1]: one training process per GPU, vLLM colocated on each
+    server    GPU 0 trains, vLLM serves on GPU 1 (TRL's server mode), one step after the other
+    overlap   server, with distributed.overlap_generation: GPU 1 generates step t+1 while GPU 0 trains t
+    PxA       a manual shape on GPU 0, e.g. 32x4
+    LABEL:KEY=VALUE;KEY=VALUE   GPU 0 with these settings,
+              e.g. is:grpo.vllm_importance_sampling_correction=true
+
+    grpo-workbench bench --variants one-gpu,ddp,overlap --steps 9 --out bench.json
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.phases import PhaseClock, median_phases
 from workbench import flags
 
 if TYPE_CHECKING:
-    from workbench.config import RunConfig
+    pass
 
 TUTORIAL_SHAPE = (2, 64)
 """The tutorial's per-device batch x gradient accumulation for 128 completions per step."""
 
+NAMED: dict[str, tuple[int, list[str]]] = {
+    "one-gpu": (1, []),
+    "auto": (1, []),
+    "tutorial": (1, []),
+    "unsloth": (1, ["backend=unsloth"]),
+    "ddp": (2, ["backend=trl", "distributed.gpus=[0,1]"]),
+    "server": (
+        2,
+        ["backend=trl", "distributed.gpus=[0]", 'distributed.vllm_mode="server"', "distributed.server_gpu=1"],
+    ),
+    "overlap": (
+        2,
+        [
+            "backend=trl",
+            "distributed.gpus=[0]",
+            'distributed.vllm_mode="server"',
+            "distributed.server_gpu=1",
+            "distributed.overlap_generation=true",
+        ],
+    ),
+}
+"""Variant name -> (GPUs it needs, its settings over the workload's). One-GPU variants train on GPU 0."""
+
+
+@dataclass
+class Variant:
+    name: str
+    gpus: int
+    overrides: list[str]
+
 
 @dataclass
 class VariantResult:
-    """One batch shape's figures."""
+    """One variant's figures, read from its run directory."""
 
     name: str
-    per_device_train_batch_size: int
-    gradient_accumulation_steps: int
-    vllm_share: float
+    overrides: list[str] = field(default_factory=list)
+    run_dir: str | None = None
+    state: str | None = None
+    per_device_train_batch_size: int | None = None
+    gradient_accumulation_steps: int | None = None
+    num_processes: int | None = None
     step_seconds: list[float] = field(default_factory=list)
-    first_step_seconds: float | None = None
+    """Wall seconds between consecutive steps' records in metrics.jsonl, after the warm-up steps."""
+    start_seconds: float | None = None
+    """From the launch to the first step's record (model load, vLLM start-up, compilation, first step)."""
     completion_tokens_per_step: float | None = None
-    peak_allocated_gib: float | None = None
-    peak_nvml_used_gib: float | None = None
-    estimated_peak_gib: float | None = None
     phase_seconds: dict[str, float] = field(default_factory=dict)
-    """Median seconds per timed step in each phase TRL profiles (see `PhaseClock`)."""
+    """Median seconds per timed step in each phase (`time/<phase>` of metrics.jsonl)."""
+    off_policy: dict[str, float] = field(default_factory=dict)
+    """Medians over the timed steps of `overlap/staleness` and TRL's `sampling/*` figures, where logged."""
+    rewards: list[float] = field(default_factory=list)
+    """`reward` of every step, in order (the reward curve)."""
+    peak_allocated_gib: float | None = None
+    peak_nvml_gib: dict[str, float] = field(default_factory=dict)
+    """NVML's highest reading of each GPU the run used (gpu.jsonl), by NVML index."""
+    estimated_peak_gib: float | None = None
+    """plan.json's estimate for one training GPU."""
     error: str | None = None
 
     @property
@@ -75,281 +125,209 @@ class VariantResult:
         }
 
 
-def parse_variant(text: str, completions: int) -> tuple[str, int | None, int | None]:
-    """'tutorial', 'auto' or 'PxA' (micro-batch x accumulation)."""
+def parse_variant(text: str, completions: int, gpu_count: int) -> Variant:
+    """A variant name (see the module docstring), PxA, or LABEL:KEY=VALUE;KEY=VALUE."""
+    on_gpu0 = ["distributed.gpus=[0]"] if gpu_count else []
+    if ":" in text:
+        label, _, settings = text.partition(":")
+        return Variant(label, 1, [*on_gpu0, *(s.strip() for s in settings.split(";") if s.strip())])
     if text == "tutorial":
         per_device, accumulation = TUTORIAL_SHAPE
-        scale = completions / (per_device * accumulation)
-        return text, per_device, max(1, int(accumulation * scale))
-    if text == "auto":
-        return text, None, None
+        accumulation = max(1, accumulation * completions // (per_device * accumulation))
+        return Variant(text, 1, [*on_gpu0, *_manual(per_device, accumulation)])
+    if text in NAMED:
+        gpus, overrides = NAMED[text]
+        return Variant(text, gpus, [*(on_gpu0 if gpus == 1 else []), *overrides])
     per_device_text, _, accumulation_text = text.partition("x")
     try:
         per_device, accumulation = int(per_device_text), int(accumulation_text)
     except ValueError:
-        raise SystemExit(f"error: variant {text!r} is not 'tutorial', 'auto' or PxA such as 16x8") from None
+        raise SystemExit(
+            f"error: variant {text!r} is not one of {', '.join(NAMED)}, PxA such as 16x8, or "
+            "LABEL:KEY=VALUE;KEY=VALUE"
+        ) from None
     if per_device * accumulation != completions:
         raise SystemExit(
             f"error: variant {text} gives {per_device * accumulation} completions, not {completions}"
         )
-    return text, per_device, accumulation
+    return Variant(text, 1, [*on_gpu0, *_manual(per_device, accumulation)])
 
 
-class NvmlPeak:
-    """Samples NVML memory in a thread; `peak_gib` is the highest reading since `reset`."""
-
-    def __init__(self) -> None:
-        from workbench import gpu
-
-        self._gpu = gpu
-        self.peak_gib = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            samples = self._gpu.sample()
-            if samples:
-                self.peak_gib = max(self.peak_gib, samples[0].memory_used_mib / 1024)
-
-    def reset(self) -> None:
-        self.peak_gib = 0.0
-
-    def close(self) -> None:
-        self._stop.set()
+def _manual(per_device: int, accumulation: int) -> list[str]:
+    return [
+        "grpo.completions_per_step=0",
+        f"grpo.per_device_train_batch_size={per_device}",
+        f"grpo.gradient_accumulation_steps={accumulation}",
+    ]
 
 
-def step_timer(clock: PhaseClock) -> Any:
-    """A callback recording wall time per optimizer step, its phases (`clock`) and the completion lengths
-    TRL/Unsloth log."""
-    from transformers import TrainerCallback
-
-    class StepTimer(TrainerCallback):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.durations: list[float] = []
-            self.phases: list[dict[str, float]] = []
-            self.lengths: list[float] = []
-
-        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            clock.start_step()
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            seconds, phases = clock.end_step()
-            self.durations.append(seconds)
-            self.phases.append(phases)
-            split = ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
-            print(
-                f"[bench] step {state.global_step}: {self.durations[-1]:.2f} s"
-                + (f" ({split})" if split else ""),
-                flush=True,
-            )
-
-        def on_log(
-            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
-        ) -> None:
-            logs = logs or {}
-            length = logs.get("completions/mean_length", logs.get("completion_length"))
-            if isinstance(length, int | float):
-                self.lengths.append(float(length))
-
-    return StepTimer()
-
-
-def bench_config(args: argparse.Namespace) -> RunConfig:
-    from workbench.config import apply_overrides, validate
-
+def workload(args: argparse.Namespace) -> list[str]:
+    """The settings every variant shares: the model, the lengths, the LoRA and the step count, over the
+    machine's default config (what `train` starts from)."""
     overrides = [
         f"model.name={args.model}",
-        f"backend={args.backend}",
+        "data.source=bundled",
         f"grpo.num_generations={args.num_generations}",
         f"grpo.max_completion_length={args.completion_length}",
         f"grpo.completions_per_step={args.completions}",
         f"grpo.max_prompt_length={args.prompt_length}",
-        "grpo.max_steps=1000",
-        "grpo.samples_per_step=0",
+        f"grpo.max_steps={args.warmup + args.steps}",
+        "grpo.save_steps=100000",
         f"lora.rank={args.lora_rank}",
         f"lora.alpha={args.lora_rank}",
-        "data.held_out=0",
-        f"model.gpu_memory_utilization={args.vllm_share or 0.0}",
     ]
-    overrides += list(args.set or [])
     if args.lora_rank > 64:
         overrides.append(f"lora.max_lora_rank={next(r for r in (128, 256, 320, 512) if r >= args.lora_rank)}")
-    return validate(apply_overrides({}, overrides))
+    return overrides
 
 
-def run_variants(
-    args: argparse.Namespace, variants: list[tuple[str, int | None, int | None]]
-) -> list[VariantResult]:
-    """Load the model once, train every variant for warmup + steps steps on it."""
-    from jobs.backends import import_backend, load_model
-    from jobs.trainer import grpo_args, make_trainer, to_dataset, training_rows
-    from workbench import environment, presets
-    from workbench.memory import estimate
-    from workbench.plan import RunPlan, plan
-    from workbench.shaping import BatchShape
+def variant_config(args: argparse.Namespace, variant: Variant, gpu_count: int) -> Any:
+    """The run config of one variant: exactly what `grpo-workbench train --set ...` builds with the same
+    settings (`train_command` prints that command)."""
+    from workbench import config as wconfig
 
-    config = bench_config(args)
-    backend = environment.resolve_backend(config, environment.Machine.detect())
-    import_backend(backend)  # before trl/transformers: Unsloth patches them process-wide
-    import torch
+    data = wconfig.machine_default(gpu_count).model_dump(mode="json")
+    data = wconfig.apply_overrides(data, settings_of(args, variant))
+    return wconfig.validate(data)
 
-    cuda = torch.cuda.is_available()
-    if not cuda and not args.allow_cpu:
-        raise SystemExit("error: bench needs a CUDA GPU and torch sees none")
-    total = torch.cuda.get_device_properties(0).total_memory / 2**30 if cuda else None
-    auto = plan(config, total, backend)
-    share = auto.vllm_share
-    print(
-        f"[bench] {torch.cuda.get_device_name(0) if cuda else 'CPU'} ({total or 0:.0f} GiB); "
-        f"backend {backend}; vLLM share {share}; auto shape {auto.shape.describe()}; "
-        f"gradient checkpointing {'on' if auto.gradient_checkpointing else 'off'}",
-        flush=True,
-    )
-    model_path = presets.ensure_model(config.model.name, _BuildLines())
-    start = time.perf_counter()
-    loaded = load_model(config, backend, model_path, share, auto.gradient_checkpointing)
-    print(f"[bench] model loaded in {time.perf_counter() - start:.0f} s", flush=True)
-    prepared = training_rows(config, loaded.tokenizer)
-    train = to_dataset(prepared.train)
-    print(
-        f"[bench] {len(prepared.train)} prompts, the longest {prepared.stats.longest_prompt_tokens} tokens "
-        "(TRL pads a batch's prompts to its longest)",
-        flush=True,
-    )
-    from workbench.rewards import get_reward
 
-    names = config.active_rewards
-    nvml = NvmlPeak()
-    clock = PhaseClock()
-    clock.install()
-    results = []
-    for name, per_device, accumulation in variants:
-        if per_device is None or accumulation is None:
-            per_device, accumulation = auto.per_device_train_batch_size, auto.gradient_accumulation_steps
-        result = VariantResult(name, per_device, accumulation, share)
-        est = (
-            estimate(
-                auto.model_shape,
-                lora_rank=config.lora.rank,
-                target_modules=config.lora.target_modules,
-                micro_batch=per_device,
-                generation_batch=per_device * accumulation,
-                max_prompt_length=config.grpo.max_prompt_length,
-                max_completion_length=config.grpo.max_completion_length,
-                vllm_share=share,
-                gpu_total_gib=total,
-                backend=backend,
-                gradient_checkpointing=auto.gradient_checkpointing,
+def settings_of(args: argparse.Namespace, variant: Variant) -> list[str]:
+    return [*workload(args), *args.set, *variant.overrides]
+
+
+def train_command(args: argparse.Namespace, variant: Variant) -> str:
+    """The `grpo-workbench train` command that starts the same job as this variant."""
+    import shlex
+
+    return "grpo-workbench train " + " ".join(f"--set {shlex.quote(s)}" for s in settings_of(args, variant))
+
+
+def run_variant(args: argparse.Namespace, variant: Variant, gpu_count: int, root: Path) -> VariantResult:
+    """Start the variant as `train` does, wait for it to end, read its run directory."""
+    from jobs import launch
+    from workbench.config import ConfigError
+
+    result = VariantResult(variant.name, variant.overrides)
+    try:
+        config = variant_config(args, variant, gpu_count)
+        started = time.time()
+        run, proc = launch.launch(config, root=root, check=not args.allow_cpu)
+    except (ConfigError, launch.LaunchError, ValueError) as exc:
+        result.error = str(exc).replace("\n", " ")
+        return result
+    result.run_dir = str(run.path)
+    print(f"[bench] {variant.name}: run {run.path}", flush=True)
+    try:
+        proc.wait(timeout=args.variant_timeout)
+    except Exception:  # subprocess.TimeoutExpired: stop it with a checkpoint, as a user would
+        launch.stop(run, wait=120)
+        result.error = f"did not finish within {args.variant_timeout:.0f} s; stopped"
+    read_run(run, result, args.warmup, started)
+    return result
+
+
+def read_run(run: Any, result: VariantResult, warmup: int, started: float) -> None:
+    """Fill `result` from a finished run's directory."""
+    from workbench.runs import resolve_state
+    from workbench.tail import read_jsonl
+
+    state, _, status = resolve_state(run)
+    result.state = state
+    if state == "failed" and result.error is None:
+        result.error = str(getattr(status, "error", None) or "failed")
+    records = [r for r in read_jsonl(run.metrics) if "step" in r and "event" not in r and "loss" in r]
+    by_step: dict[int, dict[str, Any]] = {}
+    for record in records:
+        by_step[int(record["step"])] = record  # a resumed step's last record wins
+    steps = sorted(by_step)
+    if steps:
+        result.start_seconds = by_step[steps[0]]["time"] - started
+    timed = [s for s in steps if s > warmup and s - 1 in by_step]
+    result.step_seconds = [round(by_step[s]["time"] - by_step[s - 1]["time"], 4) for s in timed]
+    result.rewards = [float(by_step[s].get("reward", float("nan"))) for s in steps]
+    phases: dict[str, list[float]] = {}
+    off: dict[str, list[float]] = {}
+    lengths = []
+    for s in timed:
+        record = by_step[s]
+        for key, value in record.items():
+            if key.startswith("time/") and isinstance(value, int | float):
+                phases.setdefault(key.removeprefix("time/").replace("_", " "), []).append(float(value))
+            elif key.startswith(("overlap/", "sampling/")) and isinstance(value, int | float):
+                off.setdefault(key, []).append(float(value))
+        length = record.get("completions/mean_length")
+        if isinstance(length, int | float):
+            lengths.append(float(length))
+    result.phase_seconds = {k: round(statistics.median(v), 4) for k, v in phases.items()}
+    result.off_policy = {k: round(statistics.median(v), 5) for k, v in off.items()}
+    allocated = [r["gpu/max_allocated_gib"] for r in records if "gpu/max_allocated_gib" in r]
+    result.peak_allocated_gib = max(allocated) if allocated else None
+    for sample in read_jsonl(run.gpu):
+        index = str(sample.get("index"))
+        used = float(sample.get("memory_used_mib", 0.0)) / 1024
+        result.peak_nvml_gib[index] = max(result.peak_nvml_gib.get(index, 0.0), round(used, 2))
+    plan = _read_json(run.plan)
+    if plan:
+        result.per_device_train_batch_size = plan.get("per_device_train_batch_size")
+        result.gradient_accumulation_steps = plan.get("gradient_accumulation_steps")
+        result.num_processes = plan.get("num_processes")
+        estimate = plan.get("estimate") or {}
+        total = estimate.get("total_gib")
+        result.estimated_peak_gib = round(total, 2) if isinstance(total, int | float) else None
+        if lengths and result.per_device_train_batch_size and result.gradient_accumulation_steps:
+            completions = (
+                result.per_device_train_batch_size
+                * result.gradient_accumulation_steps
+                * (result.num_processes or 1)
             )
-            if auto.model_shape
-            else None
-        )
-        result.estimated_peak_gib = est.total_gib if est else None
-        print(f"[bench] variant {name}: {per_device} x {accumulation}", flush=True)
-        variant_plan = RunPlan(
-            BatchShape(per_device, accumulation, share, est, total),
-            auto.model_shape,
-            auto.gradient_checkpointing,
-        )
-        config.grpo.max_steps = args.warmup + args.steps
-        config.grpo.save_steps = 10**6  # a bench saves nothing
-        with tempfile.TemporaryDirectory() as out:
-            training_args = grpo_args(
-                config,
-                variant_plan,
-                Path(out),
-                cuda,
-                loaded.use_vllm,
-                [config.rewards[n] for n in names],
-                backend,
-            )
-            timer = step_timer(clock)
-            if cuda:
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-            nvml.reset()
-            try:
-                trainer = make_trainer(
-                    loaded,
-                    training_args,
-                    [get_reward(n) for n in names],
-                    train,
-                    [timer],
-                    trim_vllm=config.grpo.trim_vllm_overhead,
-                )
-                trainer.train()
-            except Exception as exc:  # one failing shape (say, out of memory) must not lose the others
-                result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                print(f"[bench] variant {name} failed: {result.error}", flush=True)
-            finally:
-                if cuda:
-                    torch.cuda.synchronize()
-        result.first_step_seconds = timer.durations[0] if timer.durations else None
-        result.step_seconds = timer.durations[args.warmup :]
-        result.phase_seconds = median_phases(timer.phases[args.warmup :])
-        if timer.lengths:
-            result.completion_tokens_per_step = statistics.mean(timer.lengths) * per_device * accumulation
-        result.peak_allocated_gib = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
-        result.peak_nvml_used_gib = nvml.peak_gib or None
-        results.append(result)
-        trainer = None
-        gc.unfreeze()  # make_trainer froze the heap; this variant's trainer must be collectable
-        gc.collect()
-        if cuda:
-            torch.cuda.empty_cache()
-    nvml.close()
-    return results
+            result.completion_tokens_per_step = statistics.mean(lengths) * completions
 
 
-class _BuildLines:
-    """A model build's progress as `[bench]` lines (`presets.BuildProgress`); the warm start's loss lines
-    stand for its steps."""
-
-    def phase(self, name: str) -> None:
-        print(f"[bench] {name}", flush=True)
-
-    def message(self, text: str) -> None:
-        print(f"[bench] {text}", flush=True)
-
-    def step(self, phase: str, done: int, total: int) -> None:
-        pass
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def report(results: list[VariantResult], meta: dict[str, Any]) -> dict[str, Any]:
-    """Print the comparison table and return the JSON document."""
+    """Print the variants side by side with their speed-up over the first one; return the JSON document."""
+
+    def fmt(value: float | None, width: int, digits: int) -> str:
+        return f"{value:{width}.{digits}f}" if value is not None else "-".rjust(width)
+
+    base = next((r.seconds_per_step for r in results if r.seconds_per_step), None)
     print()
     print(
-        f"{'variant':<10} {'shape':>8} {'s/step':>8} {'tok/s':>9} {'peak GiB':>9} {'NVML GiB':>9} "
-        f"{'est GiB':>8}"
+        f"{'variant':<12} {'shape':>10} {'s/step':>7} {'x':>6} {'tok/s':>8} {'start s':>8} "
+        f"{'torch GiB':>9} {'est GiB':>8}  NVML GiB by GPU"
     )
+    doc: dict[str, Any] = {**meta, "variants": []}
     for r in results:
-
-        def fmt(value: float | None, spec: str) -> str:
-            width = int("".join(ch for ch in spec.split(".")[0] if ch.isdigit()) or 0)
-            return format(value, spec) if value is not None else "-".rjust(width)
-
-        print(
-            f"{r.name:<10} {r.per_device_train_batch_size:>3} x {r.gradient_accumulation_steps:<3} "
-            f"{fmt(r.seconds_per_step, '8.2f')} {fmt(r.tokens_per_second, '9.0f')} "
-            f"{fmt(r.peak_allocated_gib, '9.1f')} {fmt(r.peak_nvml_used_gib, '9.1f')} "
-            f"{fmt(r.estimated_peak_gib, '8.1f')}" + (f"  FAILED {r.error}" if r.error else "")
+        shape = (
+            f"{r.per_device_train_batch_size}x{r.gradient_accumulation_steps}"
+            + (f"x{r.num_processes}" if (r.num_processes or 1) > 1 else "")
+            if r.per_device_train_batch_size
+            else "-"
         )
+        ratio = base / r.seconds_per_step if base and r.seconds_per_step else None
+        nvml = " ".join(f"{k}:{v:.1f}" for k, v in sorted(r.peak_nvml_gib.items()))
+        print(
+            f"{r.name:<12} {shape:>10} {fmt(r.seconds_per_step, 7, 3)} {fmt(ratio, 6, 2)} "
+            f"{fmt(r.tokens_per_second, 8, 0)} {fmt(r.start_seconds, 8, 0)} "
+            f"{fmt(r.peak_allocated_gib, 9, 1)} {fmt(r.estimated_peak_gib, 8, 1)}  {nvml or '-'}"
+            + (f"  FAILED {r.error[:300]}" if r.error else "")
+        )
+        doc["variants"].append({**r.to_dict(), "speedup_vs_first": ratio})
     for r in results:
         if r.phase_seconds:
             split = ", ".join(f"{k} {v:.2f}" for k, v in r.phase_seconds.items())
             print(f"{r.name}: seconds per step in {split}")
-    doc: dict[str, Any] = {**meta, "variants": [r.to_dict() for r in results]}
-    tutorial = next((r for r in results if r.name == "tutorial" and r.seconds_per_step), None)
-    ours = next((r for r in results if r.name == "auto" and r.seconds_per_step), None)
-    if tutorial and ours and ours.seconds_per_step:
-        ratio = tutorial.seconds_per_step / ours.seconds_per_step  # type: ignore[operator]
-        doc["speedup_auto_vs_tutorial"] = ratio
-        print(
-            f"\nthe workbench's shape is {ratio:.2f}x faster than the tutorial's "
-            f"({ours.seconds_per_step:.2f} vs {tutorial.seconds_per_step:.2f} s/step)"
-        )
+        if r.off_policy:
+            print(f"{r.name}: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(r.off_policy.items())))
+    if base is not None:
+        doc["baseline"] = results[0].name
     return doc
 
 
@@ -359,7 +337,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="grpo-workbench bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="random-1b", help="preset, hub id or directory (random-1b)")
-    parser.add_argument("--backend", default="auto", choices=["auto", "unsloth", "trl"])
     parser.add_argument(
         "--completions",
         type=flags.Whole(
@@ -383,12 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest prompt kept (256)",
     )
     parser.add_argument("--lora-rank", type=flags.LORA_RANK, default=64)
-    parser.add_argument("--vllm-share", type=flags.GPU_SHARE, default=None, help="force vLLM's memory share")
     parser.add_argument(
         "--steps",
         type=flags.Whole(1, "give 1 or more timed steps per variant"),
-        default=3,
-        help="timed steps per variant (3)",
+        default=5,
+        help="timed steps per variant (5)",
     )
     parser.add_argument(
         "--warmup",
@@ -398,17 +374,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--variants",
-        default="tutorial,auto",
-        help="comma-separated: tutorial, auto, or PxA such as 32x4 (tutorial,auto)",
+        default="one-gpu,tutorial",
+        help="comma-separated: " + ", ".join(NAMED) + ", PxA such as 32x4, or LABEL:KEY=VALUE;KEY=VALUE",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
-    parser.add_argument("--isolate", action="store_true", help="run each variant in its own process")
+    parser.add_argument(
+        "--keep-runs", type=Path, default=None, help="keep the variants' run directories here"
+    )
+    parser.add_argument(
+        "--variant-timeout",
+        type=flags.Real("give the seconds one variant may take, above 0 (1800 is the default)", above=0.0),
+        default=1800.0,
+        help="seconds per variant (1800)",
+    )
     parser.add_argument(
         "--set",
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="a config override for every variant, e.g. --set model.gradient_checkpointing=false",
+        help="a config override for every variant, e.g. --set grpo.vllm_importance_sampling_correction=true",
     )
     parser.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)  # tests of the harness
     return parser
@@ -416,83 +400,54 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from workbench import gpu
+
+    gpu_count = gpu.device_count()
+    if not gpu_count and not args.allow_cpu:
+        raise SystemExit("error: bench needs a CUDA GPU and NVML sees none")
     if args.model.startswith(("random-", "tiny", "/")):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model needs no hub
-    variants = [parse_variant(v.strip(), args.completions) for v in args.variants.split(",") if v.strip()]
+    variants = [
+        parse_variant(v.strip(), args.completions, gpu_count) for v in args.variants.split(",") if v.strip()
+    ]
     meta = {
         "model": args.model,
         "completions_per_step": args.completions,
         "completion_length": args.completion_length,
         "num_generations": args.num_generations,
         "lora_rank": args.lora_rank,
+        "warmup": args.warmup,
         "overrides": list(args.set),
+        "gpus": gpu_count,
         "time": time.time(),
     }
-    if args.isolate or (len(variants) > 1 and builds_vllm_per_variant(args)):
-        results = []
-        for variant in args.variants.split(","):
-            with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "jobs.bench",
-                    *_without(argv or sys.argv[1:], "--variants", "--out"),
-                    "--variants",
-                    variant,
-                    "--out",
-                    tmp.name,
-                ]
-                subprocess.run([c for c in cmd if c != "--isolate"], check=False)
-                try:
-                    doc = json.loads(Path(tmp.name).read_text())
-                    results += [
-                        VariantResult(
-                            **{k: v for k, v in d.items() if k in VariantResult.__dataclass_fields__}
-                        )
-                        for d in doc["variants"]
-                    ]
-                except (OSError, ValueError, KeyError):
-                    results.append(VariantResult(variant, 0, 0, 0.0, error="variant process failed"))
+    root = args.keep_runs or Path(tempfile.mkdtemp(prefix="grpo-bench-runs-"))
+    root.mkdir(parents=True, exist_ok=True)
+    results: list[VariantResult] = []
+    try:
+        for variant in variants:
+            print(f"[bench] variant {variant.name}: {train_command(args, variant)}", flush=True)
+            if variant.gpus > max(gpu_count, 1):
+                result = VariantResult(variant.name, variant.overrides, error=f"needs {variant.gpus} GPUs")
+            else:
+                result = run_variant(args, variant, gpu_count, root)
+            print(
+                f"[bench] {variant.name}: {result.state}, s/step {result.step_seconds}"
+                + (f", error {result.error}" if result.error else ""),
+                flush=True,
+            )
+            results.append(result)
             if args.out:  # keep what finished if a later variant is cut off
                 partial = {**meta, "variants": [r.to_dict() for r in results], "partial": True}
                 args.out.write_text(json.dumps(partial, indent=2))
-    else:
-        results = run_variants(args, variants)
+    finally:
+        if args.keep_runs is None:
+            shutil.rmtree(root, ignore_errors=True)
     doc = report(results, meta)
     if args.out:
         args.out.write_text(json.dumps(doc, indent=2))
         print(f"figures written to {args.out}")
     return 0 if all(r.error is None for r in results) else 1
-
-
-def builds_vllm_per_variant(args: argparse.Namespace) -> bool:
-    """Whether each variant would build its own vLLM engine: the TRL backend (`auto` resolved for this
-    machine) on a GPU with vLLM.
-
-    Why it matters: the first engine's memory is never handed back to the device, so a second variant in
-    the same process would read the first's leftovers in its NVML peak (measured on an H200: 139.4 GiB for
-    a shape that peaks at 109.0 GiB on its own). Such variants each get their own process.
-    """
-    from workbench import environment
-
-    machine = environment.Machine.detect()
-    backend = environment.resolve_backend(bench_config(args), machine)
-    return backend == "trl" and machine.gpus > 0 and machine.vllm
-
-
-def _without(argv: list[str], *options: str) -> list[str]:
-    out, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-            continue
-        if item in options:
-            skip = True
-            continue
-        if any(item.startswith(o + "=") for o in options):
-            continue
-        out.append(item)
-    return out
 
 
 if __name__ == "__main__":

@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             count = load_adapter_weights(trainer.model, Path(config.lora.init_from))
             log(f"starting from the adapter {config.lora.init_from}: {count} LoRA tensors loaded")
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        if getattr(trainer, "_overlap_state", None) is not None:
+            from jobs.overlap import drain
+
+            drain(trainer._overlap_state)
         if stop.failure is not None:  # a non-finite loss: these weights must not become the adapter
             progress.update(
                 phase="failed", outcome="failed", error=stop.failure, step=trainer.state.global_step

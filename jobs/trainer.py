@@ -89,7 +89,9 @@ def grpo_args(
             use_vllm=True,
             vllm_mode="colocate",
             vllm_gpu_memory_utilization=run_plan.vllm_share,
-            vllm_importance_sampling_correction=g.vllm_importance_sampling_correction,
+            # Overlapped generation trains one step off-policy: the correction is what keeps it sound.
+            vllm_importance_sampling_correction=g.vllm_importance_sampling_correction
+            or config.distributed.overlap_generation,
         )
         if distributed.uses_server(config):
             # The server's own --gpu-memory-utilization sizes it; these reach it and its weight sync.
@@ -152,9 +154,11 @@ def make_trainer(
     train: Any,
     callbacks: list[Any],
     trim_vllm: bool = True,
+    overlap: bool = False,
 ) -> Any:
     """GRPOTrainer with our callbacks instead of transformers' stdout printer, its colocated vLLM engine
-    trimmed (`jobs.colocate`) unless `trim_vllm` is off."""
+    trimmed (`jobs.colocate`) unless `trim_vllm` is off, and with `overlap` its generation overlapped with
+    training (`jobs.overlap`; vLLM server mode only: ValueError otherwise)."""
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOTrainer
 
@@ -173,6 +177,14 @@ def make_trainer(
     trimmed = colocate.trim(trainer, trim_vllm)
     if trimmed:
         log("colocated vLLM: " + ", ".join(trimmed))
+    if overlap:
+        from jobs import overlap as overlapped
+
+        trainer._overlap_state = overlapped.install(trainer)  # type: ignore[attr-defined]
+        log(
+            "overlapped generation: the server generates the next step while this one trains "
+            f"(staleness <= {overlapped.MAX_STALENESS}, importance sampling correction on)"
+        )
     freeze_heap()
     return trainer
 
@@ -255,6 +267,7 @@ def build_trainer(
         to_dataset(prepared.train),
         [make_callback(run, progress, stop, config.grpo.max_steps, clock, watch)],
         trim_vllm=config.grpo.trim_vllm_overhead,
+        overlap=config.distributed.overlap_generation,
     )
     groups.configure(trainer)
     return trainer

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,77 +21,93 @@ def test_bench_without_a_gpu_says_so_and_fails(capsys: pytest.CaptureFixture[str
     assert "has none" in capsys.readouterr().err
 
 
+TINY = ["--allow-cpu", "--model", "tiny", "--completions", "8", "--num-generations", "4"]
+TINY += ["--completion-length", "8", "--lora-rank", "8", "--steps", "2"]
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("home_with_tiny")
-def test_bench_harness_times_each_variant(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def test_bench_runs_each_variant_as_the_training_job_and_reads_its_run(tmp_path: Path) -> None:
+    """Each variant is a real run started the way `train` starts one (supervisor, trainer, run directory);
+    the figures come from its metrics.jsonl, gpu.jsonl and plan.json, printed side by side with ratios."""
+    out, runs = tmp_path / "bench.json", tmp_path / "runs"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs.bench",
-            "--allow-cpu",
-            "--model",
-            "tiny",
-            "--completions",
-            "8",
-            "--num-generations",
-            "4",
-            "--completion-length",
-            "12",
-            "--lora-rank",
-            "8",
-            "--steps",
-            "2",
-            "--variants",
-            "tutorial,auto,2x4",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-m", "jobs.bench", *TINY, "--variants", "one-gpu,2x4,ddp", "--out", str(out)]
+        + ["--keep-runs", str(runs)],
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     doc = json.loads(out.read_text())
-    shapes = {
-        v["name"]: (v["per_device_train_batch_size"], v["gradient_accumulation_steps"])
-        for v in doc["variants"]
-    }
-    assert shapes == {"tutorial": (2, 4), "auto": (8, 1), "2x4": (2, 4)}
-    for variant in doc["variants"]:
+    by_name = {v["name"]: v for v in doc["variants"]}
+    assert by_name["ddp"]["error"] == "needs 2 GPUs"  # this machine has none: skipped, said so
+    assert result.returncode == 1, "a skipped variant makes the bench fail"
+    for name, shape in (("one-gpu", (8, 1)), ("2x4", (2, 4))):
+        variant = by_name[name]
+        assert variant["error"] is None and variant["state"] == "completed", result.stdout[-3000:]
+        assert (variant["per_device_train_batch_size"], variant["gradient_accumulation_steps"]) == shape
         assert len(variant["step_seconds"]) == 2 and all(s > 0 for s in variant["step_seconds"])
-        assert variant["generated_tokens_per_second"] > 0
-        phases = variant["phase_seconds"]  # from TRL's own profiling blocks
+        assert len(variant["rewards"]) == 3  # the warm-up step too: the whole reward curve
+        assert variant["generated_tokens_per_second"] > 0 and variant["start_seconds"] > 0
+        phases = variant["phase_seconds"]  # the job's own `time/<phase>` split
         assert phases["generate"] > 0 and "rewards" in phases and "the rest" in phases
-        assert phases["forward"] > 0 and "scoring" in phases and "loss" in phases
-        assert sum(phases.values()) <= max(variant["step_seconds"]) + 1e-6
-    assert doc["speedup_auto_vs_tutorial"] > 0
-    assert "the workbench's shape is" in result.stdout
-    assert "auto: seconds per step in generate" in result.stdout
+        assert Path(variant["run_dir"]).parent == runs
+        assert (Path(variant["run_dir"]) / "train.log").read_text().count("supervisor") > 0
+    assert by_name["2x4"]["speedup_vs_first"] > 0 and doc["baseline"] == "one-gpu"
+    assert "one-gpu: seconds per step in generate" in result.stdout
 
 
-@pytest.mark.slow
-@pytest.mark.usefixtures("home_with_tiny")
-def test_bench_isolate_runs_each_variant_in_its_own_process_and_merges_them(tmp_path: Path) -> None:
-    """`--isolate` (automatic for TRL + vLLM on a GPU, where each trainer builds its own engine): one child
-    process per variant, one merged report, as if they had run in one process."""
-    out = tmp_path / "bench.json"
-    args = ["--allow-cpu", "--model", "tiny", "--completions", "8", "--num-generations", "4"]
-    args += ["--completion-length", "8", "--lora-rank", "8", "--steps", "1", "--warmup", "0"]
-    args += ["--variants", "tutorial,auto", "--isolate", "--out", str(out)]
-    result = subprocess.run(
-        [sys.executable, "-m", "jobs.bench", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.count("model loaded in") == 2, "each variant loaded the model in its own process"
-    doc = json.loads(out.read_text())
-    assert [v["name"] for v in doc["variants"]] == ["tutorial", "auto"]
-    assert all(len(v["step_seconds"]) == 1 and v["error"] is None for v in doc["variants"])
-    assert "partial" not in doc and doc["speedup_auto_vs_tutorial"] > 0
+def test_a_bench_variant_is_the_config_train_builds_from_the_same_settings() -> None:
+    """What `--set` makes of the bench's printed `train` command is the variant's own config."""
+    import shlex
+
+    from jobs import bench
+
+    args = bench_args("--variants", "overlap", "--set", "grpo.learning_rate=1e-5")
+    for name in (
+        "one-gpu",
+        "tutorial",
+        "overlap",
+        "ddp",
+        "32x4",
+        "is:grpo.vllm_importance_sampling_correction=true",
+    ):
+        variant = bench.parse_variant(name, 128, gpu_count=2)
+        config = bench.variant_config(args, variant, gpu_count=2)
+        words = shlex.split(bench.train_command(args, variant))
+        parsed = cli.build_parser().parse_args(words[1:])
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(gpu, "device_count", lambda: 2)
+            assert cli._config_from(parsed) == config, name
+    overlap = bench.variant_config(args, bench.parse_variant("overlap", 128, 2), 2)
+    assert overlap.distributed.overlap_generation and overlap.distributed.server_gpu == 1
+    assert overlap.grpo.learning_rate == 1e-5 and overlap.data.source == "bundled"
+    one = bench.variant_config(args, bench.parse_variant("one-gpu", 128, 2), 2)
+    assert one.distributed.gpus == [0] and one.grpo.completions_per_step == 128
+    tutorial = bench.variant_config(args, bench.parse_variant("tutorial", 128, 2), 2)
+    assert (tutorial.grpo.per_device_train_batch_size, tutorial.grpo.gradient_accumulation_steps) == (2, 64)
+
+
+def bench_args(*argv: str) -> Any:
+    import argparse
+
+    from jobs import bench
+
+    captured: dict[str, argparse.Namespace] = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
+        captured["args"] = original(self, args, namespace)
+        raise Stop
+
+    original = argparse.ArgumentParser.parse_args
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(argparse.ArgumentParser, "parse_args", capture)
+        with pytest.raises(Stop):
+            bench.main(list(argv))
+    return captured["args"]
 
 
 def test_phase_clock_counts_each_block_once_when_blocks_nest() -> None:

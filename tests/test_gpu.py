@@ -192,6 +192,37 @@ def test_vllm_server_mode_on_its_own_gpu(gpu_home: Path) -> None:
     assert _run_processes(run.path) == []
 
 
+@two_gpus
+def test_overlapped_generation_trains_stops_and_resumes(gpu_home: Path) -> None:
+    """GPU 1 generates step t+1 while GPU 0 trains step t: after the first step every step trains on
+    completions one update old (`overlap/staleness` 1), with TRL's importance-sampling figures logged; a
+    stop checkpoints and a resume continues (its first step generates afresh, staleness 0)."""
+    overlap = [
+        "backend=trl",
+        "grpo.max_steps=6",
+        "distributed.gpus=[0]",
+        'distributed.vllm_mode="server"',
+        "distributed.server_gpu=1",
+        "distributed.overlap_generation=true",
+    ]
+    result = cli("train", "--detach", *sets(*overlap))
+    assert result.returncode == 0, result.stderr
+    run = find_run(result.stdout.strip())
+    wait_until(lambda: len(steps_logged(run)) >= 3 or resolve_state(run)[0] == "failed", 900, "three steps")
+    assert resolve_state(run)[0] != "failed", run.log.read_text()[-4000:]
+    assert cli("stop", run.run_id).returncode == 0
+    assert run.read_status().state == "stopped", run.log.read_text()[-4000:]
+    assert _run_processes(run.path) == []
+    resumed = cli("resume", run.run_id, timeout=900)
+    assert resumed.returncode == 0, run.log.read_text()[-4000:]
+    assert (run.read_status().state, run.read_status().step) == ("completed", 6)
+    records = [r for r in read_jsonl(run.metrics) if "overlap/staleness" in r]
+    assert records[0]["overlap/staleness"] == 0 and any(r["overlap/staleness"] == 1 for r in records)
+    assert all(0 <= r["overlap/staleness"] <= 1 for r in records)
+    assert all("sampling/importance_sampling_ratio/mean" in r for r in records)
+    assert "overlapped generation" in run.log.read_text()
+
+
 def test_vllm_serves_a_trained_runs_adapter(gpu_home: Path) -> None:
     """What the chat pane does on a GPU server: `grpo-workbench serve RUN --detach` starts vLLM's OpenAI
     server with the run's base model and its adapter as a LoRA module; both stream through the pane's

@@ -43,6 +43,7 @@ def loaded_after(statement: str) -> set[str]:
         "jobs.backends",
         "jobs.reporting",
         "jobs.bench",
+        "jobs.overlap",
     ],
 )
 def test_core_and_launcher_stay_light(module: str) -> None:

@@ -306,6 +306,13 @@ class DistributedSection(_Section):
     `trl vllm-serve` on distributed.server_gpu, which the training processes call and push weights to)."""
     server_gpu: int = Field(-1, ge=-1)
     """Server mode: NVML index of the GPU that runs vLLM alone, not one of distributed.gpus (-1: none)."""
+    overlap_generation: bool = False
+    """Server mode: the vLLM server generates the next step's completions while this step trains, so
+    generation and the update run at the same time on their own GPUs. What changes in the algorithm: each
+    step trains on completions sampled by the policy one update behind (one step off-policy, never more;
+    `overlap/staleness` in metrics.jsonl), and TRL's truncated importance sampling reweights every token by
+    the trainer's over the sampler's probability (grpo.vllm_importance_sampling_correction is turned on
+    for it; the gap is logged per step as `sampling/*`). False: every step waits for its own generation."""
     server_port: int = Field(0, ge=0, le=65535)
     """Server mode: the vLLM server's HTTP port (0: a free port chosen at start; several machines need
     a fixed one)."""
@@ -365,6 +372,12 @@ class DistributedSection(_Section):
                     "@distributed.server_port: with several machines every machine must know the vLLM "
                     "server's port; fix: set a fixed one, e.g. distributed.server_port = 8000"
                 )
+        elif self.overlap_generation:
+            raise ValueError(
+                "@distributed.overlap_generation: generation overlaps training only with vLLM on a GPU of "
+                'its own; fix: distributed.vllm_mode = "server", distributed.gpus = [0] and '
+                "distributed.server_gpu = 1 (or overlap_generation = false)"
+            )
         elif self.server_gpu >= 0:
             raise ValueError(
                 f"@distributed.server_gpu: is {self.server_gpu} but distributed.vllm_mode is colocate, which "

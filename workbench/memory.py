@@ -158,6 +158,7 @@ def estimate(
     backend: str = "unsloth",
     load_in_4bit: bool = False,
     gradient_checkpointing: bool = True,
+    generation_elsewhere: bool = False,
 ) -> MemoryEstimate:
     """Estimate the peak GPU memory of a GRPO + LoRA run, part by part (see the module docstring).
 
@@ -174,6 +175,8 @@ def estimate(
         backend: `unsloth` (trainer and vLLM share the weights) or `trl` (colocated vLLM has its own copy).
         load_in_4bit: Unsloth's 4-bit base.
         gradient_checkpointing: Off keeps every layer's activations for the backward pass.
+        generation_elsewhere: vLLM generates on another GPU (server mode): this GPU holds neither a vLLM
+            share nor a KV cache, only the trainer.
     """
     seq = max_prompt_length + max_completion_length
     weight_bytes = WEIGHT_BYTES_4BIT if load_in_4bit else WEIGHT_BYTES_BF16
@@ -200,7 +203,9 @@ def estimate(
         * LOGITS_LIVE_FRACTION
         / GIB
     )
-    if use_vllm:
+    if generation_elsewhere:
+        generation = vllm = need = 0.0
+    elif use_vllm:
         generation = 0.0
         vllm = vllm_share * float(gpu_total_gib or 0.0)
         need = vllm_need_gib(shape, generation_batch, seq, weight_bytes)

@@ -102,10 +102,39 @@ def plan(config: RunConfig, gpu_total_gib: float | None, backend: str) -> RunPla
     return _plan(config, gpu_total_gib, backend, True)
 
 
+def server_check(config: RunConfig, gpu_total_gib: float | None) -> None:
+    """Server mode: refuse a vLLM server GPU (assumed the same model as the training GPU) whose share
+    cannot hold a whole generation round of every training process at once.
+
+    Raises:
+        ShapeError: with the numbers and the fix.
+    """
+    from workbench import distributed
+    from workbench.memory import WEIGHT_BYTES_BF16, vllm_need_gib
+
+    shape = model_shape(config.model.name)
+    if not distributed.uses_server(config) or shape is None or not gpu_total_gib:
+        return
+    g = config.grpo
+    completions = g.completions_per_step or g.generation_batch_size * config.distributed.num_processes
+    share = config.model.gpu_memory_utilization or distributed.SERVER_MEMORY_SHARE
+    need = vllm_need_gib(shape, completions, g.max_prompt_length + g.max_completion_length, WEIGHT_BYTES_BF16)
+    if need > share * gpu_total_gib:
+        raise ShapeError(
+            f"the vLLM server needs an estimated {need:.1f} GiB for {completions} sequences of "
+            f"{g.max_prompt_length + g.max_completion_length} tokens at once, and its share "
+            f"{share:.2f} of {gpu_total_gib:.0f} GiB is {share * gpu_total_gib:.1f}; fix: raise "
+            "model.gpu_memory_utilization, or fewer completions per step or shorter completions"
+        )
+
+
 def _plan(config: RunConfig, gpu_total_gib: float | None, backend: str, checkpointing: bool) -> RunPlan:
+    server_check(config, gpu_total_gib)
     g = config.grpo
     shape = model_shape(config.model.name)
-    forced_share = config.model.gpu_memory_utilization or None
+    # Server mode: vLLM lives on a GPU of its own; this one holds the trainer alone.
+    elsewhere = config.distributed.vllm_mode == "server"
+    forced_share = 0.0 if elsewhere else config.model.gpu_memory_utilization or None
     if g.completions_per_step and shape is not None:
         chosen = choose_shape(
             shape,
@@ -120,16 +149,16 @@ def _plan(config: RunConfig, gpu_total_gib: float | None, backend: str, checkpoi
             vllm_share=forced_share,
             load_in_4bit=config.model.load_in_4bit,
             gradient_checkpointing=checkpointing,
+            generation_elsewhere=elsewhere,
         )
         return RunPlan(chosen, shape, checkpointing)
     completions = g.generation_batch_size
     if g.completions_per_step:  # unknown architecture: keep the completions, shape conservatively
         per_device = max(d for d in range(1, min(completions, 8) + 1) if completions % d == 0)
-        manual = BatchShape(
-            per_device, completions // per_device, forced_share or MANUAL_VLLM_SHARE, None, gpu_total_gib
-        )
+        share = 0.0 if elsewhere else forced_share or MANUAL_VLLM_SHARE
+        manual = BatchShape(per_device, completions // per_device, share, None, gpu_total_gib)
         return RunPlan(manual, None, checkpointing)
-    share = (forced_share or MANUAL_VLLM_SHARE) if gpu_total_gib else 0.0
+    share = (forced_share or MANUAL_VLLM_SHARE) if gpu_total_gib and not elsewhere else 0.0
     if shape is not None and gpu_total_gib:
         from workbench.memory import estimate
 
@@ -146,6 +175,7 @@ def _plan(config: RunConfig, gpu_total_gib: float | None, backend: str, checkpoi
             backend=backend,
             load_in_4bit=config.model.load_in_4bit,
             gradient_checkpointing=checkpointing,
+            generation_elsewhere=elsewhere,
         )
         return RunPlan(
             BatchShape(

@@ -90,6 +90,7 @@ def choose_shape(
     load_in_4bit: bool = False,
     max_micro_batch: int = MAX_MICRO_BATCH,
     gradient_checkpointing: bool = True,
+    generation_elsewhere: bool = False,
 ) -> BatchShape:
     """The largest micro-batch (a divisor of `completions`) whose estimated peak fits the GPU.
 
@@ -107,6 +108,7 @@ def choose_shape(
         load_in_4bit: Unsloth 4-bit base.
         max_micro_batch: Upper bound for the micro-batch.
         gradient_checkpointing: Whether the trainer recomputes activations (off needs more memory).
+        generation_elsewhere: vLLM runs on another GPU (server mode): no share of this one is kept for it.
 
     Raises:
         ShapeError: nothing fits, with the numbers.
@@ -120,7 +122,9 @@ def choose_shape(
         return BatchShape(micro, completions // micro, 0.0, None, None)
     seq = max_prompt_length + max_completion_length
     share = (
-        vllm_share
+        0.0
+        if generation_elsewhere
+        else vllm_share
         if vllm_share is not None
         else choose_vllm_share(shape, completions, seq, gpu_total_gib, load_in_4bit)
     )
@@ -144,6 +148,7 @@ def choose_shape(
             backend=backend,
             load_in_4bit=load_in_4bit,
             gradient_checkpointing=gradient_checkpointing,
+            generation_elsewhere=generation_elsewhere,
         )
         smallest = est
         if est.total_gib <= budget and est.vllm_need_gib <= share * gpu_total_gib:
