@@ -270,7 +270,7 @@ async def test_a_custom_reward_trains_logs_its_metric_and_is_plotted(tmp_path: P
     from tui_helpers import frozen_app, settle, wait_until
 
     from screens.monitor import MonitorScreen
-    from screens.widgets import MetricPlot
+    from screens.widgets.plots import MetricPlot
 
     original = tmp_path / "my_rewards.py"
     original.write_bytes(EXAMPLES.read_bytes())

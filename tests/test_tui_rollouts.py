@@ -15,7 +15,8 @@ from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, wait
 
 from screens.monitor import MonitorScreen
 from screens.runs import RunsScreen
-from screens.widgets import MetricPlot, TextLine
+from screens.widgets.plots import MetricPlot
+from screens.widgets.textline import TextLine
 from tests.test_rollouts import make_step
 from workbench.runs import RolloutWriter, RunDir
 
