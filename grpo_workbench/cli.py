@@ -757,7 +757,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", help="the run whose model and adapters to serve")
     p.add_argument(
         "--checkpoint",
-        type=flags.Whole(1, "give the N of one of the run's checkpoint-N directories"),
+        type=flags.CHECKPOINT,
         metavar="N",
         help="serve only checkpoint-N (default: all, + adapter)",
     )
@@ -811,7 +811,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--format", required=True, choices=["merged", "gguf", "adapter"], help="what to write")
     p.add_argument(
-        "--checkpoint", type=int, metavar="N", help="export checkpoint-N (default: the final adapter)"
+        "--checkpoint",
+        type=flags.CHECKPOINT,
+        metavar="N",
+        help="export checkpoint-N (default: the final adapter)",
     )
     p.add_argument(
         "--out", metavar="DIR", help="output directory (default: RUN/exports/FORMAT[-checkpoint-N])"

@@ -44,7 +44,7 @@ from typing import Any
 
 from jobs.process import spawn_detached, stop_job
 from workbench import export as wexport
-from workbench import presets
+from workbench import flags, presets
 from workbench.config import load
 from workbench.data import SYSTEM_PROMPT
 from workbench.export import ExportError, human_bytes
@@ -754,7 +754,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Export a run's model: merged, GGUF or the adapter.")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--format", choices=wexport.FORMATS, required=True)
-    parser.add_argument("--checkpoint", type=int, default=None)
+    parser.add_argument("--checkpoint", type=flags.CHECKPOINT, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--quant", default=None, help="gguf: comma list of f16, q8_0 (default both)")

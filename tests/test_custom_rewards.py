@@ -270,7 +270,7 @@ async def test_a_custom_reward_trains_logs_its_metric_and_is_plotted(tmp_path: P
     from tui_helpers import frozen_app, settle, wait_until
 
     from screens.monitor import MonitorScreen
-    from screens.widgets.plots import MetricPlot
+    from screens.widgets.rewards import RewardPlots
 
     original = tmp_path / "my_rewards.py"
     original.write_bytes(EXAMPLES.read_bytes())
@@ -290,7 +290,10 @@ async def test_a_custom_reward_trains_logs_its_metric_and_is_plotted(tmp_path: P
     steps = [r for r in read_jsonl(run.metrics) if "reward" in r]
     assert [r["step"] for r in steps] == [1, 2]
     for record in steps:
-        assert isinstance(record["rewards/length_reward/mean"], float), record
+        # length_reward scores only completions with a <thinking> block, which the tiny model's first
+        # steps may not write (then TRL's mean is NaN, written as null); vietnamese_reward scores them all
+        assert "rewards/length_reward/mean" in record, record
+        assert record["rewards/length_reward/mean"] is None or record["rewards/length_reward/mean"] >= -0.5
         assert isinstance(record["rewards/vietnamese_reward/mean"], float), record
         assert "rewards/check_answer/mean" not in record  # weight 0: not trained
     samples = read_jsonl(run.samples)
@@ -306,15 +309,16 @@ async def test_a_custom_reward_trains_logs_its_metric_and_is_plotted(tmp_path: P
         monitor = app.screen
         assert isinstance(monitor, MonitorScreen)
         await wait_until(pilot, lambda: monitor.metrics.max_step == 2, "the replayed history", 20)
-        plot = monitor.query_one("#plot-reward", MetricPlot)
+        # each reward function has a small plot of its own beside the total's (a reward with no score
+        # yet shows its name and a dash)
+        panel = monitor.query_one(RewardPlots)
         await wait_until(
             pilot,
-            lambda: "length_reward" in " ".join(str(line) for line in plot.legend_lines(300, 3)),
-            "the custom reward's line in the reward plot",
+            lambda: "length_reward" in panel.render().plain,
+            "the custom reward's plot beside the total",
             10,
         )
-        legend = " ".join(str(line) for line in plot.legend_lines(300, 3))
-        assert "vietnamese_reward" in legend and "total" in legend
+        assert "vietnamese_reward" in panel.render().plain
 
     # eval scores the held-out completions with the run's copy of the rewards: a column each
     original.write_text("raise ImportError('the original is gone: eval must use the copy')\n")

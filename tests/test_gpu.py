@@ -345,8 +345,14 @@ def test_vllm_loads_a_merged_export(gpu_home: Path) -> None:
     from workbench.chat import Endpoint, Sampling, StreamStats, make_client, messages_for, stream_chat
     from workbench.runs import read_export_record
 
-    # a learning rate that moves the random-init weights beyond bf16 rounding in three steps
-    overrides = ("backend=trl", "grpo.max_steps=3", "grpo.learning_rate=0.001", "name=export-me")
+    # the random-init model never writes the tags: every bundled reward scores a group alike, every
+    # advantage is 0 and LoRA would not move (the export then refuses, rightly). A reward that tells
+    # completions apart and a learning rate that moves the weights beyond bf16 rounding in three steps:
+    varied = Path(__file__).parent / "fixtures" / "varied_reward.py"
+    overrides = (
+        "backend=trl", "grpo.max_steps=3", "grpo.learning_rate=0.001", "name=export-me",
+        f'custom_rewards=[{{file="{varied}", function="varied"}}]', "rewards.varied=1.0",
+    )  # fmt: skip
     trained = cli("train", *sets(*overrides), timeout=900)
     assert trained.returncode == 0, trained.stdout[-4000:]
     run = find_run(trained.stdout.strip().splitlines()[0])

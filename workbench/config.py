@@ -741,7 +741,10 @@ def _bounds_fix(info: FieldInfo) -> str:
 def _problems_from(exc: ValidationError) -> list[Problem]:
     problems = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"])
+        parts = list(err["loc"])
+        if len(parts) > 1 and isinstance(parts[-1], int):
+            parts.pop()  # an item of a list (grpo.report_to.0): the setting is the list, its value is shown
+        loc = ".".join(str(part) for part in parts)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "is not a known setting; fix: remove it or check its spelling (see `config --reference`)"

@@ -117,6 +117,7 @@ GPU_SHARE = Real("give a share of the GPU's memory above 0 and at most 1, e.g. 0
 TEMPERATURE = Real("give a sampling temperature above 0 (0.8 is the default)", above=0.0)
 TOP_P = Real("give top_p above 0 and at most 1 (0.95 is the default)", above=0.0, maximum=1.0)
 PORT = Whole(1, "give a TCP port from 1 to 65535, or leave --port out for a free one", 65535, also=(0,))
+CHECKPOINT = Whole(1, "give the N of one of the run's checkpoint-N directories")
 LORA_RANK = Whole(1, "give a LoRA rank of 1 or more (vLLM takes 8, 16, 32, 64, 128, 256, 320, 512)")
 
 
