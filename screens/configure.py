@@ -839,7 +839,9 @@ class ConfigureScreen(ModeScreen):
     def action_show_data(self) -> None:
         """Scroll the form to the data statistics and preview rows (about 60 fields down)."""
         form = self.query_one("#form", VerticalScroll)
-        form.scroll_to_widget(self.query_one("#data-stats", Static), top=True, animate=False)
+        stats = self.query_one("#data-stats", Static)
+        # after the next layout: rows mounted above it on this same turn (a custom reward's weight) count
+        self.call_after_refresh(form.scroll_to_widget, stats, top=True, animate=False)
 
     @work(
         thread=True, exclusive=True, group="preflight", description="check the machine", exit_on_error=False

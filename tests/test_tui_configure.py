@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Select, Static
-from tui_helpers import FIXTURE_ROWS, frozen_app, settle
+from tui_helpers import FIXTURE_ROWS, frozen_app, settle, wait_until
 
 from screens.configure import OTHER_MODEL, ConfigureScreen, model_choices
 from workbench import presets
@@ -54,10 +54,13 @@ async def test_a_key_jumps_to_the_data_preview(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _screen(pilot, app)
         form = screen.query_one("#form", VerticalScroll)
+        stats = screen.query_one("#data-stats", Static)
+        # the form as a user sees it once the screen has settled: its data read (the first CI run on a
+        # clean clone pressed the key while rows above the statistics were still being laid out)
+        await wait_until(pilot, lambda: "rows read" in str(stats.render()), "the data preview", 20)
         assert form.scroll_y == 0
         await pilot.press("ctrl+g")
         await settle(pilot, 0.1)
-        stats = screen.query_one("#data-stats", Static)
         assert form.scroll_y > 0 and form.region.contains_region(stats.region.intersection(form.region))
         assert stats.region.y - form.region.y <= 1, (stats.region, form.region)  # at the top (its margin)
         form.scroll_home(animate=False)
