@@ -108,7 +108,10 @@ def test_offline_default_run_learns_on_held_out_rows(workbench_home: Path) -> No
     RUN` exactly as README tells a newcomer to run it (greedy, base and adapter, the run's held-out rows):
     the training rewards rise, and on rows the run never trained on and the warm start never saw, the
     adapter's exact-format rate is above the base's with non-overlapping 95% intervals (issue 19).
-    Measured (grpo.seed 3407, 1, 2): format 0% -> see README; thresholds well inside the spread."""
+    Measured on 2026-12-01 (grpo.seed 3407, 1, 2; same rows and warm start): held-out greedy format
+    0% [0, 10.7] -> 84.4% [68.2, 93.1], 96.9% [84.3, 99.4], 100% [89.3, 100]: gains 0.84-1.00 against
+    FORMAT_GAIN 0.6 (8 rows of margin on the worst seed); training gains exact + approximate 3.97-4.76
+    against 0.5, total reward 2.77-3.64 against 0.4."""
     from workbench.runs import EvalDir, RunDir
 
     result = subprocess.run(
