@@ -179,3 +179,21 @@ def test_a_negative_reward_weight_is_refused_naming_its_weight() -> None:
     (problem,) = raised.value.problems
     assert problem.field == "rewards.check_answer"
     assert "is negative" in problem.message and "fix: use 0 to switch it off" in problem.message
+
+
+def test_a_partial_rewards_table_keeps_the_other_weights(tmp_path: Path) -> None:
+    """README's example names only a custom reward in [rewards]: the built-in rewards keep their default
+    weights (they used to drop to 0, so the run trained on the custom reward alone without a word)."""
+    custom = tmp_path / "r.py"
+    custom.write_text("def mine(completions, **kwargs):\n    return [0.0] * len(completions)\n")
+    file = tmp_path / "run.toml"
+    file.write_text(
+        f'[[custom_rewards]]\nfile = "{custom}"\nfunction = "mine"\n\n'
+        "[rewards]\nmine = 0.5\ncheck_answer = 2.0\n",
+        encoding="utf-8",
+    )
+    weights = load(file).rewards
+    assert weights == {
+        "match_format_exactly": 1.0, "match_format_approximately": 1.0, "check_answer": 2.0,
+        "check_numbers": 1.0, "correctness": 0.0, "mine": 0.5,
+    }  # fmt: skip

@@ -278,7 +278,8 @@ async def test_a_custom_reward_trains_logs_its_metric_and_is_plotted(tmp_path: P
     config.write_text(
         f'[[custom_rewards]]\nfile = "{original}"\nfunction = "length_reward"\n\n'
         f'[[custom_rewards]]\nfile = "{original}"\nfunction = "vietnamese_reward"\n\n'
-        "[rewards]\nmatch_format_exactly = 1.0\nlength_reward = 0.5\n",
+        "[rewards]\nmatch_format_exactly = 1.0\nlength_reward = 0.5\n"
+        "match_format_approximately = 0\ncheck_answer = 0\ncheck_numbers = 0\n",
         encoding="utf-8",
     )
     result = train(config)

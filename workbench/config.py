@@ -583,7 +583,9 @@ class RunConfig(BaseModel):
                     f"unknown reward(s) {unknown}; fix: use only {', '.join(REWARD_NAMES)}, or declare a "
                     "function of your own in [[custom_rewards]]"
                 )
-        merged = {name: float(value.get(name, 0.0)) for name in REWARD_NAMES}
+        # a partial [rewards] table changes the weights it names: the others keep their defaults (a table
+        # naming only a custom reward used to switch every built-in reward off, unannounced)
+        merged = {name: float(value.get(name, DEFAULT_WEIGHTS.get(name, 0.0))) for name in REWARD_NAMES}
         merged.update({name: float(value.get(name, 1.0)) for name in custom_names})
         negative = [(name, weight) for name, weight in merged.items() if weight < 0]
         if negative:
