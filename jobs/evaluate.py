@@ -521,7 +521,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except TargetError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        mark_failed(run, str(exc))
+        if run.eval.read_progress().pid == os.getpid():
+            # a detached job the TUI follows: its progress.json says why it ended. A refusal on the
+            # command line writes nothing (a finished evaluation's record stays as it was)
+            mark_failed(run, str(exc))
         return 2
     except Exception as exc:
         traceback.print_exc()

@@ -204,14 +204,16 @@ def test_bad_input_is_refused_with_a_clear_message(run: RunDir, tmp_path: Path) 
     unknown = cli("eval", "no-such-run")
     assert unknown.returncode == 2 and "no run matches 'no-such-run'" in unknown.stderr, unknown.stderr
 
+    eval_dir = EvalDir.of(run)
+    before = eval_dir.progress.read_bytes() if eval_dir.progress.is_file() else None
     bad = cli("eval", run.run_id, "--targets", "base,checkpoint-999")
     assert bad.returncode == 2, bad.stderr
     assert "no target 'checkpoint-999'" in bad.stderr
     assert "base, checkpoint-1, checkpoint-2, adapter" in bad.stderr
     assert "Traceback" not in bad.stderr
-    eval_dir = EvalDir.of(run)
     assert not eval_dir.results()
-    assert eval_dir.read_progress().state == "failed"
+    # a refusal on the command line writes nothing: a finished evaluation's progress.json stays its own
+    assert (eval_dir.progress.read_bytes() if eval_dir.progress.is_file() else None) == before
 
     nothing = cli("eval", run.run_id, "--no-greedy")
     assert nothing.returncode == 2 and "nothing to do" in nothing.stderr, nothing.stderr
