@@ -227,8 +227,16 @@ class ChatScreen(ModeScreen):
         questions = heldout_questions(RunDir(self.context.runs_root / run_id))
         self.app.call_from_thread(self._heldout_loaded, run_id, questions)
 
-    def _heldout_loaded(self, run_id: str, questions: list[HeldOutQuestion]) -> None:
+    def _heldout_loaded(self, run_id: str, questions: list[HeldOutQuestion], advance: bool = False) -> None:
         self._heldout, self._heldout_run, self._heldout_index = questions, run_id, -1
+        if advance:
+            self.action_next_heldout(reread=False)
+
+    @work(thread=True, exclusive=True, group="heldout", description="read held-out rows", exit_on_error=False)
+    def _reload_heldout(self, run_id: str) -> None:
+        """Read the rows again, then show the first: a run picked before it started training had none."""
+        questions = heldout_questions(RunDir(self.context.runs_root / run_id))
+        self.app.call_from_thread(self._heldout_loaded, run_id, questions, True)
 
     # ------------------------------------------------------------------------------------------------
     # the serve job
@@ -468,7 +476,10 @@ class ChatScreen(ModeScreen):
     # ------------------------------------------------------------------------------------------------
     # asking
 
-    def action_next_heldout(self) -> None:
+    def action_next_heldout(self, reread: bool = True) -> None:
+        if not self._heldout and reread and self._heldout_run is not None:
+            self._reload_heldout(self._heldout_run)  # heldout.jsonl may have been written since
+            return
         if not self._heldout:
             self.notify(
                 "the selected run has no held-out questions (heldout.jsonl is written when training starts)",

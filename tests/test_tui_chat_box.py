@@ -77,6 +77,33 @@ async def test_ctrl_n_fills_the_box_from_its_start_with_the_gold_answer(tmp_path
         assert "gold answer 60" in gold and "Enter asks it" in gold
 
 
+async def test_ctrl_n_reads_held_out_rows_written_after_the_run_was_picked(tmp_path: Path) -> None:
+    """A run picked before it started training has no heldout.jsonl yet: Ctrl+N says so, and once the
+    trainer writes it, Ctrl+N reads it (the empty list used to stay cached for the run)."""
+    root = _runs_with_heldout(tmp_path)
+    rows = root / CPU_RUN / "heldout.jsonl"
+    written = rows.read_text()
+    rows.unlink()
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="chat")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.source is not None, "the runs in the picker", 10)
+        screen.query_one("#source", Select).value = CPU_RUN
+        await wait_until(pilot, lambda: screen._heldout_run == CPU_RUN, "the (missing) rows read", 10)
+        await pilot.press("ctrl+n")
+        await wait_until(
+            pilot,
+            lambda: any("no held-out questions" in n.message for n in app._notifications),
+            "the no-rows warning",
+            10,
+        )
+        rows.write_text(written)
+        await pilot.press("ctrl+n")
+        box = screen.query_one("#question", QuestionBox)
+        await wait_until(pilot, lambda: box.value == LONG_QUESTION, "the question read from the new file", 10)
+
+
 async def test_stopping_the_server_keeps_both_transcripts(tmp_path: Path) -> None:
     app = frozen_app(tmp_path, initial_mode="chat")
     async with app.run_test(size=(120, 40)) as pilot:
