@@ -206,9 +206,10 @@ def compare(candidate: Any, reference: Any, base: Any, tolerance: float, what: s
         )
     if adapter_effect <= 1e-6 * scale:
         raise ExportError(
-            f"{what}: the adapter changes no logit (by at most {adapter_effect:.3g}), so the export would be "
-            "the base model itself (a checkpoint saved while the learning rate was still 0?); fix: export a "
-            "later checkpoint or the final adapter"
+            f"{what}: LoRA's weights change no logit (by at most {adapter_effect:.3g}), so the export would "
+            "be the base model itself. Training never moved them: every step it saw had learning rate 0 (in "
+            "grpo.warmup_ratio) or zero reward variance in every group (see the run's health alerts); fix: "
+            "export a later checkpoint, or train longer with rewards that tell the completions apart"
         )
     if not to_base > to_reference or to_base <= 1e-6 * scale:
         raise ExportError(

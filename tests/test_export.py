@@ -266,7 +266,7 @@ def test_a_full_disk_leaves_no_half_export_and_the_old_one_whole(run: RunDir, tm
 def test_an_adapter_that_changes_nothing_is_refused(run: RunDir) -> None:
     assert in_process(str(run.path), "--format", "merged", "--checkpoint", "1") == 2
     error = run.exports.read_status().error or ""
-    assert "changes no logit" in error and "later checkpoint" in error
+    assert "change no logit" in error and "later checkpoint" in error and "train longer" in error
     assert not run.exports.output("merged", 1).exists() and leftovers(run.exports.output("merged", 1)) == []
 
 

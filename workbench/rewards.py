@@ -100,7 +100,7 @@ def check_answer(completions: list[Any], answer: list[str], **kwargs: Any) -> li
     scores: list[float | None] = []
     for completion, gold in zip(completions, answer, strict=True):
         guess = _raw_solution(completion_text(completion))
-        if guess is None:
+        if guess is None or not str(gold).strip():  # no solution, or no gold answer to judge it by
             scores.append(0.0)
         elif guess == gold:
             scores.append(3.0)
