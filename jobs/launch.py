@@ -135,6 +135,7 @@ def launch(
         if problems:
             raise ConfigError(problems)
         check_gpus(root, force=force, warn=warn, config=config)
+        check_data(config)
     if config.custom_rewards:
         from jobs import reward_check
 
@@ -156,6 +157,23 @@ def launch(
             "fix: free space under the runs home or set GRPO_WORKBENCH_HOME to a writable disk"
         ) from None
     return run, _spawn(run)
+
+
+def check_data(config: RunConfig) -> None:
+    """Read the data source and split it as the run will (held-out rows, limit), as Configure's preview
+    does, so that a source that cannot be read or leaves nothing to train on is refused before a run
+    directory exists. Prompt lengths are not measured here (that needs the model's tokenizer on every
+    row): the job drops the prompts that are too long and counts them in data.json.
+
+    Raises:
+        ConfigError: naming data.source, with the reader's message and its fix.
+    """
+    from workbench import data as wdata
+
+    try:
+        wdata.prepare(wdata.load_rows(config.data), config.data, config.grpo.max_prompt_length, None)
+    except wdata.DataError as exc:
+        raise ConfigError([Problem("data.source", str(exc))]) from None
 
 
 def orphan_trainer(run: RunDir) -> int | None:
