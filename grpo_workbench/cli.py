@@ -145,19 +145,6 @@ def _follow(run: Any, from_start: bool = True) -> str:
             launch.stop(run, wait=0)
 
 
-def _check_local_data(config: Any) -> None:
-    """Read a local data file the way the trainer will, so a broken one is refused before a run directory
-    exists (hub datasets are left to the trainer: fetching one here would double the download).
-
-    Raises:
-        DataError: the file cannot be used; the message names data.source and the fix.
-    """
-    from workbench import data as wdata
-
-    if config.data.source != "bundled" and Path(config.data.source).is_file():
-        wdata.prepare(wdata.load_rows(config.data), config.data)
-
-
 def cmd_keys(args: argparse.Namespace) -> int:
     """Every key binding's id, default keys and action: what `[keymap]` in settings.toml can remap."""
     from screens.app import binding_rows
@@ -194,8 +181,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         config = _config_from(args)
-        if not args.no_check:
-            _check_local_data(config)
         run, proc = launch.launch(config, check=not args.no_check, force=args.force, warn=warn)
     except (ConfigError, DataError, LookupError) as exc:
         return _print_problems(exc)

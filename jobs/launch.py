@@ -163,7 +163,8 @@ def check_data(config: RunConfig) -> None:
     """Read the data source and split it as the run will (held-out rows, limit), as Configure's preview
     does, so that a source that cannot be read or leaves nothing to train on is refused before a run
     directory exists. Prompt lengths are not measured here (that needs the model's tokenizer on every
-    row): the job drops the prompts that are too long and counts them in data.json.
+    row): the job drops the prompts that are too long and counts them in data.json. A hub dataset is
+    fetched here into the Hugging Face cache, where the job then finds it.
 
     Raises:
         ConfigError: naming data.source, with the reader's message and its fix.
