@@ -163,7 +163,12 @@ class ExportPanel(Horizontal):
             newest = max(found, key=lambda p: p.stat().st_mtime, default=None) if found else None
             record = read_export_record(newest) if newest else None
             if newest is not None and record is not None:
-                output = f"{record.format} → {newest} ({record.bytes / 2**20:.1f} MiB)"
+                # relative to the run: the whole path is in export.json and the CLI, and a long one here
+                # would be cut to nothing on one line
+                where = (
+                    newest.relative_to(job.path.parent) if newest.is_relative_to(job.path.parent) else newest
+                )
+                output = f"{record.format} → {where} ({record.bytes / 2**20:.1f} MiB)"
         self.post_message(self.Read(run_id, view, output))
 
     @on(Read)
@@ -175,7 +180,7 @@ class ExportPanel(Horizontal):
         if view is None:
             return
         state = view.state
-        line = Text("export ")
+        line = Text("export ", no_wrap=True, overflow="ellipsis")
         line.append(state, RUN_STATE_STYLES.get(state, ""))
         if state in FINAL_STATES:  # what the job wrote last (its process may still be winding down)
             tail = event.output if state == "completed" else (view.status.error or "").strip()
@@ -183,9 +188,9 @@ class ExportPanel(Horizontal):
         else:
             line.append(f" · {view.status.phase} · x cancels")
         self.query_one("#export-line", Static).update(line)
-        self.query_one("#export-bar", ProgressBar).update(
-            progress=view.status.step if view.status.step else 0
-        )
+        bar = self.query_one("#export-bar", ProgressBar)
+        bar.display = state not in FINAL_STATES  # an ended export's line takes the whole width
+        bar.update(progress=view.status.step if view.status.step else 0)
 
     # ------------------------------------------------------------------------------------------ actions
 

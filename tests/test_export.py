@@ -385,8 +385,8 @@ async def test_the_runs_screen_exports_with_a_progress_bar(run: RunDir) -> None:
 
         def done() -> bool:
             line = str(panel.query_one("#export-line", Static).render())
-            return "completed" in line and str(run.exports.output("adapter")) in line
+            return "completed" in line and "adapter → exports/adapter (" in line
 
         await wait_until(pilot, done, "the export to complete in the panel", 240)
-        assert panel.display and bar.progress == 100
+        assert panel.display and bar.progress == 100 and not bar.display  # the line takes the width
     assert read_export_record(run.exports.output("adapter")) is not None
