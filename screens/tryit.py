@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -297,21 +298,28 @@ class TryRewardsScreen(Screen[None]):
             self.notify(f"{event.worker.description}: {event.worker.error}", severity="error")
 
 
-def score_table(report: ScoreReport) -> Table:
-    """reward · weight · score · weighted · reason (a custom reward's error in place of its reason)."""
+def score_table(report: ScoreReport) -> Group:
+    """reward · weight · score · weighted · reason, one line per reward (a custom reward's error in place
+    of its reason, cut to the column), then each error whole under the table: at 80x24 every reward's
+    row stays in sight, and a wider screen shows the errors in full."""
     table = Table(box=None, expand=True, padding=(0, 1), show_edge=False)
     table.add_column("reward", no_wrap=True)
     table.add_column("weight", justify="right", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
     table.add_column("× weight", justify="right", no_wrap=True)
-    table.add_column("reason", ratio=1, overflow="fold")
+    table.add_column("reason", ratio=1, no_wrap=True, overflow="ellipsis")
+    errors: list[Text] = []
     for s in report.scores:
         style = "dim" if not s.weight else ""
         score = "–" if s.score is None else f"{s.score:+.2f}"
         colour = "" if s.score is None or s.score == 0 else "green" if s.score > 0 else "red"
-        reason = (
-            Text(s.error, style="red") if s.error else Text(s.reason or ("custom reward" if s.custom else ""))
-        )
+        if s.error:
+            # the row names the reward: the message's own "custom reward NAME (FILE): " prefix is left out
+            short = s.error.split("): ", 1)[-1]
+            reason = Text(short, style="red")
+            errors.append(Text.assemble((f"{s.name}: ", "bold red"), (s.error, "red")))
+        else:
+            reason = Text(s.reason or ("custom reward" if s.custom else ""))
         table.add_row(
             Text(s.name + (" *" if s.custom else ""), style=style),
             Text(f"{s.weight:g}", style=style),
@@ -319,7 +327,7 @@ def score_table(report: ScoreReport) -> Table:
             Text(f"{s.weighted:+.2f}", style=style),
             reason,
         )
-    return table
+    return Group(table, *errors)
 
 
 __all__ = ["DataRow", "TryRewardsScreen", "score_table"]
