@@ -70,6 +70,11 @@ def health_mark(info: RunInfo, alert: HealthAlert | None = None) -> Text:
     return Text("⚠", "bold yellow") if alerts else Text(" ")
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 run`, `2 runs`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 class RunsScreen(ModeScreen):
     """The runs table."""
 
@@ -203,7 +208,7 @@ class RunsScreen(ModeScreen):
         live = sum(1 for info in self.infos if info.alive)
         marks = f"{len(self.marked)} marked · C compares" if self.marked else "Space marks runs to compare"
         summary = (
-            f"{len(self.infos)} runs, {live} live · Enter attaches · {marks}"
+            f"{plural(len(self.infos), 'run')}, {live} live · Enter attaches · {marks}"
             if self.infos
             else f"no runs yet under {self.context.runs_root}: press n (or F2) to configure one"
         )

@@ -519,7 +519,9 @@ class RunConfig(BaseModel):
     name: str = ""
     """A label for the run (optional); shown in the runs list and used in the run id."""
     backend: Literal["auto", "unsloth", "trl"] = "auto"
-    """auto: Unsloth on a GPU where it is installed, else TRL. unsloth needs CUDA; trl runs on CPU too."""
+    """auto: TRL (with vLLM where it is installed, the faster path measured on an H200); Unsloth only on
+    a GPU that has Unsloth but no vLLM, and never on several GPUs. unsloth needs CUDA; trl runs on CPU
+    too."""
     model: ModelSection = Field(default_factory=ModelSection)
     lora: LoraSection = Field(default_factory=LoraSection)
     custom_rewards: list[CustomReward] = Field(default_factory=list)

@@ -189,7 +189,8 @@ def check_scores(scores: Any, count: int) -> list[float | None]:
     values = list(scores)
     if len(values) != count:
         raise ValueError(
-            f"returned {len(values)} score{'' if len(values) == 1 else 's'} for {count} completions"
+            f"returned {len(values)} score{'' if len(values) == 1 else 's'} for {count} "
+            f"completion{'' if count == 1 else 's'}"
         )
     out: list[float | None] = []
     for index, value in enumerate(values):
@@ -258,7 +259,7 @@ def call(
         raise CustomRewardError(
             file,
             function,
-            f"did not return within {timeout_s:g} s on {count} completions",
+            f"did not return within {timeout_s:g} s on {count} completion{'' if count == 1 else 's'}",
             "make it faster (it is called on every step's whole batch), or raise grpo.reward_timeout_s",
             timed_out=True,
         )
