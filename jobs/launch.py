@@ -136,6 +136,7 @@ def launch(
             raise ConfigError(problems)
         check_gpus(root, force=force, warn=warn, config=config)
         check_data(config)
+        check_model_offline(config)
     if config.custom_rewards:
         from jobs import reward_check
 
@@ -175,6 +176,36 @@ def check_data(config: RunConfig) -> None:
         wdata.prepare(wdata.load_rows(config.data), config.data, config.grpo.max_prompt_length, None)
     except wdata.DataError as exc:
         raise ConfigError([Problem("data.source", str(exc))]) from None
+
+
+def check_model_offline(config: RunConfig) -> None:
+    """With HF_HUB_OFFLINE set, a hub model must already be in the Hugging Face cache: otherwise the
+    trainer would fail at its first step with the hub client's connection error, which names neither
+    model.name nor a fix.
+
+    Raises:
+        ConfigError: naming model.name and the fix.
+    """
+    from workbench import presets
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes", "on"):
+        return
+    name = presets.resolve_model_path(config.model.name, create=False)
+    if name.startswith(("/", ".", "~")) or Path(name).exists():
+        return  # a local directory: the config's own check looked at it
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        raise ConfigError(
+            [
+                Problem(
+                    "model.name",
+                    f"{name} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; fix: download it "
+                    f"first (`huggingface-cli download {name}` on a machine with network, into HF_HOME), "
+                    "unset HF_HUB_OFFLINE, or point model.name at a local directory",
+                )
+            ]
+        )
 
 
 def orphan_trainer(run: RunDir) -> int | None:

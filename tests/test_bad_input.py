@@ -355,6 +355,12 @@ BAD_COMMANDS: list[tuple[str, list[str], int, str]] = [
         "--seed: -1 is below 0",
     ),
     ("train: held-out takes all", ["train", "--set", "data.held_out=480"], 2, "leaves none to train on"),
+    (
+        "train: a hub model offline",
+        ["train", "--set", "model.name=nobody/no-model"],
+        2,
+        "not in the Hugging Face",
+    ),
     ("train: unreadable data", ["train", "--set", "data.source=foo/bar"], 2, "'foo/bar' could not be"),
     ("bench --steps 0", ["bench", "--steps", "0"], 2, "--steps: 0 is below 1; fix: give 1 or more"),
     ("bench --variant-timeout 0", ["bench", "--variant-timeout", "0"], 2, "--variant-timeout: 0"),
