@@ -155,6 +155,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if problem:
         print(f"warning: {problem}", file=sys.stderr)
     rows = binding_rows()
+    unknown = sorted(set(settings.keymap) - {binding_id for binding_id, _, _ in rows})
+    if unknown:  # as the TUI says it at start
+        print(f"warning: {path}: keymap: unknown binding id {', '.join(map(repr, unknown))}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(

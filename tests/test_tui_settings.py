@@ -114,7 +114,7 @@ async def test_the_theme_picked_is_kept_for_the_next_start(tmp_path: Path) -> No
 
 def test_keys_command_lists_ids_with_the_remapped_keys(tmp_path: Path) -> None:
     settings = tmp_path / "settings.toml"
-    settings.write_text('[keymap]\n"monitor.stop" = "ctrl+x"\n')
+    settings.write_text('[keymap]\n"monitor.stop" = "ctrl+x"\n"monitor.nope" = "f9"\n')
     env = dict(os.environ, GRPO_WORKBENCH_SETTINGS=str(settings))
     run = subprocess.run(
         [sys.executable, "-m", "grpo_workbench", "keys", "--json"], capture_output=True, text=True, env=env
@@ -128,3 +128,4 @@ def test_keys_command_lists_ids_with_the_remapped_keys(tmp_path: Path) -> None:
         "action": "Stop the attached run (asks first)",
     }
     assert rows["app.help"]["keys"] == rows["app.help"]["default"] == "f1,question_mark"
+    assert "unknown binding id 'monitor.nope'" in run.stderr  # as the TUI warns at start
