@@ -45,7 +45,9 @@ def test_a_custom_reward_gets_weight_one_unless_given_and_comes_after_the_built_
     assert config.active_rewards[-1] == "length_reward"
     assert config.reward_names[:5] == list(validate({}).rewards)
     weighted = validate({**config_with(EXAMPLES, "length_reward"), "rewards": {"length_reward": 0.5}})
-    assert weighted.rewards["length_reward"] == 0.5 and weighted.active_rewards == ["length_reward"]
+    # a [rewards] table changes only the weights it names: the built-in ones keep theirs
+    assert weighted.rewards["length_reward"] == 0.5
+    assert weighted.active_rewards == [*config.active_rewards[:-1], "length_reward"]
     # the dump round-trips: the run's config.toml names the file and carries the weight
     assert validate(weighted.model_dump(mode="json")) == weighted
     # --set reaches a custom reward's weight like a built-in one's

@@ -16,7 +16,7 @@ from typing import Any
 from textual import events
 from textual.app import App, ComposeResult
 from textual.message import Message
-from textual.widgets import Input, Select
+from textual.widgets import Input, Select, Static
 from tui_helpers import frozen_app, send_burst, settle, wait_until
 
 from screens.configure import ConfigureScreen
@@ -170,6 +170,10 @@ async def test_configure_choice_lists_take_a_burst_of_typed_choices(tmp_path: Pa
         screen = app.screen
         assert isinstance(screen, ConfigureScreen)
         await settle(pilot)
+        # the screen's background reads done first (the data preview holds the GIL for seconds on a slow
+        # machine, and type-to-search forgets what was typed after a pause: one CI run lost changes so)
+        stats = screen.query_one("#data-stats", Static)
+        await wait_until(pilot, lambda: "rows read" in str(stats.render()), "the data preview", 60)
         select = screen.query_one("#f-grpo-lr_scheduler_type", Select)
         select.focus()
         await pilot.pause()
