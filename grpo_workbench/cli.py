@@ -177,7 +177,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from jobs import launch
     from workbench.config import ConfigError
-    from workbench.data import DataError
 
     def warn(message: str) -> None:
         print(f"warning: {message}", file=sys.stderr, flush=True)
@@ -185,7 +184,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         config = _config_from(args)
         run, proc = launch.launch(config, check=not args.no_check, force=args.force, warn=warn)
-    except (ConfigError, DataError, LookupError) as exc:
+    except (ConfigError, LookupError) as exc:  # launch.check_data turns a DataError into a ConfigError
         return _print_problems(exc)
     except launch.LaunchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -671,7 +671,7 @@ def check_push(repo: str, token: str | None) -> Any:
             "--push needs a Hugging Face token with write access in HF_TOKEN; fix: create one at "
             "huggingface.co/settings/tokens and `export HF_TOKEN=...` (it is read from the environment only)"
         )
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, is_offline_mode
 
     api = HfApi(token=token)
     try:
@@ -679,8 +679,7 @@ def check_push(repo: str, token: str | None) -> Any:
     except Exception as exc:  # offline mode, DNS, TLS, 401: all mean the same to the user here
         kind = type(exc).__name__
         detail = _scrub(str(exc).splitlines()[0] if str(exc) else "", token)
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-        why = "HF_HUB_OFFLINE is set" if offline else f"{kind}: {detail}"
+        why = "HF_HUB_OFFLINE is set" if is_offline_mode() else f"{kind}: {detail}"
         raise ExportError(
             f"cannot check the token's write access on the hub ({why}); fix: check the network and "
             "HF_TOKEN, or export without --push and upload later"

@@ -186,15 +186,15 @@ def check_model_offline(config: RunConfig) -> None:
     Raises:
         ConfigError: naming model.name and the fix.
     """
+    from huggingface_hub import is_offline_mode, try_to_load_from_cache
+
     from workbench import presets
 
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes", "on"):
+    if not is_offline_mode():  # HF_HUB_OFFLINE as the hub client that would fail reads it
         return
     name = presets.resolve_model_path(config.model.name, create=False)
-    if name.startswith(("/", ".", "~")) or Path(name).exists():
-        return  # a local directory: the config's own check looked at it
-    from huggingface_hub import try_to_load_from_cache
-
+    if Path(name).is_absolute():
+        return  # a directory (the config resolves and checks those) or a local preset's build
     if not isinstance(try_to_load_from_cache(name, "config.json"), str):
         raise ConfigError(
             [

@@ -223,20 +223,16 @@ class ChatScreen(ModeScreen):
         self._show_serve_state()
 
     @work(thread=True, exclusive=True, group="heldout", description="read held-out rows", exit_on_error=False)
-    def _load_heldout(self, run_id: str) -> None:
+    def _load_heldout(self, run_id: str, advance: bool = False) -> None:
+        """Read the run's held-out rows; `advance`: then show the first (Ctrl+N on a run that had none
+        when it was picked, before its training started)."""
         questions = heldout_questions(RunDir(self.context.runs_root / run_id))
-        self.app.call_from_thread(self._heldout_loaded, run_id, questions)
+        self.app.call_from_thread(self._heldout_loaded, run_id, questions, advance)
 
-    def _heldout_loaded(self, run_id: str, questions: list[HeldOutQuestion], advance: bool = False) -> None:
+    def _heldout_loaded(self, run_id: str, questions: list[HeldOutQuestion], advance: bool) -> None:
         self._heldout, self._heldout_run, self._heldout_index = questions, run_id, -1
         if advance:
             self.action_next_heldout(reread=False)
-
-    @work(thread=True, exclusive=True, group="heldout", description="read held-out rows", exit_on_error=False)
-    def _reload_heldout(self, run_id: str) -> None:
-        """Read the rows again, then show the first: a run picked before it started training had none."""
-        questions = heldout_questions(RunDir(self.context.runs_root / run_id))
-        self.app.call_from_thread(self._heldout_loaded, run_id, questions, True)
 
     # ------------------------------------------------------------------------------------------------
     # the serve job
@@ -478,7 +474,7 @@ class ChatScreen(ModeScreen):
 
     def action_next_heldout(self, reread: bool = True) -> None:
         if not self._heldout and reread and self._heldout_run is not None:
-            self._reload_heldout(self._heldout_run)  # heldout.jsonl may have been written since
+            self._load_heldout(self._heldout_run, advance=True)  # heldout.jsonl may have been written since
             return
         if not self._heldout:
             self.notify(

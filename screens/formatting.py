@@ -1,4 +1,5 @@
-"""How the screens write a job's state, a duration and a status line that must fit, spelled once."""
+"""How the screens write a job's state, a duration, a count and a status line that must fit, spelled
+once."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ gone. A state not listed is unstyled."""
 RUN_STATE_STYLES: dict[str, str] = STATE_STYLES | {"starting": "green"}
 """A training run's, in the Monitor: the same but for `starting`, green as in the Runs table (a starting
 serve job or evaluation is yellow: it is still loading its model)."""
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 run`, `2 runs` (nouns that take an s)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def format_duration(seconds: float | None) -> str:

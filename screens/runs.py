@@ -18,7 +18,7 @@ from textual.widgets.data_table import ColumnKey
 
 from screens.context import ScreenContext, screen_context
 from screens.export import ExportPanel
-from screens.formatting import RUN_STATE_STYLES
+from screens.formatting import RUN_STATE_STYLES, plural
 from screens.modescreen import ModeScreen
 from screens.widgets.modebar import ModeBar
 from workbench.jobdir import FINAL_STATES
@@ -68,11 +68,6 @@ def health_mark(info: RunInfo, alert: HealthAlert | None = None) -> Text:
     if any(a.severity == "error" for a in alerts):
         return Text("✖", "bold red")
     return Text("⚠", "bold yellow") if alerts else Text(" ")
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 run`, `2 runs`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 class RunsScreen(ModeScreen):
