@@ -6,6 +6,8 @@
 #   bash tools/gpu-sitting.sh run         # a default-shape random-1b run: s/step, rollouts and health files
 #   bash tools/gpu-sitting.sh learn       # a 3-step run whose adapter moves, exported in every format
 #   bash tools/gpu-sitting.sh bench V     # jobs.bench --variants V
+#   bash tools/gpu-sitting.sh bench-start V   # the same in its own session (setsid), outliving the call
+#   bash tools/gpu-sitting.sh bench-wait      # wait (WAIT s, default 560) for it; brings back what it wrote
 #
 # Everything it measures is written under $OUT (logs and JSON), so the figures come back with the call.
 # The random-init model is built once per machine under $GRPO_WORKBENCH_HOME/cache/models.
@@ -15,7 +17,7 @@ export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT" "$GRPO_WORKBENCH_HOME"
 py=python3
-what="${1:?install | tests | run | learn | bench}"
+what="${1:?install | tests | run | learn | bench | bench-start | bench-wait}"
 if [ -f /tmp/test-models/random-1b-v1/config.json ] && [ ! -e "$GRPO_WORKBENCH_HOME/cache/models/random-1b-v1" ]; then
     mkdir -p "$GRPO_WORKBENCH_HOME/cache/models"
     ln -s /tmp/test-models/random-1b-v1 "$GRPO_WORKBENCH_HOME/cache/models/random-1b-v1"
@@ -97,5 +99,41 @@ bench)
         > "$OUT/bench.log" 2>&1
     echo "bench exit $?"
     tail -30 "$OUT/bench.log"
+    ;;
+bench-start)
+    # A bench of several variants outlasts one call (10 minutes): it runs in a session of its own, which
+    # the device keeps running while the machine is held, and bench-wait calls follow it back to back.
+    mkdir -p /tmp/test-models /tmp/bench
+    [ -f /tmp/test-models/random-1b-v1/config.json ] || $py -c "
+from pathlib import Path
+from workbench import modelbuild
+modelbuild.build_model('1b', Path('/tmp/test-models/random-1b-v1'))" > "$OUT/build.log" 2>&1
+    if [ ! -e "$GRPO_WORKBENCH_HOME/cache/models/random-1b-v1" ]; then
+        mkdir -p "$GRPO_WORKBENCH_HOME/cache/models"
+        ln -s /tmp/test-models/random-1b-v1 "$GRPO_WORKBENCH_HOME/cache/models/random-1b-v1"
+    fi
+    rm -f /tmp/bench/exit
+    setsid bash -c "$py -m jobs.bench --model random-1b --variants '${2:?variants}' --steps '${STEPS:-5}' \
+        --keep-runs /tmp/bench/runs --out /tmp/bench/bench.json > /tmp/bench/bench.log 2>&1; echo \$? > /tmp/bench/exit" \
+        < /dev/null > /dev/null 2>&1 &
+    sleep 5
+    echo "bench started: $(tail -2 /tmp/bench/bench.log)"
+    ;;
+bench-wait)
+    waited=0
+    while [ ! -f /tmp/bench/exit ] && [ "$waited" -lt "${WAIT:-560}" ]; do sleep 10; waited=$((waited + 10)); done
+    cp /tmp/bench/bench.log "$OUT/" 2>/dev/null
+    cp /tmp/bench/bench.json "$OUT/" 2>/dev/null
+    nvidia-smi --query-gpu=index,memory.used --format=csv,noheader > "$OUT/nvidia-smi.txt" 2>&1
+    if [ -f /tmp/bench/exit ]; then
+        echo "bench exit $(cat /tmp/bench/exit)"
+        for d in /tmp/bench/runs/*/; do
+            tar czf "$OUT/run-$(basename "$d").tgz" -C "$(dirname "$d")" --exclude checkpoints --exclude adapter \
+                "$(basename "$d")" 2>/dev/null
+        done
+    else
+        echo "bench still running after ${waited} s"
+    fi
+    tail -25 /tmp/bench/bench.log
     ;;
 esac
