@@ -36,14 +36,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.server_tokens import RouteUnavailable, TokenClient
-
 MAX_STALENESS = 1
 """Updates a step's completions may lag the policy it trains: one (completions requested one step ahead)."""
-
-GENERATION_TIMEOUT_S = 600.0
-"""How long one round may take on the server before the step fails (an H200 generates a 128 x 256 round of
-the 1B model in about 1.5 s)."""
 
 
 @dataclass
@@ -56,12 +50,6 @@ class Pending:
     """The trainer's global_step whose weights the server held when the request was sent."""
     future: Future[Any] | None = None
     """The server's answer (main process only)."""
-    sent: list[list[int]] = field(default_factory=list)
-    """Every rank's distinct prompts as sent (main process), to send them again if need be."""
-    params: dict[str, Any] = field(default_factory=dict)
-    """The request's sampling parameters (TRL's), to send it again through TRL's client if need be."""
-    via_tokens: bool = False
-    """Sent to vLLM's token route by the worker process (`jobs.server_tokens`), not by TRL's client."""
 
 
 @dataclass
@@ -95,9 +83,6 @@ class OverlapState:
     lookahead: Lookahead
     pending: Pending | None = None
     stats: dict[str, int] = field(default_factory=lambda: {"overlapped": 0, "synchronous": 0})
-    tokens: TokenClient | None = None
-    """The token-route worker (main process only); None once the server refused that route, after which
-    TRL's own client sends every round."""
 
 
 def is_hit(pending: Pending | None, prompt_ids: list[list[int]], step: int) -> bool:
@@ -123,8 +108,6 @@ def install(trainer: Any) -> OverlapState:
             'overlapped generation needs TRL\'s vLLM server mode; fix: distributed.vllm_mode = "server"'
         )
     state = OverlapState(Lookahead(trainer.get_batch_samples))
-    if trainer.accelerator.is_main_process and not generation.structured_outputs_regex:
-        state.tokens = TokenClient(generation.vllm_client.base_url, timeout=GENERATION_TIMEOUT_S)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlap-generate")
     original = trainer._generate_single_turn
 
@@ -167,14 +150,9 @@ def _sync_weights(trainer: Any) -> None:
 
 
 def _submit(
-    trainer: Any,
-    state: OverlapState,
-    executor: ThreadPoolExecutor,
-    prompt_ids: list[list[int]],
-    num_generations: int,
+    trainer: Any, executor: ThreadPoolExecutor, prompt_ids: list[list[int]], num_generations: int
 ) -> Pending:
-    """Send one round to the server and return at once: through the token-route worker where the server
-    has that route, else TRL's own server-mode request on a thread."""
+    """Send one round to the server and return at once (TRL's server-mode request, split in two)."""
     from accelerate.utils import gather_object
 
     generation = trainer.vllm_generation
@@ -193,49 +171,20 @@ def _submit(
             "structured_outputs_regex": generation.structured_outputs_regex,
             "generation_kwargs": generation.generation_kwargs,
         }
-        prompts = all_prompts[::num_generations]
-        pending.sent, pending.params = prompts, params
-        if state.tokens is not None:
-            pending.future, pending.via_tokens = state.tokens.submit(prompts, params), True
-        else:
-            pending.future = executor.submit(generation.vllm_client.generate, prompts=prompts, **params)
+        client = generation.vllm_client
+        pending.future = executor.submit(client.generate, prompts=all_prompts[::num_generations], **params)
     return pending
 
 
-def _answer(trainer: Any, state: OverlapState, pending: Pending) -> tuple[Any, Any]:
-    """A round's completion ids and sampling log-probabilities (top-1 per token), all ranks' (main process).
-    A server without the token route answers the round again through TRL's client, and every later round
-    goes that way."""
-    from jobs.reporting import log
-
-    assert pending.future is not None
-    if pending.via_tokens:
-        try:
-            ids, logprobs = pending.future.result()
-            return ids, logprobs
-        except RouteUnavailable as exc:
-            log(f"overlapped generation: vLLM's token route is not usable ({exc}); TRL's client from now on")
-            if state.tokens is not None:
-                state.tokens.close()
-            state.tokens = None
-            output = trainer.vllm_generation.vllm_client.generate(prompts=pending.sent, **pending.params)
-    else:
-        output = pending.future.result()
-    logprobs = output["logprobs"]
-    if logprobs is not None:
-        logprobs = [[lp[0] for lp in seq] for seq in logprobs]
-    return output["completion_ids"], logprobs
-
-
-def _take(
-    trainer: Any, state: OverlapState, pending: Pending, num_generations: int
-) -> tuple[list[list[int]], Any]:
+def _take(trainer: Any, pending: Pending, num_generations: int) -> tuple[list[list[int]], Any]:
     """Wait for a round and hand each rank its completions and sampling log-probabilities (top-1)."""
     from accelerate.utils import broadcast_object_list
 
     payload = None
     if trainer.accelerator.is_main_process:
-        payload = _answer(trainer, state, pending)
+        assert pending.future is not None
+        output = pending.future.result()
+        payload = (output["completion_ids"], output["logprobs"])
     box = [payload]
     broadcast_object_list(box, from_process=0)
     all_completion_ids, all_logprobs = box[0]  # type: ignore[misc]
@@ -243,6 +192,8 @@ def _take(
     local = slice(index * len(pending.prompt_ids), (index + 1) * len(pending.prompt_ids))
     completion_ids = all_completion_ids[local]
     logprobs = all_logprobs[local] if all_logprobs is not None else None
+    if logprobs is not None:
+        logprobs = [[lp[0] for lp in seq] for seq in logprobs]
     return completion_ids, logprobs
 
 
@@ -261,14 +212,15 @@ def _overlapped_round(
         if hit:
             assert state.pending is not None
             staleness = step - state.pending.version
-            completion_ids, logprobs = _take(trainer, state, state.pending, num_generations)
+            completion_ids, logprobs = _take(trainer, state.pending, num_generations)
         else:
             if state.pending is not None:  # a round nobody will train on: drain it, the server serves one
-                _take(trainer, state, state.pending, num_generations)
+                _take(trainer, state.pending, num_generations)
             _sync_weights(trainer)
             staleness = 0
-            now = _submit(trainer, state, executor, prompt_ids, num_generations)
-            completion_ids, logprobs = _take(trainer, state, now, num_generations)
+            completion_ids, logprobs = _take(
+                trainer, _submit(trainer, executor, prompt_ids, num_generations), num_generations
+            )
     state.pending = None
     state.stats["overlapped" if hit else "synchronous"] += 1
     _sync_weights(trainer)
@@ -276,20 +228,17 @@ def _overlapped_round(
     if _agreed(trainer, rows is not None):
         assert rows is not None
         next_ids = trainer._tokenize_prompts(copy.deepcopy([row["prompt"] for row in rows]))[0]
-        state.pending = _submit(trainer, state, executor, next_ids, num_generations)
+        state.pending = _submit(trainer, executor, next_ids, num_generations)
     trainer._metrics["train"]["overlap/staleness"].append(float(staleness))
     return completion_ids, logprobs
 
 
 def drain(state: OverlapState) -> None:
     """Wait for a round still in flight (the one sent at the last step, which no step will train on), so the
-    server is idle before it is stopped; then end the token-route worker."""
+    server is idle before it is stopped."""
     pending, state.pending = state.pending, None
     if pending is not None and pending.future is not None:
         try:
             pending.future.result(timeout=600)
         except Exception:  # the server may already be gone; nothing is lost
             pass
-    if state.tokens is not None:
-        state.tokens.close()
-        state.tokens = None

@@ -196,8 +196,7 @@ def test_vllm_server_mode_on_its_own_gpu(gpu_home: Path) -> None:
 def test_overlapped_generation_trains_stops_and_resumes(gpu_home: Path) -> None:
     """GPU 1 generates step t+1 while GPU 0 trains step t: after the first step every step trains on
     completions one update old (`overlap/staleness` 1), with TRL's importance-sampling figures logged; a
-    stop checkpoints and a resume continues (its first step generates afresh, staleness 0). The rounds go
-    through vLLM's token route (`jobs.server_tokens`), never falling back to TRL's client."""
+    stop checkpoints and a resume continues (its first step generates afresh, staleness 0)."""
     overlap = [
         "backend=trl",
         "grpo.max_steps=6",
@@ -221,9 +220,7 @@ def test_overlapped_generation_trains_stops_and_resumes(gpu_home: Path) -> None:
     assert records[0]["overlap/staleness"] == 0 and any(r["overlap/staleness"] == 1 for r in records)
     assert all(0 <= r["overlap/staleness"] <= 1 for r in records)
     assert all("sampling/importance_sampling_ratio/mean" in r for r in records)
-    log = run.log.read_text()
-    assert "overlapped generation" in log
-    assert "token route is not usable" not in log, log[-4000:]  # vLLM took the token-route requests
+    assert "overlapped generation" in run.log.read_text()
 
 
 def test_vllm_serves_a_trained_runs_adapter(gpu_home: Path) -> None:

@@ -1,20 +1,15 @@
 """Overlapped generation (`distributed.overlap_generation`): its setting and refusals, the launch plan, the
 server-mode memory plan, and the pipeline's own logic (one-step lookahead over a real batch iterator, the
-staleness bound), and the token-route worker's requests and answers. The mode itself runs only with a vLLM
-server on a GPU: tests/test_gpu.py."""
+staleness bound). The mode itself runs only with a vLLM server on a GPU: tests/test_gpu.py."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jobs.overlap import MAX_STALENESS, Lookahead, Pending, is_hit
-from jobs.server_tokens import FINAL_ONLY, ROUTE, RouteUnavailable, TokenClient, parse_choices
 from workbench import distributed
 from workbench.config import ConfigError, apply_overrides, validate
 from workbench.plan import plan
@@ -117,99 +112,3 @@ def test_a_round_in_flight_answers_only_its_own_prompts_within_the_staleness_bou
     assert not is_hit(pending, prompts, step=6 + MAX_STALENESS + 1)  # too stale: generate afresh
     assert not is_hit(pending, [[1, 2, 4]] * 4, step=7)  # other prompts (a resume, a new epoch)
     assert not is_hit(None, prompts, step=7)
-
-
-class _TokenRoute(BaseHTTPRequestHandler):
-    """vLLM 0.24's token route on loopback, in the shape its GenerateResponse takes (the real server is
-    exercised by tests/test_gpu.py): each prompt's n completions are the prompt's ids shifted by the choice
-    index, answered in reverse index order, with one log-probability entry per token."""
-
-    bodies: list[dict[str, Any]] = []
-    status = 200
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).bodies.append({"path": self.path, **body})
-        if self.status != 200 or self.path != ROUTE:
-            self.send_response(404 if self.path != ROUTE else self.status)
-            self.end_headers()
-            self.wfile.write(b'{"detail": "Not Found"}')
-            return
-        n = body["sampling_params"]["n"]
-        choices = [
-            {
-                "index": i,
-                "token_ids": [t + 100 * i for t in body["token_ids"]],
-                "logprobs": {
-                    "content": [{"token": f"token_id:{t}", "logprob": -0.5 * i} for t in body["token_ids"]]
-                },
-            }
-            for i in reversed(range(n))
-        ]
-        payload = json.dumps({"request_id": "x", "choices": choices}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def token_server() -> Any:
-    _TokenRoute.bodies, _TokenRoute.status = [], 200
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenRoute)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _TokenRoute
-    server.shutdown()
-
-
-TRL_PARAMS = {
-    "n": 3,
-    "repetition_penalty": 1.0,
-    "temperature": 0.8,
-    "top_p": 1.0,
-    "top_k": None,
-    "min_p": 0.0,
-    "max_tokens": 256,
-    "logprobs": 0,
-    "structured_outputs_regex": None,
-    "generation_kwargs": {},
-}
-
-
-def test_the_token_worker_returns_completions_prompt_major_without_detokenizing(token_server: Any) -> None:
-    """One request per prompt from a worker process, detokenization off, only the final output; the
-    answers come back prompt-major, each prompt's completions in choice order, as TRL's client gives them."""
-    url, route = token_server
-    client = TokenClient(url, timeout=30)
-    try:
-        ids, logprobs = client.submit([[1, 2], [7]], TRL_PARAMS).result(timeout=60)
-    finally:
-        client.close()
-    assert ids == [[1, 2], [101, 102], [201, 202], [7], [107], [207]]
-    assert logprobs == [[0.0, 0.0], [-0.5, -0.5], [-1.0, -1.0], [0.0], [-0.5], [-1.0]]
-    sent = {tuple(b["token_ids"]): b["sampling_params"] for b in route.bodies}
-    assert set(sent) == {(1, 2), (7,)}
-    params = sent[(7,)]
-    assert params["detokenize"] is False and params["output_kind"] == FINAL_ONLY
-    assert params["n"] == 3 and params["temperature"] == 0.8 and params["max_tokens"] == 256
-    assert params["top_k"] == 0 and params["logprobs"] == 0
-
-
-def test_a_server_without_the_token_route_says_so_for_the_fallback(token_server: Any) -> None:
-    url, route = token_server
-    route.status = 404
-    client = TokenClient(url, timeout=30)
-    try:
-        with pytest.raises(RouteUnavailable, match="HTTP 404"):
-            client.submit([[1, 2]], TRL_PARAMS).result(timeout=60)
-    finally:
-        client.close()
-
-
-def test_an_answer_short_of_completions_is_an_error_not_a_shorter_batch() -> None:
-    with pytest.raises(ValueError, match="1 completions with token ids, 2 asked for"):
-        parse_choices({"choices": [{"index": 0, "token_ids": [1]}]}, 2)

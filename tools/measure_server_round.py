@@ -3,8 +3,14 @@
 Starts `trl vllm-serve` on one GPU with the flags the training job gives it (`workbench.distributed`), then
 times rounds of the bench's workload (16 prompts x 8 completions x 256 tokens by default) through
 vLLM's token route (`jobs.server_tokens`, what overlapped generation sends) and through TRL's own client
-(the OpenAI completions route, what server mode sends), with and without log-probabilities. No trainer,
-no weight sync: what is left is the server's own time.
+(the OpenAI completions route, what server mode and overlapped generation send), with and without
+log-probabilities. No trainer, no weight sync: what is left is the server's own time.
+
+Measured 2026-12-01 on one H200 (random-init 1B, 16 x 8 x 256 tokens, 3 rounds;
+docs/measurements/issue20/server-round-2026-12-01.json): token route with log-probabilities 3.6-4.6 s,
+without 1.6-1.8 s; TRL's client (completions route, with) 2.9-3.9 s. The sampled tokens'
+log-probabilities, which importance-sampling correction needs, cost the server 1.2-2.8 s a round in
+its API layer, more than detokenization saves: overlapped generation stays on TRL's client.
 
     python tools/measure_server_round.py --model DIR --gpu 1 --rounds 3 > round.json
 """
@@ -19,12 +25,40 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.server_tokens import generate  # noqa: E402
+def generate(
+    base_url: str, prompts: list[list[int]], params: dict[str, Any], timeout: float
+) -> tuple[list[list[int]], Any]:
+    """One round through vLLM's token route (`/inference/v1/generate`, vLLM 0.24): one request per prompt
+    with n completions, detokenization off, the final output only; prompt-major answers."""
+    import requests
+
+    fields: dict[str, Any] = {
+        "n": params["n"],
+        "temperature": params["temperature"],
+        "top_p": params["top_p"],
+        "top_k": 0,
+        "min_p": params["min_p"],
+        "repetition_penalty": params["repetition_penalty"],
+        "max_tokens": params["max_tokens"],
+        "detokenize": False,
+        "output_kind": 2,
+    }
+    if params.get("logprobs") is not None:
+        fields["logprobs"] = params["logprobs"]
+
+    def one(prompt: list[int]) -> list[list[int]]:
+        body: dict[str, Any] = {"token_ids": prompt, "sampling_params": fields}
+        response = requests.post(base_url + "/inference/v1/generate", json=body, timeout=timeout)
+        response.raise_for_status()
+        choices = sorted(response.json()["choices"], key=lambda c: c["index"])
+        return [c["token_ids"] for c in choices]
+
+    with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
+        return [ids for answer in pool.map(one, prompts) for ids in answer], None
 
 
 def wait_ready(url: str, seconds: float) -> float:
