@@ -86,15 +86,16 @@ def _config_from(args: argparse.Namespace) -> Any:
             )
         return clone_config(find_run(like), list(getattr(args, "set", None) or []))
     source = getattr(args, "from_run", None)
-    if getattr(args, "config", None):
-        data = wconfig.load(Path(args.config)).model_dump(mode="json")
-    elif source:
+    if source and not getattr(args, "config", None):
         # A run started from another's adapter begins with that run's settings (then --set changes them).
         data = wconfig.load(_adapter_of(source)[0].config).model_dump(mode="json")
     else:
         from workbench import gpu
 
         data = wconfig.machine_default(gpu.device_count()).model_dump(mode="json")
+        if getattr(args, "config", None):
+            # the file's settings over this machine's defaults: a partial file changes what it names
+            data = wconfig.load(Path(args.config), base=data).model_dump(mode="json")
     data = wconfig.apply_overrides(data, list(getattr(args, "set", None) or []))
     if source:
         data.setdefault("lora", {})["init_from"] = str(_adapter_of(source)[1])
@@ -602,7 +603,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", metavar="FILE", help="a TOML run config (see `config --reference`)")
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            help="a TOML run config, laid over this machine's defaults: a partial file changes what it names "
+            "(see `config --reference`)",
+        )
         p.add_argument(
             "--set",
             metavar="KEY=VALUE",

@@ -1022,7 +1022,8 @@ class ConfigureScreen(ModeScreen):
             from workbench.config import load as load_config
 
             try:
-                config = load_config(path)
+                # over this machine's defaults, as `--config` does: a partial file changes what it names
+                config = load_config(path, base=self._machine_default())
             except ConfigError as exc:
                 self.notify("\n".join(str(p) for p in exc.problems[:3]), severity="error", title=f"{path}")
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,27 @@ def test_a_partial_rewards_table_keeps_the_other_weights(tmp_path: Path) -> None
         "match_format_exactly": 1.0, "match_format_approximately": 1.0, "check_answer": 2.0,
         "check_numbers": 1.0, "correctness": 0.0, "mine": 0.5,
     }  # fmt: skip
+
+
+def test_a_partial_config_file_is_laid_over_this_machines_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--config FILE` naming one setting keeps this machine's default for every other one (on a machine
+    without a GPU: the offline demo's model, rows and learning rate), as `--set` does; it used to start from
+    the schema's defaults, so the tiny model trained at the 1B model's 5e-6 and did not learn."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    from workbench.config import machine_default, merge
+
+    file = tmp_path / "partial.toml"
+    file.write_text("[grpo]\nmax_steps = 7\n\n[rewards]\ncheck_answer = 2.0\n", encoding="utf-8")
+    assert cli.main(["config", "--config", str(file), "--set", "lora.rank=8"]) == 0
+    shown = tomllib.loads(capsys.readouterr().out)
+    default = machine_default(0)
+    assert shown["grpo"]["max_steps"] == 7 and shown["lora"]["rank"] == 8
+    assert shown["grpo"]["learning_rate"] == default.grpo.learning_rate != RunConfig().grpo.learning_rate
+    assert shown["model"]["name"] == default.model.name and shown["data"]["source"] == default.data.source
+    assert shown["rewards"]["check_answer"] == 2.0
+    assert shown["rewards"]["match_format_exactly"] == default.rewards["match_format_exactly"]
+    # a run's own config.toml is read as written: load() without a base fills from the schema
+    assert load(file).grpo.learning_rate == RunConfig().grpo.learning_rate
+    assert merge({"a": {"b": 1, "c": [1]}, "d": 2}, {"a": {"c": [2]}}) == {"a": {"b": 1, "c": [2]}, "d": 2}

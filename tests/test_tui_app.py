@@ -143,6 +143,34 @@ async def test_save_then_load_a_config(tmp_path: Path) -> None:
         )
 
 
+async def test_loading_a_partial_config_keeps_this_machines_defaults(tmp_path: Path) -> None:
+    """Ctrl+O of a file that names one setting changes that field; every other field shows this machine's
+    default (here the offline demo: no GPU), not the schema's."""
+    from workbench.config import machine_default
+
+    partial = tmp_path / "partial.toml"
+    partial.write_text("[grpo]\nmax_steps = 9\n", encoding="utf-8")
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _configure(app, pilot)
+        screen.set_field("grpo.learning_rate", "0.5")
+        await pilot.pause()
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathPromptScreen), "the load prompt", 5)
+        app.screen.query_one(Input).value = str(partial)
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: screen.config is not None and screen.config.grpo.max_steps == 9,
+            "the loaded config",
+            5,
+        )
+        assert screen.config is not None
+        default = machine_default(len(screen.context.gpu_sampler()))
+        assert screen.config.grpo.learning_rate == default.grpo.learning_rate
+        assert screen.config.model.name == default.model.name
+
+
 async def test_runs_enter_attaches_and_monitor_replays(tmp_path: Path) -> None:
     app = frozen_app(tmp_path, initial_mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
