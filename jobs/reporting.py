@@ -394,10 +394,13 @@ def make_callback(
     max_steps: int,
     clock: PhaseClock | None = None,
     watch: HealthWatch | None = None,
+    resume: bool = False,
 ) -> Any:
     """The TrainerCallback that streams TRL's logs into the run directory, each step's record with where
     the step went (`time/<phase>` seconds, from `clock`), and judges the run's health with `watch` (a
-    non-finite loss stops training without a checkpoint of those weights: `StopFlag.failure`)."""
+    non-finite loss stops training without a checkpoint of those weights: `StopFlag.failure`). A resumed
+    attempt (`resume`) begins with a `resume` event at the step it starts from, 0 when there was no
+    checkpoint, so readers drop the earlier attempt's steps past it (`workbench.series`)."""
     from transformers import TrainerCallback
 
     class RunDirCallback(TrainerCallback):  # type: ignore[misc]
@@ -420,7 +423,7 @@ def make_callback(
                 step=state.global_step,
                 max_steps=max_steps,
             )
-            if state.global_step and self.metrics is not None:
+            if (state.global_step or resume) and self.metrics is not None:
                 self.metrics.write({"event": "resume", "step": state.global_step, "time": time.time()})
             log(f"training from step {state.global_step} to {max_steps}")
 

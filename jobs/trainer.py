@@ -265,7 +265,7 @@ def build_trainer(
         args,
         [recorder.wrap(n, custom.get(n)) for n in names],
         to_dataset(prepared.train),
-        [make_callback(run, progress, stop, config.grpo.max_steps, clock, watch)],
+        [make_callback(run, progress, stop, config.grpo.max_steps, clock, watch, resume)],
         trim_vllm=config.grpo.trim_vllm_overhead,
         overlap=config.distributed.overlap_generation,
     )

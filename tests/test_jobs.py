@@ -120,7 +120,12 @@ def test_detached_run_survives_its_parent_and_lives_in_its_own_session() -> None
 
 
 def test_a_killed_trainer_is_recorded_as_crashed_and_can_resume() -> None:
-    result = cli("train", "--detach", *sets("grpo.max_steps=60", "grpo.save_steps=2"))
+    """A trainer killed before its first checkpoint: the run reads crashed, and its resume starts again
+    from step 0 with a `resume` event there, so the Monitor's series drops the lost attempt's steps
+    instead of showing them beside the new ones."""
+    from workbench.series import MetricsSeries
+
+    result = cli("train", "--detach", *sets("grpo.max_steps=60", "grpo.save_steps=1000"))
     run = find_run(result.stdout.strip())
     wait_until(lambda: len(steps_logged(run)) >= 3, 180, "three logged steps")
     kept = steps_logged(run)
@@ -128,9 +133,18 @@ def test_a_killed_trainer_is_recorded_as_crashed_and_can_resume() -> None:
     wait_until(lambda: resolve_state(run)[0] == "crashed", 10, "state crashed")
     assert "SIGKILL" in run.read_status().error
     assert steps_logged(run)[: len(kept)] == kept  # every flushed line survived
+    lost = max(steps_logged(run))
     resumed = cli("resume", run.run_id, "--detach")
     assert resumed.returncode == 0, resumed.stderr
     wait_until(lambda: any(r.get("event") == "resume" for r in read_jsonl(run.metrics)), 120, "the resume")
+    records = read_jsonl(run.metrics)
+    marker = next(i for i, r in enumerate(records) if r.get("event") == "resume")
+    assert records[marker]["step"] == 0  # no checkpoint: the attempt starts over
+    series = MetricsSeries()
+    series.ingest(records)
+    relogged = [r["step"] for r in records[marker + 1 :] if "step" in r and "event" not in r]
+    assert series.get("reward")[0] == [float(s) for s in relogged] and lost >= 3
+    cli("stop", run.run_id)
 
 
 def test_train_from_another_runs_adapter_starts_from_its_weights() -> None:

@@ -53,6 +53,21 @@ def test_a_repeated_step_after_resume_replaces_the_old_one() -> None:
     assert series.max_step == 5 and series.current_step == 5
 
 
+def test_a_resume_drops_the_lost_attempts_steps_past_it() -> None:
+    """A crash after the last checkpoint (or before any: a resume at step 0) loses the steps past it; the
+    resumed attempt trains them again, so the series must not show the lost ones meanwhile."""
+    series = MetricsSeries()
+    series.ingest([step(n, 10.0 + n, reward=float(n)) for n in range(1, 7)])
+    series.ingest([{"event": "resume", "step": 4, "time": 100.0}])
+    assert series.get("reward") == ([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]) and series.max_step == 4
+    series.ingest([step(5, 101.0, reward=50.0)])
+    assert series.get("reward") == ([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0, 50.0])
+    series.ingest([{"event": "resume", "step": 0, "time": 200.0}])
+    assert series.get("reward") == ([], []) and len(series) == 0 and series.max_step == 0
+    series.ingest([step(1, 201.0, reward=-1.0)])
+    assert series.get("reward") == ([1.0], [-1.0]) and series.current_step == 1
+
+
 def test_out_of_order_steps_are_sorted_and_new_keys_start_late() -> None:
     series = MetricsSeries()
     series.ingest([step(2, 2.0, reward=2.0), step(1, 1.0, reward=1.0), step(3, 3.0, reward=3.0, kl=0.1)])

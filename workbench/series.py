@@ -1,8 +1,9 @@
 """The metrics series a monitor plots: per-key x/y lists built from a run's JSONL records (no Textual).
 
 A training job appends one record per logged step to metrics.jsonl (TRL's key names plus `step` and
-`time`), and records with an `"event"` key that are not steps (`resume`, `summary`). After a resume the
-trainer may log a step it had already logged before the crash: the later record wins. `MetricsSeries`
+`time`), and records with an `"event"` key that are not steps (`resume`, `summary`). A resume event at
+step N drops the earlier attempt's steps past N (a crash after the last checkpoint, or a resume without
+one, trains them again), and a step logged twice is the later record. `MetricsSeries`
 ingests records in any batch size, keeps every numeric key as x (step) / y (value) lists in step order,
 and derives the speed (steps per second, from the records' `time`, counted from the last resume so the
 downtime does not count) and the ETA. `GpuSeries` keeps memory and utilisation over time per GPU index
@@ -136,6 +137,7 @@ class MetricsSeries:
                 if event == "resume" and step is not None:
                     self.resumes.append((step, _number(record.get(TIME_KEY))))
                     self.current_step = step
+                    self._forget_after(step)
                     self.version += 1
                 elif event == "summary":
                     self.summary = dict(record)
@@ -169,6 +171,18 @@ class MetricsSeries:
         if taken:
             self.version += 1
         return taken
+
+    def _forget_after(self, step: int) -> None:
+        """Drop the steps past `step`: an attempt that resumes from there trains them again, and the earlier
+        attempt's records of them (a crash after its last checkpoint, or a resume without one) are gone
+        with the weights that made them."""
+        later = [s for s in self._records if s > step]
+        for s in later:
+            del self._records[s]
+            self._times.pop(s, None)
+        if later:
+            self.max_step = max(self._records, default=0)
+            self._stale = True
 
     def _rebuild(self) -> None:
         if not self._stale:
