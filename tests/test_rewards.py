@@ -56,14 +56,16 @@ def test_check_answer_scores_against_each_completions_own_answer() -> None:
         chat("<SOLUTION>6</SOLUTION>"),
         chat("no solution"),
         chat("<thinking>x</thinking><SOLUTION>7</SOLUTION>"),
+        chat("<thinking>x</thinking><SOLUTION></SOLUTION>"),  # an empty block: wrong, not absent
     ]
-    answers = ["5", "5", "5", "5", "7"]
-    assert check_answer(prompts=[None] * 5, completions=completions, answer=answers) == [
+    answers = ["5", "5", "5", "5", "7", "7"]
+    assert check_answer(prompts=[None] * 6, completions=completions, answer=answers) == [
         3.0,
         1.5,
         -1.5,
         0.0,
         3.0,
+        -1.5,
     ]
 
 

@@ -96,7 +96,8 @@ def match_format_approximately(completions: list[Any], **kwargs: Any) -> list[fl
 def check_answer(completions: list[Any], answer: list[str], **kwargs: Any) -> list[float | None]:
     """3.0 when the solution is exactly the gold answer, 1.5 when it is the same answer written another
     way (spaces, `9{,}500`, `2,5`, `\\dfrac`, units, a list in another order), -1.5 when wrong, 0
-    without a solution block."""
+    without a solution block or without a gold answer. An empty block is wrong, not absent: scored 0 it
+    would pay a policy to answer nothing rather than risk a wrong answer."""
     scores: list[float | None] = []
     for completion, gold in zip(completions, answer, strict=True):
         guess = _raw_solution(completion_text(completion))
