@@ -33,6 +33,23 @@ FORMAT_CHOICES = (
 )
 
 
+DIALOG_WORDS = (
+    ("pass --force to replace it", 'tick "replace an existing export"'),
+    ("choose another --out", "export elsewhere with the CLI's --out DIR"),
+    ("write elsewhere with --out DIR", "export elsewhere with the CLI's --out DIR"),
+    ("leave --checkpoint out for the final adapter", "leave the checkpoint empty for the final adapter"),
+)
+"""The export's refusals name the CLI's flags (`workbench.export`); the dialog says the same fix in the
+dialog's own terms, and names a flag only for what the dialog cannot do (another output directory)."""
+
+
+def in_dialog_words(message: str) -> str:
+    """An export refusal with its CLI fix put the way the export dialog offers it."""
+    for cli_words, dialog_words in DIALOG_WORDS:
+        message = message.replace(cli_words, dialog_words)
+    return message
+
+
 @dataclass(frozen=True)
 class ExportChoice:
     """What the dialog returns: the format, the checkpoint (None: the final adapter) and --force."""
@@ -227,7 +244,8 @@ class ExportPanel(Horizontal):
         try:
             process = launch(run, choice.format, checkpoint=choice.checkpoint, force=choice.force)
         except (ExportError, ExportBusy) as exc:
-            self.app.call_from_thread(self.app.notify, str(exc), title="export", severity="error")
+            message = in_dialog_words(str(exc))
+            self.app.call_from_thread(self.app.notify, message, title="export", severity="error")
             return
         self.app.call_from_thread(
             self.app.notify, f"exporting {run_id} as {choice.format} (pid {process.pid})", title="export"

@@ -389,4 +389,16 @@ async def test_the_runs_screen_exports_with_a_progress_bar(run: RunDir) -> None:
 
         await wait_until(pilot, done, "the export to complete in the panel", 240)
         assert panel.display and bar.progress == 100 and not bar.display  # the line takes the width
+
+        # the same export again, without "replace": refused, with the fix in the dialog's own words
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog), "the export dialog again", 10)
+        app.screen.query_one("#export-format", Select).value = "adapter"
+        await pilot.click("#export-yes")
+
+        def refused() -> list[str]:
+            return [n.message for n in app._notifications if "already holds" in n.message]
+
+        await wait_until(pilot, lambda: bool(refused()), "the refusal", 30)
+        assert 'tick "replace an existing export"' in refused()[0] and "--force" not in refused()[0]
     assert read_export_record(run.exports.output("adapter")) is not None
