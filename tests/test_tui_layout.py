@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Footer
 from textual.widgets._footer import FooterKey
-from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, wait_until
+from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, shown_text, wait_until
 
 from screens.app import MODE_SPECS
 from screens.evaluate import EvaluateScreen
-from screens.formatting import fit_parts
+from screens.formatting import fit_parts, shorten_middle
 from screens.monitor import MonitorScreen
+from screens.runs import RunsScreen
 from screens.widgets.modebar import ModeBar
 from screens.widgets.textline import TextLine
 from screens.widgets.ticks import TICK, TickBox, TickList
@@ -101,6 +102,14 @@ def test_fit_parts_keeps_the_largest_phases_whole() -> None:
     assert fit_parts(parts, split, 50, lead) == "step 24/200 · 0.29 steps/s · ETA 12:34"
 
 
+def test_shorten_middle_keeps_both_ends_of_an_id() -> None:
+    run_id = "20261120-080000-a-very-long-experiment-label-for-lr-sweep-e5f6"
+    short = shorten_middle(run_id, 35)
+    assert len(short) == 35 and short.startswith("20261120-080000-") and short.endswith("-sweep-e5f6")
+    assert "…" in short
+    assert shorten_middle("short-id", 35) == "short-id"
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 async def test_the_monitor_status_line_fits_with_the_step_split(
     size: tuple[int, int], tmp_path: Path
@@ -160,3 +169,36 @@ async def test_evaluate_shows_every_column_and_the_whole_run_id(
         assert screen.run_id is not None
         picker = str(screen.query_one("#eval-run").query_one("SelectCurrent Static#label").render())
         assert screen.run_id in picker, picker
+
+
+LONG_RUN = "20261120-080000-a-very-long-experiment-label-for-lr-sweep-e5f6"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_a_long_run_id_gives_way_in_the_runs_table(size: tuple[int, int], tmp_path: Path) -> None:
+    """A 62-character run id pushed `age` off the table at 80 columns: the run column now takes what the
+    other columns leave, the id shortened in its middle (its date and its random tail kept), and the
+    detail line names the whole id."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    (root / CPU_RUN).rename(root / LONG_RUN)
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="runs")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        await wait_until(pilot, lambda: len(screen.infos) == 3, "the scan", 10)
+        await settle(pilot, 0.1)
+        table = screen.query_one(DataTable)
+        labels = [str(key.value) for key in table.columns]
+        assert labels[-1] == "age" and labels[:4] == ["run", "state", "step", "reward"]
+        assert table.max_scroll_x == 0
+        row = screen.infos.index(next(info for info in screen.infos if info.run.run_id == LONG_RUN))
+        table.move_cursor(row=row)
+        await settle(pilot, 0.1)
+        shown = shown_text(app, table)
+        assert shown.startswith("run state step reward ") and " age " in shown, shown  # the header
+        short = shorten_middle(LONG_RUN, screen.run_width - 4)
+        assert short != LONG_RUN and f"{short} stopped 8/30 -0.103" in shown, shown
+        assert shown.count(" 1d") + shown.count(" 2d") + shown.count(" 3d") == 3, shown  # every age
+        assert shown_text(app, screen.query_one("#runs-detail")).startswith(f"{LONG_RUN} · tiny · ")
