@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Footer
 from textual.widgets._footer import FooterKey
-from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, shown_text, wait_until
+from tui_helpers import (
+    CPU_RUN,
+    CRASHED_RUN,
+    FIXTURE_RUNS,
+    GPU_RUN,
+    frozen_app,
+    settle,
+    shown_text,
+    wait_until,
+)
 
 from screens.app import MODE_SPECS
 from screens.evaluate import EvaluateScreen
@@ -110,12 +119,14 @@ def test_shorten_middle_keeps_both_ends_of_an_id() -> None:
     assert shorten_middle("short-id", 35) == "short-id"
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-async def test_the_monitor_status_line_fits_with_the_step_split(
+@pytest.mark.parametrize("size", [*SIZES, (160, 30)], ids=["80x24", "120x40", "160x30"])
+async def test_the_monitor_shows_where_the_last_step_went_at_every_width(
     size: tuple[int, int], tmp_path: Path
 ) -> None:
-    """The status line of a run whose steps log their split (`time/<phase>`) fits its width at 80 and
-    120 columns, keeping whole phases, largest first, or none (it was cut mid-phase at 120)."""
+    """A run whose steps log their split (`time/<phase>`): the step, rate and ETA beside the progress bar,
+    and every phase of the last step, whole, on the same line where they fit (160 columns) or on a line of
+    their own under it (at 80 columns the split used to give way to the step and rate; it was cut
+    mid-phase at 120)."""
     root = tmp_path / "runs"
     shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
     metrics = root / GPU_RUN / "metrics.jsonl"
@@ -132,16 +143,18 @@ async def test_the_monitor_status_line_fits_with_the_step_split(
         assert isinstance(screen, MonitorScreen)
         await wait_until(pilot, lambda: screen.metrics.max_step == 24, "the replayed history", 10)
         await settle(pilot)
-        line = screen.query_one("#rate", TextLine)
-        text = str(line.text)
-        assert text.startswith("step 24/24 · 0.29 steps/s")
-        assert all(len(row) <= line.content_size.width for row in text.splitlines()), text
-        if size[1] >= 32:  # a second line for the split, every phase on it
-            assert text.splitlines()[1] == (
-                "last step 2.67 s: generate 1.32, update 1.14, rewards 0.17, sync 0.04"
-            ), text
-        else:  # one line: whole phases only, the largest first, as many as fit (at 80 columns: none)
-            assert text.endswith(("steps/s", "1.32", "1.14", "more 0.21")), text
+        split = "last step 2.67 s: generate 1.32, update 1.14, rewards 0.17, sync 0.04"
+        rate = screen.query_one("#rate", TextLine)
+        below = screen.query_one("#split", TextLine)
+        shown = shown_text(app, rate)
+        if size[0] >= 160:
+            assert shown == f"step 24/24 · 0.29 steps/s · {split}", shown
+            assert not below.display
+        else:
+            assert shown == "step 24/24 · 0.29 steps/s", shown
+            assert below.display and below.region.height == 1
+            assert shown_text(app, below) == split
+            assert below.region.x <= 1 and below.region.y == rate.region.bottom
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
@@ -169,6 +182,70 @@ async def test_evaluate_shows_every_column_and_the_whole_run_id(
         assert screen.run_id is not None
         picker = str(screen.query_one("#eval-run").query_one("SelectCurrent Static#label").render())
         assert screen.run_id in picker, picker
+
+
+# ---------------------------------------------------------------------------------------------------
+# issue 17: what was cut or hidden at 80 columns
+
+OOM = (
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity "
+    "of 79.15 GiB of which 1.20 GiB is free. Including non-PyTorch memory, this process has 77.90 GiB "
+    "memory in use; fix: lower grpo.num_generations or grpo.max_completion_length"
+)
+NAN_ALERT = {
+    "signal": "nan_loss",
+    "severity": "error",
+    "since_step": 12,
+    "step": 12,
+    "value": None,
+    "message": "the loss was NaN at step 12: the weights are no longer usable and the run stopped; fix: "
+    "resume from the last checkpoint with a lower grpo.learning_rate or grpo.max_grad_norm",
+    "cleared_step": None,
+}
+
+
+def failed_run(tmp_path: Path) -> Path:
+    """A copy of the fixture runs in which the crashed run failed with a long error (its last line: a CUDA
+    out-of-memory message) and one health alert with its message."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    run = root / CRASHED_RUN
+    status = json.loads((run / "status.json").read_text())
+    status.update(state="failed", exit_code=1, error=f"Traceback (most recent call last):\n  ...\n{OOM}\n")
+    (run / "status.json").write_text(json.dumps(status))
+    health = {"step": 12, "updated_at": 1795086800.0, "active": [NAN_ALERT], "past": []}
+    (run / "health.json").write_text(json.dumps(health))
+    return root
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_why_a_run_failed_reads_whole_in_the_monitor_and_runs(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """The run bar's failed reason and the health line wrap (both were cut at the width at 80 columns),
+    and the Runs detail line names the whole reason too."""
+    root = failed_run(tmp_path)
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="monitor", attach=CRASHED_RUN)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_until(pilot, lambda: screen.status.state == "failed", "the failed state", 10)
+        await settle(pilot)
+        bar = shown_text(app, screen.query_one("#run-bar"))
+        assert bar == f"{CRASHED_RUN} failed (training): {OOM}", bar
+        health = shown_text(app, screen.query_one("#health"))
+        assert health == f"✖ loss not finite (step 12): {NAN_ALERT['message']}", health
+        if size[0] == 80:
+            assert screen.query_one("#run-bar").region.height >= 3
+        app.switch_mode("runs")
+        await settle(pilot)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        table = runs.query_one(DataTable)
+        table.move_cursor(row=[info.run.run_id for info in runs.infos].index(CRASHED_RUN))
+        await settle(pilot, 0.1)
+        assert OOM in shown_text(app, runs.query_one("#runs-detail"))
 
 
 LONG_RUN = "20261120-080000-a-very-long-experiment-label-for-lr-sweep-e5f6"
