@@ -2,6 +2,12 @@
 and quit, no footer overflows (an overflowing footer left a stray `^p palettei` in Chat's), on/off boxes
 read on or off without colour, Evaluate's table shows every column, and the Monitor's status line keeps
 whole phases.
+
+Issue 17 ("every mode at 80x24, nothing hidden"), each kind pinned by what the screen shows: a field's
+message and Configure's status read whole when the field is focused; long labels keep the form aligned
+(cut with an ellipsis, the whole name in the tooltip and the help line); the Monitor's run bar and health
+line wrap, so why a run failed is read whole; where a step's time goes shows at 80 columns; a long run id
+gives way in the Runs table instead of the age column.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Footer
+from rich.text import Text
+from textual.widgets import DataTable, Footer, Label
 from textual.widgets._footer import FooterKey
 from tui_helpers import (
     CPU_RUN,
@@ -25,6 +32,7 @@ from tui_helpers import (
 )
 
 from screens.app import MODE_SPECS
+from screens.configure import ConfigureScreen
 from screens.evaluate import EvaluateScreen
 from screens.formatting import fit_parts, shorten_middle
 from screens.monitor import MonitorScreen
@@ -186,6 +194,85 @@ async def test_evaluate_shows_every_column_and_the_whole_run_id(
 
 # ---------------------------------------------------------------------------------------------------
 # issue 17: what was cut or hidden at 80 columns
+
+BAD_FIELDS = {
+    "lora.init_from": "/nonexistent/adapter",
+    "custom_rewards": "foo",
+    "grpo.num_generations": "3",
+}
+"""Fields whose messages ran below the fold at 80x24 (the review's three), and a value each that is wrong."""
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_a_fields_message_reads_whole_when_its_field_is_focused(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """Each message wraps to the room it has (at 80 columns a line of its own under the field, the width
+    of the form) and the form scrolls so all of it shows when its field is focused; the status beside the
+    buttons wraps too (it was cut after `'foo' is not` at 80 columns)."""
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConfigureScreen)
+        for key, value in BAD_FIELDS.items():
+            screen.set_field(key, value)
+        await settle(pilot)
+        for key in BAD_FIELDS:
+            spec = next(spec for spec in screen.SPECS if spec.key == key)
+            screen.query_one(f"#{spec.widget_id}").focus()
+            await settle(pilot, 0.2)
+            message = screen.field_message(key)
+            assert message, key
+            widget = screen.query_one(f"#{spec.message_id}")
+            assert shown_text(app, widget) == " ".join(message.split()), key
+            if size[0] < 100:
+                assert widget.region.width >= size[0] - 6, widget.region
+        status = screen.query_one("#config-status", TextLine)
+        plain = status.text.plain if isinstance(status.text, Text) else status.text
+        assert plain.startswith("✗ 3 problems · ")
+        assert shown_text(app, status) == " ".join(plain.split())
+
+
+LONG_REWARD = "a_reward_whose_function_name_is_longer_than_any_label"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_long_labels_keep_the_form_aligned_and_their_names_findable(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """`vllm_importance_sampling_correction` wrapped onto two lines at 80 columns: every label is now one
+    line in a column wide enough for every setting's name, so every field starts at the same column; a
+    longer one (a custom reward's function) ends with `…`, its whole key in its tooltip and, with its field
+    focused, in the help line."""
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConfigureScreen)
+        screen.set_field("custom_rewards", f"examples/custom_rewards.py:{LONG_REWARD}")
+        await settle(pilot)
+        labels = list(screen.query(".field-row > .field-label").results(Label))
+        assert len(labels) == len(screen.SPECS) + 2  # the model picker's and the custom reward's
+        assert {label.outer_size for label in labels} == {(labels[0].outer_size.width, 1)}
+        vllm = screen.query_one("#f-grpo-vllm_importance_sampling_correction")
+        vllm.focus()
+        await settle(pilot, 0.2)
+        assert vllm.parent is not None
+        label = vllm.parent.query_one(".field-label", Label)
+        assert shown_text(app, label) == "vllm_importance_sampling_correction"
+        assert label.region.height == 1 and vllm.region.x == label.region.right
+        custom = screen.query_one(".custom-weight")
+        custom.focus()
+        await settle(pilot, 0.2)
+        assert custom.parent is not None
+        label = custom.parent.query_one(".field-label", Label)
+        cut = shown_text(app, label)
+        assert cut.endswith("…") and LONG_REWARD.startswith(cut[:-1]) and len(cut) > 20, cut
+        assert custom.region.x == vllm.region.x
+        assert label.tooltip == f"rewards.{LONG_REWARD}"
+        assert shown_text(app, screen.query_one("#field-help")).startswith(f"rewards.{LONG_REWARD} · ")
+
 
 OOM = (
     "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity "
