@@ -769,7 +769,8 @@ class ConfigureScreen(ModeScreen):
                 changed.append(row)
         focused = self.focused
         if focused is not None and isinstance(focused.parent, Widget) and focused.parent in changed:
-            self._show_row(focused.parent)
+            # its message came, went or changed: once the row has its new height, show all of it
+            self.call_after_refresh(self._reveal_row, focused.parent)
         status = self.query_one("#config-status", TextLine)
         if problems:
             first = general[0] if general else f"{problems[0].field}: {problems[0].message}"
@@ -819,15 +820,28 @@ class ConfigureScreen(ModeScreen):
         self.query_one("#field-help", Static).update(
             Text.assemble((spec.key, "bold"), " · ", spec.description) if spec else FIELD_HELP_HINT
         )
-        if spec is not None and isinstance(widget, Widget) and isinstance(widget.parent, Widget):
-            self._show_row(widget.parent)
 
-    def _show_row(self, row: Widget) -> None:
-        """Scroll the form so a field's whole row shows, its message included (focus alone scrolls to the
-        input: a message wrapped under or beside it could end below the fold), once the row has its new
-        height."""
-        if row.has_class("-invalid"):
-            self.call_after_refresh(row.scroll_visible, animate=False)
+    def set_focus(
+        self, widget: Widget | None, scroll_visible: bool = True, from_app_focus: bool = False
+    ) -> None:
+        """Focus `widget`. A field whose row holds a message scrolls its whole row into view, message
+        included, where Textual would scroll to the input alone (and a message wrapped under or beside
+        it could end below the fold). Done here, in Textual's place, rather than after it: two scrolls
+        queued by focus would race, and the form end up in one place or the other."""
+        row = widget.parent if widget is not None else None
+        if scroll_visible and isinstance(row, Widget) and row.has_class("-invalid"):
+            super().set_focus(widget, scroll_visible=False, from_app_focus=from_app_focus)
+            self.call_later(self._reveal_row, row)
+            return
+        super().set_focus(widget, scroll_visible, from_app_focus)
+
+    def _reveal_row(self, row: Widget) -> None:
+        """Centre a field's row in the form (as Textual centres a focused widget it cannot show whole),
+        if its field is still focused and the row is not wholly in view; a row taller than the form shows
+        from its top."""
+        focused = self.focused
+        if focused is not None and focused.parent is row and not self.can_view_entire(row):
+            self.scroll_to_center(row, animate=False, origin_visible=True)
 
     # ------------------------------------------------------------------------------------------------
     # machine checks and data preview (debounced, in threads)
