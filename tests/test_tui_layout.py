@@ -366,3 +366,22 @@ async def test_a_long_run_id_gives_way_in_the_runs_table(size: tuple[int, int], 
         assert short != LONG_RUN and f"{short} stopped 8/30 -0.103" in shown, shown
         assert shown.count(" 1d") + shown.count(" 2d") + shown.count(" 3d") == 3, shown  # every age
         assert shown_text(app, screen.query_one("#runs-detail")).startswith(f"{LONG_RUN} · tiny · ")
+
+
+async def test_why_an_evaluation_failed_reads_whole(tmp_path: Path) -> None:
+    """Evaluate's bar cut a failed evaluation's reason at the width (and at 160 characters): it wraps."""
+    root = tmp_path / "runs"
+    shutil.copytree(EVAL_RUNS, root, ignore=shutil.ignore_patterns("*.py"))
+    run = next(path for path in root.iterdir() if path.is_dir())
+    progress = run / "eval" / "progress.json"
+    progress.write_text(json.dumps(json.loads(progress.read_text()) | {"state": "failed", "error": OOM}))
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="evaluate")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EvaluateScreen)
+        await wait_until(pilot, lambda: screen.view is not None, "the eval/ read", 10)
+        await settle(pilot)
+        bar = screen.query_one("#eval-bar", TextLine)
+        assert shown_text(app, bar) == f"{run.name} failed: {OOM}"
+        assert bar.region.height >= 3
