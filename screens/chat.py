@@ -62,6 +62,9 @@ CUSTOM = "__custom__"
 POLL_SECONDS = 0.5
 """How often the followed serve job's status.json is read."""
 CONNECT_RETRY_SECONDS = 5.0
+SERVE_STATE_LINES = 5
+"""The server's state beside the run picker wraps why the last server failed onto at most this many
+lines."""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -150,7 +153,13 @@ class ChatScreen(ModeScreen):
         with Horizontal(id="serve-bar", classes="bar"):
             yield Select[str]([], prompt="run to serve", id="source", compact=True)
             yield Button("Start ^T", id="serve-toggle", compact=True, variant="success")
-            yield TextLine("no server · pick a run; Ctrl+T serves base + adapters", id="serve-state")
+            # why the last server failed wraps (read whole at 80 columns); the bar grows to it
+            yield TextLine(
+                "no server · pick a run; Ctrl+T serves base + adapters",
+                wrap=True,
+                max_lines=SERVE_STATE_LINES,
+                id="serve-state",
+            )
         with Horizontal(id="custom-bar", classes="bar"):
             yield Input(placeholder="URL, e.g. http://127.0.0.1:8000/v1", id="custom-url", compact=True)
             yield Input(placeholder="API key", password=True, id="custom-key", compact=True)
@@ -290,7 +299,7 @@ class ChatScreen(ModeScreen):
                 self._connect(Endpoint(info.url, key))
         if info.state in FINAL_STATES:
             if info.state != "stopped" and info.error:
-                self._serve_error = info.error.strip().splitlines()[-1][:200]
+                self._serve_error = info.error.strip().splitlines()[-1]
                 self.notify(info.error[-1500:], severity="error", title=f"server {info.state}", timeout=15)
             self.serve_id = None
             self._disconnect()
@@ -385,7 +394,7 @@ class ChatScreen(ModeScreen):
         self.app.call_from_thread(self._started, serve.serve_id, process, spec.backend)
 
     def _start_failed(self, message: str) -> None:
-        self._serve_error = message.splitlines()[-1].strip(" -")[:200]
+        self._serve_error = message.splitlines()[-1].strip(" -")
         self.notify(message, severity="error", title="cannot serve", timeout=15)
         self._show_serve_state()
 

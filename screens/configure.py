@@ -23,6 +23,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive, var
 from textual.timer import Timer
@@ -56,6 +57,9 @@ FieldKind = Literal[
 DEBOUNCE_SECONDS = 0.4
 """Machine checks and the data preview wait for typing to pause this long."""
 PREVIEW_ROWS = 3
+STATUS_LINES = 4
+"""The status beside the buttons wraps onto at most this many lines (a problem without a field of its
+own, such as an unwritable runs home, is only there)."""
 FIELD_HELP_HINT = "Tab / Shift+Tab move between fields; the focused field's description shows here."
 SECTION_TITLES = {
     "run": "Run",
@@ -332,6 +336,15 @@ def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str)
     return "\n".join(lines)
 
 
+def field_label(text: str, key: str) -> Label:
+    """A field's label: one line, cut with `…` when longer than the label column (a custom reward's
+    function can be any length), with the whole dotted key as its tooltip (and in the help line when
+    the field is focused), so the name stays findable."""
+    label = Label(text, classes="field-label")
+    label.tooltip = key
+    return label
+
+
 OTHER_MODEL = "__other__"
 """The model picker's last entry: a hub id or a local directory, typed in model.name."""
 
@@ -511,7 +524,7 @@ class ConfigureScreen(ModeScreen):
             yield Button("Launch ^L", id="launch", variant="success", compact=True, disabled=True)
             yield Button("Save ^S", id="save", compact=True)
             yield Button("Load ^O", id="load", compact=True)
-            yield TextLine("", id="config-status")
+            yield TextLine("", wrap=True, max_lines=STATUS_LINES, id="config-status")
         yield Footer(compact=True)
 
     def _field_row(self, spec: FieldSpec) -> Widget:
@@ -530,7 +543,7 @@ class ConfigureScreen(ModeScreen):
                 widget.placeholder = "none (FILE.py:FUNCTION, …)"
         widget.tooltip = spec.description
         return Horizontal(
-            Label(spec.label, classes="field-label"),
+            field_label(spec.label, spec.key),
             widget,
             Static("", id=spec.message_id, classes="field-message"),
             classes="field-row",
@@ -660,7 +673,8 @@ class ConfigureScreen(ModeScreen):
             field.tooltip = f"Weight of the custom reward {name} (0 switches it off)"
             message = Static("", classes="field-message")
             self._custom_inputs[name], self._custom_messages[name] = field, message
-            rows.append(Horizontal(Label(name, classes="field-label"), field, message, classes="field-row"))
+            label = field_label(name, f"rewards.{name}")
+            rows.append(Horizontal(label, field, message, classes="field-row"))
         box = self.query_one("#custom-weights", Vertical)
         box.remove_children()  # no ids in these rows: the new ones may mount before the old are gone
         box.mount_all(rows)
@@ -731,6 +745,7 @@ class ConfigureScreen(ModeScreen):
                 by_field.setdefault(problem.field, []).append(problem.message)
             else:
                 general.append(str(problem))
+        changed: list[DOMNode] = []
         for name, widget in self._custom_messages.items():
             key = f"rewards.{name}"
             text = "; ".join(by_field.get(key, []))
@@ -739,6 +754,7 @@ class ConfigureScreen(ModeScreen):
                 widget.update(text)
                 if widget.parent is not None:
                     widget.parent.set_class(bool(text), "-invalid")
+                    changed.append(widget.parent)
         for spec in self.SPECS:
             messages = by_field.get(spec.key, [])
             text = "; ".join(messages)
@@ -750,6 +766,11 @@ class ConfigureScreen(ModeScreen):
             row = message.parent
             if row is not None:
                 row.set_class(bool(messages), "-invalid")
+                changed.append(row)
+        focused = self.focused
+        if focused is not None and isinstance(focused.parent, Widget) and focused.parent in changed:
+            # its message came, went or changed: once the row has its new height, show all of it
+            self.call_after_refresh(self._reveal_row, focused.parent)
         status = self.query_one("#config-status", TextLine)
         if problems:
             first = general[0] if general else f"{problems[0].field}: {problems[0].message}"
@@ -799,6 +820,28 @@ class ConfigureScreen(ModeScreen):
         self.query_one("#field-help", Static).update(
             Text.assemble((spec.key, "bold"), " · ", spec.description) if spec else FIELD_HELP_HINT
         )
+
+    def set_focus(
+        self, widget: Widget | None, scroll_visible: bool = True, from_app_focus: bool = False
+    ) -> None:
+        """Focus `widget`. A field whose row holds a message scrolls its whole row into view, message
+        included, where Textual would scroll to the input alone (and a message wrapped under or beside
+        it could end below the fold). Done here, in Textual's place, rather than after it: two scrolls
+        queued by focus would race, and the form end up in one place or the other."""
+        row = widget.parent if widget is not None else None
+        if scroll_visible and isinstance(row, Widget) and row.has_class("-invalid"):
+            super().set_focus(widget, scroll_visible=False, from_app_focus=from_app_focus)
+            self.call_later(self._reveal_row, row)
+            return
+        super().set_focus(widget, scroll_visible, from_app_focus)
+
+    def _reveal_row(self, row: Widget) -> None:
+        """Centre a field's row in the form (as Textual centres a focused widget it cannot show whole),
+        if its field is still focused and the row is not wholly in view; a row taller than the form shows
+        from its top."""
+        focused = self.focused
+        if focused is not None and focused.parent is row and not self.can_view_entire(row):
+            self.scroll_to_center(row, animate=False, origin_visible=True)
 
     # ------------------------------------------------------------------------------------------------
     # machine checks and data preview (debounced, in threads)

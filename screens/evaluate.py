@@ -59,6 +59,8 @@ from workbench.runs import EvalProgress, EvalResult, RunDir
 
 POLL_SECONDS = 0.5
 """How often progress.json is read while the screen is shown (a small file and a pid check)."""
+EVAL_BAR_LINES = 6
+"""The status bar wraps a failed evaluation's reason onto at most this many lines."""
 COLUMNS = (
     ("target", 15),
     ("decoding", 10),
@@ -306,7 +308,8 @@ class EvaluateScreen(ModeScreen):
 
     def compose(self) -> ComposeResult:
         yield ModeBar("evaluate")
-        yield TextLine("no run chosen", id="eval-bar")
+        # a failed evaluation's reason wraps (read whole at 80 columns, not cut at the width)
+        yield TextLine("no run chosen", wrap=True, max_lines=EVAL_BAR_LINES, id="eval-bar")
         with Horizontal(id="eval-body"):
             with Vertical(id="eval-form"):
                 yield Select[str]([], prompt="run", compact=True, id="eval-run")
@@ -494,7 +497,7 @@ class EvaluateScreen(ModeScreen):
             elif state == "crashed":
                 line.append(": the job's process is gone; finished rows are kept", "red")
             if task.error and state == "failed":
-                line.append(": " + task.error.strip().splitlines()[-1][:160], "red")
+                line.append(": " + task.error.strip().splitlines()[-1], "red")
         bar.update(line)
 
     def _show_progress(self) -> None:

@@ -38,6 +38,18 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in at most `width` cells: whole when it fits, else its start and its end joined by `…`.
+    A run id keeps both its date (the start) and its random tail (the end), which tell runs apart when
+    their labels begin alike."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = -(-2 * (width - 1) // 3)
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
 def fit_parts(parts: list[str], optional: list[tuple[str, float]], width: int, lead: str = "") -> str:
     """`parts` joined by ` · `, then as many of the `optional` (name, seconds) items as fit in `width`
     cells, largest first, after `lead`; the ones left out are summed as `+N more`. A status line that

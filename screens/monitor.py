@@ -48,6 +48,12 @@ TEXT_SECONDS = 2.0
 """New samples and log lines are shown at most every two seconds: each costs a layout pass of the screen."""
 LOG_LINES = 1000
 NO_GPU_LINE = "GPU: none logged (a CPU run)"
+RUN_BAR_LINES = 6
+"""The run bar wraps a failed run's reason (the last line of its error) onto at most this many lines."""
+SPLIT_UNLIMITED = 1_000_000
+"""A width every split fits in: what `fit_parts` writes when nothing has to give way."""
+HEALTH_LINES = 5
+"""The health line wraps its alerts onto at most this many lines."""
 View = Literal["all", "plots", "text"]
 
 
@@ -180,11 +186,14 @@ class MonitorScreen(ModeScreen):
     def compose(self) -> ComposeResult:
         yield ModeBar("monitor")
         yield RunFollower(follow=self.context.follow, id="follower")
-        yield TextLine("no run attached", id="run-bar")
-        yield TextLine("", id="health")
+        # Why a run failed and what its health alerts say are read whole: both wrap (at 80 columns a
+        # failed run's reason takes two or three lines) instead of being cut at the width.
+        yield TextLine("no run attached", wrap=True, max_lines=RUN_BAR_LINES, id="run-bar")
+        yield TextLine("", wrap=True, max_lines=HEALTH_LINES, id="health")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="progress")
             yield TextLine("", id="rate")
+        yield TextLine("", id="split")
         yield Static("Attach a run from Runs (F3, Enter) or launch one from Configure (F2).", id="no-run")
         with Grid(id="plots"):
             yield MetricPlot("reward", id="plot-reward")
@@ -424,19 +433,24 @@ class MonitorScreen(ModeScreen):
         self._draw_run_bar()
 
     def _fit_rate(self) -> None:
-        """The status: step, rate and ETA, then as much of the last step's split as the width holds
-        (whole phases, largest first), on a second line where the screen has the rows for one."""
+        """The status: step, rate and ETA beside the progress bar, and where the last step went: on the
+        same line when every phase fits there, else on a line of its own the width of the screen (whole
+        phases, largest first, the rest summed as `+N more`). At 80 columns the split used to give way
+        to the step and rate: now it costs a row of the plots instead, the one way to see it there."""
         parts, split, lead = self._rate_parts
-        row = self.query_one("#progress-row")
-        if row.has_class("-split") != bool(split):
-            row.set_class(bool(split), "-split")
-            self.call_after_refresh(self._fit_rate)  # again once the row has its new height
         line = self.query_one("#rate", TextLine)
         width = line.content_size.width or self.app.size.width
-        if line.content_size.height >= 2 and split:
-            line.update(" · ".join(parts) + "\n" + fit_parts([], split, width, lead))
-        else:
-            line.update(fit_parts(parts, split, width, lead))
+        one_line = fit_parts(parts, split, width, lead)
+        whole = not split or one_line == fit_parts(parts, split, SPLIT_UNLIMITED, lead)
+        line.update(one_line if whole else " · ".join(parts))
+        below = self.query_one("#split", TextLine)
+        if self.has_class("-split") == whole:
+            self.set_class(not whole, "-split")
+            if not whole:
+                self.call_after_refresh(self._fit_rate)  # again once the line has its width
+        if not whole:
+            room = below.content_size.width or self.app.size.width - below.styles.gutter.width
+            below.update(fit_parts([], split, room, lead))
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._fit_rate)
@@ -452,7 +466,7 @@ class MonitorScreen(ModeScreen):
             # what it is doing, or where it failed; a finished run's last phase (`done`) says nothing
             line.append(f" ({status.phase})", "dim")
         if status.error and status.final and status.state != "completed":
-            line.append(": " + status.error.strip().splitlines()[-1][:160], "red")
+            line.append(": " + status.error.strip().splitlines()[-1], "red")
         elif status.supervisor_gone and not status.final:
             # an orphan trainer: its progress is live, but nobody records how it ends (Stop reaches it)
             line.append(" · supervisor gone: the trainer runs on unwatched", "yellow")

@@ -18,15 +18,22 @@ from textual.widgets.data_table import ColumnKey
 
 from screens.context import ScreenContext, screen_context
 from screens.export import ExportPanel
-from screens.formatting import RUN_STATE_STYLES, plural
+from screens.formatting import RUN_STATE_STYLES, plural, shorten_middle
 from screens.modescreen import ModeScreen
 from screens.widgets.modebar import ModeBar
 from workbench.jobdir import FINAL_STATES
 from workbench.runs import HealthAlert, RunInfo
 
 COLUMNS = (("run", 28), ("state", 9), ("step", 9), ("reward", 7), ("model", 12), ("age", 4))
-"""(label, width): fixed widths (the run column grows to the longest id) so the table never jitters."""
+"""(label, width): fixed widths (the run column grows to the longest id, as far as the table's width
+leaves room for every other column) so the table never jitters."""
 MAX_RUN_WIDTH = 48
+MIN_RUN_WIDTH = 16
+"""The run column never shrinks below this (the markers and the id's date)."""
+RUN_MARKERS = 4
+"""Cells before the id in the run column: attached, marked, health, a space."""
+SCROLLBAR = 2
+"""Kept free for the table's vertical scrollbar (more runs than rows)."""
 WIDE = 90
 """Below this many columns the model column is left out (the detail line names the model)."""
 
@@ -135,6 +142,8 @@ class RunsScreen(ModeScreen):
         self.infos: list[RunInfo] = []
         self.marked: list[str] = []
         """The ids of the runs marked for a comparison, in the order they were marked."""
+        self.run_width = COLUMNS[0][1]
+        """The run column's width now (ids longer than it, less the markers, are shortened)."""
 
     @property
     def context(self) -> ScreenContext:
@@ -156,6 +165,18 @@ class RunsScreen(ModeScreen):
     def _columns(self) -> list[tuple[str, int]]:
         wide = self.app.size.width >= WIDE
         return [(label, width) for label, width in COLUMNS if wide or label != "model"]
+
+    def _run_width(self, longest: int) -> int:
+        """The run column's width: the longest id with its markers (at least the label's width, at most
+        MAX_RUN_WIDTH), less what the other columns need of the table's width. A long id used to push
+        `age` off the table at 80 columns; now the id gives way (shortened in its middle, whole on the
+        detail line)."""
+        table = self.query_one(DataTable)
+        padding = 2 * table.cell_padding
+        others = sum(width + padding for label, width in self._columns() if label != "run")
+        room = (table.size.width or self.app.size.width) - SCROLLBAR - others - padding
+        wanted = min(MAX_RUN_WIDTH, max(COLUMNS[0][1], longest + RUN_MARKERS))
+        return max(MIN_RUN_WIDTH, min(wanted, room))
 
     def _set_columns(self, run_width: int) -> list[str]:
         """Make the columns fit the longest run id and the terminal; returns their labels."""
@@ -179,8 +200,8 @@ class RunsScreen(ModeScreen):
         self.marked = [run_id for run_id in self.marked if run_id in ids]  # deleted runs drop out
         table = self.query_one(DataTable)
         selected = self.selected.run.run_id if self.selected else None
-        longest = max((len(info.run.run_id) for info in self.infos), default=0) + 4
-        labels = self._set_columns(min(MAX_RUN_WIDTH, max(COLUMNS[0][1], longest)))
+        self.run_width = self._run_width(max((len(run_id) for run_id in ids), default=0))
+        labels = self._set_columns(self.run_width)
         table.clear()
         now = self.context.clock()
         for info in self.infos:
@@ -190,7 +211,13 @@ class RunsScreen(ModeScreen):
             attached = "▶" if info.run.run_id == self.context.services.attached else " "
             marked = Text("✓", "bold green") if info.run.run_id in self.marked else Text(" ")
             cells = {
-                "run": Text.assemble(attached, marked, health_mark(info), " ", info.run.run_id),
+                "run": Text.assemble(
+                    attached,
+                    marked,
+                    health_mark(info),
+                    " ",
+                    shorten_middle(info.run.run_id, self.run_width - RUN_MARKERS),
+                ),
                 "state": state_text(info.state),
                 "step": step,
                 "reward": reward,
@@ -236,12 +263,15 @@ class RunsScreen(ModeScreen):
         # The phase says what a live run is doing; a finished one's is stale (`done` for a stopped run).
         live = info.alive or info.state not in FINAL_STATES
         doing = info.phase if live and info.phase else info.state
-        text = Text.assemble(f"{info.label or info.run.run_id} · {info.model} · ", state_text(doing))
+        run_id = info.run.run_id
+        # the whole id where the table shortens it; else the label says which run it is
+        name = run_id if len(run_id) > self.run_width - RUN_MARKERS else info.label or run_id
+        text = Text.assemble(f"{name} · {info.model} · ", state_text(doing))
         when = attempt_line(info, self.context.clock())
         if when:
             text.append(f" · {when}")
         if info.error and (info.state != "completed" or info.status.supervisor_gone):
-            text.append(" · " + info.error.strip().splitlines()[-1][:200])
+            text.append(" · " + info.error.strip().splitlines()[-1])
         for alert in info.health:
             text.append(" · ")
             text.append_text(health_mark(info, alert))

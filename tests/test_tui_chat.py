@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Select, Static
-from tui_helpers import CPU_RUN, frozen_app, wait_until
+from tui_helpers import CPU_RUN, frozen_app, shown_text, wait_until
 
 from jobs.process import group_alive
 from screens.app import WorkbenchApp
@@ -168,6 +168,14 @@ async def test_a_run_with_nothing_to_serve_is_refused_with_the_reason(tmp_path: 
         message = next(n.message for n in app._notifications if n.title == "cannot serve")
         assert "has no adapter and no complete checkpoint yet" in message and "fix:" in message
         assert screen.serve_id is None and "last one failed" in str(screen.query_one("#serve-state").render())
+        # the reason reads whole at 80 columns: the state wraps under the run picker (it was cut at the width)
+        reason = message.splitlines()[-1].strip(" -")
+        await wait_until(
+            pilot,
+            lambda: shown_text(app, screen.query_one("#serve-state")).endswith(f"last one failed: {reason}"),
+            "the whole reason",
+            5,
+        )
         await pilot.press("enter")  # asking without a server says what to do
         await pilot.pause()
         screen.query_one("#question", QuestionBox).value = "2 + 2?"

@@ -2,6 +2,12 @@
 and quit, no footer overflows (an overflowing footer left a stray `^p palettei` in Chat's), on/off boxes
 read on or off without colour, Evaluate's table shows every column, and the Monitor's status line keeps
 whole phases.
+
+Issue 17 ("every mode at 80x24, nothing hidden"), each kind pinned by what the screen shows: a field's
+message and Configure's status read whole when the field is focused; long labels keep the form aligned
+(cut with an ellipsis, the whole name in the tooltip and the help line); the Monitor's run bar and health
+line wrap, so why a run failed is read whole; where a step's time goes shows at 80 columns; a long run id
+gives way in the Runs table instead of the age column.
 """
 
 from __future__ import annotations
@@ -11,14 +17,26 @@ import shutil
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Footer
+from rich.text import Text
+from textual.widgets import DataTable, Footer, Label
 from textual.widgets._footer import FooterKey
-from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, wait_until
+from tui_helpers import (
+    CPU_RUN,
+    CRASHED_RUN,
+    FIXTURE_RUNS,
+    GPU_RUN,
+    frozen_app,
+    settle,
+    shown_text,
+    wait_until,
+)
 
 from screens.app import MODE_SPECS
+from screens.configure import ConfigureScreen
 from screens.evaluate import EvaluateScreen
-from screens.formatting import fit_parts
+from screens.formatting import fit_parts, shorten_middle
 from screens.monitor import MonitorScreen
+from screens.runs import RunsScreen
 from screens.widgets.modebar import ModeBar
 from screens.widgets.textline import TextLine
 from screens.widgets.ticks import TICK, TickBox, TickList
@@ -101,12 +119,22 @@ def test_fit_parts_keeps_the_largest_phases_whole() -> None:
     assert fit_parts(parts, split, 50, lead) == "step 24/200 · 0.29 steps/s · ETA 12:34"
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-async def test_the_monitor_status_line_fits_with_the_step_split(
+def test_shorten_middle_keeps_both_ends_of_an_id() -> None:
+    run_id = "20261120-080000-a-very-long-experiment-label-for-lr-sweep-e5f6"
+    short = shorten_middle(run_id, 35)
+    assert len(short) == 35 and short.startswith("20261120-080000-") and short.endswith("-sweep-e5f6")
+    assert "…" in short
+    assert shorten_middle("short-id", 35) == "short-id"
+
+
+@pytest.mark.parametrize("size", [*SIZES, (160, 30)], ids=["80x24", "120x40", "160x30"])
+async def test_the_monitor_shows_where_the_last_step_went_at_every_width(
     size: tuple[int, int], tmp_path: Path
 ) -> None:
-    """The status line of a run whose steps log their split (`time/<phase>`) fits its width at 80 and
-    120 columns, keeping whole phases, largest first, or none (it was cut mid-phase at 120)."""
+    """A run whose steps log their split (`time/<phase>`): the step, rate and ETA beside the progress bar,
+    and every phase of the last step, whole, on the same line where they fit (160 columns) or on a line of
+    their own under it (at 80 columns the split used to give way to the step and rate; it was cut
+    mid-phase at 120)."""
     root = tmp_path / "runs"
     shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
     metrics = root / GPU_RUN / "metrics.jsonl"
@@ -123,16 +151,18 @@ async def test_the_monitor_status_line_fits_with_the_step_split(
         assert isinstance(screen, MonitorScreen)
         await wait_until(pilot, lambda: screen.metrics.max_step == 24, "the replayed history", 10)
         await settle(pilot)
-        line = screen.query_one("#rate", TextLine)
-        text = str(line.text)
-        assert text.startswith("step 24/24 · 0.29 steps/s")
-        assert all(len(row) <= line.content_size.width for row in text.splitlines()), text
-        if size[1] >= 32:  # a second line for the split, every phase on it
-            assert text.splitlines()[1] == (
-                "last step 2.67 s: generate 1.32, update 1.14, rewards 0.17, sync 0.04"
-            ), text
-        else:  # one line: whole phases only, the largest first, as many as fit (at 80 columns: none)
-            assert text.endswith(("steps/s", "1.32", "1.14", "more 0.21")), text
+        split = "last step 2.67 s: generate 1.32, update 1.14, rewards 0.17, sync 0.04"
+        rate = screen.query_one("#rate", TextLine)
+        below = screen.query_one("#split", TextLine)
+        shown = shown_text(app, rate)
+        if size[0] >= 160:
+            assert shown == f"step 24/24 · 0.29 steps/s · {split}", shown
+            assert not below.display
+        else:
+            assert shown == "step 24/24 · 0.29 steps/s", shown
+            assert below.display and below.region.height == 1
+            assert shown_text(app, below) == split
+            assert below.region.x <= 1 and below.region.y == rate.region.bottom
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
@@ -160,3 +190,198 @@ async def test_evaluate_shows_every_column_and_the_whole_run_id(
         assert screen.run_id is not None
         picker = str(screen.query_one("#eval-run").query_one("SelectCurrent Static#label").render())
         assert screen.run_id in picker, picker
+
+
+# ---------------------------------------------------------------------------------------------------
+# issue 17: what was cut or hidden at 80 columns
+
+BAD_FIELDS = {
+    "lora.init_from": "/nonexistent/adapter",
+    "custom_rewards": "foo",
+    "grpo.num_generations": "3",
+}
+"""Fields whose messages ran below the fold at 80x24 (the review's three), and a value each that is wrong."""
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_a_fields_message_reads_whole_when_its_field_is_focused(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """Each message wraps to the room it has (at 80 columns a line of its own under the field, the width
+    of the form) and the form scrolls so all of it shows when its field is focused; the status beside the
+    buttons wraps too (it was cut after `'foo' is not` at 80 columns)."""
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConfigureScreen)
+        for key, value in BAD_FIELDS.items():
+            screen.set_field(key, value)
+        await settle(pilot)
+        for key in BAD_FIELDS:
+            spec = next(spec for spec in screen.SPECS if spec.key == key)
+            screen.query_one(f"#{spec.widget_id}").focus()
+            await settle(pilot, 0.2)
+            message = screen.field_message(key)
+            assert message, key
+            widget = screen.query_one(f"#{spec.message_id}")
+            assert shown_text(app, widget) == " ".join(message.split()), key
+            if size[0] < 100:
+                assert widget.region.width >= size[0] - 6, widget.region
+        status = screen.query_one("#config-status", TextLine)
+        plain = status.text.plain if isinstance(status.text, Text) else status.text
+        assert plain.startswith("✗ 3 problems · ")
+        assert shown_text(app, status) == " ".join(plain.split())
+
+
+LONG_REWARD = "a_reward_whose_function_name_is_longer_than_any_label"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_long_labels_keep_the_form_aligned_and_their_names_findable(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """`vllm_importance_sampling_correction` wrapped onto two lines at 80 columns: every label is now one
+    line in a column wide enough for every setting's name, so every field starts at the same column; a
+    longer one (a custom reward's function) ends with `…`, its whole key in its tooltip and, with its field
+    focused, in the help line."""
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConfigureScreen)
+        screen.set_field("custom_rewards", f"examples/custom_rewards.py:{LONG_REWARD}")
+        await settle(pilot)
+        labels = list(screen.query(".field-row > .field-label").results(Label))
+        assert len(labels) == len(screen.SPECS) + 2  # the model picker's and the custom reward's
+        assert {label.outer_size for label in labels} == {(labels[0].outer_size.width, 1)}
+        vllm = screen.query_one("#f-grpo-vllm_importance_sampling_correction")
+        vllm.focus()
+        await settle(pilot, 0.2)
+        assert vllm.parent is not None
+        label = vllm.parent.query_one(".field-label", Label)
+        assert shown_text(app, label) == "vllm_importance_sampling_correction"
+        assert label.region.height == 1 and vllm.region.x == label.region.right
+        custom = screen.query_one(".custom-weight")
+        custom.focus()
+        await settle(pilot, 0.2)
+        assert custom.parent is not None
+        label = custom.parent.query_one(".field-label", Label)
+        cut = shown_text(app, label)
+        assert cut.endswith("…") and LONG_REWARD.startswith(cut[:-1]) and len(cut) > 20, cut
+        assert custom.region.x == vllm.region.x
+        assert label.tooltip == f"rewards.{LONG_REWARD}"
+        assert shown_text(app, screen.query_one("#field-help")).startswith(f"rewards.{LONG_REWARD} · ")
+
+
+OOM = (
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity "
+    "of 79.15 GiB of which 1.20 GiB is free. Including non-PyTorch memory, this process has 77.90 GiB "
+    "memory in use; fix: lower grpo.num_generations or grpo.max_completion_length"
+)
+NAN_ALERT = {
+    "signal": "nan_loss",
+    "severity": "error",
+    "since_step": 12,
+    "step": 12,
+    "value": None,
+    "message": "the loss was NaN at step 12: the weights are no longer usable and the run stopped; fix: "
+    "resume from the last checkpoint with a lower grpo.learning_rate or grpo.max_grad_norm",
+    "cleared_step": None,
+}
+
+
+def failed_run(tmp_path: Path) -> Path:
+    """A copy of the fixture runs in which the crashed run failed with a long error (its last line: a CUDA
+    out-of-memory message) and one health alert with its message."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    run = root / CRASHED_RUN
+    status = json.loads((run / "status.json").read_text())
+    status.update(state="failed", exit_code=1, error=f"Traceback (most recent call last):\n  ...\n{OOM}\n")
+    (run / "status.json").write_text(json.dumps(status))
+    health = {"step": 12, "updated_at": 1795086800.0, "active": [NAN_ALERT], "past": []}
+    (run / "health.json").write_text(json.dumps(health))
+    return root
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_why_a_run_failed_reads_whole_in_the_monitor_and_runs(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """The run bar's failed reason and the health line wrap (both were cut at the width at 80 columns),
+    and the Runs detail line names the whole reason too."""
+    root = failed_run(tmp_path)
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="monitor", attach=CRASHED_RUN)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_until(pilot, lambda: screen.status.state == "failed", "the failed state", 10)
+        await settle(pilot)
+        bar = shown_text(app, screen.query_one("#run-bar"))
+        assert bar == f"{CRASHED_RUN} failed (training): {OOM}", bar
+        health = shown_text(app, screen.query_one("#health"))
+        assert health == f"✖ loss not finite (step 12): {NAN_ALERT['message']}", health
+        if size[0] == 80:
+            assert screen.query_one("#run-bar").region.height >= 3
+        app.switch_mode("runs")
+        await settle(pilot)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        table = runs.query_one(DataTable)
+        table.move_cursor(row=[info.run.run_id for info in runs.infos].index(CRASHED_RUN))
+        await settle(pilot, 0.1)
+        assert OOM in shown_text(app, runs.query_one("#runs-detail"))
+
+
+LONG_RUN = "20261120-080000-a-very-long-experiment-label-for-lr-sweep-e5f6"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_a_long_run_id_gives_way_in_the_runs_table(size: tuple[int, int], tmp_path: Path) -> None:
+    """A 62-character run id pushed `age` off the table at 80 columns: the run column now takes what the
+    other columns leave, the id shortened in its middle (its date and its random tail kept), and the
+    detail line names the whole id."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    (root / CPU_RUN).rename(root / LONG_RUN)
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="runs")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        await wait_until(pilot, lambda: len(screen.infos) == 3, "the scan", 10)
+        await settle(pilot, 0.1)
+        table = screen.query_one(DataTable)
+        labels = [str(key.value) for key in table.columns]
+        assert labels[-1] == "age" and labels[:4] == ["run", "state", "step", "reward"]
+        assert table.max_scroll_x == 0
+        row = screen.infos.index(next(info for info in screen.infos if info.run.run_id == LONG_RUN))
+        table.move_cursor(row=row)
+        await settle(pilot, 0.1)
+        shown = shown_text(app, table)
+        assert shown.startswith("run state step reward ") and " age " in shown, shown  # the header
+        short = shorten_middle(LONG_RUN, screen.run_width - 4)
+        assert short != LONG_RUN and f"{short} stopped 8/30 -0.103" in shown, shown
+        assert shown.count(" 1d") + shown.count(" 2d") + shown.count(" 3d") == 3, shown  # every age
+        assert shown_text(app, screen.query_one("#runs-detail")).startswith(f"{LONG_RUN} · tiny · ")
+
+
+async def test_why_an_evaluation_failed_reads_whole(tmp_path: Path) -> None:
+    """Evaluate's bar cut a failed evaluation's reason at the width (and at 160 characters): it wraps."""
+    root = tmp_path / "runs"
+    shutil.copytree(EVAL_RUNS, root, ignore=shutil.ignore_patterns("*.py"))
+    run = next(path for path in root.iterdir() if path.is_dir())
+    progress = run / "eval" / "progress.json"
+    progress.write_text(json.dumps(json.loads(progress.read_text()) | {"state": "failed", "error": OOM}))
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="evaluate")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EvaluateScreen)
+        await wait_until(pilot, lambda: screen.view is not None, "the eval/ read", 10)
+        await settle(pilot)
+        bar = screen.query_one("#eval-bar", TextLine)
+        assert shown_text(app, bar) == f"{run.name} failed: {OOM}"
+        assert bar.region.height >= 3

@@ -114,9 +114,15 @@ async def test_launch_follow_stop_resume(tui_home: Path) -> None:
         await wait_until(
             pilot, lambda: f"step {monitor.step}/40 " in str(rate.render()), "the step label", 10
         )
+        split = monitor.query_one("#split")
+
+        def step_split() -> str:
+            """Where the last step went: beside the step, or on the line under it where it does not fit."""
+            return f"{rate.render()} {split.render() if split.display else ''}"
+
         await wait_until(  # where the last step went, from the job's time/<phase> metrics
             pilot,
-            lambda: "last step" in str(rate.render()) and "generate" in str(rate.render()),
+            lambda: "last step" in step_split() and "generate" in step_split(),
             "the step split",
             10,
         )

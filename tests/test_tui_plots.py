@@ -1,7 +1,9 @@
 """The Monitor's plots, read off the canvas: the data is not covered (the legend is a line under the
 plot, not plotext's box over the data), x ticks are whole steps, each reward function has a small plot of
 its own beside the total (its name, latest value and trend over its data; a compact text line each where
-there is no room), and a CPU run shows one line instead of an empty GPU box."""
+there is no room), and a CPU run shows one line instead of an empty GPU box. Y ticks are evenly spaced
+round numbers with short labels (issue 17: plotext's alternated 5.2 and 10.4 apart, and a loss near zero
+was labelled `0.000012345`, half the plot at 80 columns)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,14 @@ from textual.app import App, ComposeResult
 from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, wait_until
 
 from screens.monitor import MonitorScreen
-from screens.widgets.plots import MetricPlot, integer_ticks, short_value, trend_arrow
+from screens.widgets.plots import (
+    MetricPlot,
+    integer_ticks,
+    nice_ticks,
+    short_value,
+    tick_labels,
+    trend_arrow,
+)
 from screens.widgets.rewards import (
     SPARKS,
     Layout,
@@ -112,6 +121,86 @@ async def test_under_100_columns_a_gpu_run_shows_its_gpus_on_one_line(tmp_path: 
         assert str(line.text) == "GPU 0: 82.0/140 GiB 92% · 1: 84.0/140 GiB 72%", line.text
         loss = screen.query_one("#plot-loss", MetricPlot)
         assert loss.size.width >= 38
+
+
+def y_labels(plot: MetricPlot) -> tuple[list[str], list[str]]:
+    """The y tick labels on the left and on the right of the canvas, top to bottom."""
+    rendered = plot.render()
+    assert isinstance(rendered, Text)
+    left, right = [], []
+    for row in rendered.plain.splitlines():
+        if "┤" in row and "└" not in row:
+            left.append(row[: row.index("┤")].strip())
+        if "├" in row and "└" not in row:
+            right.append(row[row.rindex("├") + 1 :].strip())
+    return left, right
+
+
+def assert_even(labels: list[str], widest: int) -> None:
+    """Two labels or more, each at most `widest` characters, the numbers they say evenly spaced."""
+    assert len(labels) >= 2 and all(0 < len(label) <= widest for label in labels), labels
+    values = [float(label) for label in labels]
+    gaps = [high - low for high, low in zip(values, values[1:], strict=False)]
+    assert all(gap > 0 for gap in gaps) and max(gaps) - min(gaps) <= 1e-9 * max(gaps), (labels, gaps)
+
+
+def near_zero_loss(tmp_path: Path) -> Path:
+    """A copy of the two-GPU run whose loss stays within a few hundred-thousandths of zero."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS / GPU_RUN, root / GPU_RUN)
+    metrics = root / GPU_RUN / "metrics.jsonl"
+    records: list[dict[str, Any]] = [json.loads(line) for line in metrics.read_text().splitlines()]
+    for record in records:
+        if "loss" in record:
+            record["loss"] = 0.000012345 * (1 + record["step"] % 5) - 0.00002
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return root
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_y_ticks_are_evenly_spaced_round_numbers_with_short_labels(
+    size: tuple[int, int], tmp_path: Path
+) -> None:
+    """Every plot of the Monitor: its y labels (left, and the KL's on the right) say round numbers an
+    equal step apart, in at most six characters, a loss of a few 1e-5 included (`-1e-5`, `2e-5`)."""
+    app = frozen_app(tmp_path, runs_root=near_zero_loss(tmp_path), initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
+        await settle(pilot)
+        loss, kl = y_labels(screen.query_one("#plot-loss", MetricPlot))
+        assert_even(loss, 6)
+        assert any("e-5" in label for label in loss), loss
+        assert_even(kl, 6)
+        plots = ["#plot-reward", "#plot-length", *(["#plot-gpu"] if size[0] >= 100 else [])]
+        for plot in plots:
+            assert_even(y_labels(screen.query_one(plot, MetricPlot))[0], 6)
+
+
+def test_nice_ticks() -> None:
+    assert nice_ticks(143.5, 185.1, 3) == [160, 180]
+    assert nice_ticks(143.5, 185.1, 6) == [150, 160, 170, 180]
+    assert nice_ticks(0, 100, 6) == [0, 20, 40, 60, 80, 100]
+    assert nice_ticks(-0.0031, 0.0249, 3) == [0, 0.01, 0.02]
+    assert nice_ticks(-2e-5, 3.1e-5, 4) == [-2e-5, 0, 2e-5]
+    assert nice_ticks(0.1, 0.75, 6) == [0.2, 0.4, 0.6]  # 0.1 apart would be seven
+    assert nice_ticks(0.1, 0.35, 3) == [0.1, 0.2, 0.3]  # exact: 0.3, not 0.30000000000000004
+    # two ticks at least, even where only more than `most` are round
+    assert len(nice_ticks(1.2e-5, 1.9e-5, 3)) >= 2
+
+
+def test_tick_labels_are_short() -> None:
+    assert tick_labels([0, 0.01, 0.02]) == ["0.00", "0.01", "0.02"]
+    assert tick_labels([-2e-5, 0, 2e-5]) == ["-2e-5", "0", "2e-5"]
+    assert tick_labels([1.2e-5, 1.4e-5, 1.6e-5]) == ["1.2e-5", "1.4e-5", "1.6e-5"]
+    assert tick_labels([150, 160, 170]) == ["150", "160", "170"]
+    assert tick_labels([20000, 30000, 40000]) == ["20k", "30k", "40k"]
+    assert tick_labels([12500, 15000]) == ["12.5k", "15.0k"]
+    assert tick_labels([0.25, 0.5, 0.75]) == ["0.25", "0.50", "0.75"]
+    assert tick_labels([10000, 10005, 10010]) == ["10000", "10005", "10010"]
+    assert tick_labels([1e6, 2e6]) == ["1M", "2M"]
 
 
 def test_integer_ticks() -> None:

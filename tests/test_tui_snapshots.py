@@ -71,8 +71,9 @@ class TestConfigure:
         )
 
     def test_bad_input_small(self, snap_compare: Any, tmp_path: Path) -> None:
-        """80x24 with lora.rank = 0 and lora.alpha = x: both messages sit next to their fields, the labels
-        turn red, the status line counts the problems and Launch is disabled."""
+        """80x24 with lora.rank = 0 and lora.alpha = x: each message on a line of its own under its field
+        (the width of the form), the labels turn red, the status counts the problems and wraps the first
+        one whole, and Launch is disabled."""
 
         async def run_before(pilot: Pilot[Any]) -> None:
             screen = pilot.app.screen
@@ -131,7 +132,8 @@ class TestMonitor:
 
     def test_crashed_run_small(self, snap_compare: Any, tmp_path: Path) -> None:
         """80x24 shows the plots only: the crashed run (12/40) after a resume that repeated steps 9-10,
-        plotted once each (the total, and a title and sparkline per reward function); no GPU samples."""
+        plotted once each (the total, and a title and sparkline per reward function); no GPU samples. The
+        run bar wraps why it crashed onto a second line; y ticks are round numbers (`0`, `-2`)."""
         app = frozen_app(tmp_path, initial_mode="monitor", attach=CRASHED_RUN)
         assert snap_compare(app, terminal_size=SMALL, run_before=_ready)
 

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import pytest_textual_snapshot
 from textual import events
+from textual.geometry import Region
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import Input, TextArea
 
 from screens.app import WorkbenchApp
@@ -68,6 +70,23 @@ def no_blink(app: WorkbenchApp) -> None:
         widget.cursor_blink = False
     for area in app.screen.query(TextArea):  # Chat's question box and system prompt
         area.cursor_blink = False
+
+
+def screen_rows(app: WorkbenchApp, region: Region | None = None) -> list[str]:
+    """The text the screen shows now, row by row, as a terminal would (what is scrolled away or hidden
+    under another widget is not there): the whole screen, or the cells of `region` (screen coordinates)."""
+    strips = app.screen._compositor.render_strips()
+    if region is None:
+        return [strip.text for strip in strips]
+    return [strips[y].crop(region.x, region.right).text for y in range(region.y, region.bottom)]
+
+
+def shown_text(app: WorkbenchApp, widget: Widget) -> str:
+    """What `widget` shows on the screen now, its rows joined by spaces and its whitespace collapsed (to
+    compare with the one-line text it was given): only the part of it inside the screen and not scrolled
+    out of its container's view."""
+    region = widget.content_region.intersection(app.screen.find_widget(widget).visible_region)
+    return " ".join(" ".join(screen_rows(app, region)).split())
 
 
 async def settle(pilot: Pilot[Any], delay: float = 0.6) -> None:

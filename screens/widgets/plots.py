@@ -6,7 +6,10 @@ dirty flag, paused while the screen is hidden), because building a plotext figur
 The legend is not plotext's, which it draws inside the canvas over the data (at 120x40 the reward plot's
 covered about 30 of its 52 data columns, at 80x24 all but the last): it is a line under the plot, each
 series in its colour with its latest value and which way it went. The x axis has whole-number ticks, and
-no "step" label under them (a row more for the data).
+no "step" label under them (a row more for the data). The y axes have evenly spaced round ticks (1, 2 or 5
+x 10^k apart) with short labels (`1.5e-5`, `12k`): plotext's own were the data's range cut in seven,
+rounded to rows (their gaps alternated, 5.2 then 10.4) and written with every digit that told them apart
+(a loss near zero took `0.000012345`, half the plot's width at 80 columns).
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ RICH_COLOURS = {
 """The legend's colour for each plotext colour."""
 MAX_TICKS = 6
 """About this many x ticks (fewer on narrow plots)."""
+MAX_Y_TICKS = 6
+"""At most this many y ticks, and one every two rows of the canvas at most (fewer on short plots)."""
+FRAME_ROWS = 4
+"""Rows of a plot that are not canvas: the title, the frame's top and bottom, the x tick labels."""
 LEGEND_ROWS = 2
 """The legend wraps between series onto at most this many lines (one on plots under 14 rows)."""
 POINTS_PER_COLUMN = 2
@@ -75,6 +82,9 @@ class MetricPlot(PlotextPlot):
         self.draw_count = 0
         """How many times the plot was rebuilt (tests and benchmarks watch it advance)."""
         self._lines: list[Line] = []
+        self._yranges: dict[str, tuple[float, float]] = {}
+        """The y range each axis side shows (the data's, or the fixed limits): its ticks are chosen in
+        `render`, which knows the canvas height."""
 
     @property
     def lines(self) -> tuple[Line, ...]:
@@ -91,6 +101,14 @@ class MetricPlot(PlotextPlot):
         height = max(1, self.size.height - len(legend))
         self._plot.plotsize(width, height)
         self._plot._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue 5)
+        rows = height - FRAME_ROWS - (self.xlabel != "step")
+        most = max(2, min(MAX_Y_TICKS, rows // 2 + 1))
+        for side, (low, high) in self._yranges.items():
+            low, high = y_limits(low, high)
+            ticks = nice_ticks(low, high, most)
+            # plotext's hints type yside as a float; it takes "left" or "right", as plot() does
+            self._plot.ylim(low, high, yside=side)  # type: ignore[arg-type]
+            self._plot.yticks(ticks, tick_labels(ticks), yside=side)  # type: ignore[arg-type]
         self._plot.theme(self._get_plotext_theme_name(self.app.theme))
         canvas = Text.from_ansi(self._plot.build().rstrip("\n"))
         return Text("\n").join([canvas, *legend])
@@ -146,6 +164,7 @@ class MetricPlot(PlotextPlot):
         width = max(10, self.size.width)
         drawn = 0
         low, high = math.inf, -math.inf
+        self._yranges = {}
         for index, line in enumerate(lines):
             if not line.xs:
                 continue
@@ -158,12 +177,14 @@ class MetricPlot(PlotextPlot):
                 color=line.color or PALETTE[index % len(PALETTE)],
             )
             low, high = min(low, min(xs)), max(high, max(xs))
+            bottom, top = self._yranges.get(line.yside, (math.inf, -math.inf))
+            self._yranges[line.yside] = (min(bottom, min(ys)), max(top, max(ys)))
             drawn += 1
         if drawn:
             ticks = integer_ticks(low, high, max(2, min(MAX_TICKS, width // 10)))
             plt.xticks([float(tick) for tick in ticks], [str(tick) for tick in ticks])
         if ylim is not None and drawn:
-            plt.ylim(*ylim)
+            self._yranges["left"] = ylim
         self._lines = list(lines)
         self.draw_count += 1
         self.refresh()
@@ -198,6 +219,85 @@ def integer_ticks(low: float, high: float, most: int) -> list[int]:
     # The ends are always labelled (the run's first and latest step); a round tick too close to an end
     # would print over its label.
     return [first, *(t for t in inner if min(t - first, last - t) >= step / 2), last]
+
+
+def y_limits(low: float, high: float) -> tuple[float, float]:
+    """The y range drawn for data from `low` to `high`: the data's own, or around a flat line (plotext's
+    choice: half to one and a half times the value, -1 to 1 about zero)."""
+    if high > low:
+        return low, high
+    if low != 0:
+        return (0.5 * low, 1.5 * low) if low > 0 else (1.5 * low, 0.5 * low)
+    return -1.0, 1.0
+
+
+def nice_ticks(low: float, high: float, most: int) -> list[float]:
+    """Evenly spaced y ticks within [low, high]: the multiples of a round step (1, 2 or 5 x 10^k), the
+    most of them up to `most`, at least two (more than `most` only when two would not otherwise fit).
+
+    Args:
+        low: The bottom of the axis.
+        high: The top of the axis (above `low`).
+        most: The most ticks wanted (at least 2).
+
+    Returns:
+        Ascending multiples of the step (exact: `n * step`, so 0.1 steps print as 0.3, not 0.30000004).
+    """
+    if not high > low:
+        return [low]
+    span = high - low
+    top = math.ceil(math.log10(span)) + 1
+    fits: list[tuple[int, float]] = []
+    over: list[tuple[int, float]] = []
+    for exponent in range(top, top - 4, -1):
+        for factor in (5, 2, 1):
+            step = factor * 10.0**exponent if exponent >= 0 else factor / 10.0 ** (-exponent)
+            count = math.floor(high / step + 1e-9) - math.ceil(low / step - 1e-9) + 1
+            if 2 <= count <= most:
+                fits.append((count, step))
+            elif count > most:
+                over.append((count, step))
+    count, step = max(fits) if fits else min(over)
+    first = math.ceil(low / step - 1e-9)
+    return [_exact(n, step) for n in range(first, first + count)]
+
+
+def _exact(multiple: int, step: float) -> float:
+    """`multiple * step` without binary noise in the decimals the step has."""
+    return round(multiple * step, _decimals(step) + 1)
+
+
+def _exponent(value: float) -> int:
+    """The power of ten of a value's leading digit (`-5` for 2e-5)."""
+    return math.floor(math.log10(abs(value)) + 1e-9)
+
+
+def _decimals(step: float) -> int:
+    """The decimals that write every multiple of `step` exactly: 0 for 20, 1 for 2.5, 2 for 0.05."""
+    return next((d for d in range(15) if abs(round(step, d) - step) <= 1e-9 * abs(step)), 15)
+
+
+SI_PREFIXES = {3: "k", 6: "M", 9: "G", 12: "T"}
+
+
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Short labels for evenly spaced ticks, all with the decimals their step needs and no more: `0.5`,
+    `150`; tiny values with one shared exponent (`1.5e-5`); large ones with an SI prefix (`12.5k`)."""
+    if not ticks:
+        return []
+    if len(ticks) == 1:
+        return [short_value(ticks[0])]
+    step = abs(ticks[1] - ticks[0])
+    biggest = max(abs(tick) for tick in ticks)
+    prefix = min(3 * (_exponent(biggest) // 3), max(SI_PREFIXES))
+    if biggest >= 1e4 and _decimals(step / 10**prefix) <= 1:  # `12.5k`; `10002` stays (not `10.002k`)
+        digits = _decimals(step / 10**prefix)
+        return [f"{tick / 10**prefix:.{digits}f}{SI_PREFIXES[prefix]}" if tick else "0" for tick in ticks]
+    if biggest < 1e-3:
+        shared = _exponent(biggest)
+        digits = _decimals(step / 10.0**shared)
+        return [f"{tick / 10.0**shared:.{digits}f}e{shared}" if tick else "0" for tick in ticks]
+    return [f"{tick:.{_decimals(step)}f}" for tick in ticks]
 
 
 def short_value(value: float) -> str:
