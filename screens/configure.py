@@ -27,12 +27,13 @@ from textual.message import Message
 from textual.reactive import reactive, var
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
 from screens.modescreen import ModeScreen
+from screens.widgets.footer import SteadyFooter
 from screens.widgets.forminput import FormInput
 from screens.widgets.modebar import ModeBar
 from screens.widgets.textline import TextLine
@@ -512,7 +513,7 @@ class ConfigureScreen(ModeScreen):
             yield Button("Save ^S", id="save", compact=True)
             yield Button("Load ^O", id="load", compact=True)
             yield TextLine("", id="config-status")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def _field_row(self, spec: FieldSpec) -> Widget:
         widget: Widget
