@@ -152,10 +152,7 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         label="Config",
         tooltip="Configure and launch a run",
         command_help="Edit and launch a run",
-        help_after=(
-            ("tab, shift+tab", "Next / previous field"),
-            ("enter", "Open a choice list (then ↑/↓ and enter)"),
-        ),
+        help_after=(("tab, shift+tab", "Next / previous field"),),
     ),
     ModeSpec(
         name="runs",
@@ -622,7 +619,9 @@ class WorkbenchApp(InOrderKeys[None]):
 
     def help_sections(self) -> list[KeySection]:
         """Every key, by where it works."""
+        from screens.dialogs.choice import ChoiceScreen
         from screens.tryit import TryRewardsScreen
+        from screens.widgets.choice import ChoiceField
 
         return [
             KeySection(
@@ -635,6 +634,16 @@ class WorkbenchApp(InOrderKeys[None]):
                     spec.title, spec.help_before + self._key_rows(spec.screen.BINDINGS) + spec.help_after
                 )
                 for spec in MODE_SPECS
+            ),
+            KeySection(
+                "Choice lists (Configure)",
+                self._key_rows(ChoiceField.BINDINGS)
+                + (
+                    ("↑, ↓, home, end, pgup, pgdn", "In an open list: move the highlight"),
+                    ("type", "In an open list: jump to the first choice holding what is typed"),
+                    ("tab, shift+tab", "In an open list: close it and go to the next / previous field"),
+                )
+                + self._key_rows([b for b in ChoiceScreen.BINDINGS if isinstance(b, Binding) and b.id]),
             ),
             KeySection(
                 "Try the rewards (Ctrl+T in Configure)",
@@ -667,12 +676,16 @@ class WorkbenchApp(InOrderKeys[None]):
 def binding_rows() -> list[tuple[str, str, str]]:
     """(binding id, default keys, what it does) for every binding with an id: what a keymap can remap."""
     from screens.compare import CompareScreen
+    from screens.dialogs.choice import ChoiceScreen
     from screens.tryit import TryRewardsScreen
+    from screens.widgets.choice import ChoiceField
 
     owners: list[Any] = [
         WorkbenchApp,
         *(spec.screen for spec in MODE_SPECS),
         CompareScreen,
+        ChoiceField,
+        ChoiceScreen,
         ConfirmScreen,
         PathPromptScreen,
         HelpScreen,
