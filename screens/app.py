@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import var
@@ -36,6 +36,7 @@ from textual.worker import Worker, WorkerState
 from screens.commands import RunCommands
 from screens.context import Clock, GpuSampler, ModeKey, ScreenContext
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
+from screens.heap import HeapKeeper
 from screens.keyorder import InOrderKeys
 from workbench import gpu as wgpu
 from workbench import paths
@@ -53,6 +54,8 @@ SCAN_SECONDS = 2.0
 """How often the runs home is rescanned (state, step, latest reward of every run)."""
 GPU_SECONDS = 2.0
 """How often NVML is read for the live GPU gauge."""
+HEAP_TICK_SECONDS = 0.25
+"""How often the heap keeper (`screens.heap`) looks for a pause in the input to collect in."""
 
 KeyRows = tuple[tuple[str, str], ...]
 """(keys, what they do) rows of the help."""
@@ -152,10 +155,7 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         label="Config",
         tooltip="Configure and launch a run",
         command_help="Edit and launch a run",
-        help_after=(
-            ("tab, shift+tab", "Next / previous field"),
-            ("enter", "Open a choice list (then ↑/↓ and enter)"),
-        ),
+        help_after=(("tab, shift+tab", "Next / previous field"),),
     ),
     ModeSpec(
         name="runs",
@@ -300,6 +300,8 @@ class WorkbenchApp(InOrderKeys[None]):
             services=self,
         )
         """What the screens use of the app (`screens.context.screen_context` finds it)."""
+        self.heap = HeapKeeper()
+        """Collects garbage while the input pauses, so that a full collection does not land on a key."""
 
     # ------------------------------------------------------------------------------------------------
     # start
@@ -314,9 +316,18 @@ class WorkbenchApp(InOrderKeys[None]):
         self.switch_mode(mode)
         self.rescan()
         self._sample_gpus()
+        self.set_interval(HEAP_TICK_SECONDS, self.heap.tick)
         if self.follow:
             self.set_interval(SCAN_SECONDS, self.rescan)
             self.set_interval(GPU_SECONDS, self._sample_gpus)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent) and not event.is_forwarded:
+            self.heap.touch()
+        await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        self.heap.release()
 
     def _apply_settings(self) -> None:
         """The user's keymap and theme; whatever cannot be used is reported, never fatal."""
@@ -622,7 +633,9 @@ class WorkbenchApp(InOrderKeys[None]):
 
     def help_sections(self) -> list[KeySection]:
         """Every key, by where it works."""
+        from screens.dialogs.choice import ChoiceScreen
         from screens.tryit import TryRewardsScreen
+        from screens.widgets.choice import ChoiceField
 
         return [
             KeySection(
@@ -635,6 +648,16 @@ class WorkbenchApp(InOrderKeys[None]):
                     spec.title, spec.help_before + self._key_rows(spec.screen.BINDINGS) + spec.help_after
                 )
                 for spec in MODE_SPECS
+            ),
+            KeySection(
+                "Choice lists (Configure)",
+                self._key_rows(ChoiceField.BINDINGS)
+                + (
+                    ("↑, ↓, home, end, pgup, pgdn", "In an open list: move the highlight"),
+                    ("type", "In an open list: jump to the first choice holding what is typed"),
+                    ("tab, shift+tab", "In an open list: close it and go to the next / previous field"),
+                )
+                + self._key_rows([b for b in ChoiceScreen.BINDINGS if isinstance(b, Binding) and b.id]),
             ),
             KeySection(
                 "Try the rewards (Ctrl+T in Configure)",
@@ -667,12 +690,16 @@ class WorkbenchApp(InOrderKeys[None]):
 def binding_rows() -> list[tuple[str, str, str]]:
     """(binding id, default keys, what it does) for every binding with an id: what a keymap can remap."""
     from screens.compare import CompareScreen
+    from screens.dialogs.choice import ChoiceScreen
     from screens.tryit import TryRewardsScreen
+    from screens.widgets.choice import ChoiceField
 
     owners: list[Any] = [
         WorkbenchApp,
         *(spec.screen for spec in MODE_SPECS),
         CompareScreen,
+        ChoiceField,
+        ChoiceScreen,
         ConfirmScreen,
         PathPromptScreen,
         HelpScreen,

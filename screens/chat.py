@@ -27,13 +27,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive, var
-from textual.widgets import Button, Collapsible, Footer, Input, Label, Select
+from textual.widgets import Button, Collapsible, Input, Label, Select
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import ConfirmScreen
 from screens.formatting import STATE_STYLES
 from screens.modescreen import ModeScreen
 from screens.widgets.chat_view import AnswerView, ChatColumn
+from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
 from screens.widgets.textbox import QuestionBox, TextBox
 from screens.widgets.textline import TextLine
@@ -187,7 +188,7 @@ class ChatScreen(ModeScreen):
             soft_wrap=True,
             show_line_numbers=False,
         )
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.watch(self.app, "runs", self._runs_changed, init=True)

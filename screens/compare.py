@@ -18,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from screens.context import screen_context
 from screens.formatting import RUN_STATE_STYLES
+from screens.widgets.footer import SteadyFooter
 from screens.widgets.plots import PALETTE, RICH_COLOURS, Line, MetricPlot
 from workbench.compare import COMPARED_METRICS, Comparison, compare_runs, format_config_value
 from workbench.runs import RunDir
@@ -69,7 +70,7 @@ class CompareScreen(Screen[None]):
         with Grid(id="compare-plots"):
             for title, key in COMPARED_METRICS:
                 yield MetricPlot(title, id=plot_id(key))
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Compare"

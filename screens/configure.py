@@ -28,12 +28,14 @@ from textual.message import Message
 from textual.reactive import reactive, var
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
 from screens.modescreen import ModeScreen
+from screens.widgets.choice import ChoiceField
+from screens.widgets.footer import SteadyFooter
 from screens.widgets.forminput import FormInput
 from screens.widgets.modebar import ModeBar
 from screens.widgets.textline import TextLine
@@ -506,10 +508,8 @@ class ConfigureScreen(ModeScreen):
                 if spec.key == "model.name":
                     yield Horizontal(
                         Label("pick a model", classes="field-label"),
-                        Select(
+                        ChoiceField(
                             model_choices(),
-                            allow_blank=False,
-                            compact=True,
                             id="model-preset",
                             classes="preset-input",
                             tooltip="Fills model.name; any hub id or local directory can be typed there",
@@ -525,18 +525,13 @@ class ConfigureScreen(ModeScreen):
             yield Button("Save ^S", id="save", compact=True)
             yield Button("Load ^O", id="load", compact=True)
             yield TextLine("", wrap=True, max_lines=STATUS_LINES, id="config-status")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def _field_row(self, spec: FieldSpec) -> Widget:
         widget: Widget
         if spec.kind in ("choice", "bool"):
-            widget = Select(
-                [(c, c) for c in spec.choices],
-                allow_blank=False,
-                compact=True,
-                id=spec.widget_id,
-                classes="field-input",
-            )
+            # not Textual's Select: opening its list lays out the whole form (screens/widgets/choice.py)
+            widget = ChoiceField([(c, c) for c in spec.choices], id=spec.widget_id, classes="field-input")
         else:
             widget = FormInput(compact=True, id=spec.widget_id, classes="field-input", select_on_focus=False)
             if spec.kind == "rewardfiles":
@@ -601,17 +596,17 @@ class ConfigureScreen(ModeScreen):
     # ------------------------------------------------------------------------------------------------
     # the form's values
 
-    def _widget(self, spec: FieldSpec) -> Input | Select[str]:
-        return cast("Input | Select[str]", self.query_one(f"#{spec.widget_id}"))
+    def _widget(self, spec: FieldSpec) -> Input | ChoiceField:
+        return cast("Input | ChoiceField", self.query_one(f"#{spec.widget_id}"))
 
     def _fill(self, data: dict[str, Any]) -> None:
         """Show `data` (a config dump) in the form."""
         # One validation for the whole fill, not one per field's Changed message.
-        with self.prevent(Input.Changed, Select.Changed):
+        with self.prevent(Input.Changed, ChoiceField.Changed):
             for spec in self.SPECS:
                 value = format_value(spec, _lookup(data, spec.key))
                 widget = self._widget(spec)
-                if isinstance(widget, Select):
+                if isinstance(widget, ChoiceField):
                     if value in spec.choices:
                         widget.value = value
                 else:
@@ -632,10 +627,7 @@ class ConfigureScreen(ModeScreen):
         data: dict[str, Any] = {}
         problems: list[Problem] = []
         for spec in self.SPECS:
-            widget = self._widget(spec)
-            raw = (
-                str(widget.value) if not isinstance(widget, Select) or widget.value is not Select.NULL else ""
-            )
+            raw = self._widget(spec).value
             try:
                 _assign(data, spec.key, parse_value(spec, raw))
             except ValueError as exc:
@@ -683,8 +675,8 @@ class ConfigureScreen(ModeScreen):
         return next((n for n, w in self._custom_inputs.items() if w is widget), None)
 
     @on(Input.Changed, ".field-input")
-    @on(Select.Changed, ".field-input")
-    def handle_field_changed(self, event: Input.Changed | Select.Changed) -> None:
+    @on(ChoiceField.Changed, ".field-input")
+    def handle_field_changed(self, event: Input.Changed | ChoiceField.Changed) -> None:
         custom = self._custom_name_of(event.control)
         if custom is not None:
             self._custom_weights[custom] = str(event.value)
@@ -695,23 +687,23 @@ class ConfigureScreen(ModeScreen):
         self._revalidate()
         self._schedule_checks()
 
-    @on(Select.Changed, "#model-preset")
-    def handle_preset_picked(self, event: Select.Changed) -> None:
+    @on(ChoiceField.Changed, "#model-preset")
+    def handle_preset_picked(self, event: ChoiceField.Changed) -> None:
         """A model picked from the list goes into model.name (which validates and sizes it)."""
-        if isinstance(event.value, str) and event.value != OTHER_MODEL:
+        if event.value != OTHER_MODEL:
             field = self.query_one("#f-model-name", Input)
             if field.value != event.value:
                 field.value = event.value
                 field.cursor_position = len(event.value)
-        elif event.value == OTHER_MODEL:
+        else:
             self.query_one("#f-model-name", Input).focus()
 
     def _show_preset(self, name: str) -> None:
         """The picker follows model.name: its preset, or "another" for a hub id or a path."""
-        picker = self.query_one("#model-preset", Select)
+        picker = self.query_one("#model-preset", ChoiceField)
         value = name.strip() if name.strip() in presets.PRESETS else OTHER_MODEL
         if picker.value != value:
-            with self.prevent(Select.Changed):
+            with self.prevent(ChoiceField.Changed):
                 picker.value = value
 
     def _revalidate(self) -> None:

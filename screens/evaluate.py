@@ -25,7 +25,6 @@ from textual.widgets import (
     Button,
     Checkbox,
     DataTable,
-    Footer,
     Input,
     Label,
     ProgressBar,
@@ -38,6 +37,7 @@ from textual.worker import Worker, WorkerState
 from screens.context import ScreenContext, screen_context
 from screens.formatting import STATE_STYLES, format_duration
 from screens.modescreen import ModeScreen
+from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
 from screens.widgets.plots import Line, MetricPlot
 from screens.widgets.textline import TextLine
@@ -346,7 +346,7 @@ class EvaluateScreen(ModeScreen):
                 yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
                 yield MetricPlot("held-out % by step", id="eval-plot")
                 yield TextLine("", id="eval-trend")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Evaluate"

@@ -7,11 +7,16 @@ CPU time (issue 17 item 9: first paint under a second). A screen resumed before 
 nothing to restyle: its widgets got their styles when they were mounted, the theme and CSS are the ones
 they were styled with, and its breakpoint classes were set at birth (`screens.app.ModeSpec.make_screen`).
 Every later resume (coming back to a mode) restyles as Textual does.
+
+Nor is it laid out again under a dialog that did not change the terminal's size: Textual lays out every
+screen below a newly pushed one when the new one gets its first size, which on Configure cost a whole
+form's layout each time a choice list (screens/dialogs/choice.py) opened.
 """
 
 from __future__ import annotations
 
 from textual import events
+from textual.geometry import Size
 from textual.screen import Screen
 
 
@@ -33,3 +38,10 @@ class ModeScreen(Screen[None]):
 
     def _mark_painted(self) -> None:
         self._painted = True
+
+    def _screen_resized(self, size: Size) -> None:
+        # Called for each screen under a dialog when the dialog is first laid out, with the terminal's
+        # size: lay out again only if that is not the size this screen was laid out for. A private name,
+        # like the one above; tests/test_tui_choice.py checks a choice list opens without a layout here.
+        if size != self._compositor.size:
+            super()._screen_resized(size)

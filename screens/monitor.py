@@ -21,12 +21,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import Footer, Log, ProgressBar, Static
+from textual.widgets import Log, ProgressBar, Static
 
 from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower
 from screens.formatting import RUN_STATE_STYLES, fit_parts, format_duration
 from screens.modescreen import ModeScreen
+from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
 from screens.widgets.plots import Line, MetricPlot
 from screens.widgets.rewards import RewardPlots, RewardSeries, colour_of
@@ -210,7 +211,7 @@ class MonitorScreen(ModeScreen):
             with Vertical(id="log-pane"):
                 yield Static("train.log", classes="pane-title")
                 yield Log(max_lines=LOG_LINES, id="log", auto_scroll=False)
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_SECONDS, self._redraw)

@@ -13,13 +13,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
 from screens.context import ScreenContext, screen_context
 from screens.export import ExportPanel
 from screens.formatting import RUN_STATE_STYLES, plural, shorten_middle
 from screens.modescreen import ModeScreen
+from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
 from workbench.jobdir import FINAL_STATES
 from workbench.runs import HealthAlert, RunInfo
@@ -156,7 +157,7 @@ class RunsScreen(ModeScreen):
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
         yield ExportPanel(self.context.runs_root, id="runs-export")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Runs"

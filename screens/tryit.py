@@ -25,9 +25,10 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Label, Static, TextArea
+from textual.widgets import Input, Label, Static, TextArea
 from textual.worker import Worker, WorkerState
 
+from screens.widgets.footer import SteadyFooter
 from screens.widgets.forminput import FormInput
 from workbench.config import RunConfig
 from workbench.rewards import ScoreReport
@@ -136,7 +137,7 @@ class TryRewardsScreen(Screen[None]):
         yield TextArea(TEMPLATE, id="try-completion", soft_wrap=True, show_line_numbers=False)
         yield Static("", id="try-scores")
         yield Static("", id="try-total")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Try the rewards"

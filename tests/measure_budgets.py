@@ -1,9 +1,11 @@
-"""Measure the TUI's budgets (issue 17 item 9) under Pilot: `python tests/measure_budgets.py`.
+"""Measure the TUI's budgets (issue 17 item 9) under Pilot: `python tests/measure_budgets.py` (`--keys`: only
+the keystroke figures).
 
 * first paint: from before `import screens.app` to the first frame the app hands its driver (a fresh
   interpreter each time, so imports count);
 * keystroke to screen in Configure: from a key's arrival to the next frame, typing in the run name (no
-  re-layout), in model.name (which re-sizes the model and re-estimates memory) and opening a choice list;
+  re-layout), in model.name (which re-sizes the model and re-estimates memory), and with a choice list:
+  the first opening of each of ten choice fields, then opening one, moving in it and picking with Enter;
 * following a live run: the app's CPU time (all its threads) over wall time while it shows the Monitor
   of a run whose fake trainer (tests/faultkit.py) writes metric lines and samples.
 
@@ -72,14 +74,16 @@ def first_paint(runs: int = 3, runs_root: Path | None = None) -> list[float]:
 async def keystrokes() -> dict[str, Any]:
     """Milliseconds from a key to the next frame in Configure (frozen app, 120x40)."""
     from textual.app import App
-    from textual.widgets import Input, Select
+    from textual.widgets import Input
     from tui_helpers import frozen_app, no_blink, send_burst, settle
 
-    frames: list[float] = []
+    frames: list[tuple[float, bool]] = []
+    """(when, whether a choice list showed) of each frame handed to the driver."""
+    showing: list[Any] = [lambda: False]
     original = App._display
 
     def display(self: App[Any], screen: Any, update: Any) -> None:
-        frames.append(time.perf_counter())
+        frames.append((time.perf_counter(), showing[0]()))
         original(self, screen, update)
 
     App._display = display  # type: ignore[method-assign]
@@ -89,6 +93,7 @@ async def keystrokes() -> dict[str, Any]:
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             no_blink(app)
+            figures.update(await choice_lists(pilot, frames, showing))
             for field in ("#f-name", "#f-model-name"):
                 widget = app.screen.query_one(field, Input)
                 widget.focus()
@@ -102,25 +107,94 @@ async def keystrokes() -> dict[str, Any]:
                     send_burst(app, [key])
                     while not (len(widget.value) > before and frames):
                         await asyncio.sleep(0.0005)
-                    lags.append((frames[0] - sent) * 1000)
+                    lags.append((frames[0][0] - sent) * 1000)
                     await pilot.pause(0.1)
                 figures[field] = _summary(lags)
-            select = app.screen.query_one("#f-grpo-lr_scheduler_type", Select)
-            select.focus()
-            await settle(pilot, 0.2)
-            lags = []
-            for _ in range(10):
-                frames.clear()
-                sent = time.perf_counter()
-                send_burst(app, ["enter"])
-                while not (select.expanded and frames):
-                    await asyncio.sleep(0.0005)
-                lags.append((frames[0] - sent) * 1000)
-                send_burst(app, ["escape"])
-                await settle(pilot, 0.2)
-            figures["open a choice list"] = _summary(lags)
     App._display = original  # type: ignore[method-assign]
     return figures
+
+
+CHOICE_FIELDS = (
+    "#f-backend",
+    "#model-preset",
+    "#f-model-load_in_4bit",
+    "#f-model-gradient_checkpointing",
+    "#f-grpo-lr_scheduler_type",
+    "#f-grpo-optim",
+    "#f-grpo-loss_type",
+    "#f-grpo-use_vllm",
+    "#f-distributed-strategy",
+    "#f-distributed-overlap_generation",
+)
+"""Choice fields of every section (a field's first opening can cost more than its later ones)."""
+
+
+async def choice_lists(pilot: Any, frames: list[tuple[float, bool]], showing: list[Any]) -> dict[str, Any]:
+    """Open, move in and pick from Configure's choice lists: milliseconds from the key to the first frame
+    that shows its effect. Measured first, on the settled form, so "first open" is a user's first.
+
+    Follows either kind of choice field: Textual's `Select` (an inline overlay: `expanded`) or one that
+    opens its list on a screen of its own (a dialog on top of Configure)."""
+    from textual.widgets import OptionList
+    from tui_helpers import send_burst, settle
+
+    app = pilot.app
+    form = app.screen
+    field: Any = None
+    """The choice field being measured."""
+
+    def open_list() -> Any:
+        """The choice list showing now, or None."""
+        screen = app.screen
+        holder = screen if screen is not form else field if getattr(field, "expanded", False) else None
+        for options in holder.query(OptionList) if holder is not None else ():
+            if options.region.height:
+                return options
+        return None
+
+    async def key(name: str, done: Any) -> float:
+        """Send `name`; milliseconds to the first frame after which `done()` held when it was drawn."""
+        frames.clear()
+        showing[0] = done
+        sent = time.perf_counter()
+        send_burst(app, [name])
+        deadline = sent + 10
+        while not any(shown for _, shown in frames):
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{name}: no frame showed its effect")
+            await asyncio.sleep(0.0005)
+        return (next(when for when, shown in frames if shown) - sent) * 1000
+
+    firsts, opens, moves, picks = [], [], [], []
+    for name in CHOICE_FIELDS:
+        field = form.query_one(name)
+        field.focus()
+        await settle(pilot, 0.2)
+        firsts.append(await key("enter", lambda: open_list() is not None))
+        await settle(pilot, 0.2)
+        send_burst(app, ["escape"])
+        await settle(pilot, 0.2)
+    field = form.query_one("#f-grpo-lr_scheduler_type")
+    field.focus()
+    await settle(pilot, 0.2)
+    for _ in range(30):
+        opens.append(await key("enter", lambda: open_list() is not None))
+        await pilot.pause(0.1)
+        options = open_list()
+        before = options.highlighted
+        step = "down" if before < options.option_count - 1 else "home"
+        moves.append(await key(step, lambda o=options, b=before: o.highlighted != b))
+        await pilot.pause(0.1)
+        value = field.value
+        picks.append(await key("enter", lambda v=value: open_list() is None and field.value != v))
+        await settle(pilot, 0.2)
+    showing[0] = lambda: False
+    return {
+        "first open of a choice list (each of 10 fields)": _summary(firsts),
+        "open a choice list": _summary(opens),
+        "move in an open choice list": _summary(moves),
+        "pick from a choice list (Enter)": _summary(picks),
+    }
 
 
 async def following(seconds: float = 20.0, metrics: float = 5.0, samples: float = 20.0) -> dict[str, Any]:
@@ -166,6 +240,10 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
+    if "--keys" in sys.argv[1:]:  # the keystroke figures alone (a minute instead of several)
+        keys = {"keystroke_to_screen_configure": asyncio.run(keystrokes()), "load_average": os.getloadavg()}
+        print(json.dumps(keys, indent=2))
+        return
     paint = first_paint()
     paint_runs = first_paint(runs_root=TESTS / "fixtures" / "runs")
     figures = {

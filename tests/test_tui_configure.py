@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.containers import VerticalScroll
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, Static
 from tui_helpers import FIXTURE_ROWS, frozen_app, settle, wait_until
 
 from screens.configure import OTHER_MODEL, ConfigureScreen, model_choices
+from screens.widgets.choice import ChoiceField
 from workbench import presets
 
 
@@ -33,7 +34,7 @@ async def test_the_model_picker_fills_the_name_and_follows_it(tmp_path: Path) ->
     app = frozen_app(tmp_path, initial_mode="configure")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _screen(pilot, app)
-        picker = screen.query_one("#model-preset", Select)
+        picker = screen.query_one("#model-preset", ChoiceField)
         name = screen.query_one("#f-model-name", Input)
         assert (picker.value, name.value) == ("tiny", "tiny")
         picker.value = "random-1b"

@@ -16,11 +16,12 @@ from typing import Any
 from textual import events
 from textual.app import App, ComposeResult
 from textual.message import Message
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, Static
 from tui_helpers import frozen_app, send_burst, settle, wait_until
 
 from screens.configure import ConfigureScreen
 from screens.keyorder import KEY_RELEASE_SECONDS, InOrderKeys
+from screens.widgets.choice import ChoiceField
 
 EDIT_KEYS = ["backspace", "delete", "left", "right", "home", "end"]
 
@@ -160,7 +161,7 @@ async def test_configure_choice_lists_take_a_burst_of_typed_choices(tmp_path: Pa
 
     def hook(message: Message) -> None:
         # The hook sees a message at every widget it bubbles through: count each once.
-        if isinstance(message, Select.Changed) and message.select.id == "f-grpo-lr_scheduler_type":
+        if isinstance(message, ChoiceField.Changed) and message.control.id == "f-grpo-lr_scheduler_type":
             if not last or message is not last[0]:
                 last[:] = [message]
                 changes.append(str(message.value))
@@ -174,7 +175,7 @@ async def test_configure_choice_lists_take_a_burst_of_typed_choices(tmp_path: Pa
         # machine, and type-to-search forgets what was typed after a pause: one CI run lost changes so)
         stats = screen.query_one("#data-stats", Static)
         await wait_until(pilot, lambda: "rows read" in str(stats.render()), "the data preview", 60)
-        select = screen.query_one("#f-grpo-lr_scheduler_type", Select)
+        select = screen.query_one("#f-grpo-lr_scheduler_type", ChoiceField)
         select.focus()
         await pilot.pause()
         changes.clear()

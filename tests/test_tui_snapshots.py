@@ -91,6 +91,25 @@ class TestConfigure:
             frozen_app(tmp_path, initial_mode="configure"), terminal_size=SMALL, run_before=run_before
         )
 
+    def test_choice_list_small(self, snap_compare: Any, tmp_path: Path) -> None:
+        """80x24 with lr_scheduler_type's list open: the four choices under the field, the current one
+        highlighted, the form still in view around the list."""
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            screen = pilot.app.screen
+            assert isinstance(screen, ConfigureScreen)
+            screen.set_field("data.source", "rows.jsonl")
+            screen.set_field("data.held_out", "2")
+            await _ready(pilot)
+            screen.query_one("#f-grpo-lr_scheduler_type").focus()
+            await settle(pilot, 0.3)  # the form scrolls the field into view
+            await pilot.press("enter")
+            await pilot.pause()
+
+        assert snap_compare(
+            frozen_app(tmp_path, initial_mode="configure"), terminal_size=SMALL, run_before=run_before
+        )
+
 
 class TestRuns:
     def test_runs_wide(self, snap_compare: Any, tmp_path: Path) -> None:
