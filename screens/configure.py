@@ -549,6 +549,10 @@ class ConfigureScreen(ModeScreen):
         self._fill(self._initial_config())
         self.watch(self.app, "gpus", self._gpus_changed, init=False)
         self.call_after_refresh(self._schedule_checks)
+        # The form opens at its top: AUTO_FOCUS's scroll to the run name runs before the form's first
+        # layout is final, and left the form two rows down at 80x24 (the heading and the model picker
+        # hidden; test_a_key_jumps_to_the_data_preview).
+        self.call_after_refresh(self.query_one("#form", VerticalScroll).scroll_home, animate=False)
 
     def _gpus_changed(self) -> None:
         """A new GPU reading can change the memory verdict and the machine checks."""
