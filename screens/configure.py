@@ -37,6 +37,7 @@ from screens.modescreen import ModeScreen
 from screens.widgets.choice import ChoiceField
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.forminput import FormInput
+from screens.widgets.helpline import HelpLine
 from screens.widgets.modebar import ModeBar
 from screens.widgets.textline import TextLine
 from workbench import presets
@@ -63,6 +64,10 @@ STATUS_LINES = 4
 """The status beside the buttons wraps onto at most this many lines (a problem without a field of its
 own, such as an unwritable runs home, is only there)."""
 FIELD_HELP_HINT = "Tab / Shift+Tab move between fields; the focused field's description shows here."
+PICKER_HELP = (
+    "pick a model: a preset fills model.name (its parameter count beside it); any other hub id or local "
+    "directory can be typed in model.name below"
+)
 SECTION_TITLES = {
     "run": "Run",
     "model": "Model",
@@ -519,7 +524,7 @@ class ConfigureScreen(ModeScreen):
                     yield Static("", id="model-info", classes="info")
             yield Static("", id="data-stats", classes="info")
             yield Static("", id="data-preview", classes="info")
-        yield Static(FIELD_HELP_HINT, id="field-help")
+        yield HelpLine(FIELD_HELP_HINT, id="field-help")
         with Horizontal(id="actions"):
             yield Button("Launch ^L", id="launch", variant="success", compact=True, disabled=True)
             yield Button("Save ^S", id="save", compact=True)
@@ -813,7 +818,9 @@ class ConfigureScreen(ModeScreen):
             spec = FieldSpec(
                 f"rewards.{custom}", "float", f"Weight of the custom reward {custom}. {rewards_doc}"
             )
-        self.query_one("#field-help", Static).update(
+        if spec is None and widget is not None and widget.id == "model-preset":
+            spec = FieldSpec("model.name", "choice", PICKER_HELP)
+        self.query_one("#field-help", HelpLine).show(
             Text.assemble((spec.key, "bold"), " · ", spec.description) if spec else FIELD_HELP_HINT
         )
 

@@ -107,7 +107,6 @@ class RunsScreen(ModeScreen):
             "export_run",
             "Export",
             id="runs.export",
-            show=False,
             tooltip="Export the selected run (merged, GGUF or adapter); during an export, cancel it",
         ),
         Binding(

@@ -385,3 +385,34 @@ async def test_why_an_evaluation_failed_reads_whole(tmp_path: Path) -> None:
         bar = screen.query_one("#eval-bar", TextLine)
         assert shown_text(app, bar) == f"{run.name} failed: {OOM}"
         assert bar.region.height >= 3
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_a_long_field_description_never_ends_unseen(size: tuple[int, int], tmp_path: Path) -> None:
+    """Configure's help line is two rows: at 80 columns `backend`'s description takes more, and used to
+    stop mid-sentence with nothing to say so. A description that does not fit ends with `…`, whole in the
+    line's tooltip; one that fits reads whole. The model picker has a description of its own."""
+    from screens.configure import PICKER_HELP
+
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConfigureScreen)
+        help_line = screen.query_one("#field-help")
+        for key in ("backend", "grpo.completions_per_step", "lora.rank"):
+            spec = next(s for s in screen.SPECS if s.key == key)
+            screen.query_one(f"#{spec.widget_id}").focus()
+            await settle(pilot, 0.2)
+            whole = " ".join(f"{key} · {spec.description}".split())
+            shown = shown_text(app, help_line)
+            assert help_line.tooltip == f"{key} · {spec.description}"
+            if shown.endswith("…"):
+                assert whole.startswith(shown[:-1].rstrip()) and len(shown) < len(whole), (key, shown)
+            else:
+                assert shown == whole, key
+            if key == "backend" and size[0] < 100:
+                assert shown.endswith("…"), shown  # four rows' worth at 80 columns
+        screen.query_one("#model-preset").focus()
+        await settle(pilot, 0.2)
+        assert help_line.tooltip is not None and PICKER_HELP in str(help_line.tooltip)
