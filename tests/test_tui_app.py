@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Input
@@ -116,6 +117,20 @@ async def test_a_data_source_without_usable_rows_blocks_launch(tmp_path: Path) -
         assert not screen.can_launch
 
 
+async def load_with_ctrl_o(app: Any, pilot: Any, screen: Any, path: Path, max_steps: int) -> None:
+    """Load `path` through Configure's Ctrl+O prompt and wait for the form's config to hold `max_steps`."""
+    await pilot.press("ctrl+o")
+    await wait_until(pilot, lambda: isinstance(app.screen, PathPromptScreen), "the load prompt", 5)
+    app.screen.query_one(Input).value = str(path)
+    await pilot.press("enter")
+    await wait_until(
+        pilot,
+        lambda: screen.config is not None and screen.config.grpo.max_steps == max_steps,
+        "the loaded config",
+        5,
+    )
+
+
 async def test_save_then_load_a_config(tmp_path: Path) -> None:
     app = frozen_app(tmp_path, initial_mode="configure")
     saved = tmp_path / "mine.toml"
@@ -131,16 +146,7 @@ async def test_save_then_load_a_config(tmp_path: Path) -> None:
         assert load(saved).grpo.max_steps == 77
 
         screen.set_field("grpo.max_steps", "5")
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, PathPromptScreen), "the load prompt", 5)
-        app.screen.query_one(Input).value = str(saved)
-        await pilot.press("enter")
-        await wait_until(
-            pilot,
-            lambda: screen.config is not None and screen.config.grpo.max_steps == 77,
-            "the loaded config",
-            5,
-        )
+        await load_with_ctrl_o(app, pilot, screen, saved, max_steps=77)
 
 
 async def test_loading_a_partial_config_keeps_this_machines_defaults(tmp_path: Path) -> None:
@@ -155,16 +161,7 @@ async def test_loading_a_partial_config_keeps_this_machines_defaults(tmp_path: P
         screen = await _configure(app, pilot)
         screen.set_field("grpo.learning_rate", "0.5")
         await pilot.pause()
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, PathPromptScreen), "the load prompt", 5)
-        app.screen.query_one(Input).value = str(partial)
-        await pilot.press("enter")
-        await wait_until(
-            pilot,
-            lambda: screen.config is not None and screen.config.grpo.max_steps == 9,
-            "the loaded config",
-            5,
-        )
+        await load_with_ctrl_o(app, pilot, screen, partial, max_steps=9)
         assert screen.config is not None
         default = machine_default(len(screen.context.gpu_sampler()))
         assert screen.config.grpo.learning_rate == default.grpo.learning_rate

@@ -55,6 +55,16 @@ def canvas(plot: MetricPlot) -> tuple[list[str], list[str], list[str]]:
     return data, [rows[bottom + 1]], rows[bottom + 2 :]
 
 
+async def replayed_monitor(app: Any, pilot: Any) -> MonitorScreen:
+    """The Monitor of the attached run once its history has been replayed and drawn."""
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, MonitorScreen)
+    await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
+    await settle(pilot)
+    return screen
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 @pytest.mark.parametrize("run", [GPU_RUN, CPU_RUN])
 async def test_the_reward_plot_shows_its_data_across_the_canvas(
@@ -62,11 +72,7 @@ async def test_the_reward_plot_shows_its_data_across_the_canvas(
 ) -> None:
     app = frozen_app(tmp_path, initial_mode="monitor", attach=run)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MonitorScreen)
-        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
-        await settle(pilot)
+        screen = await replayed_monitor(app, pilot)
         plot = screen.query_one("#plot-reward", MetricPlot)
         data, ticks, legend = canvas(plot)
         width = len(data[0])
@@ -89,11 +95,7 @@ async def test_a_cpu_run_has_one_gpu_line_instead_of_an_empty_box(
 ) -> None:
     app = frozen_app(tmp_path, initial_mode="monitor", attach=run)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MonitorScreen)
-        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
-        await settle(pilot)
+        screen = await replayed_monitor(app, pilot)
         assert screen.query_one("#plot-gpu", MetricPlot).display is gpu
         line = screen.query_one("#gpu-line", TextLine)
         assert line.display is not gpu
@@ -110,11 +112,7 @@ async def test_under_100_columns_a_gpu_run_shows_its_gpus_on_one_line(tmp_path: 
     with each GPU's memory and utilisation, and completion length and loss share the row."""
     app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MonitorScreen)
-        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
-        await settle(pilot)
+        screen = await replayed_monitor(app, pilot)
         assert not screen.query_one("#plot-gpu", MetricPlot).display
         line = screen.query_one("#gpu-line", TextLine)
         assert line.display and line.region.height == 1
@@ -165,11 +163,7 @@ async def test_y_ticks_are_evenly_spaced_round_numbers_with_short_labels(
     equal step apart, in at most six characters, a loss of a few 1e-5 included (`-1e-5`, `2e-5`)."""
     app = frozen_app(tmp_path, runs_root=near_zero_loss(tmp_path), initial_mode="monitor", attach=GPU_RUN)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MonitorScreen)
-        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
-        await settle(pilot)
+        screen = await replayed_monitor(app, pilot)
         loss, kl = y_labels(screen.query_one("#plot-loss", MetricPlot))
         assert_even(loss, 6)
         assert any("e-5" in label for label in loss), loss
@@ -279,11 +273,7 @@ async def test_each_reward_function_has_a_small_plot_beside_the_total(
     its size)."""
     app = frozen_app(tmp_path, initial_mode="monitor", attach=run)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MonitorScreen)
-        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
-        await settle(pilot)
+        screen = await replayed_monitor(app, pilot)
         panel = screen.query_one(RewardPlots)
         names = screen.metrics.reward_names()
         assert [s.name for s in panel.series] == names and len(names) == 4
@@ -324,11 +314,7 @@ async def test_a_custom_reward_function_gets_its_plot_too(
     root = with_custom_reward(tmp_path, GPU_RUN)
     app = frozen_app(tmp_path, runs_root=root, initial_mode="monitor", attach=GPU_RUN)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MonitorScreen)
-        await wait_until(pilot, lambda: screen.metrics.max_step > 0, "the replayed history", 10)
-        await settle(pilot)
+        screen = await replayed_monitor(app, pilot)
         panel = screen.query_one(RewardPlots)
         assert [s.name for s in panel.series][-1] == "no_repeats" and len(panel.series) == 5
         rows = panel_rows(panel)
