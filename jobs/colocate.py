@@ -1,4 +1,4 @@
-"""Two per-step costs of TRL's colocated vLLM engine that a LoRA run of this recipe need not pay.
+"""Per-step costs of TRL's colocated vLLM engine that a LoRA run of this recipe need not pay.
 
 With `vllm_mode="colocate"` TRL 1.15 keeps a vLLM engine in the training process and, every optimizer
 step, (1) merges the LoRA adapter into the base weights and pushes them into the engine one tensor per
@@ -10,18 +10,23 @@ itself, once. Measured on an H200 (1B, 128 completions x 256 tokens): the sync t
 as TRL ships it and 0.03-0.06 s in one pass; generation, the largest phase of the step, 1.8-2.4 s as
 shipped and 1.1-1.7 s trimmed (see README, "Speed on a GPU").
 
-`trim` removes both costs from a built trainer, where they apply:
+`trim` removes these costs from a built trainer, where they apply:
 - the weights go into the engine in **one** `load_weights` pass, fed straight from TRL's own iterator
   (same names, same merged tensors: vLLM's loader consumes the stream while the adapter is merged, and
   TRL unmerges it after the last tensor; checked on the H200 against TRL's own sync);
-- vLLM returns token ids without text (`detokenize=False` in TRL's generation kwargs).
-
-The sampled-token log-probabilities stay: TRL 1.15 unpacks them unconditionally (asking for none fails
-in `_generate_single_turn`), though only importance sampling and the off-policy mask read them.
+- vLLM returns token ids without text (`detokenize=False` in TRL's generation kwargs);
+- vLLM computes no log-probability of the sampled tokens when nothing reads them
+  (`sampled_logprobs_unread`: TRL's importance-sampling correction and its off-policy mask are the only
+  readers). TRL 1.15 asks for them unconditionally (`logprobs=0`): vLLM then builds a `Logprob` entry per
+  token of every sequence on the host, between decode steps, and TRL walks them again in Python
+  (`extract_logprobs`). Asking for none makes TRL's `_generate_single_turn` fail on the missing list, so
+  `drop_sampled_logprobs` hands it one empty list per completion and hands `_generate`'s caller `None`,
+  the value TRL itself uses when a backend has no log-probabilities (transformers' generation).
 
 Where the sync does not apply (Unsloth, which shares weights with vLLM; vLLM server mode; sleep mode;
-FSDP or DeepSpeed ZeRO-3, which gather parameters per tensor), TRL runs as shipped.
-`grpo.trim_vllm_overhead = false` turns both off.
+FSDP or DeepSpeed ZeRO-3, which gather parameters per tensor), TRL runs as shipped; the log-probabilities
+are dropped only from TRL's own trainer (not Unsloth's rewrite of it). `grpo.trim_vllm_overhead = false`
+turns all three off.
 """
 
 from __future__ import annotations
@@ -69,4 +74,58 @@ def trim(trainer: Any, enabled: bool = True) -> list[str]:
     if isinstance(getattr(generation, "generation_kwargs", None), dict):
         generation.generation_kwargs = {"detokenize": False, **generation.generation_kwargs}
         applied.append("token ids without text")
+        if sampled_logprobs_unread(trainer) and _trls_own_generate(trainer):
+            drop_sampled_logprobs(trainer, generation)
+            applied.append("no sampled-token log-probabilities (nothing reads them)")
     return applied
+
+
+def sampled_logprobs_unread(trainer: Any) -> bool:
+    """Whether nothing in this trainer reads vLLM's log-probabilities of the sampled tokens.
+
+    TRL 1.15 reads them (`sampling_per_token_logps`) for the importance-sampling correction
+    (`vllm_importance_sampling_correction`, with its `sampling/*` metrics) and for the off-policy sequence
+    mask (`off_policy_mask_threshold`); tool calls splice them too. Anything unknown counts as a reader.
+    """
+    return (
+        getattr(trainer, "vllm_importance_sampling_correction", True) is False
+        and getattr(trainer, "off_policy_mask_threshold", 0.0) is None
+        and not getattr(trainer, "tools", True)
+        and getattr(trainer, "rollout_func", True) is None
+    )
+
+
+def _trls_own_generate(trainer: Any) -> bool:
+    """Whether `trainer._generate` is TRL's (whose return order `drop_sampled_logprobs` relies on), not a
+    rewrite such as Unsloth's compiled trainer."""
+    method = getattr(type(trainer), "_generate", None)
+    return getattr(method, "__module__", "") == "trl.trainer.grpo_trainer"
+
+
+def drop_sampled_logprobs(trainer: Any, generation: Any) -> None:
+    """Generate without the sampled tokens' log-probabilities (instance attributes: other trainers keep
+    TRL's behaviour).
+
+    vLLM is asked for none (`logprobs=None` in the sampling parameters). TRL's `_generate_single_turn`
+    keeps the first entry of each token's list, so the engine's `generate` hands it an empty list per
+    completion instead of `None`; `_generate` then returns `None` in their place, as it does for
+    transformers' generation, and `_generate_and_score_completions` builds no `sampling_per_token_logps`.
+    """
+    generation.generation_kwargs = {**generation.generation_kwargs, "logprobs": None}
+    engine_generate = generation.generate
+    trainer_generate = trainer._generate
+
+    def generate(*args: Any, **kwargs: Any) -> Any:
+        prompt_ids, completion_ids, logprobs, logprob_token_ids = engine_generate(*args, **kwargs)
+        if logprobs is None:
+            logprobs = [[] for _ in completion_ids]
+        return prompt_ids, completion_ids, logprobs, logprob_token_ids
+
+    def generate_batch(*args: Any, **kwargs: Any) -> Any:
+        out = list(trainer_generate(*args, **kwargs))
+        if len(out) == 8:  # TRL 1.15: (..., completions, sampling_per_token_logps_list, extra_fields, ...)
+            out[4] = None
+        return tuple(out)
+
+    generation.generate = generate
+    trainer._generate = generate_batch

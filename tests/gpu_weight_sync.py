@@ -106,6 +106,7 @@ def main(out: Path) -> int:
         generation = trainer.vllm_generation
         streamed = "sync_weights" in vars(generation)
         detokenize = generation.generation_kwargs.get("detokenize", True)
+        logprobs_asked = generation.generation_kwargs.get("logprobs", 0)
         trainer.train()
         model = trainer.model
         merged, unmerged = merged_policy(model)
@@ -121,6 +122,7 @@ def main(out: Path) -> int:
     result = {
         "streamed_sync_installed": streamed,
         "detokenize": detokenize,
+        "sampled_logprobs_asked": logprobs_asked,
         "steps": trainer.state.global_step,
         "ours_vs_trl": max_diff(ours, trls),
         "ours_vs_merged_policy": max_diff(ours, merged),

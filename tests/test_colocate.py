@@ -1,0 +1,57 @@
+"""`jobs.colocate`'s choice of what to trim, read from real TRL trainers (the trims themselves need a
+colocated vLLM engine, so they run in tests/test_gpu.py): the sampled tokens' log-probabilities are
+dropped only when no part of the trainer reads them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs import colocate
+
+pytest.importorskip("trl")
+
+
+def tiny_trainer(model_dir: Path, tmp_path: Path, **settings: Any) -> Any:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=False,
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=4,
+        max_steps=1,
+        report_to="none",
+        **settings,
+    )
+    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": "1 + 1 = ?"}]}] * 4)
+    return GRPOTrainer(
+        model=str(model_dir),
+        reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
+        args=args,
+        train_dataset=rows,
+        processing_class=AutoTokenizer.from_pretrained(model_dir),
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "unread"),
+    [
+        ({"vllm_importance_sampling_correction": False}, True),
+        ({"vllm_importance_sampling_correction": True}, False),  # the correction reads them
+        ({"vllm_importance_sampling_correction": False, "off_policy_mask_threshold": 0.5}, False),
+    ],
+)
+def test_sampled_logprobs_are_dropped_only_when_nothing_reads_them(
+    tiny_model_dir: Path, tmp_path: Path, settings: dict[str, Any], unread: bool
+) -> None:
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, **settings)
+    assert colocate.sampled_logprobs_unread(trainer) is unread
+    # TRL's own trainer: its `_generate` returns the order `drop_sampled_logprobs` relies on
+    assert colocate._trls_own_generate(trainer)
