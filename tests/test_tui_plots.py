@@ -20,6 +20,7 @@ from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, wait
 
 from screens.monitor import MonitorScreen
 from screens.widgets.plots import (
+    Line,
     MetricPlot,
     integer_ticks,
     nice_ticks,
@@ -385,3 +386,49 @@ def test_sparkline() -> None:
     assert sparkline([1, 1, 1], 5) == "▅▅▅"  # flat: the middle
     assert len(sparkline(list(range(1000)), 40)) == 40
     assert sparkline([], 10) == ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# the trend arrow says what the line shows
+
+RISING_THEN_DIPPING = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 5.9]
+"""Ten rising steps, then one that dips below the mean of the five before it (7.0): the line still rises."""
+
+
+def test_trend_arrow_follows_the_fitted_line_not_the_last_step() -> None:
+    assert trend_arrow(RISING_THEN_DIPPING) == " ↑"
+    assert trend_arrow([9.0 - y for y in RISING_THEN_DIPPING]) == " ↓"
+    assert trend_arrow([3.0, 3.0, 3.0]) == " →"
+    # noise about a level line: no direction worth an arrow
+    assert trend_arrow([1.0, 1.2, 0.9, 1.1, 1.0, 1.15, 0.95, 1.05, 1.0, 1.1]) == " →"
+    assert trend_arrow([1.0]) == ""
+
+
+class PlotApp(App[None]):
+    """A bare host: one MetricPlot at the size of the app."""
+
+    def __init__(self, lines: list[Line]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        yield MetricPlot("reward")
+
+    def on_mount(self) -> None:
+        self.query_one(MetricPlot).draw("reward", self.lines)
+
+
+async def test_a_dip_at_the_last_step_leaves_a_rising_line_s_arrow_up() -> None:
+    """The arrow beside a reward's latest value (the small plot's title, the total's legend) points the
+    way the drawn line goes: a last step that dips under the steps before it does not turn it down."""
+    xs = [float(x) for x in range(1, len(RISING_THEN_DIPPING) + 1)]
+    app = PanelApp([RewardSeries("check_answer", xs, RISING_THEN_DIPPING, "green+")])
+    async with app.run_test(size=(40, 2)) as pilot:
+        await pilot.pause()
+        rows = panel_rows(app.query_one(RewardPlots))
+        assert "check_answer 5.9 ↑" in rows[0], rows
+    host = PlotApp([Line("total", xs, RISING_THEN_DIPPING)])
+    async with host.run_test(size=(60, 16)) as pilot:
+        await pilot.pause()
+        _, _, legend = canvas(host.query_one(MetricPlot))
+        assert legend[0].startswith("━ total 5.9 ↑"), legend
