@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
-from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, screen_rows, settle, wait_until
+from tui_helpers import (
+    CPU_RUN,
+    FIXTURE_RUNS,
+    GPU_RUN,
+    frozen_app,
+    screen_rows,
+    settle,
+    shown_text,
+    wait_until,
+)
 
 from screens.monitor import MonitorScreen
 from screens.widgets.plots import (
@@ -475,3 +484,56 @@ def test_small_plot_ticks_are_round_numbers_and_whole_steps() -> None:
     assert len(axis) == 25 and axis.startswith("1─") and axis.endswith("─24"), axis
     assert re.findall(r"\d+", axis) == ["1", "10", "24"], axis
     assert x_axis([7.0], 10) == "7─────────"
+
+
+# ---------------------------------------------------------------------------------------------------
+# 80x24: which view is shown, train.log wrapped, a reward's name beside its score
+
+
+async def test_the_view_tabs_say_which_view_is_shown_and_that_v_changes_it(tmp_path: Path) -> None:
+    """80x24 offers two views (everything would be the plots alone): the tabs on the run bar's row name
+    both, the shown one in brackets, and one `v` goes to samples and log (it took two, the first
+    changing nothing). 120x40 offers three."""
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replayed_monitor(app, pilot)
+        row = screen_rows(app)[screen.query_one("#run-bar").region.y]
+        assert row.rstrip().endswith("v view [plots] samples & log"), row
+        await pilot.press("v")
+        await settle(pilot, 0.1)
+        row = screen_rows(app)[screen.query_one("#run-bar").region.y]
+        assert row.rstrip().endswith("v view plots [samples & log]"), row
+        assert screen.query_one("#bottom").display and not screen.query_one("#plots").display
+        await pilot.press("g")
+        await settle(pilot, 0.1)
+        assert "g closes [groups]" in screen_rows(app)[screen.query_one("#run-bar").region.y]
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await replayed_monitor(app, pilot)
+        row = screen_rows(app)[screen.query_one("#run-bar").region.y]
+        assert row.rstrip().endswith("v view [all] plots samples & log"), row
+
+
+async def test_log_lines_wrap_whole_and_scores_keep_their_names_at_80_columns(tmp_path: Path) -> None:
+    """The text view at 80x24: every train.log line on screen reads whole, wrapped onto the rows under it
+    (it was cut at the pane's edge, a horizontal scrollbar the only sign); each reward's name and score
+    are on one row (word wrapping split `check_numbers` from `+1.50`)."""
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replayed_monitor(app, pilot)
+        await pilot.press("v")
+        await settle(pilot, 0.1)
+        log = screen.query_one("#log")
+        assert not log.show_horizontal_scrollbar
+        shown = shown_text(app, log)
+        ended = "[supervisor 10:16:48] trainer ended: completed (exit code 0)"
+        assert shown.endswith(ended), shown
+        train_log = (FIXTURE_RUNS / GPU_RUN / "train.log").read_text().splitlines()
+        assert ended in train_log
+        # every line that starts on screen is there whole
+        for line in train_log[-6:]:
+            assert " ".join(line.split()) in shown, (line, shown)
+        samples = screen_rows(app, screen.query_one("#samples").content_region)
+        first = next(s for s in screen.samples if s["step"] == screen.samples[-1]["step"])
+        for name, score in first["rewards"].items():
+            assert any(f"{name} {score:+.2f}" in row for row in samples), (name, samples)
