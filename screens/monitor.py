@@ -21,13 +21,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import Log, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from screens.context import ScreenContext, screen_context
 from screens.follower import RunFollower
 from screens.formatting import RUN_STATE_STYLES, fit_parts, format_duration
 from screens.modescreen import ModeScreen
 from screens.widgets.footer import SteadyFooter
+from screens.widgets.logview import WrappedLog
 from screens.widgets.modebar import ModeBar
 from screens.widgets.plots import Line, MetricPlot
 from screens.widgets.rewards import RewardPlots, RewardSeries, colour_of
@@ -49,13 +50,16 @@ TEXT_SECONDS = 2.0
 """New samples and log lines are shown at most every two seconds: each costs a layout pass of the screen."""
 LOG_LINES = 1000
 NO_GPU_LINE = "GPU: none logged (a CPU run)"
-RUN_BAR_LINES = 6
-"""The run bar wraps a failed run's reason (the last line of its error) onto at most this many lines."""
+RUN_BAR_LINES = 8
+"""The run bar wraps a failed run's reason (the last line of its error) onto at most this many lines (8:
+beside the view tabs an 80-column run bar is 52 wide, and a CUDA out-of-memory reason takes 7 lines)."""
 SPLIT_UNLIMITED = 1_000_000
 """A width every split fits in: what `fit_parts` writes when nothing has to give way."""
 HEALTH_LINES = 5
 """The health line wraps its alerts onto at most this many lines."""
 View = Literal["all", "plots", "text"]
+VIEW_NAMES: dict[View, str] = {"all": "all", "plots": "plots", "text": "samples & log"}
+"""What the view tabs call each view."""
 
 
 def _value(value: float | None, digits: int = 3) -> str:
@@ -189,7 +193,9 @@ class MonitorScreen(ModeScreen):
         yield RunFollower(follow=self.context.follow, id="follower")
         # Why a run failed and what its health alerts say are read whole: both wrap (at 80 columns a
         # failed run's reason takes two or three lines) instead of being cut at the width.
-        yield TextLine("no run attached", wrap=True, max_lines=RUN_BAR_LINES, id="run-bar")
+        with Horizontal(id="run-row"):
+            yield TextLine("no run attached", wrap=True, max_lines=RUN_BAR_LINES, id="run-bar")
+            yield TextLine("", id="view-tabs")
         yield TextLine("", wrap=True, max_lines=HEALTH_LINES, id="health")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="progress")
@@ -210,13 +216,14 @@ class MonitorScreen(ModeScreen):
                 yield SamplesView(id="samples")
             with Vertical(id="log-pane"):
                 yield Static("train.log", classes="pane-title")
-                yield Log(max_lines=LOG_LINES, id="log", auto_scroll=False)
+                yield WrappedLog(LOG_LINES, id="log")
         yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_SECONDS, self._redraw)
         self.watch(self.app, "attached", self._attach_run_id, init=True)
         self.set_class(True, "-view-all")
+        self._draw_view_tabs()
 
     # ------------------------------------------------------------------------------------------------
     # attaching
@@ -230,7 +237,7 @@ class MonitorScreen(ModeScreen):
         self.beta, self.rollout_steps, self.rollout_step, self.rollout_record = None, [], None, None
         self.rollout_group = 0
         self._show_health(HealthReport())
-        self.query_one("#log", Log).clear()
+        self.query_one("#log", WrappedLog).clear()
         self.query_one(SamplesView).show([])
         self._samples_shown = None
         self._pending_log = []
@@ -258,9 +265,45 @@ class MonitorScreen(ModeScreen):
     def watch_view(self, old: View, new: View) -> None:
         self.set_class(False, f"-view-{old}")
         self.set_class(True, f"-view-{new}")
+        self._draw_view_tabs()
+
+    def offered_views(self) -> list[View]:
+        """The views `v` cycles through: on a short terminal (80x24) "all" would show the plots alone,
+        the same as "plots" (samples and log have no room beside them), so `v` goes straight to the
+        samples and log and back (it took two presses, the first changing nothing on screen)."""
+        return ["plots", "text"] if self.has_class("-short") else ["all", "plots", "text"]
+
+    @property
+    def shown_view(self) -> View:
+        """The view the screen shows: `view`, or "plots" for "all" where that is what it shows."""
+        return self.view if self.view in self.offered_views() else "plots"
+
+    def _draw_view_tabs(self) -> None:
+        """The view tabs at the end of the run bar's row: `v` and the views it cycles through, the one
+        shown in brackets (read without colour) and bold, or that `g` closes the rollout groups. A
+        review at 80x24 found nothing said which view was shown, nor that `v` showed samples and log."""
+        tabs = Text()
+        if self.show_rollouts:
+            tabs.append("g", "bold")
+            tabs.append(" closes ", "dim")
+            tabs.append("[groups]", "bold")
+        else:
+            tabs.append("v", "bold")
+            tabs.append(" view", "dim")
+            for view in self.offered_views():
+                name = VIEW_NAMES[view]
+                shown = view == self.shown_view
+                tabs.append(" ")
+                tabs.append(f"[{name}]" if shown else name, "bold" if shown else "dim")
+        line = self.query_one("#view-tabs", TextLine)
+        width = tabs.cell_len + line.styles.gutter.width
+        if line.styles.width is None or line.styles.width.cells != width:
+            line.styles.width = width  # the run bar beside it takes the rest
+        line.update(tabs)
 
     def watch_show_rollouts(self, shown: bool) -> None:
         self.set_class(shown, "-rollouts")
+        self._draw_view_tabs()
         self.refresh_bindings()  # the step and group keys only work in the rollout view
         if shown:
             self._request_rollout()
@@ -287,7 +330,7 @@ class MonitorScreen(ModeScreen):
         self._show_health(history.health)
         if self.show_rollouts:
             self._request_rollout()
-        log = self.query_one("#log", Log)
+        log = self.query_one("#log", WrappedLog)
         log.clear()
         self._pending_log = []
         log.write_lines(history.log_lines, scroll_end=True)
@@ -455,6 +498,7 @@ class MonitorScreen(ModeScreen):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._fit_rate)
+        self.call_after_refresh(self._draw_view_tabs)  # the short breakpoint changes the views offered
 
     def _draw_run_bar(self) -> None:
         status = self.status
@@ -533,7 +577,7 @@ class MonitorScreen(ModeScreen):
         if not self._pending_log:
             return
         lines, self._pending_log = self._pending_log[-LOG_LINES:], []
-        log = self.query_one("#log", Log)
+        log = self.query_one("#log", WrappedLog)
         # Follow the end unless the user scrolled up to read something.
         log.write_lines(lines, scroll_end=log.is_vertical_scroll_end)
 
@@ -634,8 +678,8 @@ class MonitorScreen(ModeScreen):
             self.context.services.request_resume(self.run_id)
 
     def action_cycle_view(self) -> None:
-        order: list[View] = ["all", "plots", "text"]
-        self.view = order[(order.index(self.view) + 1) % len(order)]
+        order = self.offered_views()
+        self.view = order[(order.index(self.shown_view) + 1) % len(order)]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The step and group keys work only in the rollout view (elsewhere the arrows scroll)."""
@@ -673,4 +717,4 @@ class MonitorScreen(ModeScreen):
         self._draw_rollouts()
 
     def action_follow_log(self) -> None:
-        self.query_one("#log", Log).scroll_end(animate=False)
+        self.query_one("#log", WrappedLog).scroll_end(animate=False)

@@ -321,7 +321,8 @@ async def test_a_custom_reward_trains_logs_its_metric_and_is_plotted(tmp_path: P
             "the custom reward's plot beside the total",
             10,
         )
-        assert "vietnamese_reward" in panel.render().plain
+        # a long name is cut to the small plot's top edge (`vietnamese_re… 0.12 ↑`), its start kept
+        assert "vietnamese" in panel.render().plain
 
     # eval scores the held-out completions with the run's copy of the rewards: a column each
     original.write_text("raise ImportError('the original is gone: eval must use the copy')\n")

@@ -8,6 +8,7 @@ was labelled `0.000012345`, half the plot at 80 columns)."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -16,16 +17,27 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
-from tui_helpers import CPU_RUN, FIXTURE_RUNS, GPU_RUN, frozen_app, settle, wait_until
+from tui_helpers import (
+    CPU_RUN,
+    FIXTURE_RUNS,
+    GPU_RUN,
+    frozen_app,
+    screen_rows,
+    settle,
+    shown_text,
+    wait_until,
+)
 
 from screens.monitor import MonitorScreen
 from screens.widgets.plots import (
+    Line,
     MetricPlot,
     integer_ticks,
     nice_ticks,
     short_value,
     tick_labels,
     trend_arrow,
+    y_limits,
 )
 from screens.widgets.rewards import (
     SPARKS,
@@ -35,6 +47,8 @@ from screens.widgets.rewards import (
     braille_rows,
     choose_layout,
     sparkline,
+    x_axis,
+    y_tick_rows,
 )
 from screens.widgets.textline import TextLine
 
@@ -103,8 +117,9 @@ async def test_a_cpu_run_has_one_gpu_line_instead_of_an_empty_box(
             assert "GPU: none logged" in str(line.text)
             length = screen.query_one("#plot-length", MetricPlot)
             loss = screen.query_one("#plot-loss", MetricPlot)
-            # completion length and loss take the GPU plot's place: half the width each
-            assert length.size.width + loss.size.width >= screen.size.width - 2, "the row is theirs"
+            # completion length and loss take the GPU plot's place: half the width each (less a column
+            # of margin each side and one between them)
+            assert length.size.width + loss.size.width >= screen.size.width - 3, "the row is theirs"
 
 
 async def test_under_100_columns_a_gpu_run_shows_its_gpus_on_one_line(tmp_path: Path) -> None:
@@ -219,7 +234,7 @@ def panel_rows(panel: RewardPlots) -> list[str]:
 def check_title(title: str, series: RewardSeries) -> None:
     """`name 3.01 ↑`: the name (or its start and an ellipsis), the latest value, the trend arrow."""
     tail = f" {short_value(series.ys[-1])}{trend_arrow(series.ys)}"
-    title = title.rstrip()
+    title = title.strip()
     assert title.endswith(tail), (title, tail)
     name = title[: -len(tail)]
     assert name == series.name or (name.endswith("…") and series.name.startswith(name[:-1])), title
@@ -227,8 +242,10 @@ def check_title(title: str, series: RewardSeries) -> None:
 
 
 def check_plots(panel: RewardPlots, rows: list[str]) -> None:
-    """Every reward's cell: its title on top, its top and bottom values on the left, and its line in every
-    column of the data (the x axis spans its steps), with no text over the data."""
+    """Every reward's cell is framed as the main plots are: its title (name, latest value, trend) in the
+    frame's top edge; on the left, round y ticks an equal step apart (not the data's raw top and bottom)
+    within the data's range; in the bottom edge, whole-step x ticks from the first step to the latest;
+    inside, its line in every column, with no text over the data."""
     layout = panel.layout_now
     width = (panel.size.width - (layout.columns - 1)) // layout.columns
     height = panel.size.height // layout.rows
@@ -236,16 +253,34 @@ def check_plots(panel: RewardPlots, rows: list[str]) -> None:
         band, column = divmod(index, layout.columns)
         x, y = column * (width + 1), band * height
         cell = [row[x : x + width].ljust(width) for row in rows[y : y + height]]
-        check_title(cell[0], series)
-        data = cell[1:]
-        axis = data[0].index("┤")
-        assert data[0][:axis].strip() == short_value(max(series.ys)), data[0]
-        assert data[-1][:axis].strip() == short_value(min(series.ys)), data[-1]
-        area = [row[axis + 1 :] for row in data]
+        top, data, bottom = cell[0], cell[1:-1], cell[-1]
+        left, right = top.index("┌"), top.rindex("┐")
+        check_title(top[left + 1 : right].strip("─"), series)
+        assert bottom.index("└") == left and bottom.rindex("┘") == right, (top, bottom)
+        assert len(data) >= 2 and all(row[left] in "│┤" and row[right] == "│" for row in data), cell
+        labels = [row[:left].strip() for row in data if row[left] == "┤"]
+        assert_even(labels, 6)
+        assert all(min(series.ys) <= float(label) <= max(series.ys) for label in labels), labels
+        assert_round(labels)
+        steps = re.findall(r"\d+", bottom[left + 1 : right])
+        assert len(steps) >= 2 and set(bottom[left + 1 : right]) <= set("─0123456789"), bottom
+        assert int(steps[0]) == series.xs[0] and int(steps[-1]) == series.xs[-1], (steps, series.xs)
+        assert [int(s) for s in steps] == sorted({int(s) for s in steps}), steps
+        area = [row[left + 1 : right] for row in data]
         assert all(BRAILLE.fullmatch(ch) or ch == " " for row in area for ch in row), area
         columns = len(area[0])
         drawn = sum(1 for c in range(columns) if any(BRAILLE.match(row[c]) for row in area))
         assert drawn == columns, (series.name, drawn, columns, area)
+
+
+def assert_round(labels: list[str]) -> None:
+    """The labels' numbers are multiples of their step, and the step is 1, 2 or 5 x 10^k (as the main
+    plots' `nice_ticks`): not the data's own top and bottom (`0.188`, `-1.5`)."""
+    values = [float(label) for label in labels]
+    step = values[0] - values[1]
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert any(math.isclose(mantissa, m) for m in (1, 2, 5)), (labels, step)
+    assert all(math.isclose(v / step, round(v / step), abs_tol=1e-9) for v in values), labels
 
 
 def check_sparklines(panel: RewardPlots, rows: list[str]) -> None:
@@ -283,6 +318,11 @@ async def test_each_reward_function_has_a_small_plot_beside_the_total(
         # beside the total, on the same rows, the same height
         assert panel.region.x >= total.region.right and panel.region.y == total.region.y
         assert panel.size.width >= total.size.width - 2
+        # inside the screen with a column to spare: the rightmost small plot ended in the last column
+        plots = screen.query_one("#plots").region
+        last = screen.size.width - 1
+        assert panel.region.right <= last and total.region.x >= 1
+        assert all(row[last] == " " and row[0] == " " for row in screen_rows(app, plots)), "margin"
         rows = panel_rows(panel)
         assert panel.layout_now.mode == mode
         if mode == "plots":
@@ -305,12 +345,11 @@ def with_custom_reward(tmp_path: Path, run: str) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("size", "mode"), [((80, 24), "lines2"), ((120, 40), "plots")])
-async def test_a_custom_reward_function_gets_its_plot_too(
-    size: tuple[int, int], mode: str, tmp_path: Path
-) -> None:
-    """The reward functions are the run's: a fifth one, logged by no built-in, has its plot (120x40: a
-    2x3 grid of shorter plots) or its lines (80x24: ten rows for five rewards)."""
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_custom_reward_function_gets_its_plot_too(size: tuple[int, int], tmp_path: Path) -> None:
+    """The reward functions are the run's: a fifth one, logged by no built-in, has its lines (120x40: a
+    title and a sparkline each, as framed plots five across rows would be two rows of data or 18
+    columns with their names cut to `ma…`; 80x24: one line each) or, given the room, its plot."""
     root = with_custom_reward(tmp_path, GPU_RUN)
     app = frozen_app(tmp_path, runs_root=root, initial_mode="monitor", attach=GPU_RUN)
     async with app.run_test(size=size) as pilot:
@@ -318,9 +357,9 @@ async def test_a_custom_reward_function_gets_its_plot_too(
         panel = screen.query_one(RewardPlots)
         assert [s.name for s in panel.series][-1] == "no_repeats" and len(panel.series) == 5
         rows = panel_rows(panel)
-        if panel.layout_now.mode == "plots":
-            assert panel.layout_now == Layout("plots", 2, 3)
-            check_plots(panel, rows)
+        if panel.layout_now.mode == "lines2":
+            assert size == (120, 40)
+            check_sparklines(panel, rows)
         else:
             # 80x24 leaves the panel nine rows: one line per reward, its sparkline in the columns left
             assert panel.layout_now.mode == "lines1", panel.size
@@ -359,11 +398,14 @@ async def test_more_rewards_than_rows_are_counted_not_dropped_silently() -> None
 
 def test_choose_layout() -> None:
     assert choose_layout(4, 60, 10) == Layout("plots", 2, 2)
-    assert choose_layout(4, 60, 12) == Layout("plots", 1, 4)
-    assert choose_layout(5, 60, 10) == Layout("plots", 2, 3)
+    assert choose_layout(4, 60, 12) == Layout("plots", 2, 2)  # 1x4 would leave 3 rows a plot
+    assert choose_layout(4, 60, 16) == Layout("plots", 1, 4)
+    assert choose_layout(5, 60, 10) == Layout("lines2")  # 3x2 would be 19 columns a plot
+    assert choose_layout(5, 80, 10) == Layout("plots", 3, 2)
     assert choose_layout(4, 39, 9) == Layout("lines2")
     assert choose_layout(5, 39, 9) == Layout("lines1")
-    assert choose_layout(1, 30, 5) == Layout("plots", 1, 1)
+    assert choose_layout(1, 30, 4) == Layout("plots", 1, 1)
+    assert choose_layout(1, 30, 3) == Layout("lines2")
     assert choose_layout(0, 60, 10) == Layout("none")
 
 
@@ -385,3 +427,113 @@ def test_sparkline() -> None:
     assert sparkline([1, 1, 1], 5) == "▅▅▅"  # flat: the middle
     assert len(sparkline(list(range(1000)), 40)) == 40
     assert sparkline([], 10) == ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# the trend arrow says what the line shows
+
+RISING_THEN_DIPPING = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 5.9]
+"""Ten rising steps, then one that dips below the mean of the five before it (7.0): the line still rises."""
+
+
+def test_trend_arrow_follows_the_fitted_line_not_the_last_step() -> None:
+    assert trend_arrow(RISING_THEN_DIPPING) == " ↑"
+    assert trend_arrow([9.0 - y for y in RISING_THEN_DIPPING]) == " ↓"
+    assert trend_arrow([3.0, 3.0, 3.0]) == " →"
+    # noise about a level line: no direction worth an arrow
+    assert trend_arrow([1.0, 1.2, 0.9, 1.1, 1.0, 1.15, 0.95, 1.05, 1.0, 1.1]) == " →"
+    assert trend_arrow([1.0]) == ""
+
+
+class PlotApp(App[None]):
+    """A bare host: one MetricPlot at the size of the app."""
+
+    def __init__(self, lines: list[Line]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        yield MetricPlot("reward")
+
+    def on_mount(self) -> None:
+        self.query_one(MetricPlot).draw("reward", self.lines)
+
+
+async def test_a_dip_at_the_last_step_leaves_a_rising_line_s_arrow_up() -> None:
+    """The arrow beside a reward's latest value (the small plot's title, the total's legend) points the
+    way the drawn line goes: a last step that dips under the steps before it does not turn it down."""
+    xs = [float(x) for x in range(1, len(RISING_THEN_DIPPING) + 1)]
+    app = PanelApp([RewardSeries("check_answer", xs, RISING_THEN_DIPPING, "green+")])
+    async with app.run_test(size=(40, 2)) as pilot:
+        await pilot.pause()
+        rows = panel_rows(app.query_one(RewardPlots))
+        assert "check_answer 5.9 ↑" in rows[0], rows
+    host = PlotApp([Line("total", xs, RISING_THEN_DIPPING)])
+    async with host.run_test(size=(60, 16)) as pilot:
+        await pilot.pause()
+        _, _, legend = canvas(host.query_one(MetricPlot))
+        assert legend[0].startswith("━ total 5.9 ↑"), legend
+
+
+def test_small_plot_ticks_are_round_numbers_and_whole_steps() -> None:
+    """The reward whose small plot was labelled with its raw top and bottom (`0.188`, `-1.5`) now gets
+    round ticks by the rows that hold them; its bottom edge carries whole steps, first and latest at
+    its ends."""
+    assert y_tick_rows(y_limits(-1.5, 0.188), 3) == {0: "0", 2: "-1"}
+    axis = x_axis([float(step) for step in range(1, 25)], 25)
+    assert len(axis) == 25 and axis.startswith("1─") and axis.endswith("─24"), axis
+    assert re.findall(r"\d+", axis) == ["1", "10", "24"], axis
+    assert x_axis([7.0], 10) == "7─────────"
+
+
+# ---------------------------------------------------------------------------------------------------
+# 80x24: which view is shown, train.log wrapped, a reward's name beside its score
+
+
+async def test_the_view_tabs_say_which_view_is_shown_and_that_v_changes_it(tmp_path: Path) -> None:
+    """80x24 offers two views (everything would be the plots alone): the tabs on the run bar's row name
+    both, the shown one in brackets, and one `v` goes to samples and log (it took two, the first
+    changing nothing). 120x40 offers three."""
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replayed_monitor(app, pilot)
+        row = screen_rows(app)[screen.query_one("#run-bar").region.y]
+        assert row.rstrip().endswith("v view [plots] samples & log"), row
+        await pilot.press("v")
+        await settle(pilot, 0.1)
+        row = screen_rows(app)[screen.query_one("#run-bar").region.y]
+        assert row.rstrip().endswith("v view plots [samples & log]"), row
+        assert screen.query_one("#bottom").display and not screen.query_one("#plots").display
+        await pilot.press("g")
+        await settle(pilot, 0.1)
+        assert "g closes [groups]" in screen_rows(app)[screen.query_one("#run-bar").region.y]
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await replayed_monitor(app, pilot)
+        row = screen_rows(app)[screen.query_one("#run-bar").region.y]
+        assert row.rstrip().endswith("v view [all] plots samples & log"), row
+
+
+async def test_log_lines_wrap_whole_and_scores_keep_their_names_at_80_columns(tmp_path: Path) -> None:
+    """The text view at 80x24: every train.log line on screen reads whole, wrapped onto the rows under it
+    (it was cut at the pane's edge, a horizontal scrollbar the only sign); each reward's name and score
+    are on one row (word wrapping split `check_numbers` from `+1.50`)."""
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replayed_monitor(app, pilot)
+        await pilot.press("v")
+        await settle(pilot, 0.1)
+        log = screen.query_one("#log")
+        assert not log.show_horizontal_scrollbar
+        shown = shown_text(app, log)
+        ended = "[supervisor 10:16:48] trainer ended: completed (exit code 0)"
+        assert shown.endswith(ended), shown
+        train_log = (FIXTURE_RUNS / GPU_RUN / "train.log").read_text().splitlines()
+        assert ended in train_log
+        # every line that starts on screen is there whole
+        for line in train_log[-6:]:
+            assert " ".join(line.split()) in shown, (line, shown)
+        samples = screen_rows(app, screen.query_one("#samples").content_region)
+        first = next(s for s in screen.samples if s["step"] == screen.samples[-1]["step"])
+        for name, score in first["rewards"].items():
+            assert any(f"{name} {score:+.2f}" in row for row in samples), (name, samples)

@@ -157,11 +157,12 @@ class TestMonitor:
         assert snap_compare(app, terminal_size=SMALL, run_before=_ready)
 
     def test_text_view_small(self, snap_compare: Any, tmp_path: Path) -> None:
-        """`v` twice switches 80x24 to the text view: the latest samples and train.log side by side."""
+        """`v` switches 80x24 to the text view (the tabs on the run bar's row say so): the latest samples,
+        each reward's name beside its score, and train.log wrapped whole, side by side."""
 
         async def run_before(pilot: Pilot[Any]) -> None:
             await _ready(pilot)
-            await pilot.press("v", "v")
+            await pilot.press("v")
             await pilot.pause()
 
         app = frozen_app(tmp_path, initial_mode="monitor", attach=CPU_RUN)

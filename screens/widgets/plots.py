@@ -115,7 +115,7 @@ class MetricPlot(PlotextPlot):
 
     def legend_lines(self, width: int, rows: int = LEGEND_ROWS) -> list[Text]:
         """The legend under the plot: `━ total 7.22 ↑  ━ check_answer 3.00 →`, each drawn series in its
-        colour with its latest value and its direction over the last steps, wrapped between series into
+        colour with its latest value and the way its line goes (`trend_arrow`), wrapped between series into
         at most `rows` lines of `width` cells (the last one cut with an ellipsis)."""
         items = []
         for index, line in enumerate(self._lines):
@@ -308,12 +308,37 @@ def short_value(value: float) -> str:
     return f"{value:.2g}"
 
 
-def trend_arrow(ys: Sequence[float], window: int = 5) -> str:
-    """` ↑`, ` ↓` or ` →`: the last value against the mean of the `window` before it."""
+TREND_WINDOW = 10
+"""The trend arrow follows the line fitted to this many latest values (fewer in a shorter series)."""
+TREND_FLAT = 0.05
+"""A fitted rise smaller than this share of the plot's height (the series' range) reads as flat: `→`."""
+
+
+def trend_arrow(ys: Sequence[float], window: int = TREND_WINDOW) -> str:
+    """` ↑`, ` ↓` or ` →`: which way the plotted line goes over its latest `window` values.
+
+    The least-squares line through those values rises (or falls) by its slope times the window's length;
+    that rise is weighed against the range of the whole series, which is the height the plot (or the
+    sparkline) gives it, so the arrow says what the eye sees there. The last value against the mean of
+    the few before it (as this once did) let one dipping step turn a rising line's arrow down.
+
+    Args:
+        ys: The series, oldest first (one value per logged step).
+        window: How many of the latest values the fitted line goes through.
+
+    Returns:
+        An empty string for fewer than two values, else a space and the arrow.
+    """
     if len(ys) < 2:
         return ""
-    before = ys[-1 - window : -1] or ys[:-1]
-    mean = sum(before) / len(before)
-    scale = max(abs(mean), abs(ys[-1]), 1e-12)
-    change = (ys[-1] - mean) / scale
-    return " ↑" if change > 0.02 else " ↓" if change < -0.02 else " →"
+    recent = ys[-max(2, window) :]
+    count = len(recent)
+    middle = (count - 1) / 2
+    mean = sum(recent) / count
+    spread = sum((i - middle) ** 2 for i in range(count))
+    slope = sum((i - middle) * (y - mean) for i, y in enumerate(recent)) / spread
+    height = max(ys) - min(ys)
+    if height <= 1e-12 * max(1.0, abs(mean)):
+        return " →"  # a flat line
+    change = slope * (count - 1) / height
+    return " ↑" if change > TREND_FLAT else " ↓" if change < -TREND_FLAT else " →"

@@ -5,16 +5,21 @@ data, so a custom reward shows as soon as it is logged) gets a cell titled with 
 and which way it went, and its series drawn under the title. How they are drawn depends on the room the
 widget has, chosen again at every size:
 
-* plots: a grid of small braille line plots (two points across and four down per cell), each with its
-  top and bottom value on the left, when every cell gets at least `MIN_PLOT_WIDTH` x `MIN_PLOT_HEIGHT`;
+* plots: a grid of small braille line plots (two points across and four down per cell) when every cell
+  gets at least `MIN_PLOT_WIDTH` x `MIN_PLOT_HEIGHT`. Each is framed as the main plots are, with round
+  y ticks (`nice_ticks`, `tick_labels`) on the left and whole-step x ticks (`integer_ticks`), in fewer
+  rows: the title sits in the frame's top edge (as Textual's border titles do) and the x tick labels in
+  its bottom edge, so a 5-row cell (120x40, four rewards) keeps three rows of data, where the main
+  plots' title row, frame and tick row would leave it one. Its y labels were the data's raw top and
+  bottom (`0.188`, `-1.5`) and it had neither frame nor x axis;
 * two lines per reward: the title, then a one-row sparkline (eight levels) across the whole width, when
   there are two rows for each reward (80x24);
 * one line per reward: the title and a sparkline in the columns left over; rewards that find no row are
   counted on the last one.
 
-The x axis is the steps, as the total plot beside it, without ticks. The drawing is plain Python over at
-most two points per column (no plotext figure): it costs well under a millisecond a reward, so redrawing
-it at every new step costs a followed run nothing worth measuring.
+The x axis is the steps, as the total plot beside it. The drawing is plain Python over at most two points
+per column (no plotext figure): it costs well under a millisecond a reward, so redrawing it at every new
+step costs a followed run nothing worth measuring.
 """
 
 from __future__ import annotations
@@ -27,13 +32,28 @@ from typing import Literal
 from rich.text import Text
 from textual.widget import Widget
 
-from screens.widgets.plots import PALETTE, RICH_COLOURS, short_value, trend_arrow
+from screens.widgets.plots import (
+    MAX_TICKS,
+    MAX_Y_TICKS,
+    PALETTE,
+    RICH_COLOURS,
+    integer_ticks,
+    nice_ticks,
+    short_value,
+    tick_labels,
+    trend_arrow,
+    y_limits,
+)
 from workbench.series import thin
 
-MIN_PLOT_WIDTH = 20
-"""Narrowest small plot (its value labels and at least a dozen columns of data)."""
-MIN_PLOT_HEIGHT = 3
-"""Lowest small plot: its title and two rows (eight dots) of data."""
+MIN_PLOT_WIDTH = 24
+"""Narrowest small plot: y labels of about four characters, the frame's two sides and, in its top edge, a
+title that keeps eight characters of a long name beside its latest value and arrow (at 18 across,
+`match_format_exactly` and `match_format_approximately` were both `ma…`)."""
+MIN_PLOT_HEIGHT = 4
+"""Lowest small plot: the frame's top (with the title) and bottom (with the x ticks), two rows of data."""
+FRAME_STYLE = "dim"
+"""The frame, its ticks and their labels."""
 GUTTER = 1
 """Blank columns between two small plots side by side."""
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -108,6 +128,7 @@ def title_line(series: RewardSeries, width: int) -> Text:
 
 
 def _scale(ys: Sequence[float]) -> tuple[float, float]:
+    """The y range a sparkline spreads its levels over (a flat line sits in the middle)."""
     low, high = min(ys), max(ys)
     if high - low < 1e-12:
         pad = max(abs(low) * 0.05, 0.5)
@@ -115,7 +136,13 @@ def _scale(ys: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
-def braille_rows(xs: Sequence[float], ys: Sequence[float], width: int, height: int) -> list[str]:
+def braille_rows(
+    xs: Sequence[float],
+    ys: Sequence[float],
+    width: int,
+    height: int,
+    limits: tuple[float, float] | None = None,
+) -> list[str]:
     """A line through the points on a `width` x `height` grid of braille cells (2 x 4 dots each): the x
     range spans the columns, the y range the rows (lowest at the bottom), consecutive points joined.
 
@@ -124,6 +151,8 @@ def braille_rows(xs: Sequence[float], ys: Sequence[float], width: int, height: i
         ys: Values, as many.
         width: Columns (at least 1).
         height: Rows (at least 1).
+        limits: The y values of the bottom and top dot rows (the axis's, so ticks put beside the rows
+            say what they hold); default: the data's range.
 
     Returns:
         `height` strings of `width` characters (blank where no dot is set).
@@ -134,7 +163,7 @@ def braille_rows(xs: Sequence[float], ys: Sequence[float], width: int, height: i
         return [" " * width for _ in range(height)]
     xs, ys = thin(xs, ys, dots_x)
     x0, x1 = xs[0], xs[-1]
-    low, high = _scale(ys)
+    low, high = limits if limits is not None else _scale(ys)
 
     def dot(x: float, y: float) -> tuple[int, int]:
         column = 0 if x1 == x0 else round((x - x0) / (x1 - x0) * (dots_x - 1))
@@ -167,6 +196,53 @@ def sparkline(ys: Sequence[float], width: int) -> str:
     low, high = _scale(means)
     top = len(SPARKS) - 1
     return "".join(SPARKS[min(top, max(0, round((m - low) / (high - low) * top)))] for m in means)
+
+
+def y_tick_rows(limits: tuple[float, float], rows: int) -> dict[int, str]:
+    """The y ticks of a small plot `rows` high over `limits`: round numbers (as the main plots'), each by
+    the row that holds its value, at most one every two rows (a label in each row of a 3-row plot when
+    only three round numbers fit), the higher of two that fall in one row kept.
+
+    Returns:
+        Each labelled row (0 at the top) and its label.
+    """
+    low, high = limits
+    ticks = nice_ticks(low, high, max(2, min(MAX_Y_TICKS, rows // 2 + 1)))
+    dots = 4 * rows - 1
+    labelled: dict[int, str] = {}
+    for tick, label in zip(reversed(ticks), reversed(tick_labels(ticks)), strict=True):
+        row = round((high - tick) / (high - low) * dots) // 4
+        labelled.setdefault(row, label)
+    return labelled
+
+
+def x_axis(xs: Sequence[float], width: int) -> str:
+    """The bottom edge of a small plot `width` columns wide, with the whole steps of `integer_ticks`
+    written into it where their columns are (the first step at the left end, the latest at the right,
+    those between centred on their column and left out where they would touch a neighbour)."""
+    first, last = xs[0], xs[-1]
+    ticks = integer_ticks(first, last, max(2, min(MAX_TICKS, width // 6)))
+    axis = ["─"] * width
+    placed: list[tuple[int, int]] = []  # (start, end) of each label written
+
+    def place(tick: int, start: int) -> None:
+        label = str(tick)
+        start = min(max(0, start), width - len(label))
+        end = start + len(label)
+        if start < 0 or any(start <= b and a <= end for a, b in placed):
+            return  # no room, or it would touch a label already there
+        axis[start:end] = label
+        placed.append((start, end))
+
+    def column(tick: int) -> int:
+        return 0 if last == first else round((tick - first) / (last - first) * (2 * width - 1)) // 2
+
+    place(ticks[0], 0)
+    if len(ticks) > 1:
+        place(ticks[-1], width - len(str(ticks[-1])))
+    for tick in ticks[1:-1]:
+        place(tick, column(tick) - len(str(tick)) // 2)
+    return "".join(axis)
 
 
 class RewardPlots(Widget):
@@ -229,24 +305,32 @@ class RewardPlots(Widget):
         return lines
 
     def _plot_cell(self, series: RewardSeries, width: int, height: int) -> list[Text]:
-        """The title, then the plot: top and bottom values on the left, the line in the reward's colour."""
-        cell = [title_line(series, width)]
-        data_rows = height - 1
-        if series.ys:
-            low, high = _scale(series.ys)
-            top, bottom = short_value(high), short_value(low)
-        else:
-            top = bottom = ""
-        label_width = max(len(top), len(bottom))
-        plot_width = max(1, width - label_width - 1)
-        braille = braille_rows(series.xs, series.ys, plot_width, data_rows)
+        """One small plot, framed: the title centred in the top edge, y ticks on the left, the line in
+        the reward's colour, the x ticks' labels in the bottom edge; `height` rows of `width` cells."""
+        rows = max(1, height - 2)
+        ys = series.ys
+        limits = y_limits(min(ys), max(ys)) if ys else None
+        labels = y_tick_rows(limits, rows) if limits else {}
+        label_width = max((len(label) for label in labels.values()), default=0)
+        inner = max(1, width - label_width - 2)
+        pad = " " * label_width
+        title = title_line(series, max(1, inner - 2))
+        left = (inner - title.cell_len - 2) // 2
+        top = Text(pad + "┌" + "─" * left + " ", FRAME_STYLE, no_wrap=True)
+        top.append_text(title)
+        top.append(" " + "─" * (inner - title.cell_len - 2 - left) + "┐", FRAME_STYLE)
+        cell = [top]
+        braille = braille_rows(series.xs, ys, inner, rows, limits)
         colour = RICH_COLOURS.get(series.color, "")
         for row, dots in enumerate(braille):
-            label = top if row == 0 else bottom if row == data_rows - 1 else ""
+            label = labels.get(row)
             line = Text(no_wrap=True)
-            line.append(f"{label:>{label_width}}┤" if label else " " * label_width + "│", "dim")
+            line.append(f"{label:>{label_width}}┤" if label else pad + "│", FRAME_STYLE)
             line.append(dots, colour)
+            line.append("│", FRAME_STYLE)
             cell.append(line)
+        bottom = x_axis(series.xs, inner) if series.xs else "─" * inner
+        cell.append(Text(pad + "└" + bottom + "┘", FRAME_STYLE, no_wrap=True))
         for line in cell:
             line.pad_right(width - line.cell_len)
             line.truncate(width)

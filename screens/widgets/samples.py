@@ -3,15 +3,21 @@
 The reasoning block is shown in italic blue and the solution block in bold green on a dark band, with
 the tags themselves dimmed, so a glance tells whether the model is learning the format; text outside
 both blocks (which the exact-format reward punishes) stays plain.
+
+The header's parts and each reward's `name +score` are laid out whole, as many to a line as the pane's
+width holds (`Packed`): word wrapping put a reward's name at the end of one line and its score at the
+start of the next at 80 columns.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -54,18 +60,49 @@ def highlight_completion(text: str) -> Text:
     return out
 
 
+@dataclass(frozen=True)
+class Packed:
+    """Items laid out left to right, `separator` between two on a line, as many to a line as the width
+    holds; an item is never split across lines (one wider than the line is cut with `…`)."""
+
+    items: Sequence[Text]
+    separator: str = "  "
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from self.lines(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = max((item.cell_len for item in self.items), default=0)
+        whole = sum(item.cell_len for item in self.items) + len(self.separator) * (len(self.items) - 1)
+        return Measurement(min(widest, options.max_width), min(max(0, whole), options.max_width))
+
+    def lines(self, width: int) -> list[Text]:
+        """The lines in `width` cells."""
+        lines: list[Text] = []
+        for item in self.items:
+            if lines and lines[-1].cell_len + len(self.separator) + item.cell_len <= width:
+                lines[-1].append(self.separator)
+                lines[-1].append_text(item)
+            else:
+                line = item.copy()
+                line.no_wrap, line.overflow, line.end = True, "ellipsis", "\n"
+                line.truncate(width, overflow="ellipsis")
+                lines.append(line)
+        return lines
+
+
 def _score(value: Any) -> str:
     return f"{value:+.2f}" if isinstance(value, int | float) and not isinstance(value, bool) else "  n/a"
 
 
 def render_sample(sample: Mapping[str, Any], number: int) -> Group:
     """One sample: a header (step, total, gold answer), its reward scores, the question and completion."""
-    header = Text()
-    header.append(f"step {sample.get('step', '?')} · sample {number}", "bold")
-    header.append(f" · total {_score(sample.get('total'))}", "bold")
+    number_style = "bold"
+    header = [Text(f"step {sample.get('step', '?')} · sample {number}", number_style)]
+    header.append(Text(f"total {_score(sample.get('total'))}", number_style))
     if sample.get("answer") is not None:
-        header.append(f" · gold {sample.get('answer')}", "dim")
-    scores = Text()
+        header.append(Text(f"gold {sample.get('answer')}", "dim"))
+    scores: list[Text] = []
     rewards = sample.get("rewards")
     for name, value in rewards.items() if isinstance(rewards, Mapping) else []:
         style = (
@@ -73,13 +110,17 @@ def render_sample(sample: Mapping[str, Any], number: int) -> Group:
             if isinstance(value, int | float) and value > 0
             else ("red" if isinstance(value, int | float) and value < 0 else "")
         )
-        scores.append(f"{name} ", "dim")
-        scores.append(_score(value), style)
-        scores.append("  ")
+        scores.append(Text.assemble((f"{name} ", "dim"), (_score(value), style)))
     question = Text(
         " ".join(str(sample.get("question") or "").split()), style="dim", no_wrap=True, overflow="ellipsis"
     )
-    return Group(header, scores, question, highlight_completion(str(sample.get("completion") or "")), Text())
+    return Group(
+        Packed(header, " · "),
+        Packed(scores),
+        question,
+        highlight_completion(str(sample.get("completion") or "")),
+        Text(),
+    )
 
 
 class SamplesView(VerticalScroll):
