@@ -70,12 +70,22 @@ async def test_every_mode_names_itself_and_shows_every_key_to_leave_it(
         footer = app.screen.query_one(Footer)
         keys = [key for key in footer.query(FooterKey) if not key.has_class("-command-palette")]
         assert {"ctrl+q", "f1"} <= {key.key for key in keys}
-        # One line, nothing under the palette hint docked on its right (which is what left `i` behind).
-        palette = footer.query_one("FooterKey.-command-palette")
-        assert all(key.region.right <= palette.region.x for key in keys), [
-            (key.key, key.region) for key in keys
-        ]
-        assert palette.region.right <= size[0]
+        # One line, nothing under the palette hint docked on its right (which is what left `i` behind);
+        # the hint gives way where the mode's keys need its room (Runs at 80 columns).
+        for palette in footer.query("FooterKey.-command-palette"):
+            assert all(key.region.right <= palette.region.x for key in keys), [
+                (key.key, key.region) for key in keys
+            ]
+            assert palette.region.right <= size[0]
+        assert all(key.region.right <= size[0] for key in keys)
+        # Every key in force that is meant for the footer (one per action) is in it, read whole.
+        row = screen_rows(app)[-1]
+        palette_key = app.COMMAND_PALETTE_BINDING
+        wanted = {}
+        for key, (_, binding, _, _) in app.screen.active_bindings.items():
+            if binding.show and key != palette_key:
+                wanted.setdefault(binding.action, f"{app.get_key_display(binding)} {binding.description}")
+        assert all(shown in row for shown in wanted.values()), (wanted, row)
 
 
 async def test_a_click_on_a_mode_switches_to_it(tmp_path: Path) -> None:
@@ -496,3 +506,29 @@ async def test_a_titled_confirmation_is_one_row_and_short_lived(tmp_path: Path) 
         await settle(pilot, 0.1)
         messages = [n.message for n in app._notifications]
         assert messages == ["error · it broke [badly]", "careful", "and again"], messages
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_runs_footer_shows_every_action_of_the_screen(size: tuple[int, int], tmp_path: Path) -> None:
+    """`n` (a new run) and `g` (scan now) were left out of the Runs footer for its room at 80 columns:
+    now every key with an action of its own shows, the palette's hint giving way where they need it."""
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        row = screen_rows(app)[-1]
+        for shown in (
+            "s Stop",
+            "r Resume",
+            "d Delete",
+            "x Export",
+            "c Compare",
+            "l Clone",
+            "n New",
+            "g Scan",
+        ):
+            assert shown in row, (shown, row)
+        assert "^q Quit" in row and "f1 Help" in row
+        assert ("^p palette" in row) == (size[0] >= 100), row
+        await pilot.press("n")
+        await settle(pilot, 0.1)
+        assert isinstance(app.screen, ConfigureScreen)
