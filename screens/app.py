@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -56,6 +58,9 @@ GPU_SECONDS = 2.0
 """How often NVML is read for the live GPU gauge."""
 HEAP_TICK_SECONDS = 0.25
 """How often the heap keeper (`screens.heap`) looks for a pause in the input to collect in."""
+CONFIRMATION_SECONDS = 3.0
+"""How long an information toast (a confirmation: launched, deleted, stopping) stays unless told
+otherwise; warnings and errors keep Textual's 5 s or the timeout they ask for."""
 
 KeyRows = tuple[tuple[str, str], ...]
 """(keys, what they do) rows of the help."""
@@ -302,6 +307,39 @@ class WorkbenchApp(InOrderKeys[None]):
         """What the screens use of the app (`screens.context.screen_context` finds it)."""
         self.heap = HeapKeeper()
         """Collects garbage while the input pauses, so that a full collection does not land on a key."""
+        self._input_at = 0.0
+        """When the user last pressed a key or used the mouse (`time.time()`, as notifications' raised_at)."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Textual's notify, as one line on the footer row (app.tcss docks the toasts there).
+
+        Toasts used to stand above the footer, three to five rows tall, over what the user had just
+        acted on: the loss plot after Ctrl+L launched a run, the Runs detail line after a key there.
+        Like an editor's echo area they now sit on the footer's row, which holds keys, not data: the
+        title leads the message on the same row (in bold) instead of a row of its own, and a
+        confirmation goes after CONFIRMATION_SECONDS. A new toast replaces the confirmations and
+        warnings raised before the user's last key or click (answers to an earlier action: stale, and
+        stacked they climbed over the rows above); those of the same action (the settings' warnings at
+        start) stand together, and errors stay their time. Only these and a message longer than a
+        toast's width (a refused launch's problems, one a line) stand over the rows above.
+        """
+        for shown in list(self._notifications):  # private, the only way in (textual is pinned exactly)
+            if shown.severity != "error" and shown.raised_at < self._input_at:
+                self._unnotify(shown, refresh=False)
+        if title:
+            lead = f"[b]{escape(title)}[/b]" if markup else title
+            message = f"{lead} · {message}"
+        if timeout is None and severity == "information":
+            timeout = CONFIRMATION_SECONDS
+        super().notify(message, severity=severity, timeout=timeout, markup=markup)
 
     # ------------------------------------------------------------------------------------------------
     # start
@@ -324,6 +362,7 @@ class WorkbenchApp(InOrderKeys[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent) and not event.is_forwarded:
             self.heap.touch()
+            self._input_at = time.time()
         await super().on_event(event)
 
     def on_unmount(self) -> None:

@@ -110,10 +110,6 @@ class RunsScreen(ModeScreen):
             tooltip="Export the selected run (merged, GGUF or adapter); during an export, cancel it",
         ),
         Binding(
-            "n", "new_run", "New run", id="runs.new", show=False, tooltip="Configure and launch a new run"
-        ),
-        Binding("g", "rescan", "Rescan", id="runs.rescan", show=False, tooltip="Scan the runs home now"),
-        Binding(
             "space",
             "toggle_mark",
             "Mark",
@@ -135,6 +131,10 @@ class RunsScreen(ModeScreen):
             id="runs.clone",
             tooltip="Clone with changes: Configure filled from the selected run (as `train --like RUN`)",
         ),
+        # Short labels: with them the footer shows every key of this screen at 80 columns (the palette's
+        # hint gives way there, screens/widgets/footer.py); the help and the tooltips say them whole.
+        Binding("n", "new_run", "New", id="runs.new", tooltip="Configure and launch a new run"),
+        Binding("g", "rescan", "Scan", id="runs.rescan", tooltip="Scan the runs home now"),
     ]
 
     def __init__(self) -> None:

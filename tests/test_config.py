@@ -222,3 +222,27 @@ def test_a_partial_config_file_is_laid_over_this_machines_defaults(
     # a run's own config.toml is read as written: load() without a base fills from the schema
     assert load(file).grpo.learning_rate == RunConfig().grpo.learning_rate
     assert merge({"a": {"b": 1, "c": [1]}, "d": 2}, {"a": {"c": [2]}}) == {"a": {"b": 1, "c": [2]}, "d": 2}
+
+
+def test_bitsandbytes_settings_are_refused_on_cpu_naming_field_and_fix() -> None:
+    """A 4-bit base needs bitsandbytes on CUDA as the 8-bit optimisers do: both are refused before a CPU
+    run starts (load_in_4bit used to pass and fail loading the model), neither on a GPU machine, and the
+    offline default (tiny model, CPU) passes."""
+    from workbench.environment import Machine, preflight
+
+    cpu = Machine(gpus=0, unsloth=False, vllm=False)
+    gpu = Machine(gpus=1, unsloth=True, vllm=True, gpu_total_gib=80.0, gpu_totals_gib=(80.0,))
+    fields = ("model.load_in_4bit", "grpo.optim")
+
+    def refused(config: RunConfig, machine: Machine) -> dict[str, str]:
+        return {p.field: p.message for p in preflight(config, machine) if p.field in fields}
+
+    assert refused(RunConfig(), cpu) == {}
+    both = RunConfig.model_validate({"model": {"load_in_4bit": True}, "grpo": {"optim": "paged_adamw_8bit"}})
+    problems = refused(both, cpu)
+    assert problems == {
+        "model.load_in_4bit": "a 4-bit base needs bitsandbytes on a GPU; fix: set model.load_in_4bit = false "
+        "on CPU",
+        "grpo.optim": 'paged_adamw_8bit needs bitsandbytes on a GPU; fix: use "adamw_torch" on CPU',
+    }
+    assert refused(both, gpu) == {}

@@ -161,15 +161,15 @@ async def test_a_run_with_nothing_to_serve_is_refused_with_the_reason(tmp_path: 
         await pilot.press("ctrl+t")
         await wait_until(
             pilot,
-            lambda: any("cannot serve" in (n.title or "") for n in app._notifications),
+            lambda: any("cannot serve" in n.message for n in app._notifications),
             "the refusal",
             20,
         )
-        message = next(n.message for n in app._notifications if n.title == "cannot serve")
+        message = next(n.message for n in app._notifications if "cannot serve" in n.message)
         assert "has no adapter and no complete checkpoint yet" in message and "fix:" in message
         assert screen.serve_id is None and "last one failed" in str(screen.query_one("#serve-state").render())
         # the reason reads whole at 80 columns: the state wraps under the run picker (it was cut at the width)
-        reason = message.splitlines()[-1].strip(" -")
+        reason = message.split(" · ", 1)[1].splitlines()[-1].strip(" -")  # after the title (App.notify)
         await wait_until(
             pilot,
             lambda: shown_text(app, screen.query_one("#serve-state")).endswith(f"last one failed: {reason}"),

@@ -120,7 +120,7 @@ async def test_form_problems_are_refused_before_anything_starts(tmp_path: Path, 
         await pilot.press("ctrl+l")
         await settle(pilot)
         assert progress.read_text() == before, "nothing may start with problems in the form"
-        assert any("cannot evaluate" in (n.title or "") for n in app._notifications)
+        assert any("cannot evaluate" in n.message for n in app._notifications)
 
 
 async def test_mode_keys_help_and_palette(tmp_path: Path) -> None:

@@ -14,24 +14,29 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from rich.text import Text
+from textual.geometry import Region
 from textual.widgets import DataTable, Footer, Label
 from textual.widgets._footer import FooterKey
+from textual.widgets._toast import Toast
 from tui_helpers import (
     CPU_RUN,
     CRASHED_RUN,
     FIXTURE_RUNS,
     GPU_RUN,
     frozen_app,
+    screen_rows,
     settle,
     shown_text,
     wait_until,
 )
 
-from screens.app import MODE_SPECS
+from screens.app import MODE_SPECS, WorkbenchApp
 from screens.configure import ConfigureScreen
 from screens.evaluate import EvaluateScreen
 from screens.formatting import fit_parts, shorten_middle
@@ -65,12 +70,22 @@ async def test_every_mode_names_itself_and_shows_every_key_to_leave_it(
         footer = app.screen.query_one(Footer)
         keys = [key for key in footer.query(FooterKey) if not key.has_class("-command-palette")]
         assert {"ctrl+q", "f1"} <= {key.key for key in keys}
-        # One line, nothing under the palette hint docked on its right (which is what left `i` behind).
-        palette = footer.query_one("FooterKey.-command-palette")
-        assert all(key.region.right <= palette.region.x for key in keys), [
-            (key.key, key.region) for key in keys
-        ]
-        assert palette.region.right <= size[0]
+        # One line, nothing under the palette hint docked on its right (which is what left `i` behind);
+        # the hint gives way where the mode's keys need its room (Runs at 80 columns).
+        for palette in footer.query("FooterKey.-command-palette"):
+            assert all(key.region.right <= palette.region.x for key in keys), [
+                (key.key, key.region) for key in keys
+            ]
+            assert palette.region.right <= size[0]
+        assert all(key.region.right <= size[0] for key in keys)
+        # Every key in force that is meant for the footer (one per action) is in it, read whole.
+        row = screen_rows(app)[-1]
+        palette_key = app.COMMAND_PALETTE_BINDING
+        wanted = {}
+        for key, (_, binding, _, _) in app.screen.active_bindings.items():
+            if binding.show and key != palette_key:
+                wanted.setdefault(binding.action, f"{app.get_key_display(binding)} {binding.description}")
+        assert all(shown in row for shown in wanted.values()), (wanted, row)
 
 
 async def test_a_click_on_a_mode_switches_to_it(tmp_path: Path) -> None:
@@ -416,3 +431,104 @@ async def test_a_long_field_description_never_ends_unseen(size: tuple[int, int],
         screen.query_one("#model-preset").focus()
         await settle(pilot, 0.2)
         assert help_line.tooltip is not None and PICKER_HELP in str(help_line.tooltip)
+
+
+def toast_regions(app: WorkbenchApp) -> list[Region]:
+    """Where the toasts on the screen stand now."""
+    return [toast.region for toast in app.screen.query(Toast)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_the_toast_after_a_launch_leaves_the_plots_seen(size: tuple[int, int], tmp_path: Path) -> None:
+    """A launch (Ctrl+L in Configure) attaches the Monitor and says `launched RUN`: that toast stood
+    three rows tall above the footer, over the loss plot at 80x24. Now it is one row on the footer's."""
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(pilot)
+        process = subprocess.Popen([sys.executable, "-c", "pass"])
+        app.on_configure_screen_run_launched(ConfigureScreen.RunLaunched(GPU_RUN, process))
+        await settle(pilot)
+        process.wait()
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen) and screen.run_id == GPU_RUN
+        toasts = toast_regions(app)
+        assert len(toasts) == 1, toasts
+        footer = screen.query_one(Footer).region
+        loss = screen.query_one("#plot-loss").region
+        assert loss.height and not any(toast.overlaps(loss) for toast in toasts), (toasts, loss)
+        assert all(footer.contains_region(toast) for toast in toasts), (toasts, footer)
+        assert any(f"launched {GPU_RUN}" in row for row in screen_rows(app, footer))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_toasts_on_runs_leave_the_detail_line_seen(size: tuple[int, int], tmp_path: Path) -> None:
+    """Stop on a run that ended and Compare with nothing marked each warn in a toast; stacked above the
+    footer they covered the detail line (the selected run's model, state and alerts). One toast at a
+    time (a new one replaces a stale warning), on the footer's row."""
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        detail = screen.query_one("#runs-detail").region
+        footer = screen.query_one(Footer).region
+        for key, said in (("s", f"{CPU_RUN} is not running (stopped)"), ("c", "mark two or more runs")):
+            await pilot.press(key)
+            await settle(pilot, 0.1)
+            toasts = toast_regions(app)
+            assert len(toasts) == 1, (key, toasts)
+            assert not toasts[0].overlaps(detail) and footer.contains_region(toasts[0]), (toasts, detail)
+            assert said in " ".join(screen_rows(app, footer))
+        assert shown_text(app, screen.query_one("#runs-detail")).startswith("tiny-cpu · tiny · stopped")
+
+
+async def test_a_titled_confirmation_is_one_row_and_short_lived(tmp_path: Path) -> None:
+    """The title leads its message on one row (a row of its own made every toast three rows tall); a
+    confirmation goes sooner than a warning; after a key, a new toast replaces the older ones but an
+    error, and toasts of the same action stand together."""
+    from screens.app import CONFIRMATION_SECONDS
+
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.notify("it broke [badly]", title="error", severity="error", markup=False)
+        app.notify("launched x", title="run [started]")
+        await settle(pilot, 0.1)
+        shown = list(app._notifications)
+        assert [(n.title, n.severity) for n in shown] == [("", "error"), ("", "information")]
+        assert shown[0].message == "error · it broke [badly]"
+        assert shown[1].timeout == CONFIRMATION_SECONDS < app.NOTIFICATION_TIMEOUT
+        assert [region.height for region in toast_regions(app)] == [1, 1]
+        assert "run [started] · launched x" in " ".join(screen_rows(app))
+        await pilot.press("down")
+        app.notify("careful", severity="warning")
+        app.notify("and again", severity="warning")
+        await settle(pilot, 0.1)
+        messages = [n.message for n in app._notifications]
+        assert messages == ["error · it broke [badly]", "careful", "and again"], messages
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_runs_footer_shows_every_action_of_the_screen(size: tuple[int, int], tmp_path: Path) -> None:
+    """`n` (a new run) and `g` (scan now) were left out of the Runs footer for its room at 80 columns:
+    now every key with an action of its own shows, the palette's hint giving way where they need it."""
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        row = screen_rows(app)[-1]
+        for shown in (
+            "s Stop",
+            "r Resume",
+            "d Delete",
+            "x Export",
+            "c Compare",
+            "l Clone",
+            "n New",
+            "g Scan",
+        ):
+            assert shown in row, (shown, row)
+        assert "^q Quit" in row and "f1 Help" in row
+        assert ("^p palette" in row) == (size[0] >= 100), row
+        await pilot.press("n")
+        await settle(pilot, 0.1)
+        assert isinstance(app.screen, ConfigureScreen)

@@ -56,7 +56,8 @@ class ModelSection(_Section):
     max_seq_length: int = Field(2048, ge=128, le=131072)
     """Longest prompt + completion in tokens (the tutorial's 2048)."""
     load_in_4bit: bool = False
-    """Unsloth only: load the base in 4-bit. Off: a 1B/3B model fits in 16-bit and learns better there."""
+    """Unsloth only: load the base in 4-bit (bitsandbytes, so a GPU). Off: a 1B/3B model fits in 16-bit
+    and learns better there."""
     fast_inference: bool = True
     """Unsloth only: generate with a colocated vLLM that shares the weights."""
     gpu_memory_utilization: float = Field(0.0, ge=0.0, le=0.95)

@@ -166,6 +166,15 @@ def preflight(config: RunConfig, machine: Machine | None = None) -> list[Problem
                 f'{config.grpo.optim} needs bitsandbytes on a GPU; fix: use "adamw_torch" on CPU',
             )
         )
+    if machine.gpus == 0 and config.model.load_in_4bit:
+        # bitsandbytes' 4-bit weights need CUDA as its 8-bit optimisers do: the run would fail loading
+        # the model (Unsloth is refused on CPU above, and TRL's CPU run loads the base in 16-bit)
+        problems.append(
+            Problem(
+                "model.load_in_4bit",
+                "a 4-bit base needs bitsandbytes on a GPU; fix: set model.load_in_4bit = false on CPU",
+            )
+        )
     if machine.gpus == 0 and config.model.name in ("llama-3.2-3b", "random-3b"):
         problems.append(
             Problem("model.name", "a 3B model on CPU would take hours per step; fix: use 'tiny' or a GPU")

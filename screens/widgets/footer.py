@@ -6,12 +6,18 @@ lays out the whole screen: on Configure's form (about 250 widgets) a Tab to the 
 and closing a choice list (screens/dialogs/choice.py), each paid a layout of the form for a footer that
 showed the same keys. This one compares what it would show with what it shows, and skips the rebuild
 while a dialog covers its screen (the keys in force are the dialog's; it catches up when uncovered).
+
+It also gives the command palette's hint (`^p palette`, docked on the right) up when the screen's own keys
+need its room: at 80 columns Runs has ten keys, and every action a screen has must show in its footer. The
+palette stays on Ctrl+P, and F1 (always in the footer) lists it with every other key.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
+from textual import events
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -28,11 +34,34 @@ class SteadyFooter(Footer):
         if not self.app.app_focus:
             super().bindings_changed(screen)  # Footer does not build then either
             return
+        self.set_reactive(Footer.show_command_palette, self._palette_fits(screen))
         keys = self._keys(screen)
         if keys == self._shown:
             return
         self._shown = keys
         super().bindings_changed(screen)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A narrower or wider terminal may leave the palette's hint room, or take it."""
+        if self.is_attached:
+            self.bindings_changed(self.screen)
+
+    def _palette_fits(self, screen: Screen[Any]) -> bool:
+        """Whether the palette's hint fits beside every key the screen shows (as the compact footer
+        draws them: `key description`, a cell between keys; the hint has a border cell on its left)."""
+        palette = self.app.COMMAND_PALETTE_BINDING
+        actions: dict[str, int] = {}
+        hint = 0
+        for key, (_, binding, _, _) in screen.active_bindings.items():
+            shown = cell_len(self.app.get_key_display(binding))
+            if binding.description:
+                shown += 1 + cell_len(binding.description)
+            if key == palette:
+                hint = 1 + shown
+            elif binding.show:
+                actions.setdefault(binding.action, shown + 1)  # Footer shows one key per action
+        width = self.size.width or self.app.size.width
+        return sum(actions.values()) + hint <= width
 
     def _keys(self, screen: Screen[Any]) -> tuple[Any, ...]:
         """Everything of the screen's bindings that Footer.compose draws."""
