@@ -24,6 +24,10 @@ Variants (comma-separated; two-GPU ones are skipped on a machine with fewer GPUs
               e.g. is:grpo.vllm_importance_sampling_correction=true
 
     grpo-workbench bench --variants one-gpu,ddp,overlap --steps 9 --out bench.json
+
+The random-init models run every completion to its full length; `--mixed-lengths` forces each one's length
+(25-100% of --completion-length, `jobs.forced_lengths`) to measure the padding a real model's early stops
+leave in the training batch.
 """
 
 from __future__ import annotations
@@ -40,11 +44,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jobs import forced_lengths
 from workbench import flags
 
 if TYPE_CHECKING:
     pass
 
+MIXED_LENGTHS_SEED = 0
+"""The seed of `--mixed-lengths`' forced completion lengths: every variant draws the same sequence."""
 TUTORIAL_SHAPE = (2, 64)
 """The tutorial's per-device batch x gradient accumulation for 128 completions per step."""
 
@@ -199,7 +206,12 @@ def train_command(args: argparse.Namespace, variant: Variant) -> str:
     """The `grpo-workbench train` command that starts the same job as this variant."""
     import shlex
 
-    return "grpo-workbench train " + " ".join(f"--set {shlex.quote(s)}" for s in settings_of(args, variant))
+    forced = f"{forced_lengths.ENV}={MIXED_LENGTHS_SEED} " if args.mixed_lengths else ""
+    return (
+        forced
+        + "grpo-workbench train "
+        + " ".join(f"--set {shlex.quote(s)}" for s in settings_of(args, variant))
+    )
 
 
 def run_variant(args: argparse.Namespace, variant: Variant, gpu_count: int, root: Path) -> VariantResult:
@@ -394,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a config override for every variant, e.g. --set grpo.vllm_importance_sampling_correction=true",
     )
+    parser.add_argument(
+        "--mixed-lengths",
+        action="store_true",
+        help="force each completion's length, uniform over 25-100%% of --completion-length, as a real "
+        "model's early stops would leave them (TRL's colocated vLLM only; see jobs/forced_lengths.py)",
+    )
     parser.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)  # tests of the harness
     return parser
 
@@ -405,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     gpu_count = gpu.device_count()
     if not gpu_count and not args.allow_cpu:
         raise SystemExit("error: bench needs a CUDA GPU and NVML sees none")
+    if args.mixed_lengths:  # read by the runs' trainers (jobs.forced_lengths), inherited through the launch
+        os.environ[forced_lengths.ENV] = str(MIXED_LENGTHS_SEED)
     if args.model.startswith(("random-", "tiny", "/")):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model needs no hub
     variants = [
@@ -418,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         "lora_rank": args.lora_rank,
         "warmup": args.warmup,
         "overrides": list(args.set),
+        "mixed_lengths": args.mixed_lengths,
         "gpus": gpu_count,
         "time": time.time(),
     }

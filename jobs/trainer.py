@@ -162,7 +162,7 @@ def make_trainer(
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOTrainer
 
-    from jobs import colocate
+    from jobs import colocate, forced_lengths
 
     trainer = GRPOTrainer(
         model=loaded.model,
@@ -177,6 +177,9 @@ def make_trainer(
     trimmed = colocate.trim(trainer, trim_vllm)
     if trimmed:
         log("colocated vLLM: " + ", ".join(trimmed))
+    forced = forced_lengths.install(trainer)
+    if forced:
+        log("bench workload: " + forced)
     if overlap:
         from jobs import overlap as overlapped
 

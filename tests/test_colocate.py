@@ -55,3 +55,28 @@ def test_sampled_logprobs_are_dropped_only_when_nothing_reads_them(
     assert colocate.sampled_logprobs_unread(trainer) is unread
     # TRL's own trainer: its `_generate` returns the order `drop_sampled_logprobs` relies on
     assert colocate._trls_own_generate(trainer)
+
+
+def test_forced_lengths_are_seeded_and_span_a_quarter_to_all_of_the_longest() -> None:
+    import random
+
+    from jobs import forced_lengths
+
+    first = forced_lengths.draw(random.Random(0), 4096, 256)
+    assert first == forced_lengths.draw(random.Random(0), 4096, 256)  # every variant draws the same
+    assert min(first) == 64 and max(first) == 256
+    assert 150 < sum(first) / len(first) < 170  # uniform: mean 160
+
+
+def test_forced_lengths_refuse_a_run_without_a_colocated_vllm_engine(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A bench figure must not claim a workload it did not run: the job fails at start, naming the fix."""
+    from jobs import forced_lengths
+
+    trainer = tiny_trainer(tiny_model_dir, tmp_path)  # transformers' generation, no vLLM
+    assert forced_lengths.install(trainer, {}) is None
+    with pytest.raises(ValueError, match='colocated vLLM engine.*distributed.vllm_mode = "colocate"'):
+        forced_lengths.install(trainer, {forced_lengths.ENV: "0"})
+    with pytest.raises(ValueError, match="integer seed"):
+        forced_lengths.install(trainer, {forced_lengths.ENV: "yes"})
