@@ -92,10 +92,25 @@ def shown_text(app: WorkbenchApp, widget: Widget) -> str:
 async def settle(pilot: Pilot[Any], delay: float = 0.6) -> None:
     """Let debounce timers fire and every worker finish, then let the screen repaint."""
     await pilot.pause(delay)
-    await pilot.app.workers.wait_for_complete()
+    await _workers_done(pilot)
     await pilot.pause(0.2)
-    await pilot.app.workers.wait_for_complete()
+    await _workers_done(pilot)
     await pilot.pause()
+
+
+async def _workers_done(pilot: Pilot[Any]) -> None:
+    """Wait for the workers running now. An exclusive worker group (a poll, a debounced read) cancels
+    its older worker when a newer one starts; a cancelled worker is done, not a failure, though
+    Textual's `wait_for_complete` raises WorkerCancelled for it (seen under load in CI, on Runs'
+    export poll)."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(50):
+        try:
+            await pilot.app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
 
 
 async def wait_until(
