@@ -40,6 +40,7 @@ from screens.modescreen import ModeScreen
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
 from screens.widgets.plots import Line, MetricPlot
+from screens.widgets.rowtable import RowTable
 from screens.widgets.textline import TextLine
 from screens.widgets.ticks import TickBox, TickList
 from workbench.evaluation import (
@@ -343,7 +344,7 @@ class EvaluateScreen(ModeScreen):
                 with Horizontal(id="eval-progress-row"):
                     yield ProgressBar(total=None, show_eta=False, id="eval-progress")
                     yield TextLine("", id="eval-rate")
-                yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+                yield RowTable(id="eval-table", cell_padding=0)
                 yield MetricPlot("held-out % by step", id="eval-plot")
                 yield TextLine("", id="eval-trend")
         yield SteadyFooter(compact=True)

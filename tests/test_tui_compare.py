@@ -204,3 +204,17 @@ class TestSnapshots:
 
         app = frozen_app(tmp_path, runs_root=runs_root, initial_mode="runs")
         assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+
+
+async def test_home_and_end_go_to_the_first_and_last_run(tmp_path: Path, runs_root: Path) -> None:
+    """Home and End move the Runs cursor to the first and last row (DataTable gave them to its columns,
+    and a review's Home moved nothing)."""
+    app = frozen_app(tmp_path, runs_root=runs_root, initial_mode="runs")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#runs-table", DataTable)
+        assert table.row_count == 3 and table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == 2
+        await pilot.press("home")
+        assert table.cursor_row == 0
