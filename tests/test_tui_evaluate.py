@@ -104,7 +104,6 @@ async def test_frozen_run_fills_the_table_and_the_plot(tmp_path: Path, eval_root
         assert screen.query_one("#eval-cancel", Button).disabled
 
 
-
 async def test_the_default_targets_follow_a_run_that_completes(tmp_path: Path, eval_root: Path) -> None:
     """A run first shown while it trained (no final adapter: base and its newest checkpoint by default)
     ticks base and the adapter once it completes, as `grpo-workbench evaluate` does with no --targets:
@@ -132,6 +131,7 @@ async def test_the_default_targets_follow_a_run_that_completes(tmp_path: Path, e
         screen._poll(force=True)
         await wait_until(pilot, lambda: targets.option_count == 5, "the adapter back", 10)
         assert targets.selected == ["base"]
+
 
 async def test_form_problems_are_refused_before_anything_starts(tmp_path: Path, eval_root: Path) -> None:
     app = frozen_app(tmp_path, runs_root=eval_root, initial_mode="evaluate")
