@@ -25,6 +25,7 @@ from screens.context import screen_context
 from screens.formatting import RUN_STATE_STYLES
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.plots import PALETTE, RICH_COLOURS, Line, MetricPlot
+from screens.widgets.rowtable import RowTable
 from workbench.compare import COMPARED_METRICS, Comparison, compare_runs, format_config_value
 from workbench.runs import RunDir
 
@@ -66,7 +67,7 @@ class CompareScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("reading the runs…", id="compare-title")
         yield Static("", id="compare-key")
-        yield DataTable(id="compare-diff", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="compare-diff")
         with Grid(id="compare-plots"):
             for title, key in COMPARED_METRICS:
                 yield MetricPlot(title, id=plot_id(key))

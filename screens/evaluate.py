@@ -40,6 +40,7 @@ from screens.modescreen import ModeScreen
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
 from screens.widgets.plots import Line, MetricPlot
+from screens.widgets.rowtable import RowTable
 from screens.widgets.textline import TextLine
 from screens.widgets.ticks import TickBox, TickList
 from workbench.evaluation import (
@@ -299,6 +300,8 @@ class EvaluateScreen(ModeScreen):
         self._children: list[subprocess.Popen[bytes]] = []
         self._cancelling = False
         self._target_names: tuple[str, ...] = ()
+        self._default_targets: tuple[str, ...] = ()
+        """The run's default targets when the list was last built."""
         self._run_ids: list[str] = []
 
     @property
@@ -343,7 +346,7 @@ class EvaluateScreen(ModeScreen):
                 with Horizontal(id="eval-progress-row"):
                     yield ProgressBar(total=None, show_eta=False, id="eval-progress")
                     yield TextLine("", id="eval-rate")
-                yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+                yield RowTable(id="eval-table", cell_padding=0)
                 yield MetricPlot("held-out % by step", id="eval-plot")
                 yield TextLine("", id="eval-trend")
         yield SteadyFooter(compact=True)
@@ -457,11 +460,14 @@ class EvaluateScreen(ModeScreen):
         self.view = view
 
     def _show_targets(self, view: EvalView) -> None:
-        """Rebuild the target list, keeping what the user ticked (the run's defaults the first time)."""
+        """Rebuild the target list, keeping what the user ticked. Until they change the ticks they follow
+        the run's defaults (the CLI's: base and the adapter, or the newest checkpoint before there is
+        one): read once, a run first shown while it trained kept only `base` ticked once completed."""
         targets = self.query_one("#eval-targets", SelectionList)
-        first = not self._target_names
-        ticked = set(view.default_targets) if first else set(targets.selected)
+        untouched = not self._target_names or set(targets.selected) == set(self._default_targets)
+        ticked = set(view.default_targets) if untouched else set(targets.selected)
         self._target_names = view.targets
+        self._default_targets = view.default_targets
         targets.clear_options()
         targets.add_options([(name, name, name in ticked) for name in view.targets])
 

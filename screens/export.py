@@ -22,6 +22,7 @@ from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
 
 from screens.dialogs.confirm import ConfirmScreen
 from screens.formatting import RUN_STATE_STYLES
+from screens.widgets.ticks import TickBox
 from workbench.jobdir import FINAL_STATES, JobView
 from workbench.runs import RunDir, checkpoints, read_export_record
 
@@ -96,7 +97,8 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
                 f"checkpoint (empty: the final adapter; complete ones: {have})", classes="export-label"
             )
             yield Input(placeholder="final adapter", id="export-checkpoint", compact=True)
-            yield Checkbox("replace an existing export (--force)", id="export-force", compact=True)
+            # a TickBox: a plain Checkbox shows `X` both on and off
+            yield TickBox("replace an existing export (--force)", id="export-force", compact=True)
             yield Static("", id="export-problem")
             with Horizontal():
                 yield Button("Cancel (esc)", id="export-no", compact=True)

@@ -578,8 +578,8 @@ class MonitorScreen(ModeScreen):
             return
         lines, self._pending_log = self._pending_log[-LOG_LINES:], []
         log = self.query_one("#log", WrappedLog)
-        # Follow the end unless the user scrolled up to read something.
-        log.write_lines(lines, scroll_end=log.is_vertical_scroll_end)
+        # Follows the end unless the user scrolled up to read something (the log keeps track).
+        log.write_lines(lines)
 
     def _show_samples(self) -> None:
         latest = self.samples[-1].get("step") if self.samples else None
@@ -717,4 +717,4 @@ class MonitorScreen(ModeScreen):
         self._draw_rollouts()
 
     def action_follow_log(self) -> None:
-        self.query_one("#log", WrappedLog).scroll_end(animate=False)
+        self.query_one("#log", WrappedLog).follow()

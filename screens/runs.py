@@ -22,6 +22,7 @@ from screens.formatting import RUN_STATE_STYLES, plural, shorten_middle
 from screens.modescreen import ModeScreen
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
+from screens.widgets.rowtable import RowTable
 from workbench.jobdir import FINAL_STATES
 from workbench.runs import HealthAlert, RunInfo
 
@@ -153,7 +154,7 @@ class RunsScreen(ModeScreen):
     def compose(self) -> ComposeResult:
         yield ModeBar("runs")
         yield Static("scanning runs…", id="runs-summary")
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="runs-table")
         yield Static("", id="runs-detail")
         yield ExportPanel(self.context.runs_root, id="runs-export")
         yield SteadyFooter(compact=True)

@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.forminput import FormInput
+from screens.widgets.textbox import fill
 from workbench.config import RunConfig
 from workbench.rewards import ScoreReport
 
@@ -212,9 +213,10 @@ class TryRewardsScreen(Screen[None]):
             return
         row = self.rows[self.row_index]
         reasoning = row.reference.rsplit("\n", 1)[0] if "\n" in row.reference else row.reference
-        self.query_one(
-            "#try-completion", TextArea
-        ).text = f"<thinking>\n{reasoning.strip()}\n</thinking>\n<SOLUTION>{row.answer}</SOLUTION>"
+        fill(
+            self.query_one("#try-completion", TextArea),
+            f"<thinking>\n{reasoning.strip()}\n</thinking>\n<SOLUTION>{row.answer}</SOLUTION>",
+        )
 
     @on(Input.Changed, "#try-row-input")
     def handle_row_typed(self, event: Input.Changed) -> None:

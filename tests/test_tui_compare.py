@@ -11,7 +11,7 @@ import pytest
 from compare_runs import BETA, GONE_ADAPTER, LR_HIGH, LR_LOW, metrics, write_compared_runs
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
-from tui_helpers import frozen_app, no_blink, settle, snapshots_in_tests_dir, wait_until
+from tui_helpers import frozen_app, no_blink, screen_rows, settle, snapshots_in_tests_dir, wait_until
 
 from screens.compare import CompareScreen, plot_id
 from screens.configure import ConfigureScreen
@@ -93,6 +93,26 @@ async def test_marked_runs_are_compared_settings_and_curves(tmp_path: Path, runs
 
         await pilot.press("escape")
         assert app.screen is runs and runs.marked == [BETA, LR_LOW, LR_HIGH], "marks outlive the comparison"
+
+
+@pytest.mark.parametrize("size", [SMALL, (80, 20)], ids=["80x24", "80x20"])
+async def test_every_run_is_in_every_legend_at_80_columns(
+    tmp_path: Path, runs_root: Path, size: tuple[int, int]
+) -> None:
+    """At 80 columns the three plots sit in a row, each under 30 columns: a review saw C cut off every
+    legend (`━ A -0.103 ↑  ━ B 1.58 ↑ …`) where more settings differed and the plots had room for one
+    legend row (80x20 here). Entries shorten (arrow, then digits) before a series is lost."""
+    app = frozen_app(tmp_path, runs_root=runs_root, initial_mode="runs")
+    async with app.run_test(size=size) as pilot:
+        await _mark_and_compare(pilot, 3)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        for _, key in COMPARED_METRICS:
+            plot = screen.query_one(f"#{plot_id(key)}", MetricPlot)
+            rows = screen_rows(app, plot.content_region)
+            legend = " ".join(row for row in rows if "━" in row)
+            assert all(f"━ {letter}" in legend for letter in "ABC"), (key, rows)
+            assert "…" not in legend, (key, rows)
 
 
 async def test_one_mark_compares_with_the_selected_run_and_none_asks_for_marks(
@@ -184,3 +204,17 @@ class TestSnapshots:
 
         app = frozen_app(tmp_path, runs_root=runs_root, initial_mode="runs")
         assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+
+
+async def test_home_and_end_go_to_the_first_and_last_run(tmp_path: Path, runs_root: Path) -> None:
+    """Home and End move the Runs cursor to the first and last row (DataTable gave them to its columns,
+    and a review's Home moved nothing)."""
+    app = frozen_app(tmp_path, runs_root=runs_root, initial_mode="runs")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#runs-table", DataTable)
+        assert table.row_count == 3 and table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == 2
+        await pilot.press("home")
+        assert table.cursor_row == 0

@@ -104,6 +104,35 @@ async def test_frozen_run_fills_the_table_and_the_plot(tmp_path: Path, eval_root
         assert screen.query_one("#eval-cancel", Button).disabled
 
 
+async def test_the_default_targets_follow_a_run_that_completes(tmp_path: Path, eval_root: Path) -> None:
+    """A run first shown while it trained (no final adapter: base and its newest checkpoint by default)
+    ticks base and the adapter once it completes, as `grpo-workbench evaluate` does with no --targets:
+    a review saw only `base` ticked on a completed run, the defaults read once and kept as choices."""
+    adapter = RunDir(eval_root / EVAL_RUN).adapter
+    parked = tmp_path / "adapter"
+    adapter.rename(parked)
+    app = frozen_app(tmp_path, runs_root=eval_root, initial_mode="evaluate")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = _screen(app)
+        await wait_until(pilot, lambda: screen.view is not None, "the eval/ read", 10)
+        targets = screen.query_one("#eval-targets", SelectionList)
+        assert targets.selected == ["base", "checkpoint-30"]
+        parked.rename(adapter)  # the run completes
+        screen._poll(force=True)
+        await wait_until(pilot, lambda: targets.option_count == 5, "the adapter", 10)
+        assert targets.selected == ["base", "adapter"]
+        # choices the user made are kept when a target appears
+        targets.deselect("adapter")
+        adapter.rename(parked)
+        screen._poll(force=True)
+        await wait_until(pilot, lambda: targets.option_count == 4, "the adapter gone", 10)
+        parked.rename(adapter)
+        screen._poll(force=True)
+        await wait_until(pilot, lambda: targets.option_count == 5, "the adapter back", 10)
+        assert targets.selected == ["base"]
+
+
 async def test_form_problems_are_refused_before_anything_starts(tmp_path: Path, eval_root: Path) -> None:
     app = frozen_app(tmp_path, runs_root=eval_root, initial_mode="evaluate")
     async with app.run_test(size=SMALL) as pilot:

@@ -120,6 +120,39 @@ async def test_evaluate_boxes_read_on_and_off_without_colour(tmp_path: Path) -> 
         assert TICK not in greedy.render().plain and "X" not in greedy.render().plain
 
 
+async def test_the_export_force_box_reads_on_and_off_without_colour(tmp_path: Path) -> None:
+    """Export's "replace an existing export (--force)" showed Textual's `X` on and off alike (only its
+    colour changed): it is a TickBox like Evaluate's."""
+    from textual.app import App
+
+    from screens.export import ExportDialog
+    from workbench.runs import RunDir
+
+    app: App[None] = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(ExportDialog(RunDir(tmp_path / "20260101-000000-run"), [1, 2]))
+        await pilot.pause()
+        force = app.screen.query_one("#export-force", TickBox)
+        force.value = False
+        off = force.render().plain
+        force.value = True
+        on = force.render().plain
+        assert on != off and TICK in on and TICK not in off and "X" not in off, (on, off)
+
+
+def test_every_checkbox_in_the_screens_is_a_tickbox() -> None:
+    """A plain Checkbox reads on and off by colour alone: screens/ builds none (TickBox instead)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "screens"
+    plain = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Checkbox":
+                plain.append(f"{path.relative_to(root.parent)}:{node.lineno}")
+    assert not plain, plain
+
+
 def test_fit_parts_keeps_the_largest_phases_whole() -> None:
     parts = ["step 24/200", "0.29 steps/s", "ETA 12:34"]
     split = [("generate", 1.32), ("sync", 0.04), ("rewards", 0.17), ("update", 1.14)]

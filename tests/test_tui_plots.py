@@ -28,6 +28,7 @@ from tui_helpers import (
     wait_until,
 )
 
+from screens.follower import RunFollower
 from screens.monitor import MonitorScreen
 from screens.widgets.plots import (
     Line,
@@ -537,3 +538,44 @@ async def test_log_lines_wrap_whole_and_scores_keep_their_names_at_80_columns(tm
         first = next(s for s in screen.samples if s["step"] == screen.samples[-1]["step"])
         for name, score in first["rewards"].items():
             assert any(f"{name} {score:+.2f}" in row for row in samples), (name, samples)
+
+
+async def _append_log(app: Any, pilot: Any, screen: MonitorScreen, lines: list[str]) -> None:
+    """Lines reaching train.log while the Monitor follows it, drawn as the next tick would."""
+    screen.post_message(RunFollower.LogAppended(screen.run_id or "", lines))
+    await pilot.pause()
+    screen._redraw(force=True)
+    await settle(pilot, 0.1)
+
+
+async def test_the_log_keeps_following_across_view_switches_and_resizes(tmp_path: Path) -> None:
+    """The log follows its end unless the user scrolls away from it: a review saw train.log reach step
+    110 while the pane stayed at step 82 after `v` and a terminal resize (the pane's height and width
+    changed, so it no longer sat at its end though nobody scrolled); an explicit scroll up still stops
+    the following, and End starts it again."""
+    app = frozen_app(tmp_path, initial_mode="monitor", attach=GPU_RUN)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await replayed_monitor(app, pilot)
+        log = screen.query_one("#log")
+        step = 100
+        for change in ("v", "v", (80, 24), "v", (100, 30), "v", (80, 24)):
+            if isinstance(change, str):
+                await pilot.press(change)
+            else:
+                await pilot.resize_terminal(*change)
+            await settle(pilot, 0.1)
+            step += 1
+            await _append_log(app, pilot, screen, [f"step {step} newest line of the log"])
+            if screen.query_one("#log-pane").display and log.region.height:
+                shown = shown_text(app, log)
+                assert shown.endswith(f"step {step} newest line of the log"), (change, shown)
+        # the user scrolls up to read: the pane stays where it was
+        await pilot.click(log)
+        await pilot.press("up")
+        top = log.scroll_y
+        await _append_log(app, pilot, screen, ["step 200 while reading"])
+        assert log.scroll_y == top
+        assert "step 200 while reading" not in shown_text(app, log)
+        await pilot.press("end")
+        await _append_log(app, pilot, screen, ["step 201 following again"])
+        assert shown_text(app, log).endswith("step 201 following again")

@@ -123,5 +123,7 @@ async def test_try_it_scores_as_you_type(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: screen.row_index == 3, "the next row", 5)
         await pilot.press("ctrl+r")
         assert screen.rows[3].answer in area.text and "<thinking>" in area.text
+        await pilot.press(*"!!")  # typing goes on after the reference, not before `<thinking>`
+        assert area.text.startswith("<thinking>") and area.text.endswith("</SOLUTION>!!"), area.text
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfigureScreen), "back to Configure", 5)

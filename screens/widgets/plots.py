@@ -45,7 +45,10 @@ MAX_Y_TICKS = 6
 FRAME_ROWS = 4
 """Rows of a plot that are not canvas: the title, the frame's top and bottom, the x tick labels."""
 LEGEND_ROWS = 2
-"""The legend wraps between series onto at most this many lines (one on plots under 14 rows)."""
+"""The legend wraps between series onto at most this many lines (one on plots under 14 rows, unless the
+series do not fit on one even with short entries)."""
+LEGEND_SPARE_HEIGHT = 8
+"""A plot shorter than this keeps its legend to one line (a second would leave its canvas a row or two)."""
 POINTS_PER_COLUMN = 2
 """Braille markers resolve two points per terminal column: more would only cost time."""
 
@@ -97,7 +100,10 @@ class MetricPlot(PlotextPlot):
 
     def render(self) -> RenderResult:
         width = max(1, self.size.width)
-        legend = self.legend_lines(width, LEGEND_ROWS if self.size.height >= 14 else 1)
+        tall = self.size.height
+        legend = self.legend_lines(
+            width, LEGEND_ROWS if tall >= 14 else 1, LEGEND_ROWS if tall >= LEGEND_SPARE_HEIGHT else 1
+        )
         height = max(1, self.size.height - len(legend))
         self._plot.plotsize(width, height)
         self._plot._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue 5)
@@ -113,28 +119,24 @@ class MetricPlot(PlotextPlot):
         canvas = Text.from_ansi(self._plot.build().rstrip("\n"))
         return Text("\n").join([canvas, *legend])
 
-    def legend_lines(self, width: int, rows: int = LEGEND_ROWS) -> list[Text]:
+    def legend_lines(self, width: int, rows: int = LEGEND_ROWS, most: int | None = None) -> list[Text]:
         """The legend under the plot: `━ total 7.22 ↑  ━ check_answer 3.00 →`, each drawn series in its
         colour with its latest value and the way its line goes (`trend_arrow`), wrapped between series into
-        at most `rows` lines of `width` cells (the last one cut with an ellipsis)."""
-        items = []
-        for index, line in enumerate(self._lines):
-            if not line.ys:
-                continue
-            item = Text(no_wrap=True)
-            item.append("━ ", RICH_COLOURS.get(line.color or PALETTE[index % len(PALETTE)], ""))
-            item.append(f"{line.label} {short_value(line.ys[-1])}{trend_arrow(line.ys)}")
-            items.append(item)
+        `rows` lines of `width` cells, or up to `most` (default `rows`) where they do not fit.
+
+        Every series keeps its entry: where they do not all fit, the entries drop their arrows, then
+        shorten their values to two digits, then take a line more (up to `most`), then drop their values
+        (a review saw the third of three compared runs cut off every plot's legend at 80 columns). Only
+        names too long for the width even then are cut, the last line ending in an ellipsis."""
+        drawn = [(index, line) for index, line in enumerate(self._lines) if line.ys]
+        tries = [(detail, rows) for detail in LEGEND_DETAILS[:-1]]
+        tries += [(detail, r) for r in range(rows + 1, (most or rows) + 1) for detail in LEGEND_DETAILS[:-1]]
+        tries += [(LEGEND_DETAILS[-1], r) for r in range(rows, max(rows, most or rows) + 1)]
         lines: list[Text] = []
-        for item in items:
-            if lines and lines[-1].cell_len + 2 + item.cell_len <= width:
-                lines[-1].append("  ")
-                lines[-1].append_text(item)
-            elif len(lines) < rows:
-                lines.append(item)
-            else:
-                lines[-1].append("  ")
-                lines[-1].append_text(item)
+        for detail, allowed in tries:
+            lines = _pack([_legend_item(index, line, detail) for index, line in drawn], width, allowed)
+            if all(row.cell_len <= width for row in lines):
+                return lines
         for row in lines:
             row.truncate(width, overflow="ellipsis")
         return lines
@@ -188,6 +190,40 @@ class MetricPlot(PlotextPlot):
         self._lines = list(lines)
         self.draw_count += 1
         self.refresh()
+
+
+LegendDetail = Literal["full", "value", "short", "name"]
+LEGEND_DETAILS: tuple[LegendDetail, ...] = ("full", "value", "short", "name")
+"""A legend entry's forms, longest first: name, value and arrow; name and value; name and a two-digit
+value; the name alone."""
+
+
+def _legend_item(index: int, line: Line, detail: LegendDetail) -> Text:
+    """One series' legend entry in the form `detail` (a drawn series: `line.ys` is not empty)."""
+    item = Text(no_wrap=True)
+    item.append("━ ", RICH_COLOURS.get(line.color or PALETTE[index % len(PALETTE)], ""))
+    item.append(line.label)
+    if detail in ("full", "value"):
+        item.append(f" {short_value(line.ys[-1])}")
+    elif detail == "short":
+        value = line.ys[-1]
+        item.append(f" {value:.0f}" if 10 <= abs(value) < 1000 else f" {value:.2g}")
+    if detail == "full":
+        item.append(trend_arrow(line.ys))
+    return item
+
+
+def _pack(items: list[Text], width: int, rows: int) -> list[Text]:
+    """The entries two spaces apart, wrapped between entries into at most `rows` lines of about `width`
+    cells (the last line takes what does not fit: longer than `width` then)."""
+    lines: list[Text] = []
+    for item in items:
+        if lines and (lines[-1].cell_len + 2 + item.cell_len <= width or len(lines) >= rows):
+            lines[-1].append("  ")
+            lines[-1].append_text(item)
+        else:
+            lines.append(item.copy())
+    return lines
 
 
 def integer_ticks(low: float, high: float, most: int) -> list[int]:

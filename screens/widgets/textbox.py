@@ -27,6 +27,14 @@ def _without_mode_keys(bindings: list[BindingType]) -> list[BindingType]:
     return kept
 
 
+def fill(area: TextArea, text: str) -> None:
+    """Replace the area's text with `text`, the cursor after it: setting `text` alone leaves the cursor at
+    the start, so what the user types next went before the text filled in (Try the rewards' Ctrl+R put
+    typing before `<thinking>`)."""
+    area.text = text
+    area.move_cursor(area.document.end)
+
+
 class TextBox(TextArea, inherit_bindings=False):
     """A TextArea whose F5 and F6 switch modes, as everywhere else, instead of selecting text."""
 
