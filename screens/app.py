@@ -38,6 +38,7 @@ from textual.worker import Worker, WorkerState
 from screens.commands import RunCommands
 from screens.context import Clock, GpuSampler, ModeKey, ScreenContext
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
+from screens.formatting import toast_id
 from screens.heap import HeapKeeper
 from screens.keyorder import InOrderKeys
 from workbench import gpu as wgpu
@@ -508,7 +509,7 @@ class WorkbenchApp(InOrderKeys[None]):
         elif worker.name == "_delete_run" and worker.result:
             if self.attached == worker.result:
                 self.attached = None
-            self.notify(f"deleted {worker.result}")
+            self.notify(f"deleted {toast_id(worker.result)}")
             self.rescan()
 
     def _announce_endings(self, infos: list[RunInfo]) -> None:
@@ -539,7 +540,7 @@ class WorkbenchApp(InOrderKeys[None]):
         """A run launched from Configure: attach to it (named for the message, so that the app need not
         import Configure's module before that mode is shown)."""
         self._children.append(event.process)
-        self.notify(f"launched {event.run_id}", title="run started")
+        self.notify(f"launched {toast_id(event.run_id)}", title="run started")
         self.attach_run(event.run_id)
         self.rescan()
 
@@ -554,7 +555,7 @@ class WorkbenchApp(InOrderKeys[None]):
         """Ask, then stop `run_id` cleanly (the trainer checkpoints first)."""
         info = self.run_info(run_id)
         if info is not None and not info.alive and info.state in FINAL_STATES and not self._orphan(run_id):
-            self.notify(f"{run_id} is not running ({info.state})", severity="warning")
+            self.notify(f"{toast_id(run_id)} is not running ({info.state})", severity="warning")
             return
 
         def confirmed(answer: bool | None) -> None:
@@ -578,12 +579,12 @@ class WorkbenchApp(InOrderKeys[None]):
         from jobs.stopper import stop_detached
 
         run = RunDir(self.runs_root / run_id)
-        self.notify(f"stopping {run_id}: it saves a checkpoint first…", title="stop")
+        self.notify(f"stopping {toast_id(run_id)}: it saves a checkpoint first…", title="stop")
         process = await asyncio.to_thread(stop_detached, "run", run.path, run.log)
         while process.poll() is None:
             await asyncio.sleep(0.2)
         state, _, _ = await asyncio.to_thread(resolve_state, run)
-        self.notify(f"{run_id}: {state}", title="stop")
+        self.notify(f"{toast_id(run_id)}: {state}", title="stop")
         self.rescan()
 
     def request_resume(self, run_id: str) -> None:
@@ -599,7 +600,7 @@ class WorkbenchApp(InOrderKeys[None]):
         except LaunchError as exc:
             self.call_from_thread(self.notify, str(exc), severity="warning", title="resume")
             return None
-        self.call_from_thread(self.notify, f"resuming {run_id}", title="resume")
+        self.call_from_thread(self.notify, f"resuming {toast_id(run_id)}", title="resume")
         return process
 
     def clone_run(self, run_id: str) -> None:
@@ -629,7 +630,7 @@ class WorkbenchApp(InOrderKeys[None]):
         """Ask, then delete a finished run's directory."""
         info = self.run_info(run_id)
         if info is not None and (info.alive or info.state in LIVE_STATES):
-            self.notify(f"{run_id} is {info.state}; stop it before deleting it", severity="warning")
+            self.notify(f"{toast_id(run_id)} is {info.state}; stop it before deleting it", severity="warning")
             return
 
         def confirmed(answer: bool | None) -> None:
@@ -651,7 +652,9 @@ class WorkbenchApp(InOrderKeys[None]):
         run = RunDir(self.runs_root / run_id)
         state, alive, _ = resolve_state(run)
         if alive or state in LIVE_STATES:
-            self.call_from_thread(self.notify, f"{run_id} is {state}; stop it first", severity="warning")
+            self.call_from_thread(
+                self.notify, f"{toast_id(run_id)} is {state}; stop it first", severity="warning"
+            )
             return None
         shutil.rmtree(run.path)
         return run_id

@@ -33,6 +33,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
+from screens.formatting import TOAST_WIDTH, toast_id
 from screens.modescreen import ModeScreen
 from screens.widgets.choice import ChoiceField
 from screens.widgets.footer import SteadyFooter
@@ -1095,21 +1096,19 @@ class ConfigureScreen(ModeScreen):
         self._fill(data)
         self._schedule_checks()
         self.query_one("#f-name", Input).focus()
-        self.notify(
-            f"settings of {run_id} (lora.init_from not copied): change what you want, then Ctrl+L launches "
-            "a new run",
-            title="clone",
-        )
+        self.notify(f"settings of {toast_id(run_id)} (all but lora.init_from)", title="clone")
 
     def action_defaults(self) -> None:
         data = self._machine_default()
         self._fill(data)
         self._schedule_checks()
-        self.notify(
-            f"every field is back to this machine's default: model {data['model']['name']}, data "
-            f"{data['data']['source']}, {data['grpo']['max_steps']} steps (Ctrl+O loads a saved config)",
-            title="defaults",
-        )
+        # one row on the footer's (a longer toast covered the status line that says what the reset led
+        # to): what the fields now hold is in them, the toast names only what weighs most if it fits
+        message = "every field is back to this machine's default"
+        detail = f": {data['model']['name']}, {data['grpo']['max_steps']} steps"
+        if len("defaults · ") + len(message + detail) <= TOAST_WIDTH:
+            message += detail
+        self.notify(message, title="defaults")
 
     # ------------------------------------------------------------------------------------------------
     # for tests and the command palette

@@ -35,7 +35,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
-from screens.formatting import STATE_STYLES, format_duration
+from screens.formatting import STATE_STYLES, format_duration, toast_id
 from screens.modescreen import ModeScreen
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
@@ -625,7 +625,7 @@ class EvaluateScreen(ModeScreen):
     @on(EvalLaunched)
     def handle_eval_launched(self, event: EvalLaunched) -> None:
         self._children.append(event.process)
-        self.notify(f"evaluating {event.run_id}: log in eval/eval.log", title="evaluation started")
+        self.notify(f"evaluating {toast_id(event.run_id)}: log in eval/eval.log", title="evaluate")
         self._poll(force=True)
 
     @on(EvalRefused)

@@ -50,6 +50,21 @@ def shorten_middle(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
+TOAST_WIDTH = 77
+"""The cells a toast's text (its title, ` · ` and its message) has on one row at 80 columns: the
+screen's 80 less the toast's padding and its left border (app.tcss)."""
+TOAST_ID_WIDTH = 30
+"""The cells a run id takes in a toast: a toast is one row at 80 columns (app.tcss), and the longest ids
+(a long label after the date) would push the message's own words, the ones that say what happened, off
+it."""
+
+
+def toast_id(run_id: str) -> str:
+    """`run_id` as a toast names it: shortened in its middle as the Runs table shortens it, so that the
+    toast stays one row on the footer's and never covers the data above it."""
+    return shorten_middle(run_id, TOAST_ID_WIDTH)
+
+
 def fit_parts(parts: list[str], optional: list[tuple[str, float]], width: int, lead: str = "") -> str:
     """`parts` joined by ` · `, then as many of the `optional` (name, seconds) items as fit in `width`
     cells, largest first, after `lead`; the ones left out are summed as `+N more`. A status line that
