@@ -588,8 +588,30 @@ class WorkbenchApp(InOrderKeys[None]):
         self.rescan()
 
     def request_resume(self, run_id: str) -> None:
-        """Resume `run_id` from its last complete checkpoint."""
-        self._resume_run(run_id)
+        """Resume `run_id` from its last complete checkpoint; without one, ask first.
+
+        A run with no complete checkpoint starts training again from step 0 and its logged steps are
+        dropped. That used to happen silently (the toast said only `resuming`, and only train.log told
+        why step 8 became step 1), so it is asked like the other actions that throw work away.
+        """
+        info = self.run_info(run_id)
+        if info is None or info.resume_step or not info.step:
+            self._resume_run(run_id)
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._resume_run(run_id)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Start run {run_id} again from step 0?",
+                f"It has no complete checkpoint to resume from: training starts again from step 0 and the "
+                f"{info.step} steps it logged are dropped.",
+                yes="Start over",
+            ),
+            confirmed,
+        )
 
     @work(thread=True, exclusive=True, group="resume", description="resume run", exit_on_error=False)
     def _resume_run(self, run_id: str) -> subprocess.Popen[bytes] | None:
@@ -600,7 +622,9 @@ class WorkbenchApp(InOrderKeys[None]):
         except LaunchError as exc:
             self.call_from_thread(self.notify, str(exc), severity="warning", title="resume")
             return None
-        self.call_from_thread(self.notify, f"resuming {toast_id(run_id)}", title="resume")
+        start = RunDir(self.runs_root / run_id).read_status().step  # where the launcher said it starts
+        self.call_from_thread(self.notify, f"resuming {toast_id(run_id)} from step {start}", title="resume")
+        self.call_from_thread(self.rescan)  # the row reads the new attempt's step now, not in a scan's time
         return process
 
     def clone_run(self, run_id: str) -> None:
