@@ -33,7 +33,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
-from screens.formatting import TOAST_WIDTH, toast_id
+from screens.formatting import TOAST_WIDTH, parameter_size, toast_id
 from screens.modescreen import ModeScreen
 from screens.widgets.choice import ChoiceField
 from screens.widgets.footer import SteadyFooter
@@ -300,7 +300,7 @@ def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str)
     what = preset.description if preset else "local model directory"
     lora = shape.lora_parameters(config.lora.rank, config.lora.target_modules)
     lines.append(
-        f"{shape.parameter_count() / 1e6:,.1f}M parameters ({what}); LoRA r={config.lora.rank} on "
+        f"{parameter_size(shape.parameter_count())} parameters ({what}); LoRA r={config.lora.rank} on "
         f"{len(config.lora.target_modules)} projections trains {lora / 1e6:,.2f}M"
     )
     from workbench.distributed import num_processes, rank_config
@@ -365,8 +365,7 @@ def model_choices() -> list[tuple[str, str]]:
     for name in presets.PRESETS:
         shape = wplan.model_shape(name)
         count = shape.parameter_count() if shape is not None else 0
-        size = f"{count / 1e9:.2f}B" if count >= 1e9 else f"{count / 1e6:.1f}M"
-        choices.append((f"{name} · {size} parameters", name))
+        choices.append((f"{name} · {parameter_size(count)} parameters", name))
     choices.append(("another: type a hub id or a path in name", OTHER_MODEL))
     return choices
 

@@ -487,7 +487,9 @@ class EvaluateScreen(ModeScreen):
             line.append("never evaluated", "dim")
         else:
             state = view.state
-            line.append("cancelling" if self._cancelling and view.pid else state, STATE_STYLES.get(state, ""))
+            # the evaluation's state, not the run's (`RUN  completed` read as the training's while it ran)
+            shown = "cancelling" if self._cancelling and view.pid else state
+            line.append(f"evaluation {shown}", STATE_STYLES.get(state, ""))
             task = view.progress
             if state == "starting":
                 line.append(" (loading the model)", "dim")

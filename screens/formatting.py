@@ -38,6 +38,12 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def parameter_size(count: float) -> str:
+    """`1.24B` or `135.0M`: a parameter count written one way wherever it shows (the model picker said
+    `1.24B` beside a model line's `1,235.8M`)."""
+    return f"{count / 1e9:.2f}B" if count >= 1e9 else f"{count / 1e6:.1f}M"
+
+
 def shorten_middle(text: str, width: int) -> str:
     """`text` in at most `width` cells: whole when it fits, else its start and its end joined by `…`.
     A run id keeps both its date (the start) and its random tail (the end), which tell runs apart when
