@@ -32,6 +32,7 @@ from workbench.runs import (
     last_complete_checkpoint,
     merge_progress,
     resolve_state,
+    resume_point,
     run_dirs,
 )
 
@@ -241,9 +242,7 @@ def resume(run: RunDir) -> subprocess.Popen[bytes]:
             f"(`grpo-workbench train --from {run.run_id} --set grpo.max_steps=N`)"
         )
     check_resumable(run)
-    run.write_status(
-        state="pending", phase="resuming", heartbeat=time.time(), exit_code=None, error=None, finished_at=None
-    )
+    run.mark_resume(resume_point(run), time.time())
     return _spawn(run, "--resume")
 
 

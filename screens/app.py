@@ -38,6 +38,7 @@ from textual.worker import Worker, WorkerState
 from screens.commands import RunCommands
 from screens.context import Clock, GpuSampler, ModeKey, ScreenContext
 from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
+from screens.formatting import toast_id
 from screens.heap import HeapKeeper
 from screens.keyorder import InOrderKeys
 from workbench import gpu as wgpu
@@ -508,7 +509,7 @@ class WorkbenchApp(InOrderKeys[None]):
         elif worker.name == "_delete_run" and worker.result:
             if self.attached == worker.result:
                 self.attached = None
-            self.notify(f"deleted {worker.result}")
+            self.notify(f"deleted {toast_id(worker.result)}")
             self.rescan()
 
     def _announce_endings(self, infos: list[RunInfo]) -> None:
@@ -539,7 +540,7 @@ class WorkbenchApp(InOrderKeys[None]):
         """A run launched from Configure: attach to it (named for the message, so that the app need not
         import Configure's module before that mode is shown)."""
         self._children.append(event.process)
-        self.notify(f"launched {event.run_id}", title="run started")
+        self.notify(f"launched {toast_id(event.run_id)}", title="run started")
         self.attach_run(event.run_id)
         self.rescan()
 
@@ -554,7 +555,7 @@ class WorkbenchApp(InOrderKeys[None]):
         """Ask, then stop `run_id` cleanly (the trainer checkpoints first)."""
         info = self.run_info(run_id)
         if info is not None and not info.alive and info.state in FINAL_STATES and not self._orphan(run_id):
-            self.notify(f"{run_id} is not running ({info.state})", severity="warning")
+            self.notify(f"{toast_id(run_id)} is not running ({info.state})", severity="warning")
             return
 
         def confirmed(answer: bool | None) -> None:
@@ -578,17 +579,39 @@ class WorkbenchApp(InOrderKeys[None]):
         from jobs.stopper import stop_detached
 
         run = RunDir(self.runs_root / run_id)
-        self.notify(f"stopping {run_id}: it saves a checkpoint first…", title="stop")
+        self.notify(f"stopping {toast_id(run_id)}: it saves a checkpoint first…", title="stop")
         process = await asyncio.to_thread(stop_detached, "run", run.path, run.log)
         while process.poll() is None:
             await asyncio.sleep(0.2)
         state, _, _ = await asyncio.to_thread(resolve_state, run)
-        self.notify(f"{run_id}: {state}", title="stop")
+        self.notify(f"{toast_id(run_id)}: {state}", title="stop")
         self.rescan()
 
     def request_resume(self, run_id: str) -> None:
-        """Resume `run_id` from its last complete checkpoint."""
-        self._resume_run(run_id)
+        """Resume `run_id` from its last complete checkpoint; without one, ask first.
+
+        A run with no complete checkpoint starts training again from step 0 and its logged steps are
+        dropped. That used to happen silently (the toast said only `resuming`, and only train.log told
+        why step 8 became step 1), so it is asked like the other actions that throw work away.
+        """
+        info = self.run_info(run_id)
+        if info is None or info.resume_step or not info.step:
+            self._resume_run(run_id)
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._resume_run(run_id)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Start run {run_id} again from step 0?",
+                f"It has no complete checkpoint to resume from: training starts again from step 0 and the "
+                f"{info.step} steps it logged are dropped.",
+                yes="Start over",
+            ),
+            confirmed,
+        )
 
     @work(thread=True, exclusive=True, group="resume", description="resume run", exit_on_error=False)
     def _resume_run(self, run_id: str) -> subprocess.Popen[bytes] | None:
@@ -599,7 +622,9 @@ class WorkbenchApp(InOrderKeys[None]):
         except LaunchError as exc:
             self.call_from_thread(self.notify, str(exc), severity="warning", title="resume")
             return None
-        self.call_from_thread(self.notify, f"resuming {run_id}", title="resume")
+        start = RunDir(self.runs_root / run_id).read_status().step  # where the launcher said it starts
+        self.call_from_thread(self.notify, f"resuming {toast_id(run_id)} from step {start}", title="resume")
+        self.call_from_thread(self.rescan)  # the row reads the new attempt's step now, not in a scan's time
         return process
 
     def clone_run(self, run_id: str) -> None:
@@ -629,7 +654,7 @@ class WorkbenchApp(InOrderKeys[None]):
         """Ask, then delete a finished run's directory."""
         info = self.run_info(run_id)
         if info is not None and (info.alive or info.state in LIVE_STATES):
-            self.notify(f"{run_id} is {info.state}; stop it before deleting it", severity="warning")
+            self.notify(f"{toast_id(run_id)} is {info.state}; stop it before deleting it", severity="warning")
             return
 
         def confirmed(answer: bool | None) -> None:
@@ -651,7 +676,9 @@ class WorkbenchApp(InOrderKeys[None]):
         run = RunDir(self.runs_root / run_id)
         state, alive, _ = resolve_state(run)
         if alive or state in LIVE_STATES:
-            self.call_from_thread(self.notify, f"{run_id} is {state}; stop it first", severity="warning")
+            self.call_from_thread(
+                self.notify, f"{toast_id(run_id)} is {state}; stop it first", severity="warning"
+            )
             return None
         shutil.rmtree(run.path)
         return run_id

@@ -77,6 +77,10 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}{f' {status}' if status else ''}: {text}"
 
 
+NO_B_HINT = "model B's answers appear here (pick B to compare)"
+"""Pane B's words while no model B is picked; once one is, the pane names it instead."""
+
+
 class ChatScreen(ModeScreen):
     """Serve a run, then ask its models questions, two at a time."""
 
@@ -180,7 +184,7 @@ class ChatScreen(ModeScreen):
             yield TextBox(DEFAULT_SYSTEM_PROMPT, id="system-prompt", compact=True)
         with Horizontal(id="columns"):
             yield ChatColumn("model A's answers appear here", id="col-a")
-            yield ChatColumn("model B's answers appear here (pick B to compare)", id="col-b")
+            yield ChatColumn(NO_B_HINT, id="col-b")
         yield TextLine("", id="gold-bar")
         yield QuestionBox(
             placeholder="Ask · Enter sends · Ctrl+J new line · Ctrl+N held-out question · Esc stops",
@@ -476,8 +480,11 @@ class ChatScreen(ModeScreen):
     def _show_columns(self) -> None:
         """Column B shows while model B is picked or holds answers: a server stopping (which empties
         the pickers) must not take the transcript away."""
-        picked = isinstance(self.query_one("#model-b", Select).value, str)
-        self.set_class(not picked and not self.query_one("#col-b", ChatColumn).answers, "-single")
+        value = self.query_one("#model-b", Select).value
+        picked = isinstance(value, str)
+        column = self.query_one("#col-b", ChatColumn)
+        column.set_hint(f"model B ({value})'s answers appear here" if picked else NO_B_HINT)
+        self.set_class(not picked and not column.answers, "-single")
 
     # ------------------------------------------------------------------------------------------------
     # asking

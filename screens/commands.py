@@ -31,7 +31,9 @@ class RunCommands(Provider):
                 yield (
                     f"resume: {run_id}",
                     partial(services.request_resume, run_id),
-                    "continue from its last checkpoint",
+                    f"continue from its checkpoint at step {info.resume_step}"
+                    if info.resume_step
+                    else "no checkpoint: train again from step 0 (asks first)",
                 )
 
     async def discover(self) -> Hits:

@@ -33,6 +33,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
 from screens.dialogs import PathPromptScreen
+from screens.formatting import TOAST_WIDTH, parameter_size, toast_id
 from screens.modescreen import ModeScreen
 from screens.widgets.choice import ChoiceField
 from screens.widgets.footer import SteadyFooter
@@ -299,7 +300,7 @@ def memory_summary(config: RunConfig, gpu_total_gib: float | None, backend: str)
     what = preset.description if preset else "local model directory"
     lora = shape.lora_parameters(config.lora.rank, config.lora.target_modules)
     lines.append(
-        f"{shape.parameter_count() / 1e6:,.1f}M parameters ({what}); LoRA r={config.lora.rank} on "
+        f"{parameter_size(shape.parameter_count())} parameters ({what}); LoRA r={config.lora.rank} on "
         f"{len(config.lora.target_modules)} projections trains {lora / 1e6:,.2f}M"
     )
     from workbench.distributed import num_processes, rank_config
@@ -364,8 +365,7 @@ def model_choices() -> list[tuple[str, str]]:
     for name in presets.PRESETS:
         shape = wplan.model_shape(name)
         count = shape.parameter_count() if shape is not None else 0
-        size = f"{count / 1e9:.2f}B" if count >= 1e9 else f"{count / 1e6:.1f}M"
-        choices.append((f"{name} · {size} parameters", name))
+        choices.append((f"{name} · {parameter_size(count)} parameters", name))
     choices.append(("another: type a hub id or a path in name", OTHER_MODEL))
     return choices
 
@@ -1095,21 +1095,19 @@ class ConfigureScreen(ModeScreen):
         self._fill(data)
         self._schedule_checks()
         self.query_one("#f-name", Input).focus()
-        self.notify(
-            f"settings of {run_id} (lora.init_from not copied): change what you want, then Ctrl+L launches "
-            "a new run",
-            title="clone",
-        )
+        self.notify(f"settings of {toast_id(run_id)} (all but lora.init_from)", title="clone")
 
     def action_defaults(self) -> None:
         data = self._machine_default()
         self._fill(data)
         self._schedule_checks()
-        self.notify(
-            f"every field is back to this machine's default: model {data['model']['name']}, data "
-            f"{data['data']['source']}, {data['grpo']['max_steps']} steps (Ctrl+O loads a saved config)",
-            title="defaults",
-        )
+        # one row on the footer's (a longer toast covered the status line that says what the reset led
+        # to): what the fields now hold is in them, the toast names only what weighs most if it fits
+        message = "every field is back to this machine's default"
+        detail = f": {data['model']['name']}, {data['grpo']['max_steps']} steps"
+        if len("defaults · ") + len(message + detail) <= TOAST_WIDTH:
+            message += detail
+        self.notify(message, title="defaults")
 
     # ------------------------------------------------------------------------------------------------
     # for tests and the command palette

@@ -35,7 +35,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from screens.context import ScreenContext, screen_context
-from screens.formatting import STATE_STYLES, format_duration
+from screens.formatting import STATE_STYLES, format_duration, toast_id
 from screens.modescreen import ModeScreen
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.modebar import ModeBar
@@ -493,7 +493,9 @@ class EvaluateScreen(ModeScreen):
             line.append("never evaluated", "dim")
         else:
             state = view.state
-            line.append("cancelling" if self._cancelling and view.pid else state, STATE_STYLES.get(state, ""))
+            # the evaluation's state, not the run's (`RUN  completed` read as the training's while it ran)
+            shown = "cancelling" if self._cancelling and view.pid else state
+            line.append(f"evaluation {shown}", STATE_STYLES.get(state, ""))
             task = view.progress
             if state == "starting":
                 line.append(" (loading the model)", "dim")
@@ -631,7 +633,7 @@ class EvaluateScreen(ModeScreen):
     @on(EvalLaunched)
     def handle_eval_launched(self, event: EvalLaunched) -> None:
         self._children.append(event.process)
-        self.notify(f"evaluating {event.run_id}: log in eval/eval.log", title="evaluation started")
+        self.notify(f"evaluating {toast_id(event.run_id)}: log in eval/eval.log", title="evaluate")
         self._poll(force=True)
 
     @on(EvalRefused)

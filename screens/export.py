@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
 
 from screens.dialogs.confirm import ConfirmScreen
-from screens.formatting import RUN_STATE_STYLES
+from screens.formatting import RUN_STATE_STYLES, toast_id
 from screens.widgets.ticks import TickBox
 from workbench.jobdir import FINAL_STATES, JobView
 from workbench.runs import RunDir, checkpoints, read_export_record
@@ -250,7 +250,9 @@ class ExportPanel(Horizontal):
             self.app.call_from_thread(self.app.notify, message, title="export", severity="error")
             return
         self.app.call_from_thread(
-            self.app.notify, f"exporting {run_id} as {choice.format} (pid {process.pid})", title="export"
+            self.app.notify,
+            f"exporting {toast_id(run_id)} as {choice.format} (pid {process.pid})",
+            title="export",
         )
         self.follow_now(run_id)
 
@@ -264,4 +266,4 @@ class ExportPanel(Horizontal):
         from jobs.export import cancel
 
         state = cancel(RunDir(self.root / run_id))
-        self.app.call_from_thread(self.app.notify, f"export of {run_id}: {state}", title="export")
+        self.app.call_from_thread(self.app.notify, f"export of {toast_id(run_id)}: {state}", title="export")

@@ -38,6 +38,12 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def parameter_size(count: float) -> str:
+    """`1.24B` or `135.0M`: a parameter count written one way wherever it shows (the model picker said
+    `1.24B` beside a model line's `1,235.8M`)."""
+    return f"{count / 1e9:.2f}B" if count >= 1e9 else f"{count / 1e6:.1f}M"
+
+
 def shorten_middle(text: str, width: int) -> str:
     """`text` in at most `width` cells: whole when it fits, else its start and its end joined by `…`.
     A run id keeps both its date (the start) and its random tail (the end), which tell runs apart when
@@ -48,6 +54,21 @@ def shorten_middle(text: str, width: int) -> str:
         return "…"[:width]
     head = -(-2 * (width - 1) // 3)
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+TOAST_WIDTH = 77
+"""The cells a toast's text (its title, ` · ` and its message) has on one row at 80 columns: the
+screen's 80 less the toast's padding and its left border (app.tcss)."""
+TOAST_ID_WIDTH = 30
+"""The cells a run id takes in a toast: a toast is one row at 80 columns (app.tcss), and the longest ids
+(a long label after the date) would push the message's own words, the ones that say what happened, off
+it."""
+
+
+def toast_id(run_id: str) -> str:
+    """`run_id` as a toast names it: shortened in its middle as the Runs table shortens it, so that the
+    toast stays one row on the footer's and never covers the data above it."""
+    return shorten_middle(run_id, TOAST_ID_WIDTH)
 
 
 def fit_parts(parts: list[str], optional: list[tuple[str, float]], width: int, lead: str = "") -> str:

@@ -94,7 +94,7 @@ class RunsScreen(ModeScreen):
             "resume_run",
             "Resume",
             id="runs.resume",
-            tooltip="Resume the selected run from its last checkpoint",
+            tooltip="Resume the selected run from its last checkpoint (asks first if it has none)",
         ),
         Binding(
             "d,delete",

@@ -94,3 +94,25 @@ async def test_bound_and_negative_weight_messages_name_their_fix(tmp_path: Path)
         assert "is negative" in screen.field_message("rewards.check_answer")
         assert "fix: use 0 to switch it off" in screen.field_message("rewards.check_answer")
         assert not screen.can_launch
+
+
+def test_a_parameter_count_reads_one_way_in_the_picker_and_the_model_line() -> None:
+    """The picker said `1.24B parameters` beside the model line's `1,235.8M parameters`."""
+    from screens.configure import memory_summary, model_choices
+    from screens.formatting import parameter_size
+
+    assert parameter_size(1_235_814_400) == "1.24B" and parameter_size(135_000_000) == "135.0M"
+    from workbench import plan as wplan
+    from workbench.config import machine_default, presets
+
+    pickers = dict((name, label) for label, name in model_choices())
+    for name in presets.PRESETS:
+        shape = wplan.model_shape(name)
+        if shape is None:
+            continue
+        config = machine_default(1).model_copy(
+            update={"model": machine_default(1).model.model_copy(update={"name": name})}
+        )
+        size = parameter_size(shape.parameter_count())
+        assert f"{size} parameters" in pickers[name], pickers[name]
+        assert memory_summary(config, 80.0, "vllm").startswith(f"{size} parameters"), name

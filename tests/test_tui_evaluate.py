@@ -99,7 +99,7 @@ async def test_frozen_run_fills_the_table_and_the_plot(tmp_path: Path, eval_root
         assert names == ["base", "checkpoint-10", "checkpoint-20", "checkpoint-30", "adapter"]
         assert targets.selected == ["base", "adapter"]  # the run's default: before and after
         assert "16/16 rows" in str(screen.query_one("#eval-rate").render())
-        assert "completed" in str(screen.query_one("#eval-bar").render())
+        assert "evaluation completed" in str(screen.query_one("#eval-bar").render())  # not the run's state
         assert not screen.query_one("#eval-start", Button).disabled
         assert screen.query_one("#eval-cancel", Button).disabled
 

@@ -565,3 +565,61 @@ async def test_runs_footer_shows_every_action_of_the_screen(size: tuple[int, int
         await pilot.press("n")
         await settle(pilot, 0.1)
         assert isinstance(app.screen, ConfigureScreen)
+
+
+class _StopStillRunning:
+    """A detached stopper that never ends in the test (the stop confirmation stays the only toast)."""
+
+    def poll(self) -> int | None:
+        return None
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+@pytest.mark.parametrize("mode", ["monitor", "runs"])
+async def test_the_stop_confirmation_is_one_row_on_the_footer(
+    mode: str, size: tuple[int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stop · stopping RUN: it saves a checkpoint first…` wrapped to two rows in Textual's narrow toast
+    (60 cells, at most half the screen) and stood over the Monitor's GPU line and the Runs detail line.
+    A toast is now as wide as the screen and the id shortened as the Runs table does: one row."""
+    import jobs.stopper
+
+    monkeypatch.setattr(jobs.stopper, "stop_detached", lambda *args, **kwargs: _StopStillRunning())
+    long_id = "20261201-133504-a-rather-long-run-name-1edb"
+    app = frozen_app(tmp_path, initial_mode=mode, attach=GPU_RUN)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        # the GPU line at 80x24, the GPU plot where there is room for it
+        names = ("#gpu-line", "#plot-gpu") if mode == "monitor" else ("#runs-detail",)
+        shown = [screen.query_one(name).region for name in names]
+        data = next(region for region in shown if region.height)
+        footer = screen.query_one(Footer).region
+        for run_id in (GPU_RUN, long_id):
+            await pilot.press("down")  # a key: the toast of the run before is stale
+            app._stop_run(run_id)
+            await pilot.pause(0.3)
+            toasts = toast_regions(app)
+            assert [toast.height for toast in toasts] == [1], (run_id, toasts)
+            assert data.height and not toasts[0].overlaps(data), (toasts, data)
+            assert footer.contains_region(toasts[0]), (toasts, footer)
+            assert "it saves a checkpoint first" in " ".join(screen_rows(app, footer))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_the_defaults_toast_leaves_the_status_seen(size: tuple[int, int], tmp_path: Path) -> None:
+    """Ctrl+N's `defaults · every field is back…` took two to three rows over `✓ valid · Ctrl+L
+    launches`, the line that says what the reset led to. One row on the footer's now."""
+    app = frozen_app(tmp_path, initial_mode="configure")
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        screen = app.screen
+        status = screen.query_one("#config-status").region
+        footer = screen.query_one(Footer).region
+        toasts = toast_regions(app)
+        assert [toast.height for toast in toasts] == [1], toasts
+        assert status.height and not toasts[0].overlaps(status), (toasts, status)
+        assert footer.contains_region(toasts[0]), (toasts, footer)
+        assert "defaults" in " ".join(screen_rows(app, footer))

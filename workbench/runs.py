@@ -8,11 +8,11 @@ the jobs, the screens and the CLI all go through it. Layout of `<runs home>/<run
 | config.toml | launcher, before the job starts | `RunConfig` | the validated config |
 | custom_rewards/ | launcher, before the job starts | Python files | copies of the custom reward files |
 | manifest.json | supervisor | `RunManifest` | pid, pgid, start time, host, command, attempts, trainer |
-| status.json | supervisor (merges progress.json) | `TrainingStatus` | state, heartbeat, step, exit, error |
+| status.json | supervisor (+progress.json), launcher | `TrainingStatus` | state, heartbeat, step, exit |
 | progress.json | trainer | `Progress` | phase, step, max_steps, outcome |
 | plan.json | trainer | `Plan` | the batch shape, vLLM share and memory estimate it chose |
 | distributed.json, accelerate.yaml | supervisor (several GPUs) | `distributed.Ports` | GPUs, ports |
-| metrics.jsonl | trainer | `MetricsRecord` | one object per logged step, TRL's key names + `time/<phase>` |
+| metrics.jsonl | trainer, launcher (resume) | `MetricsRecord` | one line a step, TRL's keys, `time/<phase>` |
 | samples.jsonl | trainer | `Sample` | a few prompt/completion/per-reward rows per step |
 | rollouts.jsonl | trainer | `RolloutStep` | whole groups of each step: scores, advantages, lengths |
 | rollouts.1.jsonl | trainer | `RolloutStep` | the rollouts before the last rotation (`RolloutWriter`) |
@@ -593,6 +593,32 @@ class RunDir(JobDir[TrainingStatus, RunManifest]):
 
     def metrics_writer(self) -> JsonlWriter:
         return JsonlWriter(self.metrics)
+
+    def mark_resume(self, step: int, now: float) -> None:
+        """Record, as a resume is launched, where its attempt starts: status.json (pending, resuming, at
+        `step`) and a `resume` event at `step` in metrics.jsonl.
+
+        The trainer writes its own `resume` event only once its model is loaded, minutes later; until
+        then readers showed the last attempt's step, steps/s and ETA as current (`running 8/30`, `3.33
+        steps/s`) and jumped to step 1 after a resume without a checkpoint. With the event at launch
+        they read `step/max · – steps/s · ETA ?` until the new attempt logs its first step
+        (`workbench.series.MetricsSeries` drops the steps past a resume and times speed from it).
+        """
+        self.progress.unlink(missing_ok=True)  # the last attempt's step and outcome: not this attempt's
+        self.write_status(
+            state="pending",
+            phase="resuming",
+            heartbeat=now,
+            step=step,
+            exit_code=None,
+            error=None,
+            finished_at=None,
+        )
+        writer = self.metrics_writer()
+        try:
+            writer.write({"event": "resume", "step": step, "time": now})
+        finally:
+            writer.close()
 
     def samples_writer(self) -> JsonlWriter:
         return JsonlWriter(self.samples)
@@ -1210,6 +1236,9 @@ class RunInfo:
     """When this attempt ended (None while it runs)."""
     health: tuple[HealthAlert, ...] = ()
     """The health signals active at the run's last judged step (health.json)."""
+    resume_step: int = 0
+    """The step a resume starts from: its last complete checkpoint's, 0 without one (a resume then
+    starts training again and drops the steps logged so far, which the UI says before it happens)."""
 
     @property
     def state(self) -> str:
@@ -1312,6 +1341,7 @@ def run_info(run: RunDir) -> RunInfo:
         attempt=view.manifest.attempt,
         finished_at=view.status.finished_at,
         health=run.read_health().active,
+        resume_step=resume_point(run),
     )
 
 
@@ -1356,3 +1386,9 @@ def last_complete_checkpoint(run: RunDir) -> Path | None:
     """The newest checkpoint that was fully written; half-written ones are skipped."""
     complete = [p for _, p, ok in checkpoints(run) if ok]
     return complete[-1] if complete else None
+
+
+def resume_point(run: RunDir) -> int:
+    """The step a resume of `run` starts from: its last complete checkpoint's, 0 without one."""
+    complete = [step for step, _, ok in checkpoints(run) if ok]
+    return complete[-1] if complete else 0

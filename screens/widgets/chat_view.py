@@ -192,6 +192,13 @@ class ChatColumn(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(self.hint, classes="chat-empty")
 
+    def set_hint(self, hint: str) -> None:
+        """Say `hint` while the column is empty: what it says must follow the picker (a pane that asked to
+        pick B while B was picked read as a fault)."""
+        self.hint = hint
+        for empty in self.query(".chat-empty").results(Static):
+            empty.update(hint)
+
     @property
     def latest(self) -> AnswerView | None:
         return self.answers[-1] if self.answers else None
