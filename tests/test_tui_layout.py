@@ -431,7 +431,7 @@ async def test_why_an_evaluation_failed_reads_whole(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: screen.view is not None, "the eval/ read", 10)
         await settle(pilot)
         bar = screen.query_one("#eval-bar", TextLine)
-        assert shown_text(app, bar) == f"{run.name} failed: {OOM}"
+        assert shown_text(app, bar) == f"{run.name} evaluation failed: {OOM}"
         assert bar.region.height >= 3
 
 
