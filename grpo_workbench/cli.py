@@ -9,6 +9,7 @@ reader of stdout went away (`grpo-workbench runs | head -1`: no traceback, as Un
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -85,21 +86,22 @@ def _config_from(args: argparse.Namespace) -> Any:
                 ]
             )
         return clone_config(find_run(like), list(getattr(args, "set", None) or []))
+    from workbench import gpu
+
     source = getattr(args, "from_run", None)
+    defaults = wconfig.machine_default(gpu.device_count()).model_dump(mode="json")
     if source and not getattr(args, "config", None):
         # A run started from another's adapter begins with that run's settings (then --set changes them).
         data = wconfig.load(_adapter_of(source)[0].config).model_dump(mode="json")
     else:
-        from workbench import gpu
-
-        data = wconfig.machine_default(gpu.device_count()).model_dump(mode="json")
+        data = copy.deepcopy(defaults)  # apply_overrides changes its data in place
         if getattr(args, "config", None):
             # the file's settings over this machine's defaults: a partial file changes what it names
             data = wconfig.load(Path(args.config), base=data).model_dump(mode="json")
     data = wconfig.apply_overrides(data, list(getattr(args, "set", None) or []))
     if source:
         data.setdefault("lora", {})["init_from"] = str(_adapter_of(source)[1])
-    return wconfig.validate(data)
+    return wconfig.validate(data, defaults)  # a bound message quotes this machine's default
 
 
 def _print_problems(exc: Exception) -> int:

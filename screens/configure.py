@@ -14,6 +14,7 @@ import subprocess
 import types
 import typing
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast, get_args, get_origin
 
@@ -602,6 +603,12 @@ class ConfigureScreen(ModeScreen):
 
         return machine_default(len(self.context.gpu_sampler())).model_dump(mode="json")
 
+    @cached_property
+    def _defaults(self) -> dict[str, Any]:
+        """This machine's defaults, which a bound message quotes (`validate`'s `defaults`): read once, as
+        the form validates on every keystroke."""
+        return self._machine_default()
+
     # ------------------------------------------------------------------------------------------------
     # the form's values
 
@@ -720,12 +727,12 @@ class ConfigureScreen(ModeScreen):
         config: RunConfig | None = None
         if not problems:
             try:
-                config = validate(data)
+                config = validate(data, self._defaults)
             except ConfigError as exc:
                 problems = list(exc.problems)
         else:
             try:
-                validate(data)  # the other fields' messages, even while one cannot be parsed
+                validate(data, self._defaults)  # the other fields' messages, even while one cannot be parsed
             except ConfigError as exc:
                 parsed = {p.field for p in problems}
                 problems += [p for p in exc.problems if p.field not in parsed]

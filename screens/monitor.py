@@ -30,7 +30,7 @@ from screens.modescreen import ModeScreen
 from screens.widgets.footer import SteadyFooter
 from screens.widgets.logview import WrappedLog
 from screens.widgets.modebar import ModeBar
-from screens.widgets.plots import Line, MetricPlot
+from screens.widgets.plots import Line, MetricPlot, short_value
 from screens.widgets.rewards import RewardPlots, RewardSeries, colour_of
 from screens.widgets.rollouts import RolloutView
 from screens.widgets.samples import SamplesView
@@ -62,8 +62,10 @@ VIEW_NAMES: dict[View, str] = {"all": "all", "plots": "plots", "text": "samples 
 """What the view tabs call each view."""
 
 
-def _value(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+def _value(value: float | None) -> str:
+    """A plot title's latest value, written as the plot's legend writes it (`short_value`): a title of
+    `loss -0.0000` above a legend of `-1.5e-08` read as two different numbers."""
+    return "–" if value is None else short_value(value)
 
 
 class MonitorScreen(ModeScreen):
@@ -531,15 +533,15 @@ class MonitorScreen(ModeScreen):
         )
         length = self.query_one("#plot-length", MetricPlot)
         length.draw(
-            f"completion length {_value(m.latest('completions/mean_length'), 1)}",
+            f"completion length {_value(m.latest('completions/mean_length'))}",
             [Line("mean", *m.get("completions/mean_length"))],
         )
         loss = self.query_one("#plot-loss", MetricPlot)
         loss_lines = [Line("loss", *m.get("loss"))]
-        title = f"loss {_value(m.latest('loss'), 4)}"
+        title = f"loss {_value(m.latest('loss'))}"
         if m.has("kl") and self.beta != 0:  # at beta 0 TRL computes no KL (Unsloth logs zeros)
             loss_lines.append(Line("kl", *m.get("kl"), yside="right"))
-            title += f" · kl {_value(m.latest('kl'), 4)}"
+            title += f" · kl {_value(m.latest('kl'))}"
         loss.draw(title, loss_lines)
         self._draw_gpu()
 

@@ -173,6 +173,21 @@ def test_bound_and_type_messages_say_what_to_use() -> None:
     assert problems["model.load_in_4bit=maybe"].endswith("; fix: use true or false")
 
 
+def test_a_bound_message_quotes_this_machines_default() -> None:
+    """On a CPU the offline default trains at 1e-3 (the schema's 5e-6 is the 1B recipe's): a bound message
+    given this machine's defaults quotes the value Ctrl+N or a fresh `train` would use here."""
+    from workbench.config import machine_default
+
+    defaults = machine_default(0).model_dump(mode="json")
+    data = apply_overrides(machine_default(0).model_dump(mode="json"), ["grpo.learning_rate=5"])
+    with pytest.raises(ConfigError) as raised:
+        validate(data, defaults)
+    assert raised.value.problems[0].message.endswith("(default 0.001)")
+    with pytest.raises(ConfigError) as raised:
+        validate(data)  # without them, the schema's own
+    assert raised.value.problems[0].message.endswith("(default 5e-06)")
+
+
 def test_a_negative_reward_weight_is_refused_naming_its_weight() -> None:
     """Decided: refused, not shown as a penalty (every function already scores bad output below 0)."""
     with pytest.raises(ConfigError) as raised:

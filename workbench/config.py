@@ -715,8 +715,12 @@ def _field_info(loc: tuple[int | str, ...]) -> FieldInfo | None:
     return info
 
 
-def _bounds_fix(info: FieldInfo) -> str:
-    """`fix: use a whole number from 1 to 512 (default 64)`: the field's range, from its bounds."""
+_NO_DEFAULT = object()
+
+
+def _bounds_fix(info: FieldInfo, default: Any = _NO_DEFAULT) -> str:
+    """`fix: use a whole number from 1 to 512 (default 64)`: the field's range, from its bounds, and
+    `default` (the schema's own default unless given: the caller's defaults for this machine)."""
     lower: Any = None
     upper: Any = None
     lower_open = upper_open = False
@@ -739,11 +743,22 @@ def _bounds_fix(info: FieldInfo) -> str:
         if upper is not None:
             ends.append(f"below {upper}" if upper_open else f"at most {upper}")
         span = " and ".join(ends)
-    default = info.get_default(call_default_factory=True)
+    if default is _NO_DEFAULT:
+        default = info.get_default(call_default_factory=True)
     return f"fix: use {kind} {span}" + (f" (default {default})" if default is not None else "")
 
 
-def _problems_from(exc: ValidationError) -> list[Problem]:
+def _default_at(defaults: dict[str, Any] | None, loc: tuple[Any, ...]) -> Any:
+    """The value at `loc` in config data `defaults`, or _NO_DEFAULT where it has none."""
+    node: Any = defaults
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            return _NO_DEFAULT
+        node = node[part]
+    return node
+
+
+def _problems_from(exc: ValidationError, defaults: dict[str, Any] | None = None) -> list[Problem]:
     problems = []
     for err in exc.errors():
         parts = list(err["loc"])
@@ -759,7 +774,7 @@ def _problems_from(exc: ValidationError) -> list[Problem]:
             info = _field_info(tuple(err["loc"]))
             kind = err["type"].split("_")[0]
             if err["type"] in _BOUND_ERRORS and info is not None:
-                msg += f"; {_bounds_fix(info)}"
+                msg += f"; {_bounds_fix(info, _default_at(defaults, tuple(err['loc'])))}"
             elif kind in _TYPE_FIXES:
                 msg += f"; fix: use {_TYPE_FIXES[kind]}"
             elif err["type"] == "literal_error":
@@ -771,12 +786,17 @@ def _problems_from(exc: ValidationError) -> list[Problem]:
     return problems
 
 
-def validate(data: dict[str, Any]) -> RunConfig:
-    """Build a RunConfig from plain data, raising ConfigError with every problem found."""
+def validate(data: dict[str, Any], defaults: dict[str, Any] | None = None) -> RunConfig:
+    """Build a RunConfig from plain data, raising ConfigError with every problem found.
+
+    `defaults` (config data, usually `machine_default(...)` dumped to JSON) is what a bound message
+    quotes as the default: on a CPU the tiny model trains at a learning rate of 1e-3, not the schema's
+    5e-6, and the message should name the value Ctrl+N or a fresh `train` would use here.
+    """
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_problems_from(exc)) from None
+        raise ConfigError(_problems_from(exc, defaults)) from None
 
 
 def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
