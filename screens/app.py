@@ -30,7 +30,7 @@ from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.markup import escape
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -341,6 +341,15 @@ class WorkbenchApp(InOrderKeys[None]):
         if timeout is None and severity == "information":
             timeout = CONFIRMATION_SECONDS
         super().notify(message, severity=severity, timeout=timeout, markup=markup)
+
+    def _on_notify(self, event: Notify) -> None:
+        """Show a notification unless the same one is on screen already: said again (a delete set off a
+        scan per change, each saying `deleted RUN`), it stacked three rows over the Runs detail line.
+        Checked here, before Textual's own handler adds it to the shown ones (`notify` only posts it;
+        Textual then calls this class's handler and App's, unless the default is prevented)."""
+        new = event.notification
+        if any(n.message == new.message and n.severity == new.severity for n in self._notifications):
+            event.prevent_default()
 
     # ------------------------------------------------------------------------------------------------
     # start

@@ -246,7 +246,7 @@ class ExportPanel(Horizontal):
         try:
             process = launch(run, choice.format, checkpoint=choice.checkpoint, force=choice.force)
         except (ExportError, ExportBusy) as exc:
-            message = in_dialog_words(str(exc))
+            message = in_dialog_words(str(exc)).replace(run_id, toast_id(run_id))  # two rows at 80 columns
             self.app.call_from_thread(self.app.notify, message, title="export", severity="error")
             return
         self.app.call_from_thread(

@@ -196,11 +196,16 @@ class RunsScreen(ModeScreen):
         self._show_runs(self.infos)
 
     def _show_runs(self, infos: list[RunInfo]) -> None:
+        """Fill the table with `infos`, the cursor kept on the run it was on (read before the list is
+        replaced: read after, it named whichever run now stood at the old row, so a launch or a scan
+        moved the cursor to another run and a quick d then y acted on it); where that run is gone, on
+        the run that took its row."""
+        table = self.query_one(DataTable)
+        selected = self.selected.run.run_id if self.selected else None
+        old_row = table.cursor_row
         self.infos = list(infos)
         ids = [info.run.run_id for info in self.infos]
         self.marked = [run_id for run_id in self.marked if run_id in ids]  # deleted runs drop out
-        table = self.query_one(DataTable)
-        selected = self.selected.run.run_id if self.selected else None
         self.run_width = self._run_width(max((len(run_id) for run_id in ids), default=0))
         labels = self._set_columns(self.run_width)
         table.clear()
@@ -228,6 +233,8 @@ class RunsScreen(ModeScreen):
             table.add_row(*(cells[label] for label in labels), key=info.run.run_id)
         if selected in ids:
             table.move_cursor(row=ids.index(selected), animate=False)
+        elif ids and old_row >= 0:
+            table.move_cursor(row=min(old_row, len(ids) - 1), animate=False)
         live = sum(1 for info in self.infos if info.alive)
         marks = f"{len(self.marked)} marked · C compares" if self.marked else "Space marks runs to compare"
         summary = (

@@ -225,6 +225,28 @@ async def test_delete_asks_and_no_keeps_the_run(tmp_path: Path) -> None:
         assert [info.run.run_id for info in app.runs] == [CRASHED_RUN, GPU_RUN]
 
 
+async def test_the_runs_cursor_stays_on_its_run_when_the_list_changes(tmp_path: Path) -> None:
+    """A run that appears above the cursor (a launch, a scan) leaves the cursor on the run it was on: it
+    stayed on the row number, so a quick d then y after a scan acted on another run (a review deleted its
+    own trained run that way); a deleted run's row goes to the run that takes its place."""
+    root = tmp_path / "runs"
+    shutil.copytree(FIXTURE_RUNS, root, ignore=shutil.ignore_patterns("*.py", "*.jsonl.bak"))
+    app = frozen_app(tmp_path, runs_root=root, initial_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        await pilot.press("end")
+        await settle(pilot)
+        assert runs.selected is not None and runs.selected.run.run_id == GPU_RUN
+        shutil.copytree(root / CPU_RUN, root / "20261201-150000-zcopy-aaaa")  # newest: the top row
+        await pilot.press("g")
+        await wait_until(pilot, lambda: len(app.runs) == 4, "the scan to find the new run", 10)
+        await settle(pilot)
+        assert runs.selected is not None and runs.selected.run.run_id == GPU_RUN
+        assert app.screen.query_one(DataTable).cursor_row == 3
+
+
 async def test_palette_attach_command(tmp_path: Path) -> None:
     app = frozen_app(tmp_path, initial_mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -341,3 +363,19 @@ async def test_runs_shows_an_orphan_trainers_live_step_and_its_gone_supervisor(
         trainer.kill()
         trainer.wait()
     assert run.read_status().step == 12, "a viewer writes nothing"
+
+
+async def test_a_message_already_shown_is_not_stacked_again(tmp_path: Path) -> None:
+    """A review saw `deleted RUN` three times over the Runs detail line (one per scan the delete set
+    off): a message on screen is not raised again; a different one still is."""
+    app = frozen_app(tmp_path, initial_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for _ in range(3):
+            app.notify("deleted 20261201-180000-zz4-dddd")
+        app.notify("something else")
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == [
+            "deleted 20261201-180000-zz4-dddd",
+            "something else",
+        ]

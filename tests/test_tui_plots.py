@@ -579,3 +579,17 @@ async def test_the_log_keeps_following_across_view_switches_and_resizes(tmp_path
         await pilot.press("end")
         await _append_log(app, pilot, screen, ["step 201 following again"])
         assert shown_text(app, log).endswith("step 201 following again")
+
+
+def test_each_line_colour_is_drawn_in_its_legend_colour() -> None:
+    """A review saw the third compared run's line drawn purple under a yellow legend swatch: plotext has no
+    `yellow+` and drew it in a colour of its own. Every palette name is plotext's, and the legend's Rich
+    colour is the same terminal colour number."""
+    from plotext._dict import color_codes
+    from rich.color import Color
+
+    from screens.widgets.plots import PALETTE, RICH_COLOURS
+
+    for name in PALETTE:
+        assert name in color_codes, name
+        assert Color.parse(RICH_COLOURS[name]).number == color_codes[name], name

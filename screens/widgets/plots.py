@@ -25,19 +25,21 @@ from textual_plotext import PlotextPlot
 
 from workbench.series import thin
 
-PALETTE = ("cyan+", "green+", "yellow+", "magenta+", "blue+", "red+", "orange+", "white")
-"""Line colours in order; the first line of a plot (the headline series) is always cyan."""
+PALETTE = ("cyan+", "green+", "orange+", "magenta+", "blue+", "red+", "orange", "white")
+"""Line colours in order; the first line of a plot (the headline series) is always cyan. Names are
+plotext's: its bright yellow is `orange+` (code 11) and its yellow `orange` (3); a name it lacks (such as
+`yellow+`) is drawn in a purple of its own, unlike the legend's swatch."""
 RICH_COLOURS = {
     "cyan+": "bright_cyan",
     "green+": "bright_green",
-    "yellow+": "bright_yellow",
+    "orange+": "bright_yellow",
     "magenta+": "bright_magenta",
     "blue+": "bright_blue",
     "red+": "bright_red",
-    "orange+": "orange1",
-    "white": "white",
+    "orange": "yellow",
+    "white": "bright_white",
 }
-"""The legend's colour for each plotext colour."""
+"""The legend's colour for each plotext colour: the same terminal colour number (tests pin it)."""
 MAX_TICKS = 6
 """About this many x ticks (fewer on narrow plots)."""
 MAX_Y_TICKS = 6
