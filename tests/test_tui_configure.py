@@ -78,7 +78,8 @@ async def test_defaults_say_what_they_reset(tmp_path: Path) -> None:
         await pilot.press("ctrl+n")
         await settle(pilot, 0.1)
         assert screen.query_one("#f-lora-rank", Input).value == "64"
-        assert any("back to this machine's default: model tiny" in n.message for n in app._notifications)
+        said = [n.message for n in app._notifications]
+        assert any("back to this machine's default: tiny, 200 steps" in m for m in said), said
 
 
 async def test_bound_and_negative_weight_messages_name_their_fix(tmp_path: Path) -> None:
