@@ -623,3 +623,19 @@ async def test_the_defaults_toast_leaves_the_status_seen(size: tuple[int, int], 
         assert status.height and not toasts[0].overlaps(status), (toasts, status)
         assert footer.contains_region(toasts[0]), (toasts, footer)
         assert "defaults" in " ".join(screen_rows(app, footer))
+
+
+def test_the_nothing_to_export_refusal_fits_two_toast_rows() -> None:
+    """A stopped run with no checkpoint (the CPU fixture): the export refusal took three rows at 80 columns
+    and told the user to stop a run that was stopped; it fits two rows and its fix suits any run."""
+    from tui_helpers import CPU_RUN, FIXTURE_RUNS
+
+    from screens.formatting import TOAST_WIDTH
+    from workbench.export import ExportError, source_adapter
+    from workbench.runs import RunDir
+
+    with pytest.raises(ExportError) as refused:
+        source_adapter(RunDir(FIXTURE_RUNS / CPU_RUN))
+    text = "export · " + str(refused.value)
+    assert len(text) <= 2 * TOAST_WIDTH - 10, text  # words wrap whole: leave a few cells for it
+    assert "fix: train or resume it" in text

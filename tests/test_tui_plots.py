@@ -593,3 +593,11 @@ def test_each_line_colour_is_drawn_in_its_legend_colour() -> None:
     for name in PALETTE:
         assert name in color_codes, name
         assert Color.parse(RICH_COLOURS[name]).number == color_codes[name], name
+
+
+def test_latest_values_keep_whole_numbers_past_a_thousand() -> None:
+    """A completion length of 1113.6 read `1.1e+03` in the Monitor's title and legend, less than its axis
+    said; small and very large values keep their short forms."""
+    assert [short_value(v) for v in (1113.6, 7224.9, -2500.0, 7.224, 113.6, 0.0438, -1.5e-08, 123456.0)] == [
+        "1114", "7225", "-2500", "7.22", "113.6", "0.0438", "-1.5e-08", "1.2e+05"
+    ]  # fmt: skip

@@ -104,8 +104,8 @@ def source_adapter(run: RunDir, checkpoint: int | None = None) -> tuple[Path, in
         step = max(complete)
         return complete[step], step
     raise ExportError(
-        f"run {run.run_id} has no adapter and no complete checkpoint yet; fix: let it reach one "
-        "(grpo.save_steps) or stop it cleanly (that saves one)"
+        f"run {run.run_id} has no adapter or complete checkpoint yet; fix: train or resume it past "
+        "grpo.save_steps"
     )
 
 

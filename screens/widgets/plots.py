@@ -339,10 +339,14 @@ def tick_labels(ticks: Sequence[float]) -> list[str]:
 
 
 def short_value(value: float) -> str:
-    """A latest value in a few characters: 7.22, 0.0438, 113.6, 1.2e+03."""
+    """A latest value in a few characters: 7.22, 0.0438, 113.6, 1114, 1.5e-08, 1.2e+05. Whole numbers up
+    to 99999 (completion lengths past 1000 are common on a GPU, and `1.1e+03` said less than the axis
+    beside it)."""
     size = abs(value)
     if size == 0 or 0.01 <= size < 1000:
         return f"{value:.3g}" if size < 10 else f"{value:.1f}"
+    if 1000 <= size < 99999.5:
+        return f"{value:.0f}"
     return f"{value:.2g}"
 
 
