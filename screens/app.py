@@ -37,7 +37,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.commands import RunCommands
 from screens.context import Clock, GpuSampler, ModeKey, ScreenContext
-from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen
+from screens.dialogs import ConfirmScreen, HelpScreen, KeySection, PathPromptScreen, on_yes
 from screens.formatting import toast_id
 from screens.heap import HeapKeeper
 from screens.keyorder import InOrderKeys
@@ -566,18 +566,13 @@ class WorkbenchApp(InOrderKeys[None]):
         if info is not None and not info.alive and info.state in FINAL_STATES and not self._orphan(run_id):
             self.notify(f"{toast_id(run_id)} is not running ({info.state})", severity="warning")
             return
-
-        def confirmed(answer: bool | None) -> None:
-            if answer:
-                self._stop_run(run_id)
-
         self.push_screen(
             ConfirmScreen(
                 f"Stop run {run_id}?",
                 "The trainer saves a checkpoint, then exits; Resume continues from there.",
                 yes="Stop",
             ),
-            confirmed,
+            on_yes(lambda: self._stop_run(run_id)),
         )
 
     # Not exclusive: stopping a second run must not drop the wait (and the notification) of the first.
@@ -607,11 +602,6 @@ class WorkbenchApp(InOrderKeys[None]):
         if info is None or info.resume_step or not info.step:
             self._resume_run(run_id)
             return
-
-        def confirmed(answer: bool | None) -> None:
-            if answer:
-                self._resume_run(run_id)
-
         self.push_screen(
             ConfirmScreen(
                 f"Start run {run_id} again from step 0?",
@@ -619,7 +609,7 @@ class WorkbenchApp(InOrderKeys[None]):
                 f"{info.step} steps it logged are dropped.",
                 yes="Start over",
             ),
-            confirmed,
+            on_yes(lambda: self._resume_run(run_id)),
         )
 
     @work(thread=True, exclusive=True, group="resume", description="resume run", exit_on_error=False)
@@ -665,11 +655,6 @@ class WorkbenchApp(InOrderKeys[None]):
         if info is not None and (info.alive or info.state in LIVE_STATES):
             self.notify(f"{toast_id(run_id)} is {info.state}; stop it before deleting it", severity="warning")
             return
-
-        def confirmed(answer: bool | None) -> None:
-            if answer:
-                self._delete_run(run_id)
-
         self.push_screen(
             ConfirmScreen(
                 f"Delete run {run_id}?",
@@ -677,7 +662,7 @@ class WorkbenchApp(InOrderKeys[None]):
                 "This cannot be undone.",
                 yes="Delete",
             ),
-            confirmed,
+            on_yes(lambda: self._delete_run(run_id)),
         )
 
     @work(thread=True, exclusive=True, group="delete", description="delete run", exit_on_error=False)

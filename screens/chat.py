@@ -30,7 +30,7 @@ from textual.reactive import reactive, var
 from textual.widgets import Button, Collapsible, Input, Label, Select
 
 from screens.context import ScreenContext, screen_context
-from screens.dialogs import ConfirmScreen
+from screens.dialogs import ConfirmScreen, on_yes
 from screens.formatting import STATE_STYLES
 from screens.modescreen import ModeScreen
 from screens.widgets.chat_view import AnswerView, ChatColumn
@@ -362,11 +362,6 @@ class ChatScreen(ModeScreen):
         backend = serving.choose_backend(machine.gpus, machine.vllm)
         training = [i.run.run_id for i in self.context.services.runs if i.alive]
         if backend == "vllm" and training:
-
-            def confirmed(answer: bool | None) -> None:
-                if answer:
-                    self._start_server(run_id)
-
             self.app.push_screen(
                 ConfirmScreen(
                     "Start a vLLM server while training runs?",
@@ -374,7 +369,7 @@ class ChatScreen(ModeScreen):
                     f"{serving.DEFAULT_GPU_MEMORY:.0%} of it and may run out of memory.",
                     yes="Start anyway",
                 ),
-                confirmed,
+                on_yes(lambda: self._start_server(run_id)),
             )
             return
         self._start_server(run_id)

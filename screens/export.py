@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
 
-from screens.dialogs.confirm import ConfirmScreen
+from screens.dialogs.confirm import ConfirmScreen, on_yes
 from screens.formatting import RUN_STATE_STYLES, toast_id
 from screens.widgets.ticks import TickBox
 from workbench.jobdir import FINAL_STATES, JobView
@@ -218,16 +218,11 @@ class ExportPanel(Horizontal):
         run = RunDir(self.root / run_id)
         view = run.exports.resolve() if run.exports.status.is_file() else None
         if view is not None and view.state not in FINAL_STATES:
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self._cancel(run_id)
-
             self.app.push_screen(
                 ConfirmScreen(
                     f"Cancel the export of {run_id}?", "Nothing half written is kept.", yes="Cancel it"
                 ),
-                answered,
+                on_yes(lambda: self._cancel(run_id)),
             )
             return
         steps = [step for step, _, ok in checkpoints(run) if ok]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from screens.dialogs.confirm import ConfirmScreen
+from screens.dialogs.confirm import ConfirmScreen, on_yes
 from screens.dialogs.help import HelpScreen, KeySection
 from screens.dialogs.prompt import PathPromptScreen
 
-__all__ = ["ConfirmScreen", "HelpScreen", "KeySection", "PathPromptScreen"]
+__all__ = ["ConfirmScreen", "HelpScreen", "KeySection", "PathPromptScreen", "on_yes"]

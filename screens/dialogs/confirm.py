@@ -1,6 +1,9 @@
-"""A yes/no question as a typed modal: `push_screen(ConfirmScreen(...), callback)` gets True or False."""
+"""A yes/no question as a typed modal: `push_screen(ConfirmScreen(...), callback)` gets True or False;
+`on_yes(action)` is the callback that runs `action` on Yes only."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -8,6 +11,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+
+def on_yes(action: Callable[[], object]) -> Callable[[bool | None], None]:
+    """The `push_screen` callback of a ConfirmScreen that runs `action` when the answer is Yes (No,
+    Escape and a dismissed dialog do nothing)."""
+
+    def answered(answer: bool | None) -> None:
+        if answer:
+            action()
+
+    return answered
 
 
 class ConfirmScreen(ModalScreen[bool]):
