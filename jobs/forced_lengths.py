@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Mapping
 from typing import Any
 
 ENV = "GRPO_WORKBENCH_FORCED_LENGTHS"
@@ -31,7 +32,7 @@ def draw(rng: random.Random, count: int, longest: int) -> list[int]:
     return [rng.randint(shortest, longest) for _ in range(count)]
 
 
-def install(trainer: Any, environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
+def install(trainer: Any, environ: Mapping[str, str] = os.environ) -> str | None:
     """Force per-request lengths on `trainer`'s colocated vLLM engine when `ENV` is set; return what was
     done, for the log (None: not asked).
 
