@@ -155,14 +155,16 @@ def make_trainer(
     callbacks: list[Any],
     trim_vllm: bool = True,
     overlap: bool = False,
+    group_by_length: bool = True,
 ) -> Any:
     """GRPOTrainer with our callbacks instead of transformers' stdout printer, its colocated vLLM engine
-    trimmed (`jobs.colocate`) unless `trim_vllm` is off, and with `overlap` its generation overlapped with
-    training (`jobs.overlap`; vLLM server mode only: ValueError otherwise)."""
+    trimmed (`jobs.colocate`) unless `trim_vllm` is off, its update on length-grouped micro-batches
+    (`jobs.length_groups`) unless `group_by_length` is off, and with `overlap` its generation overlapped
+    with training (`jobs.overlap`; vLLM server mode only: ValueError otherwise)."""
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOTrainer
 
-    from jobs import colocate, forced_lengths
+    from jobs import colocate, forced_lengths, length_groups
 
     trainer = GRPOTrainer(
         model=loaded.model,
@@ -177,6 +179,9 @@ def make_trainer(
     trimmed = colocate.trim(trainer, trim_vllm)
     if trimmed:
         log("colocated vLLM: " + ", ".join(trimmed))
+    grouped = length_groups.install(trainer) if group_by_length else None
+    if grouped:
+        log("update: " + grouped)
     forced = forced_lengths.install(trainer)
     if forced:
         log("bench workload: " + forced)
@@ -271,6 +276,7 @@ def build_trainer(
         [make_callback(run, progress, stop, config.grpo.max_steps, clock, watch, resume)],
         trim_vllm=config.grpo.trim_vllm_overhead,
         overlap=config.distributed.overlap_generation,
+        group_by_length=config.grpo.group_by_length,
     )
     groups.configure(trainer)
     return trainer

@@ -228,6 +228,10 @@ class GrpoSection(_Section):
     call per tensor, and take token ids from vLLM without detokenizing every token on the host (TRL
     decodes the completions itself). Same weights, same samples; off runs TRL's colocated engine exactly
     as shipped."""
+    group_by_length: bool = True
+    """Backend trl: split each step's completions into micro-batches of like length and cut each to its own
+    longest row, instead of padding every micro-batch to the step's longest completion. The same update
+    (loss_type bnpo: only the cuts); faster when completions end early."""
     reward_timeout_s: float = Field(60.0, gt=0.0, le=3600.0)
     """Wall-clock seconds one call of a custom reward function may take on a step's batch (its import and
     each call of the pre-launch check get the same limit). A call that runs past it fails the run, naming

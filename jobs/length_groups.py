@@ -1,0 +1,175 @@
+"""Length-grouped micro-batches: the update runs over completions of like length, each micro-batch cut to its
+own longest row instead of the generation batch's.
+
+TRL 1.16 pads every completion of a generation batch to the batch's longest (and every prompt, on the left,
+to its longest), shuffles the batch and splits it into `steps_per_generation` micro-batches; each training
+forward and backward then runs over the whole padded width. A real model stops early: with completion
+lengths spread evenly over a quarter to all of `max_completion_length` (the bench's `--mixed-lengths`),
+about 38% of the update's completion tokens were padding (H200, see README, "Speed on a GPU").
+
+`install` makes a trainer split its generation batch in order of needed width (completion, then prompt)
+instead of at random, and cut each micro-batch's columns that no row of it uses: the completion columns
+right of its longest completion, the prompt columns left of its longest prompt. What the loss sees is the
+same:
+- a cut column holds padding only, masked out of attention and of the loss in every row of the micro-batch
+  (completions are right-padded and attention is causal, so no kept position attends to a cut one);
+- dropping left padding shifts every position of a row by the same amount, and rotary position embeddings
+  depend on the difference of two positions only;
+- the optimizer step sums the micro-batches' gradients, and with `loss_type` dapo, dr_grpo or grpo each
+  micro-batch's loss does not depend on which rows share it (dapo and dr_grpo divide by a constant of the
+  whole generation batch, grpo averages rows over equal-sized micro-batches), so the partition does not
+  change the step. bnpo divides by each micro-batch's own token count: there the trainer keeps TRL's
+  random partition and only the cuts apply.
+
+TRL's logged per-micro-batch means (`entropy`, the clip ratios) are averaged over micro-batches, so with
+sorted micro-batches a short completion's tokens weigh more in them than in TRL's random split; the loss
+and the update are as above.
+
+It applies to TRL's own GRPOTrainer (not Unsloth's compiled rewrite), with one optimizer step per
+generation batch (TRL's default `steps_per_generation = gradient_accumulation_steps`: a sorted split over
+several optimizer steps would train the short completions first), and to text batches of the keys below; a
+batch with anything else (images, tool masks of other shapes) goes through TRL's own split untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PARTITION_FREE_LOSSES = frozenset({"dapo", "dr_grpo", "grpo"})
+"""TRL loss types whose optimizer step does not depend on how the generation batch is split into equal-sized
+micro-batches (see the module docstring); bnpo's does."""
+
+PROMPT_KEYS = ("prompt_ids", "prompt_mask")
+"""(B, P) tensors, left-padded."""
+COMPLETION_KEYS = (
+    "completion_ids",
+    "completion_mask",
+    "old_per_token_logps",
+    "ref_per_token_logps",
+    "sampling_per_token_logps",
+    "importance_sampling_ratio",
+    "tool_mask",
+)
+"""(B, C) tensors, right-padded; `importance_sampling_ratio` may also be (B, 1) (sequence-level modes)."""
+ROW_KEYS = ("advantages",)
+"""(B,) or (B, C) tensors; a (B, C) advantage is cut like a completion tensor."""
+BATCH_KEYS = ("num_items_in_batch",)
+"""Scalars of the whole generation batch, handed to every micro-batch as they are."""
+TEXT_KEYS = frozenset(PROMPT_KEYS + COMPLETION_KEYS + ROW_KEYS + BATCH_KEYS)
+
+
+def needed_widths(mask: Any, left_padded: bool) -> Any:
+    """Columns each row of a (B, T) 0/1 `mask` needs: up to its last 1 (right padding) or from its first 1
+    (left padding); 0 for a row of zeros. Returns a (B,) long tensor."""
+    import torch
+
+    width = mask.size(1)
+    filled = mask != 0
+    ordered = filled if left_padded else filled.flip(1)
+    first = ordered.int().argmax(dim=1)  # position of the first 1 from the padded side
+    return torch.where(filled.any(dim=1), width - first, torch.zeros_like(first))
+
+
+def cut(batch: dict[str, Any], prompt_width: int, completion_width: int) -> dict[str, Any]:
+    """`batch` with its prompt tensors cut to their last `prompt_width` columns and its completion tensors to
+    their first `completion_width` (at least one column each, so that shapes stay valid)."""
+    prompt_width = max(1, prompt_width)
+    completion_width = max(1, completion_width)
+    full = batch["completion_ids"].size(1)
+    out = dict(batch)
+    for key in PROMPT_KEYS:
+        out[key] = batch[key][:, -prompt_width:]
+    for key in COMPLETION_KEYS + ROW_KEYS:
+        value = batch.get(key)
+        if value is not None and getattr(value, "ndim", 0) == 2 and value.size(1) == full:
+            out[key] = value[:, :completion_width]
+    return out
+
+
+def grouped(batch: dict[str, Any], parts: int, sort: bool = True) -> list[dict[str, Any]] | None:
+    """Split a generation batch (TRL's `_generate_and_score_completions` output) into `parts` equal
+    micro-batches, each cut to the widths its rows need; with `sort`, rows go in order of needed completion
+    width, then prompt width, so that like lengths share a micro-batch. None when the batch holds keys this
+    module does not know or does not split evenly (TRL's own split then applies)."""
+    import torch
+
+    if set(batch) - TEXT_KEYS or any(batch.get(k) is None for k in PROMPT_KEYS + COMPLETION_KEYS[:2]):
+        return None
+    rows = batch["completion_ids"].size(0)
+    if parts < 1 or rows % parts:
+        return None
+    completion = needed_widths(batch["completion_mask"], left_padded=False)
+    prompt = needed_widths(batch["prompt_mask"], left_padded=True)
+    if sort:
+        # lexicographic (completion, prompt) order; stable, so equal rows keep TRL's order
+        order = torch.argsort(completion * (prompt.max() + 1) + prompt, stable=True)
+    else:
+        order = torch.randperm(rows, device=completion.device)
+    size = rows // parts
+    micro = []
+    for start in range(0, rows, size):
+        index = order[start : start + size]
+        part: dict[str, Any] = {}
+        for key, value in batch.items():
+            if value is None or key in BATCH_KEYS or getattr(value, "ndim", 1) == 0:
+                part[key] = value
+            else:
+                part[key] = value[index.to(value.device)]
+        micro.append(cut(part, int(prompt[index].max().item()), int(completion[index].max().item())))
+    return micro
+
+
+def trls_split(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
+    """TRL 1.16's own split of a generation batch (`GRPOTrainer._prepare_inputs`): shuffled, then cut in
+    `parts` without trimming, images split and rejoined by their grid."""
+    from trl.trainer.utils import (
+        shuffle_sequence_dict,
+        split_pixel_values_by_grid,
+        split_tensor_dict,
+        unsplit_pixel_values_by_grid,
+    )
+
+    # TRL's own annotations of these helpers disagree with each other: Any between them
+    images_split: Any = split_pixel_values_by_grid(batch)
+    shuffled: Any = shuffle_sequence_dict(images_split)
+    micro: list[Any] = split_tensor_dict(shuffled, parts)
+    return [unsplit_pixel_values_by_grid(part) for part in micro]
+
+
+def applies(trainer: Any) -> str | None:
+    """Why length grouping does not apply to `trainer`, or None when it does."""
+    method = getattr(type(trainer), "_prepare_inputs", None)
+    if getattr(method, "__module__", "") != "trl.trainer.grpo_trainer":
+        return "the trainer is not TRL's own GRPOTrainer"
+    args = trainer.args
+    if args.steps_per_generation != args.gradient_accumulation_steps:
+        return "steps_per_generation differs from gradient_accumulation_steps"
+    return None
+
+
+def install(trainer: Any) -> str | None:
+    """Make `trainer` (TRL GRPOTrainer) train on length-grouped, cut micro-batches (an instance attribute:
+    other trainers keep TRL's split); return what was done, for the log (None: it does not apply)."""
+    if applies(trainer) is not None:
+        return None
+    from trl.extras.profiling import profiling_context
+
+    original = trainer._prepare_inputs
+    args = trainer.args
+    sort = trainer.loss_type in PARTITION_FREE_LOSSES
+
+    def prepare_inputs(generation_batch: Any) -> Any:
+        if not trainer.model.training:
+            return original(generation_batch)
+        with profiling_context(trainer, "_prepare_inputs"):  # TRL's own name: the phase clock reads it
+            generate_every = args.steps_per_generation * trainer.num_iterations
+            if trainer._step % generate_every == 0 or trainer._buffered_inputs is None:
+                batch = trainer._generate_and_score_completions(generation_batch)
+                micro = grouped(batch, args.steps_per_generation, sort=sort)
+                trainer._buffered_inputs = micro or trls_split(batch, args.steps_per_generation)
+            return trainer._buffered_inputs[trainer._step % args.steps_per_generation]
+
+    trainer._prepare_inputs = prepare_inputs
+    if sort:
+        return "micro-batches grouped by completion length, each cut to its longest row"
+    return f"micro-batches cut to their longest row (loss_type {trainer.loss_type}: TRL's random split kept)"

@@ -1,0 +1,190 @@
+"""`jobs.length_groups` on real TRL trainers: length-grouped, cut micro-batches give the optimizer step the
+same gradient as TRL's own shuffled, padded split, and a training step runs through them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs import length_groups
+
+pytest.importorskip("trl")
+
+PROMPTS = [
+    "1 + 1 = ?",
+    "Một cửa hàng có 12 quả táo và bán đi 5 quả. Hỏi cửa hàng còn lại bao nhiêu quả táo?",
+]
+
+
+def tiny_trainer(model_dir: Path, tmp_path: Path, **settings: Any) -> Any:
+    """TRL's GRPOTrainer on the tiny architecture with a LoRA adapter: 8 completions per step in two
+    micro-batches of 4, prompts of two lengths (so that the left padding differs between rows)."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=False,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=2,
+        num_generations=4,
+        max_steps=1,
+        report_to="none",
+        seed=7,
+        **{"max_completion_length": 12, **settings},
+    )
+    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in PROMPTS])
+
+    def varied(completions: list[Any], **_: Any) -> list[float | None]:
+        return [float(len(str(c)) % 5) for c in completions]
+
+    return GRPOTrainer(
+        model=str(model_dir),
+        reward_funcs=[varied],
+        args=args,
+        train_dataset=rows,
+        processing_class=AutoTokenizer.from_pretrained(model_dir),
+        peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+    )
+
+
+SHORT_PROMPT_LENGTHS = [2, 3, 1, 4]
+LONG_PROMPT_LENGTHS = [12, 9, 12, 7]
+
+
+def generation_batch(trainer: Any) -> dict[str, Any]:
+    """One real generation batch of `trainer` (both prompts, four completions each), its completions then
+    ended early (a real model stops early; the tiny random one rarely does): the short prompt's after
+    `SHORT_PROMPT_LENGTHS` tokens, the long one's after `LONG_PROMPT_LENGTHS`. The mask is cut and TRL's
+    token count recomputed."""
+    trainer.model.train()
+    prompts = next(iter(trainer.get_train_dataloader()))
+    batch = trainer._generate_and_score_completions(prompts)
+    widths = length_groups.needed_widths(batch["prompt_mask"], left_padded=True).tolist()
+    assert len(set(widths)) == 2
+    short, long = iter(SHORT_PROMPT_LENGTHS), iter(LONG_PROMPT_LENGTHS)
+    mask = batch["completion_mask"].clone()
+    for row, width in enumerate(widths):
+        mask[row, next(short if width == min(widths) else long) :] = 0
+    batch["completion_mask"] = mask
+    batch["num_items_in_batch"] = mask.sum()
+    return batch
+
+
+def step_gradient(trainer: Any, micro_batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summed gradient of one optimizer step over `micro_batches`, as TRL's training step takes it."""
+    model = trainer.model
+    trainer.current_gradient_accumulation_steps = len(micro_batches)  # set by transformers' training loop
+    model.zero_grad()
+    for micro in micro_batches:
+        trainer.compute_loss(model, micro).backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_needed_widths_read_either_padding_side() -> None:
+    import torch
+
+    right = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 1, 0]])
+    assert length_groups.needed_widths(right, left_padded=False).tolist() == [2, 4, 0, 3]
+    left = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0], [0, 1, 0, 1]])
+    assert length_groups.needed_widths(left, left_padded=True).tolist() == [2, 4, 0, 3]
+
+
+def test_grouped_sorts_cuts_and_keeps_every_row_whole() -> None:
+    import torch
+
+    completion_mask = torch.tensor(
+        [[1, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0], [1, 1, 0, 0, 0, 0]]
+    )
+    prompt_mask = torch.tensor([[0, 1, 1], [1, 1, 1], [0, 0, 1], [0, 1, 1]])
+    batch = {
+        "prompt_ids": torch.arange(12).reshape(4, 3),
+        "prompt_mask": prompt_mask,
+        "completion_ids": torch.arange(100, 124).reshape(4, 6),
+        "completion_mask": completion_mask,
+        "old_per_token_logps": torch.arange(24.0).reshape(4, 6),
+        "importance_sampling_ratio": torch.ones(4, 1),  # sequence-level: not a completion column
+        "advantages": torch.tensor([0.0, 1.0, 2.0, 3.0]),
+        "num_items_in_batch": completion_mask.sum(),
+    }
+    first, second = length_groups.grouped(batch, 2) or []
+    assert first["advantages"].tolist() == [1.0, 3.0]  # completions of 1 and 2 tokens
+    assert second["advantages"].tolist() == [2.0, 0.0]  # 5 and 6
+    assert first["completion_ids"].tolist() == [[106, 107], [118, 119]]
+    assert first["old_per_token_logps"].shape == (2, 2)
+    assert first["importance_sampling_ratio"].shape == (2, 1)
+    assert first["prompt_ids"].tolist() == [[3, 4, 5], [9, 10, 11]]
+    assert second["prompt_ids"].tolist() == [[7, 8], [1, 2]]  # both prompts need 2 columns at most
+    assert second["completion_mask"].shape == (2, 6)
+    assert first["num_items_in_batch"] is batch["num_items_in_batch"]  # the whole batch's count
+    assert length_groups.grouped(batch, 3) is None  # 4 rows do not split in 3
+    assert length_groups.grouped({**batch, "pixel_values": torch.ones(4, 1)}, 2) is None
+
+
+@pytest.mark.parametrize("loss_type", ["dapo", "grpo", "dr_grpo", "bnpo"])
+def test_the_grouped_step_has_trls_gradient(tiny_model_dir: Path, tmp_path: Path, loss_type: str) -> None:
+    """The length-grouped, cut micro-batches give the same summed gradient as TRL's own split of the
+    same generation batch (bnpo keeps TRL's random partition: only the cuts apply there)."""
+    import torch
+
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, loss_type=loss_type)
+    assert length_groups.applies(trainer) is None
+    batch = generation_batch(trainer)
+    sort = loss_type in length_groups.PARTITION_FREE_LOSSES
+    torch.manual_seed(0)
+    ours = length_groups.grouped(batch, 2, sort=sort)
+    assert ours is not None
+    widths = [m["completion_ids"].size(1) for m in ours]
+    if sort:  # the short prompt's completions form the first micro-batch, cut on both sides
+        assert widths == [4, 12]
+        assert ours[0]["prompt_ids"].size(1) < ours[1]["prompt_ids"].size(1) == batch["prompt_ids"].size(1)
+    torch.manual_seed(0)
+    theirs = length_groups.trls_split(batch, 2)
+    if not sort:  # same permutation (same seed): the micro-batches hold the same rows, only cut
+        assert [m["advantages"].tolist() for m in ours] == [m["advantages"].tolist() for m in theirs]
+    grads, reference = step_gradient(trainer, ours), step_gradient(trainer, theirs)
+    assert reference and any(g.abs().sum() > 0 for g in reference.values())
+    for name, grad in reference.items():
+        torch.testing.assert_close(grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_a_different_partition_changes_bnpos_gradient(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Why bnpo is not sorted: its step depends on which rows share a micro-batch (this test would pass
+    for dapo, whose step does not)."""
+    import torch
+
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, loss_type="bnpo")
+    batch = generation_batch(trainer)
+    sorted_parts = length_groups.grouped(batch, 2, sort=True)
+    assert sorted_parts is not None
+    torch.manual_seed(0)
+    shuffled = length_groups.trls_split(batch, 2)
+    grads, reference = step_gradient(trainer, sorted_parts), step_gradient(trainer, shuffled)
+    assert any(not torch.allclose(grads[n], g, rtol=1e-3) for n, g in reference.items())
+
+
+def test_install_trains_on_cut_micro_batches(tiny_model_dir: Path, tmp_path: Path) -> None:
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, max_completion_length=16)
+    done = length_groups.install(trainer)
+    assert done is not None and "grouped by completion length" in done
+    trainer.train()
+    assert trainer.state.global_step == 1
+    buffered = trainer._buffered_inputs
+    assert len(buffered) == 2
+    for micro in buffered:  # each cut to its own longest row: its outer columns are used by some row
+        assert micro["completion_mask"][:, -1].any() or micro["completion_mask"].size(1) == 1
+        assert micro["prompt_mask"][:, 0].any()
+    # sorted by prompt width when the completions tie: the short prompt's rows were cut on the left
+    assert buffered[0]["prompt_ids"].size(1) < buffered[1]["prompt_ids"].size(1)
+
+
+def test_install_declines_a_split_over_several_optimizer_steps(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Sorted micro-batches spread over several optimizer steps would train the short completions first."""
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, steps_per_generation=4)
+    assert length_groups.applies(trainer) == ("steps_per_generation differs from gradient_accumulation_steps")
+    assert length_groups.install(trainer) is None
