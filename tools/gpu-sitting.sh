@@ -6,7 +6,9 @@
 #   bash tools/gpu-sitting.sh run         # a default-shape random-1b run: s/step, rollouts and health files
 #   bash tools/gpu-sitting.sh learn       # a 3-step run whose adapter moves, exported in every format
 #   bash tools/gpu-sitting.sh bench V     # jobs.bench --variants V
-#   bash tools/gpu-sitting.sh bench-start V   # the same in its own session (setsid), outliving the call
+#   bash tools/gpu-sitting.sh bench-start V   # the same in its own session (setsid), outliving the call;
+#                                             # BENCH_ARGS adds bench flags (--mixed-lengths), and the GPU's
+#                                             # clocks, power and load are sampled every 250 ms beside it
 #   bash tools/gpu-sitting.sh bench-wait      # wait (WAIT s, default 560) for it; brings back what it wrote
 #
 # Everything it measures is written under $OUT (logs and JSON), so the figures come back with the call.
@@ -112,9 +114,13 @@ modelbuild.build_model('1b', Path('/tmp/test-models/random-1b-v1'))" > "$OUT/bui
         mkdir -p "$GRPO_WORKBENCH_HOME/cache/models"
         ln -s /tmp/test-models/random-1b-v1 "$GRPO_WORKBENCH_HOME/cache/models/random-1b-v1"
     fi
-    rm -f /tmp/bench/exit
-    setsid bash -c "$py -m jobs.bench --model random-1b --variants '${2:?variants}' --steps '${STEPS:-5}' \
-        --keep-runs /tmp/bench/runs --out /tmp/bench/bench.json > /tmp/bench/bench.log 2>&1; echo \$? > /tmp/bench/exit" \
+    rm -rf /tmp/bench/exit /tmp/bench/runs /tmp/bench/smi.csv /tmp/bench/cpu.txt
+    setsid bash -c "nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu,temperature.gpu,clocks_event_reasons.active \
+        --format=csv,noheader,nounits -lms 250 > /tmp/bench/smi.csv 2>&1 & smi=\$!; \
+        (while sleep 1; do echo \"\$(date +%s.%N) \$(cat /proc/loadavg)\"; done) > /tmp/bench/cpu.txt & cpu=\$!; \
+        $py -m jobs.bench --model random-1b --variants '${2:?variants}' --steps '${STEPS:-5}' ${BENCH_ARGS:-} \
+        --keep-runs /tmp/bench/runs --out /tmp/bench/bench.json > /tmp/bench/bench.log 2>&1; echo \$? > /tmp/bench/exit; \
+        kill \$smi \$cpu" \
         < /dev/null > /dev/null 2>&1 &
     sleep 5
     echo "bench started: $(tail -2 /tmp/bench/bench.log)"
@@ -122,8 +128,7 @@ modelbuild.build_model('1b', Path('/tmp/test-models/random-1b-v1'))" > "$OUT/bui
 bench-wait)
     waited=0
     while [ ! -f /tmp/bench/exit ] && [ "$waited" -lt "${WAIT:-560}" ]; do sleep 10; waited=$((waited + 10)); done
-    cp /tmp/bench/bench.log "$OUT/" 2>/dev/null
-    cp /tmp/bench/bench.json "$OUT/" 2>/dev/null
+    for f in bench.log bench.json smi.csv cpu.txt; do cp "/tmp/bench/$f" "$OUT/" 2>/dev/null; done
     nvidia-smi --query-gpu=index,memory.used --format=csv,noheader > "$OUT/nvidia-smi.txt" 2>&1
     if [ -f /tmp/bench/exit ]; then
         echo "bench exit $(cat /tmp/bench/exit)"
