@@ -25,10 +25,15 @@ TRL's logged per-micro-batch means (`entropy`, the clip ratios) are averaged ove
 sorted micro-batches a short completion's tokens weigh more in them than in TRL's random split; the loss
 and the update are as above.
 
-It applies to TRL's own GRPOTrainer (not Unsloth's compiled rewrite), with one optimizer step per
-generation batch (TRL's default `steps_per_generation = gradient_accumulation_steps`: a sorted split over
-several optimizer steps would train the short completions first), and to text batches of the keys below; a
-batch with anything else (images, tool masks of other shapes) goes through TRL's own split untouched.
+The gradient-free passes over a whole generation batch (the old policy's log-probabilities for the
+importance-sampling correction, the reference model's with beta > 0) are cut the same way, in chunks of like
+length (`cut_scoring`), whatever the split.
+
+All of it applies to TRL's own GRPOTrainer only (not Unsloth's compiled rewrite). The sorted split also
+needs one optimizer step per generation batch (TRL's default, `steps_per_generation` equal to
+`gradient_accumulation_steps`; sorted micro-batches spread over several optimizer steps would train the
+short completions first) and a text batch of the keys below: a batch holding anything else (images, say)
+goes through TRL's own split untouched.
 """
 
 from __future__ import annotations
@@ -136,10 +141,82 @@ def trls_split(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
     return [unsplit_pixel_values_by_grid(part) for part in micro]
 
 
-def applies(trainer: Any) -> str | None:
-    """Why length grouping does not apply to `trainer`, or None when it does."""
+def cut_scoring(original: Any) -> Any:
+    """TRL's `_get_per_token_logps_and_entropies` (bound method `original`), its gradient-free passes over a
+    whole generation batch (the old-policy log-probabilities of the importance-sampling correction, the
+    reference model's with beta > 0) run in chunks of like length, each cut to its own longest completion
+    and prompt, instead of in TRL's order at the batch's full width. Returns (B, C) log-probabilities (and
+    entropies) in the rows' own order; the columns past a row's completion, which every reader masks out,
+    hold 0. Passes with gradients, multimodal inputs or the MoE auxiliary loss go to `original` as they are.
+    """
+
+    def get_per_token_logps_and_entropies(
+        model: Any,
+        input_ids: Any,
+        attention_mask: Any,
+        logits_to_keep: int,
+        batch_size: int | None = None,
+        compute_entropy: bool = False,
+        compute_aux_loss: bool = False,
+        **more: Any,
+    ) -> tuple[Any, Any, Any]:
+        import torch
+
+        if (
+            torch.is_grad_enabled()
+            or batch_size is None
+            or compute_aux_loss
+            or any(v is not None for v in more.values())
+            or logits_to_keep >= input_ids.size(1)
+        ):
+            return original(
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **more,
+            )
+        prompt_columns = input_ids.size(1) - logits_to_keep
+        completion = needed_widths(attention_mask[:, prompt_columns:], left_padded=False)
+        prompt = needed_widths(attention_mask[:, :prompt_columns], left_padded=True)
+        order = torch.argsort(completion * (prompt.max() + 1) + prompt, stable=True)
+        logps: Any = None
+        entropies: Any = None
+        for start in range(0, input_ids.size(0), batch_size):
+            index = order[start : start + batch_size]
+            keep = max(1, int(completion[index].max().item()))
+            columns = slice(prompt_columns - max(1, int(prompt[index].max().item())), prompt_columns + keep)
+            chunk_logps, chunk_entropies, _ = original(
+                model,
+                input_ids[index][:, columns],
+                attention_mask[index][:, columns],
+                keep,
+                compute_entropy=compute_entropy,
+            )
+            if logps is None:
+                logps = chunk_logps.new_zeros((input_ids.size(0), logits_to_keep))
+                if compute_entropy:
+                    entropies = chunk_entropies.new_zeros((input_ids.size(0), logits_to_keep))
+            logps[index, :keep] = chunk_logps
+            if compute_entropy:
+                entropies[index, :keep] = chunk_entropies
+        return logps, entropies, None
+
+    return get_per_token_logps_and_entropies
+
+
+def trls_own(trainer: Any) -> bool:
+    """Whether `trainer` runs TRL's own `_prepare_inputs` and forward (not a rewrite such as Unsloth's)."""
     method = getattr(type(trainer), "_prepare_inputs", None)
-    if getattr(method, "__module__", "") != "trl.trainer.grpo_trainer":
+    return getattr(method, "__module__", "") == "trl.trainer.grpo_trainer"
+
+
+def applies(trainer: Any) -> str | None:
+    """Why length-grouped micro-batches do not apply to `trainer`, or None when they do."""
+    if not trls_own(trainer):
         return "the trainer is not TRL's own GRPOTrainer"
     args = trainer.args
     if args.steps_per_generation != args.gradient_accumulation_steps:
@@ -148,10 +225,15 @@ def applies(trainer: Any) -> str | None:
 
 
 def install(trainer: Any) -> str | None:
-    """Make `trainer` (TRL GRPOTrainer) train on length-grouped, cut micro-batches (an instance attribute:
-    other trainers keep TRL's split); return what was done, for the log (None: it does not apply)."""
-    if applies(trainer) is not None:
+    """Make `trainer` (TRL GRPOTrainer) train on length-grouped, cut micro-batches where `applies`, and run
+    its gradient-free scoring passes in cut chunks (`cut_scoring`); instance attributes, so other trainers
+    keep TRL's. Returns what was done, for the log (None: nothing applies)."""
+    if not trls_own(trainer):
         return None
+    trainer._get_per_token_logps_and_entropies = cut_scoring(trainer._get_per_token_logps_and_entropies)
+    scoring = "scoring passes in chunks of like length"
+    if applies(trainer) is not None:
+        return scoring
     from trl.extras.profiling import profiling_context
 
     original = trainer._prepare_inputs
@@ -171,5 +253,8 @@ def install(trainer: Any) -> str | None:
 
     trainer._prepare_inputs = prepare_inputs
     if sort:
-        return "micro-batches grouped by completion length, each cut to its longest row"
-    return f"micro-batches cut to their longest row (loss_type {trainer.loss_type}: TRL's random split kept)"
+        return f"micro-batches grouped by completion length, each cut to its longest row; {scoring}"
+    return (
+        f"micro-batches cut to their longest row (loss_type {trainer.loss_type}: TRL's random split "
+        f"kept); {scoring}"
+    )

@@ -183,8 +183,56 @@ def test_install_trains_on_cut_micro_batches(tiny_model_dir: Path, tmp_path: Pat
     assert buffered[0]["prompt_ids"].size(1) < buffered[1]["prompt_ids"].size(1)
 
 
+def test_cut_scoring_passes_give_trls_log_probabilities(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The gradient-free passes (old policy, reference model) in cut chunks of like length give TRL's
+    log-probabilities and entropies on every completion token, and 0 past each completion."""
+    import torch
+
+    trainer = tiny_trainer(tiny_model_dir, tmp_path)
+    batch = generation_batch(trainer)
+    input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+    attention = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+    width = batch["completion_ids"].size(1)
+    original = trainer._get_per_token_logps_and_entropies
+    cut = length_groups.cut_scoring(original)
+    mask = batch["completion_mask"].bool()
+    with torch.no_grad():
+        theirs = original(trainer.model, input_ids, attention, width, batch_size=4, compute_entropy=True)
+        ours = cut(trainer.model, input_ids, attention, width, batch_size=4, compute_entropy=True)
+    assert ours[0].shape == theirs[0].shape == mask.shape
+    torch.testing.assert_close(ours[0][mask], theirs[0][mask], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours[1][mask], theirs[1][mask], rtol=1e-4, atol=1e-5)
+    assert (ours[0][~mask] == 0).all() and (ours[1][~mask] == 0).all()
+    # a pass with gradients (the update's own forward) goes to TRL's function as it is
+    grad_ours = cut(trainer.model, input_ids, attention, width, batch_size=4)[0]
+    assert grad_ours.requires_grad
+    torch.testing.assert_close(grad_ours[mask].detach(), theirs[0][mask], rtol=1e-4, atol=1e-5)
+
+
+def test_a_reference_model_step_runs_through_the_cut_passes(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """beta > 0: TRL scores every completion under the reference model (the adapter off) before the
+    update; that pass goes through `cut_scoring` and the step trains."""
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, beta=0.04)
+    seen: list[int] = []
+    original = trainer._get_per_token_logps_and_entropies
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(args[1].size(0))
+        return original(*args, **kwargs)
+
+    trainer._get_per_token_logps_and_entropies = counting
+    assert length_groups.install(trainer) is not None
+    trainer.train()
+    assert trainer.state.global_step == 1
+    # the reference pass over all 8 rows came in as one call and went out in chunks of 4; then the update's
+    # two micro-batches of 4
+    assert seen[:2] == [4, 4] and len(seen) == 4, seen
+    assert any("kl" in logged for logged in trainer.state.log_history)  # the KL term read that pass
+
+
 def test_install_declines_a_split_over_several_optimizer_steps(tiny_model_dir: Path, tmp_path: Path) -> None:
     """Sorted micro-batches spread over several optimizer steps would train the short completions first."""
     trainer = tiny_trainer(tiny_model_dir, tmp_path, steps_per_generation=4)
     assert length_groups.applies(trainer) == ("steps_per_generation differs from gradient_accumulation_steps")
-    assert length_groups.install(trainer) is None
+    assert length_groups.install(trainer) == "scoring passes in chunks of like length"
+    assert trainer._prepare_inputs.__func__ is type(trainer)._prepare_inputs  # TRL's own split kept
