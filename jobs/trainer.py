@@ -156,15 +156,18 @@ def make_trainer(
     trim_vllm: bool = True,
     overlap: bool = False,
     group_by_length: bool = True,
+    one_pass_importance_sampling: bool = True,
 ) -> Any:
     """GRPOTrainer with our callbacks instead of transformers' stdout printer, its colocated vLLM engine
     trimmed (`jobs.colocate`) unless `trim_vllm` is off, its update on length-grouped micro-batches
-    (`jobs.length_groups`) unless `group_by_length` is off, and with `overlap` its generation overlapped
-    with training (`jobs.overlap`; vLLM server mode only: ValueError otherwise)."""
+    (`jobs.length_groups`) unless `group_by_length` is off, its importance-sampling correction taken from
+    the update's forward (`jobs.importance_sampling`) unless `one_pass_importance_sampling` is off, and
+    with `overlap` its generation overlapped with training (`jobs.overlap`; vLLM server mode only:
+    ValueError otherwise)."""
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOTrainer
 
-    from jobs import colocate, forced_lengths, length_groups
+    from jobs import colocate, forced_lengths, importance_sampling, length_groups
 
     trainer = GRPOTrainer(
         model=loaded.model,
@@ -182,6 +185,9 @@ def make_trainer(
     grouped = length_groups.install(trainer) if group_by_length else None
     if grouped:
         log("update: " + grouped)
+    one_pass = importance_sampling.install(trainer) if one_pass_importance_sampling else None
+    if one_pass:
+        log("correction: " + one_pass)
     forced = forced_lengths.install(trainer)
     if forced:
         log("bench workload: " + forced)
@@ -277,6 +283,7 @@ def build_trainer(
         trim_vllm=config.grpo.trim_vllm_overhead,
         overlap=config.distributed.overlap_generation,
         group_by_length=config.grpo.group_by_length,
+        one_pass_importance_sampling=config.grpo.one_pass_importance_sampling,
     )
     groups.configure(trainer)
     return trainer

@@ -223,6 +223,11 @@ class GrpoSection(_Section):
     importance sampling, on by default in TRL 1.15). Off (the tutorial's algorithm) trusts that the
     colocated vLLM samples from the policy the trainer holds (weights synced every step) and saves one
     forward pass over every completion per step; turn it on if long runs drift."""
+    one_pass_importance_sampling: bool = True
+    """With the importance-sampling correction on (and TRL's defaults of one optimizer step per generation):
+    take the trainer's log-probabilities for the ratio from the update's own forward pass instead of a
+    second forward pass over every completion before it. The same numbers (the same weights) and TRL's
+    `sampling/*` metrics; off runs TRL's extra pass as shipped."""
     trim_vllm_overhead: bool = True
     """Backend trl with vLLM colocated: push the LoRA-merged weights into vLLM in one pass instead of one
     call per tensor, and take token ids from vLLM without detokenizing every token on the host (TRL
