@@ -221,8 +221,9 @@ class GrpoSection(_Section):
     vllm_importance_sampling_correction: bool = False
     """With vLLM: reweight each token by the trainer's over vLLM's probability (TRL's truncated
     importance sampling, on by default in TRL 1.15). Off (the tutorial's algorithm) trusts that the
-    colocated vLLM samples from the policy the trainer holds (weights synced every step) and saves one
-    forward pass over every completion per step; turn it on if long runs drift."""
+    colocated vLLM samples from the policy the trainer holds (weights synced every step) and saves vLLM's
+    log-probability of every sampled token (and, with grpo.one_pass_importance_sampling off, a forward
+    pass over every completion per step); turn it on if long runs drift."""
     one_pass_importance_sampling: bool = True
     """With the importance-sampling correction on (and TRL's defaults of one optimizer step per generation):
     take the trainer's log-probabilities for the ratio from the update's own forward pass instead of a
