@@ -18,8 +18,10 @@ same:
 - the optimizer step sums the micro-batches' gradients, and with `loss_type` dapo, dr_grpo or grpo each
   micro-batch's loss does not depend on which rows share it (dapo and dr_grpo divide by a constant of the
   whole generation batch, grpo averages rows over equal-sized micro-batches), so the partition does not
-  change the step. bnpo divides by each micro-batch's own token count: there the trainer keeps TRL's
-  random partition and only the cuts apply.
+  change the step. bnpo divides by each micro-batch's own token count, and a few TRL options take a figure
+  over each micro-batch's own tokens (the entropy mask's quantile, `top_entropy_quantile` < 1; the entropy
+  bonus, `entropy_coef` or `use_adaptive_entropy`; the MoE router's auxiliary loss): there the trainer keeps
+  TRL's random partition and only the cuts apply (`partition_matters`).
 
 TRL's logged per-micro-batch means (`entropy`, the clip ratios) are averaged over micro-batches, so with
 sorted micro-batches a short completion's tokens weigh more in them than in TRL's random split; the loss
@@ -75,12 +77,24 @@ def needed_widths(mask: Any, left_padded: bool) -> Any:
     return torch.where(filled.any(dim=1), width - first, torch.zeros_like(first))
 
 
-def cut(batch: dict[str, Any], prompt_width: int, completion_width: int) -> dict[str, Any]:
+def rounded(width: int, multiple: int | None, full: int) -> int:
+    """`width` (at least 1) rounded up to a multiple of `multiple` (TRL's `pad_to_multiple_of`, None: no
+    rounding), at most `full`."""
+    width = max(1, width)
+    if multiple:
+        width = -(-width // multiple) * multiple
+    return min(width, full)
+
+
+def cut(
+    batch: dict[str, Any], prompt_width: int, completion_width: int, multiple: int | None = None
+) -> dict[str, Any]:
     """`batch` with its prompt tensors cut to their last `prompt_width` columns and its completion tensors to
-    their first `completion_width` (at least one column each, so that shapes stay valid)."""
-    prompt_width = max(1, prompt_width)
-    completion_width = max(1, completion_width)
+    their first `completion_width` (at least one column each, so that shapes stay valid; rounded up to a
+    multiple of `multiple`, as TRL pads with `pad_to_multiple_of`)."""
     full = batch["completion_ids"].size(1)
+    prompt_width = rounded(prompt_width, multiple, batch["prompt_ids"].size(1))
+    completion_width = rounded(completion_width, multiple, full)
     out = dict(batch)
     for key in PROMPT_KEYS:
         out[key] = batch[key][:, -prompt_width:]
@@ -91,9 +105,12 @@ def cut(batch: dict[str, Any], prompt_width: int, completion_width: int) -> dict
     return out
 
 
-def grouped(batch: dict[str, Any], parts: int, sort: bool = True) -> list[dict[str, Any]] | None:
+def grouped(
+    batch: dict[str, Any], parts: int, sort: bool = True, multiple: int | None = None
+) -> list[dict[str, Any]] | None:
     """Split a generation batch (TRL's `_generate_and_score_completions` output) into `parts` equal
-    micro-batches, each cut to the widths its rows need; with `sort`, rows go in order of needed completion
+    micro-batches, each cut to the widths its rows need (rounded up to a multiple of `multiple`, TRL's
+    `pad_to_multiple_of`); with `sort`, rows go in order of needed completion
     width, then prompt width, so that like lengths share a micro-batch. None when the batch holds keys this
     module does not know or does not split evenly (TRL's own split then applies)."""
     import torch
@@ -120,7 +137,8 @@ def grouped(batch: dict[str, Any], parts: int, sort: bool = True) -> list[dict[s
                 part[key] = value
             else:
                 part[key] = value[index.to(value.device)]
-        micro.append(cut(part, int(prompt[index].max().item()), int(completion[index].max().item())))
+        widths = int(prompt[index].max().item()), int(completion[index].max().item())
+        micro.append(cut(part, *widths, multiple=multiple))
     return micro
 
 
@@ -141,13 +159,14 @@ def trls_split(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
     return [unsplit_pixel_values_by_grid(part) for part in micro]
 
 
-def cut_scoring(original: Any) -> Any:
+def cut_scoring(original: Any, multiple: int | None = None) -> Any:
     """TRL's `_get_per_token_logps_and_entropies` (bound method `original`), its gradient-free passes over a
     whole generation batch (the old-policy log-probabilities of the importance-sampling correction, the
     reference model's with beta > 0) run in chunks of like length, each cut to its own longest completion
     and prompt, instead of in TRL's order at the batch's full width. Returns (B, C) log-probabilities (and
     entropies) in the rows' own order; the columns past a row's completion, which every reader masks out,
-    hold 0. Passes with gradients, multimodal inputs or the MoE auxiliary loss go to `original` as they are.
+    hold 0. Chunk widths are rounded up to a multiple of `multiple` (TRL's `pad_to_multiple_of`). Passes with
+    gradients, multimodal inputs or the MoE auxiliary loss go to `original` as they are.
     """
 
     def get_per_token_logps_and_entropies(
@@ -187,8 +206,9 @@ def cut_scoring(original: Any) -> Any:
         entropies: Any = None
         for start in range(0, input_ids.size(0), batch_size):
             index = order[start : start + batch_size]
-            keep = max(1, int(completion[index].max().item()))
-            columns = slice(prompt_columns - max(1, int(prompt[index].max().item())), prompt_columns + keep)
+            keep = rounded(int(completion[index].max().item()), multiple, logits_to_keep)
+            prompt_keep = rounded(int(prompt[index].max().item()), multiple, prompt_columns)
+            columns = slice(prompt_columns - prompt_keep, prompt_columns + keep)
             chunk_logps, chunk_entropies, _ = original(
                 model,
                 input_ids[index][:, columns],
@@ -224,13 +244,29 @@ def applies(trainer: Any) -> str | None:
     return None
 
 
+def partition_matters(trainer: Any) -> str | None:
+    """Why `trainer`'s optimizer step depends on which rows share a micro-batch (TRL's random split is then
+    kept, only cut), or None when any equal-sized partition gives the same step."""
+    if trainer.loss_type not in PARTITION_FREE_LOSSES:
+        return f"loss_type {trainer.loss_type}"
+    if getattr(trainer, "top_entropy_quantile", 1.0) < 1.0:
+        return "top_entropy_quantile < 1 takes each micro-batch's own entropy quantile"
+    if getattr(trainer, "_entropy_bonus_enabled", False):
+        return "the entropy bonus averages over each micro-batch's own tokens"
+    if getattr(trainer, "aux_loss_enabled", False):
+        return "the MoE auxiliary loss is taken over each micro-batch's own tokens"
+    return None
+
+
 def install(trainer: Any) -> str | None:
     """Make `trainer` (TRL GRPOTrainer) train on length-grouped, cut micro-batches where `applies`, and run
     its gradient-free scoring passes in cut chunks (`cut_scoring`); instance attributes, so other trainers
     keep TRL's. Returns what was done, for the log (None: nothing applies)."""
     if not trls_own(trainer):
         return None
-    trainer._get_per_token_logps_and_entropies = cut_scoring(trainer._get_per_token_logps_and_entropies)
+    multiple = getattr(trainer, "pad_to_multiple_of", None)
+    scoring_pass = trainer._get_per_token_logps_and_entropies
+    trainer._get_per_token_logps_and_entropies = cut_scoring(scoring_pass, multiple)
     scoring = "scoring passes in chunks of like length"
     if applies(trainer) is not None:
         return scoring
@@ -238,7 +274,8 @@ def install(trainer: Any) -> str | None:
 
     original = trainer._prepare_inputs
     args = trainer.args
-    sort = trainer.loss_type in PARTITION_FREE_LOSSES
+    random_split = partition_matters(trainer)
+    sort = random_split is None
 
     def prepare_inputs(generation_batch: Any) -> Any:
         if not trainer.model.training:
@@ -247,14 +284,11 @@ def install(trainer: Any) -> str | None:
             generate_every = args.steps_per_generation * trainer.num_iterations
             if trainer._step % generate_every == 0 or trainer._buffered_inputs is None:
                 batch = trainer._generate_and_score_completions(generation_batch)
-                micro = grouped(batch, args.steps_per_generation, sort=sort)
+                micro = grouped(batch, args.steps_per_generation, sort=sort, multiple=multiple)
                 trainer._buffered_inputs = micro or trls_split(batch, args.steps_per_generation)
             return trainer._buffered_inputs[trainer._step % args.steps_per_generation]
 
     trainer._prepare_inputs = prepare_inputs
     if sort:
         return f"micro-batches grouped by completion length, each cut to its longest row; {scoring}"
-    return (
-        f"micro-batches cut to their longest row (loss_type {trainer.loss_type}: TRL's random split "
-        f"kept); {scoring}"
-    )
+    return f"micro-batches cut to their longest row (TRL's random split kept: {random_split}); {scoring}"

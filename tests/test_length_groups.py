@@ -236,3 +236,75 @@ def test_install_declines_a_split_over_several_optimizer_steps(tiny_model_dir: P
     assert length_groups.applies(trainer) == ("steps_per_generation differs from gradient_accumulation_steps")
     assert length_groups.install(trainer) == "scoring passes in chunks of like length"
     assert trainer._prepare_inputs.__func__ is type(trainer)._prepare_inputs  # TRL's own split kept
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"top_entropy_quantile": 0.5}, {"entropy_coef": 0.5}],
+    ids=["top_entropy_quantile", "entropy_coef"],
+)
+def test_a_per_micro_batch_entropy_term_keeps_trls_random_split(
+    tiny_model_dir: Path, tmp_path: Path, settings: dict[str, float]
+) -> None:
+    """dapo's step is partition-free only without a term taken over each micro-batch's own tokens: the
+    entropy mask's quantile (`top_entropy_quantile`) and the entropy bonus's mean are, so sorted
+    micro-batches would give the short completions their own threshold (their own mean). There the trainer
+    keeps TRL's random split and only cuts; cut, the step is TRL's."""
+    import torch
+
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, loss_type="dapo", **settings)
+    batch = generation_batch(trainer)
+    sorted_parts = length_groups.grouped(batch, 2, sort=True)
+    assert sorted_parts is not None
+    torch.manual_seed(0)
+    shuffled = length_groups.trls_split(batch, 2)
+    reference = step_gradient(trainer, shuffled)
+    grads = step_gradient(trainer, sorted_parts)
+    assert any(not torch.allclose(grads[n], g, rtol=1e-3) for n, g in reference.items())  # why
+
+    assert length_groups.partition_matters(trainer) is not None
+    done = length_groups.install(trainer) or ""
+    assert "random split kept" in done and "entropy" in done, done
+    torch.manual_seed(0)
+    cut_only = length_groups.grouped(batch, 2, sort=False)
+    assert cut_only is not None
+    grads = step_gradient(trainer, cut_only)
+    for name, grad in reference.items():
+        torch.testing.assert_close(grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_cuts_keep_pad_to_multiple_of(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """With `pad_to_multiple_of` TRL pads prompts and completions to a multiple (it bounds the shapes a
+    compiler sees: Neuron, torch.compile); the cuts round up to the same multiple, the step is TRL's."""
+    import torch
+
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, pad_to_multiple_of=8, max_completion_length=16)
+    batch = generation_batch(trainer)
+    assert batch["completion_ids"].size(1) % 8 == 0 and batch["prompt_ids"].size(1) % 8 == 0
+    ours = length_groups.grouped(batch, 2, multiple=8)
+    assert ours is not None
+    for micro in ours:
+        assert micro["completion_ids"].size(1) % 8 == 0 and micro["prompt_ids"].size(1) % 8 == 0
+    assert ours[0]["completion_ids"].size(1) == 8  # 4 tokens at most, rounded up
+    torch.manual_seed(0)
+    theirs = length_groups.trls_split(batch, 2)
+    grads, reference = step_gradient(trainer, ours), step_gradient(trainer, theirs)
+    for name, grad in reference.items():
+        torch.testing.assert_close(grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+    shapes: list[tuple[int, int]] = []
+    original = trainer._get_per_token_logps_and_entropies
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        shapes.append((args[1].size(1), args[3]))
+        return original(*args, **kwargs)
+
+    trainer._get_per_token_logps_and_entropies = recording
+    assert length_groups.install(trainer) is not None
+    input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+    attention = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+    with torch.no_grad():
+        trainer._get_per_token_logps_and_entropies(
+            trainer.model, input_ids, attention, batch["completion_ids"].size(1), batch_size=4
+        )
+    assert len(shapes) == 2 and all(width % 8 == 0 and keep % 8 == 0 for width, keep in shapes), shapes
