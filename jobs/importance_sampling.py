@@ -11,13 +11,15 @@ the ratio, with TRL's formula (`ratio`), from the update's forward, micro-batch 
 TRL's loss reads it. TRL's `sampling/*` metrics are kept, over the same tokens: accumulated over the step's
 micro-batches and logged once per step, as TRL logs them (`SamplingFigures`).
 
-Measured on an H200 (random 1B, 128 x 256 tokens): see README, "Speed on a GPU". The overlapped two-GPU
-mode (`jobs.overlap`) needs the correction, so it pays the extra pass too.
+Measured on an H200 (random 1B, 128 x 256 tokens): see README, "Speed on a GPU". It applies to the
+overlapped two-GPU mode (`jobs.overlap`) too, which turns the correction on: its completions come from the
+weights one step behind, but TRL's extra pass runs on the trainer's current weights, the update's.
 
 Applies to TRL's own GRPOTrainer with vLLM, the correction on, the defaults above, no off-policy mask
 (`off_policy_mask_threshold`, which reads the old policy's log-probabilities before the update), no tools or
-`rollout_func`, and a loss other than vespo (which uses the ratio inside its own formula); otherwise TRL runs
-as shipped.
+`rollout_func`, no dropout (with it, two forward passes over the same weights give different numbers: TRL's
+loss then also sees a ratio to the old policy other than 1, which this would not), and a loss other than
+vespo (which uses the ratio inside its own formula); otherwise TRL runs as shipped.
 """
 
 from __future__ import annotations
@@ -147,7 +149,26 @@ def applies(trainer: Any) -> str | None:
         return "the off-policy mask reads the old policy before the update"
     if getattr(trainer, "tools", None) or getattr(trainer, "rollout_func", None) is not None:
         return "tools or a rollout_func"
+    if has_dropout(trainer.model):
+        return "dropout: the update's forward draws its own masks, not the numbers of TRL's pass"
     return None
+
+
+def has_dropout(model: Any) -> bool:
+    """Whether `model` drops anything in training mode: a dropout module with p > 0 (LoRA's `lora_dropout`
+    among them) or a `*dropout` setting > 0 in its configuration (attention dropout is functional)."""
+    import torch
+
+    if any(isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules()):
+        return True
+    configs = [getattr(model, "config", None)]
+    configs.append(getattr(configs[0], "text_config", None))
+    for config in configs:
+        for key, value in (vars(config) if config is not None else {}).items():
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if "dropout" in key and numeric and value > 0:
+                return True
+    return False
 
 
 def install(trainer: Any) -> str | None:

@@ -60,7 +60,9 @@ class RecordedGeneration:
         return prompts, completions, logprobs, None
 
 
-def trainer_with_vllm_stand_in(model_dir: Path, tmp_path: Path, mode: str, one_pass: bool) -> Any:
+def trainer_with_vllm_stand_in(
+    model_dir: Path, tmp_path: Path, mode: str, one_pass: bool, lora_dropout: float = 0.0
+) -> Any:
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoTokenizer
@@ -91,7 +93,9 @@ def trainer_with_vllm_stand_in(model_dir: Path, tmp_path: Path, mode: str, one_p
         args=args,
         train_dataset=rows,
         processing_class=AutoTokenizer.from_pretrained(model_dir),
-        peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+        peft_config=LoraConfig(
+            r=4, lora_alpha=8, lora_dropout=lora_dropout, target_modules=["q_proj", "v_proj"]
+        ),
     )
     # what GRPOConfig(use_vllm=True, vllm_importance_sampling_correction=True) sets, vLLM itself left out
     trainer.use_vllm = True
@@ -189,3 +193,29 @@ def test_one_pass_correction_declines_where_the_update_is_not_on_the_generating_
     trainer.num_iterations = 1
     trainer.vllm_importance_sampling_correction = False
     assert importance_sampling.applies(trainer) == "no vLLM importance-sampling correction to compute"
+
+
+def test_one_pass_correction_declines_under_dropout(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """With dropout (lora.dropout > 0) the update's forward draws its own dropout masks: its
+    log-probabilities are not the numbers of TRL's gradient-free pass over the same weights, which TRL's
+    loss also uses as the old policy (its ratio to the update's is then not 1, and is clipped). The one-pass
+    correction would change both the ratio and the clipping, so it declines."""
+    import torch
+
+    trainer = trainer_with_vllm_stand_in(tiny_model_dir, tmp_path, "token_truncate", False, lora_dropout=0.5)
+    torch.manual_seed(0)
+    with torch.no_grad():  # an adapter that has trained (a fresh one's B is 0: its dropout changes nothing)
+        for name, parameter in trainer.model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.5)
+    trainer.model.train()
+    prompts = next(iter(trainer.get_train_dataloader()))
+    batch = trainer._generate_and_score_completions(prompts)
+    input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+    attention = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+    width = batch["completion_ids"].size(1)
+    update = trainer._get_per_token_logps_and_entropies(trainer.model, input_ids, attention, width)[0]
+    mask = batch["completion_mask"].bool()
+    assert not torch.allclose(update.detach()[mask], batch["old_per_token_logps"][mask])  # why
+    assert "dropout" in (importance_sampling.applies(trainer) or "")
+    assert importance_sampling.install(trainer) is None
