@@ -122,11 +122,14 @@ def grouped(
         return None
     completion = needed_widths(batch["completion_mask"], left_padded=False)
     prompt = needed_widths(batch["prompt_mask"], left_padded=True)
+    # TRL's shuffle (`shuffle_sequence_dict`): one permutation from the default CPU generator, drawn in either
+    # case so that the run's later randomness (sampling, the next shuffles) stays that of TRL's split
+    shuffle = torch.randperm(rows).to(completion.device)
     if sort:
         # lexicographic (completion, prompt) order; stable, so equal rows keep TRL's order
         order = torch.argsort(completion * (prompt.max() + 1) + prompt, stable=True)
     else:
-        order = torch.randperm(rows, device=completion.device)
+        order = shuffle
     size = rows // parts
     micro = []
     for start in range(0, rows, size):

@@ -308,3 +308,31 @@ def test_cuts_keep_pad_to_multiple_of(tiny_model_dir: Path, tmp_path: Path) -> N
             trainer.model, input_ids, attention, batch["completion_ids"].size(1), batch_size=4
         )
     assert len(shapes) == 2 and all(width % 8 == 0 and keep % 8 == 0 for width, keep in shapes), shapes
+
+
+def test_grouped_draws_trls_shuffle_from_the_same_generator() -> None:
+    """TRL's split draws one permutation from torch's default (CPU) generator each generation batch; the
+    sorted split draws it too (and ignores it), the random one uses it, on whatever device the batch is.
+    So the rest of the run's randomness (sampling, the next shuffles) is that of a run with TRL's split:
+    runs with group_by_length on and off sample the same completions from the same seed."""
+    import torch
+
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1], [1, 1, 0, 0]])
+    batch = {
+        "prompt_ids": torch.arange(8).reshape(4, 2),
+        "prompt_mask": torch.ones(4, 2, dtype=torch.long),
+        "completion_ids": torch.arange(16).reshape(4, 4),
+        "completion_mask": mask,
+        "advantages": torch.tensor([0.0, 1.0, 2.0, 3.0]),
+        "num_items_in_batch": mask.sum(),
+    }
+    torch.manual_seed(3)
+    theirs = length_groups.trls_split(batch, 2)
+    after_trl = torch.randint(0, 10**9, (4,))
+    for sort in (True, False):
+        torch.manual_seed(3)
+        ours = length_groups.grouped(batch, 2, sort=sort)
+        assert ours is not None
+        assert torch.equal(torch.randint(0, 10**9, (4,)), after_trl), sort
+        if not sort:
+            assert [m["advantages"].tolist() for m in ours] == [m["advantages"].tolist() for m in theirs]
