@@ -154,6 +154,16 @@ def applies(trainer: Any) -> str | None:
     return None
 
 
+def declined(trainer: Any) -> str | None:
+    """Why the one-pass correction does not apply to `trainer` although it runs TRL's correction (for the
+    log: TRL's extra pass then runs), or None (it applies, or there is no correction to take over)."""
+    why = applies(trainer)
+    correction = getattr(trainer, "use_vllm", False) and getattr(
+        trainer, "vllm_importance_sampling_correction", False
+    )
+    return why if correction else None
+
+
 def has_dropout(model: Any) -> bool:
     """Whether `model` drops anything in training mode: a dropout module with p > 0 (LoRA's `lora_dropout`
     among them) or a `*dropout` setting > 0 in its configuration (attention dropout is functional)."""

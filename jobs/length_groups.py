@@ -271,8 +271,9 @@ def install(trainer: Any) -> str | None:
     scoring_pass = trainer._get_per_token_logps_and_entropies
     trainer._get_per_token_logps_and_entropies = cut_scoring(scoring_pass, multiple)
     scoring = "scoring passes in chunks of like length"
-    if applies(trainer) is not None:
-        return scoring
+    declined = applies(trainer)
+    if declined is not None:
+        return f"{scoring}; micro-batches as TRL splits them ({declined})"
     from trl.extras.profiling import profiling_context
 
     original = trainer._prepare_inputs

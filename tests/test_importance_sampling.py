@@ -219,3 +219,6 @@ def test_one_pass_correction_declines_under_dropout(tiny_model_dir: Path, tmp_pa
     assert not torch.allclose(update.detach()[mask], batch["old_per_token_logps"][mask])  # why
     assert "dropout" in (importance_sampling.applies(trainer) or "")
     assert importance_sampling.install(trainer) is None
+    assert "dropout" in (importance_sampling.declined(trainer) or "")  # the log says why TRL's pass runs
+    trainer.vllm_importance_sampling_correction = False
+    assert importance_sampling.declined(trainer) is None  # no correction: nothing to say

@@ -234,7 +234,10 @@ def test_install_declines_a_split_over_several_optimizer_steps(tiny_model_dir: P
     """Sorted micro-batches spread over several optimizer steps would train the short completions first."""
     trainer = tiny_trainer(tiny_model_dir, tmp_path, steps_per_generation=4)
     assert length_groups.applies(trainer) == ("steps_per_generation differs from gradient_accumulation_steps")
-    assert length_groups.install(trainer) == "scoring passes in chunks of like length"
+    assert length_groups.install(trainer) == (  # the log line says why the update is TRL's
+        "scoring passes in chunks of like length; micro-batches as TRL splits them "
+        "(steps_per_generation differs from gradient_accumulation_steps)"
+    )
     assert trainer._prepare_inputs.__func__ is type(trainer)._prepare_inputs  # TRL's own split kept
 
 
