@@ -30,6 +30,10 @@ from typing import Any
 SEQUENCE_MODES = ("sequence_mask", "sequence_truncate")
 TRUNCATE_MODES = ("sequence_truncate", "token_truncate")
 MASK_MODES = ("sequence_mask", "token_mask")
+ATTENTION_DROPOUT_KEYS = frozenset(
+    {"attention_dropout", "attn_dropout", "attn_pdrop", "attention_probs_dropout_prob"}
+)
+"""Model configuration keys of a dropout applied in the attention function rather than by a module."""
 
 
 def ratio(
@@ -166,7 +170,8 @@ def declined(trainer: Any) -> str | None:
 
 def has_dropout(model: Any) -> bool:
     """Whether `model` drops anything in training mode: a dropout module with p > 0 (LoRA's `lora_dropout`
-    among them) or a `*dropout` setting > 0 in its configuration (attention dropout is functional)."""
+    among them) or an attention-dropout setting > 0 in its configuration (attention dropout is functional,
+    no module; a classifier head's dropout setting is not read by a causal LM)."""
     import torch
 
     if any(isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules()):
@@ -176,7 +181,7 @@ def has_dropout(model: Any) -> bool:
     for config in configs:
         for key, value in (vars(config) if config is not None else {}).items():
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if "dropout" in key and numeric and value > 0:
+            if key in ATTENTION_DROPOUT_KEYS and numeric and value > 0:
                 return True
     return False
 

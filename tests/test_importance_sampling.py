@@ -222,3 +222,16 @@ def test_one_pass_correction_declines_under_dropout(tiny_model_dir: Path, tmp_pa
     assert "dropout" in (importance_sampling.declined(trainer) or "")  # the log says why TRL's pass runs
     trainer.vllm_importance_sampling_correction = False
     assert importance_sampling.declined(trainer) is None  # no correction: nothing to say
+
+
+def test_has_dropout_reads_modules_and_attention_dropout_only(tiny_model_dir: Path) -> None:
+    """Dropout counts where a causal LM applies it in training: a module with p > 0 or the attention
+    function's setting; a classifier head's setting, which it never reads, does not decline the pass."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert not importance_sampling.has_dropout(model)
+    model.config.classifier_dropout = 0.1
+    assert not importance_sampling.has_dropout(model)
+    model.config.attention_dropout = 0.1
+    assert importance_sampling.has_dropout(model)
