@@ -228,7 +228,8 @@ class GrpoSection(_Section):
     """With the importance-sampling correction on (and TRL's defaults of one optimizer step per generation):
     take the trainer's log-probabilities for the ratio from the update's own forward pass instead of a
     second forward pass over every completion before it. The same numbers (the same weights) and TRL's
-    `sampling/*` metrics; off runs TRL's extra pass as shipped."""
+    `sampling/*` metrics; off runs TRL's extra pass as shipped, as does a run with dropout (lora.dropout >
+    0: two passes then differ), which train.log says."""
     trim_vllm_overhead: bool = True
     """Backend trl with vLLM colocated: push the LoRA-merged weights into vLLM in one pass instead of one
     call per tensor, and take token ids from vLLM without detokenizing every token on the host (TRL
