@@ -261,12 +261,24 @@ def partition_matters(trainer: Any) -> str | None:
     return None
 
 
+def rotary(model: Any) -> bool:
+    """Whether `model` places tokens by rotary position embeddings (Llama and most causal LMs today), which
+    see only the distance between two positions: cutting left padding then changes nothing. A model with
+    learned absolute positions (GPT-2, OPT) would see every token of a cut row at another position."""
+    config = getattr(model, "config", None)
+    configs = [config, getattr(config, "text_config", None)]
+    keys = ("rope_theta", "rope_parameters", "rope_scaling", "rotary_dim", "rotary_pct")
+    return any(c is not None and any(getattr(c, k, None) is not None for k in keys) for c in configs)
+
+
 def install(trainer: Any) -> str | None:
     """Make `trainer` (TRL GRPOTrainer) train on length-grouped, cut micro-batches where `applies`, and run
     its gradient-free scoring passes in cut chunks (`cut_scoring`); instance attributes, so other trainers
     keep TRL's. Returns what was done, for the log (None: nothing applies)."""
     if not trls_own(trainer):
         return None
+    if not rotary(trainer.model):
+        return "micro-batches and scoring passes as TRL pads them (the model's positions are not rotary)"
     multiple = getattr(trainer, "pad_to_multiple_of", None)
     scoring_pass = trainer._get_per_token_logps_and_entropies
     trainer._get_per_token_logps_and_entropies = cut_scoring(scoring_pass, multiple)

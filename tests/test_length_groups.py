@@ -339,3 +339,23 @@ def test_grouped_draws_trls_shuffle_from_the_same_generator() -> None:
         assert torch.equal(torch.randint(0, 10**9, (4,)), after_trl), sort
         if not sort:
             assert [m["advantages"].tolist() for m in ours] == [m["advantages"].tolist() for m in theirs]
+
+
+def test_a_model_without_rotary_positions_keeps_trls_padding(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Cutting left padding moves every token of a row by the same amount: harmless under rotary position
+    embeddings (the tiny Llama), not under learned absolute ones, where the trainer keeps TRL's padding."""
+    trainer = tiny_trainer(tiny_model_dir, tmp_path)
+    assert length_groups.rotary(trainer.model)
+    config = trainer.model.config
+    rope = ("rope_theta", "rope_parameters", "rope_scaling")
+    saved = {k: getattr(config, k) for k in rope if hasattr(config, k)}
+    try:
+        for key in saved:
+            setattr(config, key, None)  # what a GPT-2-style config holds: no rotary settings
+        assert not length_groups.rotary(trainer.model)
+        done = length_groups.install(trainer)
+        assert done is not None and "not rotary" in done
+        assert trainer._prepare_inputs.__func__ is type(trainer)._prepare_inputs  # TRL's own split
+    finally:
+        for key, value in saved.items():
+            setattr(config, key, value)
