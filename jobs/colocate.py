@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs.trl_methods import trls_own
+
 
 def _engine_model(generation: Any) -> Any:
     """The vLLM model object TRL loads weights into (in-process engine, external launcher)."""
@@ -74,7 +76,8 @@ def trim(trainer: Any, enabled: bool = True) -> list[str]:
     if isinstance(getattr(generation, "generation_kwargs", None), dict):
         generation.generation_kwargs = {"detokenize": False, **generation.generation_kwargs}
         applied.append("token ids without text")
-        if sampled_logprobs_unread(trainer) and _trls_own_generate(trainer):
+        # TRL's own `_generate`: its return order is what `drop_sampled_logprobs` relies on
+        if sampled_logprobs_unread(trainer) and trls_own(trainer, "_generate"):
             drop_sampled_logprobs(trainer, generation)
             applied.append("no sampled-token log-probabilities (nothing reads them)")
     return applied
@@ -93,13 +96,6 @@ def sampled_logprobs_unread(trainer: Any) -> bool:
         and not getattr(trainer, "tools", True)
         and getattr(trainer, "rollout_func", True) is None
     )
-
-
-def _trls_own_generate(trainer: Any) -> bool:
-    """Whether `trainer._generate` is TRL's (whose return order `drop_sampled_logprobs` relies on), not a
-    rewrite such as Unsloth's compiled trainer."""
-    method = getattr(type(trainer), "_generate", None)
-    return getattr(method, "__module__", "") == "trl.trainer.grpo_trainer"
 
 
 def drop_sampled_logprobs(trainer: Any, generation: Any) -> None:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from jobs.trl_methods import trls_own
+
 SEQUENCE_MODES = ("sequence_mask", "sequence_truncate")
 TRUNCATE_MODES = ("sequence_truncate", "token_truncate")
 MASK_MODES = ("sequence_mask", "token_mask")
@@ -133,14 +135,18 @@ class SamplingFigures:
         metrics["sampling/importance_sampling_ratio/max"].append(nanmax(gather(value(self.ratio_max))).item())
 
 
+def corrects(trainer: Any) -> bool:
+    """Whether `trainer` runs TRL's vLLM importance-sampling correction."""
+    return bool(
+        getattr(trainer, "use_vllm", False) and getattr(trainer, "vllm_importance_sampling_correction", False)
+    )
+
+
 def applies(trainer: Any) -> str | None:
     """Why the one-pass correction does not apply to `trainer`, or None when it does."""
-    method = getattr(type(trainer), "_compute_loss", None)
-    if getattr(method, "__module__", "") != "trl.trainer.grpo_trainer":
+    if not trls_own(trainer, "_compute_loss"):
         return "the trainer is not TRL's own GRPOTrainer"
-    if not getattr(trainer, "use_vllm", False) or not getattr(
-        trainer, "vllm_importance_sampling_correction", False
-    ):
+    if not corrects(trainer):
         return "no vLLM importance-sampling correction to compute"
     args = trainer.args
     if trainer.num_iterations != 1 or args.steps_per_generation != args.gradient_accumulation_steps:
@@ -161,11 +167,7 @@ def applies(trainer: Any) -> str | None:
 def declined(trainer: Any) -> str | None:
     """Why the one-pass correction does not apply to `trainer` although it runs TRL's correction (for the
     log: TRL's extra pass then runs), or None (it applies, or there is no correction to take over)."""
-    why = applies(trainer)
-    correction = getattr(trainer, "use_vllm", False) and getattr(
-        trainer, "vllm_importance_sampling_correction", False
-    )
-    return why if correction else None
+    return applies(trainer) if corrects(trainer) else None
 
 
 def has_dropout(model: Any) -> bool:

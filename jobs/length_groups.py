@@ -42,6 +42,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs.trl_methods import trls_own
+
 PARTITION_FREE_LOSSES = frozenset({"dapo", "dr_grpo", "grpo"})
 """TRL loss types whose optimizer step does not depend on how the generation batch is split into equal-sized
 micro-batches (see the module docstring); bnpo's does."""
@@ -75,6 +77,14 @@ def needed_widths(mask: Any, left_padded: bool) -> Any:
     ordered = filled if left_padded else filled.flip(1)
     first = ordered.int().argmax(dim=1)  # position of the first 1 from the padded side
     return torch.where(filled.any(dim=1), width - first, torch.zeros_like(first))
+
+
+def by_length(completion: Any, prompt: Any) -> Any:
+    """The rows in order of needed completion width, then prompt width ((B,) long tensors of
+    `needed_widths`); stable, so equal rows keep their order. Returns a (B,) index tensor."""
+    import torch
+
+    return torch.argsort(completion * (prompt.max() + 1) + prompt, stable=True)
 
 
 def rounded(width: int, multiple: int | None, full: int) -> int:
@@ -125,11 +135,7 @@ def grouped(
     # TRL's shuffle (`shuffle_sequence_dict`): one permutation from the default CPU generator, drawn in either
     # case so that the run's later randomness (sampling, the next shuffles) stays that of TRL's split
     shuffle = torch.randperm(rows).to(completion.device)
-    if sort:
-        # lexicographic (completion, prompt) order; stable, so equal rows keep TRL's order
-        order = torch.argsort(completion * (prompt.max() + 1) + prompt, stable=True)
-    else:
-        order = shuffle
+    order = by_length(completion, prompt) if sort else shuffle
     size = rows // parts
     micro = []
     for start in range(0, rows, size):
@@ -204,7 +210,7 @@ def cut_scoring(original: Any, multiple: int | None = None) -> Any:
         prompt_columns = input_ids.size(1) - logits_to_keep
         completion = needed_widths(attention_mask[:, prompt_columns:], left_padded=False)
         prompt = needed_widths(attention_mask[:, :prompt_columns], left_padded=True)
-        order = torch.argsort(completion * (prompt.max() + 1) + prompt, stable=True)
+        order = by_length(completion, prompt)
         logps: Any = None
         entropies: Any = None
         for start in range(0, input_ids.size(0), batch_size):
@@ -231,15 +237,9 @@ def cut_scoring(original: Any, multiple: int | None = None) -> Any:
     return get_per_token_logps_and_entropies
 
 
-def trls_own(trainer: Any) -> bool:
-    """Whether `trainer` runs TRL's own `_prepare_inputs` and forward (not a rewrite such as Unsloth's)."""
-    method = getattr(type(trainer), "_prepare_inputs", None)
-    return getattr(method, "__module__", "") == "trl.trainer.grpo_trainer"
-
-
 def applies(trainer: Any) -> str | None:
     """Why length-grouped micro-batches do not apply to `trainer`, or None when they do."""
-    if not trls_own(trainer):
+    if not trls_own(trainer, "_prepare_inputs"):
         return "the trainer is not TRL's own GRPOTrainer"
     args = trainer.args
     if args.steps_per_generation != args.gradient_accumulation_steps:
@@ -275,7 +275,7 @@ def install(trainer: Any) -> str | None:
     """Make `trainer` (TRL GRPOTrainer) train on length-grouped, cut micro-batches where `applies`, and run
     its gradient-free scoring passes in cut chunks (`cut_scoring`); instance attributes, so other trainers
     keep TRL's. Returns what was done, for the log (None: nothing applies)."""
-    if not trls_own(trainer):
+    if not trls_own(trainer, "_prepare_inputs"):
         return None
     if not rotary(trainer.model):
         return "micro-batches and scoring passes as TRL pads them (the model's positions are not rotary)"

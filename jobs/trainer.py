@@ -188,8 +188,8 @@ def make_trainer(
     one_pass = importance_sampling.install(trainer) if one_pass_importance_sampling else None
     if one_pass:
         log("correction: " + one_pass)
-    elif one_pass_importance_sampling and importance_sampling.declined(trainer):
-        log(f"correction: TRL's extra forward pass ({importance_sampling.declined(trainer)})")
+    elif one_pass_importance_sampling and (why := importance_sampling.declined(trainer)):
+        log(f"correction: TRL's extra forward pass ({why})")
     forced = forced_lengths.install(trainer)
     if forced:
         log("bench workload: " + forced)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jobs import colocate
+from jobs import colocate, trl_methods
 
 pytest.importorskip("trl")
 
@@ -54,7 +54,7 @@ def test_sampled_logprobs_are_dropped_only_when_nothing_reads_them(
     trainer = tiny_trainer(tiny_model_dir, tmp_path, **settings)
     assert colocate.sampled_logprobs_unread(trainer) is unread
     # TRL's own trainer: its `_generate` returns the order `drop_sampled_logprobs` relies on
-    assert colocate._trls_own_generate(trainer)
+    assert trl_methods.trls_own(trainer, "_generate")
 
 
 def test_forced_lengths_are_seeded_and_span_a_quarter_to_all_of_the_longest() -> None:
