@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trl_helpers import tiny_grpo_trainer
 
 from jobs import colocate, trl_methods
 
@@ -15,28 +16,15 @@ pytest.importorskip("trl")
 
 
 def tiny_trainer(model_dir: Path, tmp_path: Path, **settings: Any) -> Any:
-    from datasets import Dataset
-    from transformers import AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
-
-    args = GRPOConfig(
-        output_dir=str(tmp_path),
-        use_cpu=True,
-        bf16=False,
+    return tiny_grpo_trainer(
+        model_dir,
+        tmp_path,
+        ["1 + 1 = ?"] * 4,
+        lambda completions, **_: [0.0] * len(completions),
         per_device_train_batch_size=2,
         num_generations=2,
         max_completion_length=4,
-        max_steps=1,
-        report_to="none",
         **settings,
-    )
-    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": "1 + 1 = ?"}]}] * 4)
-    return GRPOTrainer(
-        model=str(model_dir),
-        reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
-        args=args,
-        train_dataset=rows,
-        processing_class=AutoTokenizer.from_pretrained(model_dir),
     )
 
 

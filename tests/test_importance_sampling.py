@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trl_helpers import tiny_grpo_trainer
 
 from jobs import importance_sampling, length_groups
 
@@ -63,39 +64,23 @@ class RecordedGeneration:
 def trainer_with_vllm_stand_in(
     model_dir: Path, tmp_path: Path, mode: str, one_pass: bool, lora_dropout: float = 0.0
 ) -> Any:
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
+    def varied(completions: list[Any], **_: Any) -> list[float | None]:
+        return [float(len(str(c)) % 7) for c in completions]
 
-    args = GRPOConfig(
-        output_dir=str(tmp_path / ("one-pass" if one_pass else "trl")),
-        use_cpu=True,
-        bf16=False,
+    trainer = tiny_grpo_trainer(
+        model_dir,
+        tmp_path / ("one-pass" if one_pass else "trl"),
+        PROMPTS,
+        varied,
+        adapter=True,
+        lora_dropout=lora_dropout,
         per_device_train_batch_size=4,
         gradient_accumulation_steps=2,
         num_generations=4,
         max_completion_length=12,
-        max_steps=1,
-        report_to="none",
         seed=11,
         vllm_importance_sampling_mode=mode,
         vllm_importance_sampling_clip_max=2.0,
-    )
-    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in PROMPTS])
-
-    def varied(completions: list[Any], **_: Any) -> list[float | None]:
-        return [float(len(str(c)) % 7) for c in completions]
-
-    trainer = GRPOTrainer(
-        model=str(model_dir),
-        reward_funcs=[varied],
-        args=args,
-        train_dataset=rows,
-        processing_class=AutoTokenizer.from_pretrained(model_dir),
-        peft_config=LoraConfig(
-            r=4, lora_alpha=8, lora_dropout=lora_dropout, target_modules=["q_proj", "v_proj"]
-        ),
     )
     # what GRPOConfig(use_vllm=True, vllm_importance_sampling_correction=True) sets, vLLM itself left out
     trainer.use_vllm = True

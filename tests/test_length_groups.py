@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trl_helpers import tiny_grpo_trainer
 
 from jobs import length_groups
 
@@ -21,35 +22,21 @@ PROMPTS = [
 def tiny_trainer(model_dir: Path, tmp_path: Path, **settings: Any) -> Any:
     """TRL's GRPOTrainer on the tiny architecture with a LoRA adapter: 8 completions per step in two
     micro-batches of 4, prompts of two lengths (so that the left padding differs between rows)."""
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
-
-    args = GRPOConfig(
-        output_dir=str(tmp_path),
-        use_cpu=True,
-        bf16=False,
-        per_device_train_batch_size=4,
-        gradient_accumulation_steps=2,
-        num_generations=4,
-        max_steps=1,
-        report_to="none",
-        seed=7,
-        **{"max_completion_length": 12, **settings},
-    )
-    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in PROMPTS])
 
     def varied(completions: list[Any], **_: Any) -> list[float | None]:
         return [float(len(str(c)) % 5) for c in completions]
 
-    return GRPOTrainer(
-        model=str(model_dir),
-        reward_funcs=[varied],
-        args=args,
-        train_dataset=rows,
-        processing_class=AutoTokenizer.from_pretrained(model_dir),
-        peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+    return tiny_grpo_trainer(
+        model_dir,
+        tmp_path,
+        PROMPTS,
+        varied,
+        adapter=True,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=2,
+        num_generations=4,
+        seed=7,
+        **{"max_completion_length": 12, **settings},
     )
 
 
